@@ -1,0 +1,36 @@
+# shadowcat — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+NPM_STAMP := node_modules/.package-lock.json
+
+.PHONY: install build test test-only run bench profile clean
+
+# npm ci only when the lockfile changed since the last install.
+$(NPM_STAMP): package-lock.json package.json
+	npm ci --no-audit --no-fund
+	@touch $(NPM_STAMP)
+
+install: $(NPM_STAMP)
+
+build: install
+	npx tsc -p tsconfig.json
+
+test: build
+	npx tsc -p test/tsconfig.json
+	node tools/run-tests.mjs
+
+# Tests only, without reinstalling or rebuilding src (for quick iteration).
+test-only:
+	npx tsc -p test/tsconfig.json
+	node tools/run-tests.mjs $(FILTER)
+
+run: build
+	node dist/cli.js forward http --port 8080 --multi-session --admin-port 9090
+
+bench: build
+	bash native-bench/run.sh
+
+profile: build
+	bash native-bench/profile.sh
+
+clean:
+	rm -rf dist build-test native-bench/.work

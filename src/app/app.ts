@@ -1,0 +1,244 @@
+// Wires one proxy process: listener + registry + upstream source + observers + admin.
+// The app owns every server, timer and socket it starts; close() releases all of them,
+// after draining in-flight work for up to the shutdown timeout.
+
+import type http from 'node:http';
+import type net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../cli/config.js';
+import { SessionLimitError } from '../errors.js';
+import { errorResponse } from '../http/error-response.js';
+import type { RequestRewrite } from '../http/head.js';
+import { createAcceptLoop } from '../listener/accept-loop.js';
+import { Correlator } from '../mcp/correlator.js';
+import { startDemoServer, type DemoServer } from '../mcp/demo-server.js';
+import { McpInspector, McpMessageSink } from '../mcp/inspector.js';
+import { createAdminServer } from '../observe/admin.js';
+import { silentLogger, type Logger } from '../observe/logger.js';
+import { Metrics } from '../observe/metrics.js';
+import { HttpExchange, type ExchangeContext } from '../proxy/http-exchange.js';
+import { endAndLinger } from '../proxy/linger.js';
+import { TcpPipe } from '../proxy/tcp-pipe.js';
+import { Registry } from '../session/registry.js';
+import { Session, type CloseReason } from '../session/session.js';
+import { OwnUpstream, SharedLink, type UpstreamSource, type UpstreamTarget } from '../upstream/upstream-source.js';
+import { SessionObserver } from './observer.js';
+
+/** Outcome of a shutdown: sessions that finished on their own and those cut off. */
+export interface ShutdownReport {
+  readonly drained: number;
+  readonly forced: number;
+}
+
+/** Addresses an app listens on once started. */
+export interface AppAddresses {
+  readonly port: number;
+  readonly adminPort: number | null;
+  /** The upstream URL in use (the demo server's when --url was not given). */
+  readonly upstreamUrl: URL | null;
+}
+
+/** A proxy process's lifecycle. */
+export interface App {
+  readonly config: Config;
+  readonly registry: Registry;
+  readonly metrics: Metrics;
+  /** Starts the demo upstream (if needed), the listener and the admin API. */
+  listen(): Promise<AppAddresses>;
+  /** Stops accepting, drains for up to `drainMs` (default --shutdown-timeout), then closes everything. */
+  close(drainMs?: number): Promise<ShutdownReport>;
+  /** True once close() has begun. */
+  readonly draining: boolean;
+}
+
+/** Optional collaborators: a logger (silent by default). */
+export interface AppDeps {
+  readonly logger?: Logger;
+}
+
+function listenOn(server: net.Server | http.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.removeListener('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: net.Server | http.Server | null): Promise<void> {
+  return new Promise((resolve) => {
+    if (server === null || !server.listening) return resolve();
+    server.close(() => resolve());
+  });
+}
+
+/** Creates (but does not start) a proxy app for `config`. */
+export function createApp(config: Config, deps: AppDeps = {}): App {
+  const log = deps.logger ?? silentLogger();
+  let draining = false;
+  let drainWaiter: (() => void) | null = null;
+
+  const registry: Registry = new Registry({
+    maxSessions: config.maxSessions,
+    maxPerClient: config.maxPerClient,
+    idleTimeoutMs: config.sessionTimeoutMs,
+    onExpire: (session) => session.close('expired'),
+  });
+  const metrics = new Metrics({
+    liveSessions: () => registry.size,
+    liveBytes: () => {
+      let bytesIn = 0;
+      let bytesOut = 0;
+      for (const s of registry.list()) {
+        bytesIn += s.bytesIn;
+        bytesOut += s.bytesOut;
+      }
+      return { in: bytesIn, out: bytesOut };
+    },
+  });
+  const sink = new McpMessageSink(metrics, new Correlator(), config.inspectLimitBytes);
+  const inspect = config.inspectLimitBytes > 0;
+
+  let demo: DemoServer | null = null;
+  let listener: net.Server | null = null;
+  let admin: http.Server | null = null;
+  let shared: SharedLink | null = null;
+  let target: UpstreamTarget | null = null;
+  let rewrite: RequestRewrite | null = null;
+  let upstreamUrl: URL | null = config.upstreamUrl;
+  let closing: Promise<ShutdownReport> | null = null;
+
+  const touch = (session: Session): void => registry.touch(session);
+
+  const onSessionEnd = (session: Session, reason: CloseReason, error: unknown): void => {
+    registry.remove(session);
+    metrics.sessionEnded(session.bytesIn, session.bytesOut, reason === 'expired');
+    const fields = {
+      sid: session.id, client: session.client, reason, requests: session.requests,
+      bytesIn: session.bytesIn, bytesOut: session.bytesOut, ms: Date.now() - session.createdAt,
+      err: error instanceof Error ? error.message : undefined,
+    };
+    log.info(fields, 'session end');
+    if (draining && registry.size === 0 && drainWaiter !== null) drainWaiter();
+  };
+
+  const startSession = (ip: string, port: number): Session => {
+    const session = new Session(ip, port, Date.now(), onSessionEnd);
+    registry.add(session);
+    metrics.sessionStarted();
+    log.info({ sid: session.id, client: session.client }, 'session start');
+    return session;
+  };
+
+  const acceptHttp = (socket: net.Socket, ip: string, port: number): void => {
+    const session = startSession(ip, port);
+    const sessionLog = log.child({ sid: session.id });
+    const inspector = inspect ? new McpInspector(sink, sessionLog, session.id) : null;
+    const observer = new SessionObserver(session, metrics, sessionLog, registry, inspector);
+    const source: UpstreamSource = shared ?? new OwnUpstream(target!);
+    const ctx: ExchangeContext = { config, rewrite: rewrite!, touch, isDraining: () => draining };
+    const exchange = new HttpExchange(ctx, session, socket, source, observer);
+    if (shared === null) {
+      // The session's own upstream connection dies with it.
+      session.own({ teardown: (r) => { exchange.teardown(r); source.close(); }, drain: () => exchange.drain() });
+    } else {
+      session.own(exchange);
+    }
+  };
+
+  const acceptTcp = (socket: net.Socket, ip: string, port: number): void => {
+    const session = startSession(ip, port);
+    const pipe = new TcpPipe(session, socket, target!, touch, (kind, err) => {
+      metrics.upstreamError(kind);
+      log.warn({ sid: session.id, kind, err: err instanceof Error ? err.message : String(err) }, 'upstream error');
+    });
+    session.own(pipe);
+  };
+
+  const app: App = {
+    config,
+    registry,
+    metrics,
+    get draining() {
+      return draining;
+    },
+
+    async listen(): Promise<AppAddresses> {
+      if (config.mode === 'stdio') throw new Error('forward stdio has no listener: use runStdioBridge');
+      if (config.mode === 'http') {
+        if (upstreamUrl === null) {
+          demo = await startDemoServer(0);
+          upstreamUrl = demo.url;
+          log.info({ url: demo.url.href }, 'embedded demo MCP server started');
+        }
+        const url = upstreamUrl;
+        target = Object.freeze({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80), connectTimeoutMs: config.connectTimeoutMs });
+        rewrite = Object.freeze({ upstreamHost: url.host, rootPath: (url.pathname || '/') + url.search, viaEntry: '1.1 shadowcat' });
+        if (!config.multiSession) shared = new SharedLink(target);
+      } else {
+        target = Object.freeze({ host: config.upstream!.host, port: config.upstream!.port, connectTimeoutMs: config.connectTimeoutMs });
+      }
+      const accept = config.mode === 'http' ? acceptHttp : acceptTcp;
+      listener = createAcceptLoop({
+        admit: (ip) => {
+          if (draining) return 'draining';
+          const verdict = registry.admit(ip);
+          return verdict === 'ok' ? null : verdict;
+        },
+        refuse: (socket, reason) => {
+          metrics.sessionRejected(reason);
+          log.warn({ client: `${socket.remoteAddress}:${socket.remotePort}`, reason }, 'connection refused');
+          if (config.mode === 'tcp') {
+            socket.destroy();
+            return;
+          }
+          const msg = reason === 'max-per-client' ? 'too many sessions from this client' : reason === 'draining' ? 'proxy is shutting down' : 'session limit reached';
+          endAndLinger(socket, errorResponse(new SessionLimitError(msg, 1), true), 1000);
+        },
+        accept,
+      });
+      const port = await listenOn(listener, config.port, config.host);
+      let adminPort: number | null = null;
+      if (config.adminPort !== null) {
+        admin = createAdminServer({ registry, metrics, isDraining: () => draining });
+        adminPort = await listenOn(admin, config.adminPort, config.adminHost);
+      }
+      log.info({ mode: config.mode, port, host: config.host, multiSession: config.multiSession, upstream: upstreamUrl?.href ?? `${target.host}:${target.port}`, adminPort }, 'listening');
+      return { port, adminPort, upstreamUrl };
+    },
+
+    close(drainMs = config.shutdownTimeoutMs): Promise<ShutdownReport> {
+      if (closing !== null) return closing;
+      closing = (async () => {
+        draining = true;
+        const stopAccepting = closeServer(listener);
+        const before = registry.size;
+        for (const s of registry.list()) s.drain();
+        if (registry.size > 0 && drainMs > 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, drainMs);
+            drainWaiter = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+        }
+        drainWaiter = null;
+        const forced = registry.size;
+        for (const s of registry.list()) s.close('shutdown');
+        registry.close();
+        shared?.close();
+        const adminClosed = closeServer(admin);
+        admin?.closeAllConnections();
+        await Promise.all([stopAccepting, adminClosed, demo?.close()]);
+        const report = { drained: before - forced, forced };
+        log.info(report, 'shut down');
+        return report;
+      })();
+      return closing;
+    },
+  };
+  return app;
+}

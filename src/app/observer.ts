@@ -1,0 +1,67 @@
+// The per-session observer an app gives each L7 exchange: metrics, the per-request
+// debug log line and (when enabled) MCP inspection, composed into one object so the
+// exchange makes one call per event.
+
+import type { Logger } from 'pino';
+import type { RequestHead, ResponseHead } from '../http/head.js';
+import type { McpInspector } from '../mcp/inspector.js';
+import type { Metrics } from '../observe/metrics.js';
+import type { ExchangeObserver } from '../proxy/exchange-observer.js';
+import type { Registry } from '../session/registry.js';
+import type { Session } from '../session/session.js';
+
+/** Builds the observer of one session. */
+export class SessionObserver implements ExchangeObserver {
+  readonly wantsBodies: boolean;
+  readonly #session: Session;
+  readonly #metrics: Metrics;
+  readonly #log: Logger;
+  readonly #registry: Registry;
+  readonly #inspector: McpInspector | null;
+  readonly #debug: boolean;
+
+  constructor(session: Session, metrics: Metrics, log: Logger, registry: Registry, inspector: McpInspector | null) {
+    this.#session = session;
+    this.#metrics = metrics;
+    this.#log = log;
+    this.#registry = registry;
+    this.#inspector = inspector;
+    this.wantsBodies = inspector !== null;
+    this.#debug = log.isLevelEnabled('debug');
+  }
+
+  onRequestHead(req: RequestHead): void {
+    if (req.mcpSessionId !== null) this.#registry.setMcpSession(this.#session, req.mcpSessionId);
+    this.#inspector?.onRequestHead(req);
+  }
+
+  onRequestBody(chunk: Buffer): void {
+    this.#inspector?.onRequestBody(chunk);
+  }
+
+  onRequestEnd(): void {
+    this.#inspector?.onRequestEnd();
+  }
+
+  onResponseHead(req: RequestHead, res: ResponseHead): void {
+    if (res.mcpSessionId !== null) this.#registry.setMcpSession(this.#session, res.mcpSessionId);
+    this.#inspector?.onResponseHead(req, res);
+  }
+
+  onResponseBody(chunk: Buffer): void {
+    this.#inspector?.onResponseBody(chunk);
+  }
+
+  onResponseEnd(req: RequestHead | null, status: number, durationMs: number): void {
+    this.#inspector?.onResponseEnd();
+    this.#metrics.requestDone(status, durationMs / 1000);
+    if (this.#debug) {
+      this.#log.debug({ method: req?.method, path: req?.target, status, ms: Math.round(durationMs * 1000) / 1000 }, 'request');
+    }
+  }
+
+  onUpstreamError(kind: string, error: unknown): void {
+    this.#metrics.upstreamError(kind);
+    this.#log.warn({ kind, err: error instanceof Error ? error.message : String(error) }, 'upstream error');
+  }
+}

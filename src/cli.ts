@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// The shadowcat command: parse flags once, start the chosen mode, and turn signals into
+// a graceful shutdown (a second signal forces exit). The only reader of argv and exit codes.
+
+import { readFileSync } from 'node:fs';
+import { createApp } from './app/app.js';
+import { runStdio } from './app/stdio.js';
+import { parseConfig, type Config } from './cli/config.js';
+import { ProxyError } from './errors.js';
+import { createLogger } from './observe/logger.js';
+
+const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+async function runNetwork(config: Config): Promise<void> {
+  const log = createLogger(config.logLevel);
+  const app = createApp(config, { logger: log });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    log.info({ signal, sessions: app.registry.size, timeoutMs: config.shutdownTimeoutMs }, 'draining');
+    app.close().then(
+      (report) => {
+        log.info({ drained: report.drained, forced: report.forced }, 'drained');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err: String(err) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  const addr = await app.listen();
+  if (config.mode === 'http' && addr.upstreamUrl !== null) {
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const body = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}';
+    log.info({ curl: `curl -s -i -X POST http://${host}:${addr.port}/mcp -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d '${body}'` }, 'try it');
+  }
+}
+
+async function main(): Promise<void> {
+  let invocation;
+  try {
+    invocation = parseConfig(process.argv.slice(2), version);
+  } catch (err) {
+    if (err instanceof ProxyError) {
+      process.stderr.write(`shadowcat: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (invocation.kind !== 'run') {
+    process.stdout.write(`${invocation.text}\n`);
+    return;
+  }
+  const config = invocation.config;
+  if (config.mode === 'stdio') {
+    process.exitCode = await runStdio(config, createLogger(config.logLevel));
+    return;
+  }
+  try {
+    await runNetwork(config);
+  } catch (err) {
+    process.stderr.write(`shadowcat: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+}
+
+void main();

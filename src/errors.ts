@@ -1,0 +1,113 @@
+// The proxy's failure kinds: one class per stable code. The status a client sees for a
+// code is chosen in one place only, http/error-response.ts. This module imports nothing.
+
+/** Stable error codes; each maps to one HTTP status in http/error-response.ts. */
+export type ErrorCode =
+  | 'BAD_REQUEST'
+  | 'HEADER_TIMEOUT'
+  | 'HEAD_TOO_LARGE'
+  | 'BODY_TOO_LARGE'
+  | 'SESSION_LIMIT'
+  | 'RATE_LIMITED'
+  | 'UPSTREAM_UNREACHABLE'
+  | 'UPSTREAM_TIMEOUT'
+  | 'UPSTREAM_BROKEN'
+  | 'SHUTTING_DOWN'
+  | 'CONFIG_INVALID'
+  | 'INTERNAL';
+
+/** Which side caused the failure: decides the fallback status for unmapped codes. */
+export type ErrorSide = 'client' | 'upstream' | 'internal';
+
+/** Base class of every error the proxy raises on purpose. */
+export class ProxyError extends Error {
+  readonly code: ErrorCode;
+  readonly side: ErrorSide;
+  /** Seconds a client should wait before retrying (503/429 answers). */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: ErrorCode, side: ErrorSide, message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.side = side;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+  }
+}
+
+/** Malformed or smuggling-shaped request framing. */
+export class BadRequestError extends ProxyError {
+  constructor(message = 'malformed request', cause?: unknown) {
+    super('BAD_REQUEST', 'client', message, { cause });
+  }
+}
+
+/** The request head did not arrive within --header-timeout. */
+export class HeaderTimeoutError extends ProxyError {
+  constructor(message = 'request head not received in time') {
+    super('HEADER_TIMEOUT', 'client', message);
+  }
+}
+
+/** The request head exceeded --max-header-size. */
+export class HeadTooLargeError extends ProxyError {
+  constructor(message = 'request head too large') {
+    super('HEAD_TOO_LARGE', 'client', message);
+  }
+}
+
+/** The request body exceeded --max-body-size. */
+export class BodyTooLargeError extends ProxyError {
+  constructor(message = 'request body too large') {
+    super('BODY_TOO_LARGE', 'client', message);
+  }
+}
+
+/** --max-sessions or --max-per-client reached. */
+export class SessionLimitError extends ProxyError {
+  constructor(message = 'session limit reached', retryAfterSeconds = 1) {
+    super('SESSION_LIMIT', 'internal', message, { retryAfterSeconds });
+  }
+}
+
+/** A rate limit refused the request. */
+export class RateLimitedError extends ProxyError {
+  constructor(message = 'rate limit reached', retryAfterSeconds = 1) {
+    super('RATE_LIMITED', 'client', message, { retryAfterSeconds });
+  }
+}
+
+/** The upstream refused, reset or could not be reached. */
+export class UpstreamUnreachableError extends ProxyError {
+  constructor(message = 'upstream unreachable', cause?: unknown) {
+    super('UPSTREAM_UNREACHABLE', 'upstream', message, { cause });
+  }
+}
+
+/** The upstream did not connect or answer in time. */
+export class UpstreamTimeoutError extends ProxyError {
+  constructor(message = 'upstream timed out') {
+    super('UPSTREAM_TIMEOUT', 'upstream', message);
+  }
+}
+
+/** The upstream sent something that is not valid HTTP, or closed mid-response. */
+export class UpstreamBrokenError extends ProxyError {
+  constructor(message = 'upstream sent an invalid or truncated response', cause?: unknown) {
+    super('UPSTREAM_BROKEN', 'upstream', message, { cause });
+  }
+}
+
+/** The proxy is draining and takes no new work. */
+export class ShuttingDownError extends ProxyError {
+  constructor(message = 'proxy is shutting down') {
+    super('SHUTTING_DOWN', 'internal', message, { retryAfterSeconds: 1 });
+  }
+}
+
+/** A command-line flag is missing or invalid. */
+export class ConfigError extends ProxyError {
+  constructor(message: string) {
+    super('CONFIG_INVALID', 'internal', message);
+  }
+}

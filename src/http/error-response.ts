@@ -1,0 +1,50 @@
+// The one place that turns an error into what a client sees: status, headers and the
+// JSON-RPC error body of SPEC "Errors a client can see".
+
+import { ProxyError, type ErrorCode } from '../errors.js';
+
+const STATUS: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
+  BAD_REQUEST: 400,
+  HEADER_TIMEOUT: 408,
+  BODY_TOO_LARGE: 413,
+  HEAD_TOO_LARGE: 431,
+  RATE_LIMITED: 429,
+  SESSION_LIMIT: 503,
+  SHUTTING_DOWN: 503,
+  UPSTREAM_UNREACHABLE: 502,
+  UPSTREAM_BROKEN: 502,
+  UPSTREAM_TIMEOUT: 504,
+});
+
+const REASON: Readonly<Record<number, string>> = Object.freeze({
+  400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large', 429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 502: 'Bad Gateway',
+  503: 'Service Unavailable', 504: 'Gateway Timeout',
+});
+
+/** The HTTP status for an error; unmapped codes fall back by side (pingora's fail_to_proxy). */
+export function statusFor(err: unknown): number {
+  if (!(err instanceof ProxyError)) return 500;
+  return STATUS[err.code] ?? (err.side === 'upstream' ? 502 : err.side === 'client' ? 400 : 500);
+}
+
+/** Stable reason string carried in the JSON-RPC error's data. */
+export function reasonFor(err: unknown): string {
+  return err instanceof ProxyError ? err.code.toLowerCase() : 'internal';
+}
+
+/** The JSON-RPC error body SPEC names, as a string. */
+export function errorBody(err: unknown): string {
+  const message = err instanceof ProxyError ? err.message : 'internal error';
+  return JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message, data: { reason: reasonFor(err) } } });
+}
+
+/** A complete HTTP/1.1 error response; `close` adds Connection: close. */
+export function errorResponse(err: unknown, close: boolean): Buffer {
+  const status = statusFor(err);
+  const body = errorBody(err);
+  let head = `HTTP/1.1 ${status} ${REASON[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
+  if (err instanceof ProxyError && err.retryAfterSeconds !== undefined) head += `Retry-After: ${err.retryAfterSeconds}\r\n`;
+  if (close) head += 'Connection: close\r\n';
+  return Buffer.from(`${head}\r\n${body}`, 'latin1');
+}

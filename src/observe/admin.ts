@@ -1,0 +1,57 @@
+// The control plane (SPEC "Admin API"): health, metrics, and sessions to list or close.
+// node:http is fine here; it is never in the data path.
+
+import http from 'node:http';
+import type { Registry } from '../session/registry.js';
+import type { Metrics } from './metrics.js';
+
+/** What the admin API reads and controls. */
+export interface AdminDeps {
+  readonly registry: Registry;
+  readonly metrics: Metrics;
+  isDraining(): boolean;
+}
+
+function send(res: http.ServerResponse, status: number, body: string, type = 'application/json'): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+/** An http.Server serving the admin routes; the caller listens and closes it. */
+export function createAdminServer(deps: AdminDeps): http.Server {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const path = url.pathname;
+    if (req.method === 'GET' && path === '/healthz') {
+      const draining = deps.isDraining();
+      return send(res, draining ? 503 : 200, JSON.stringify({ status: draining ? 'draining' : 'ok' }));
+    }
+    if (req.method === 'GET' && path === '/metrics') {
+      deps.metrics.render().then(
+        (text) => send(res, 200, text, deps.metrics.registry.contentType),
+        (err: unknown) => send(res, 500, JSON.stringify({ error: String(err) })),
+      );
+      return;
+    }
+    if (path === '/sessions' && req.method === 'GET') {
+      return send(res, 200, JSON.stringify(deps.registry.list()));
+    }
+    const m = /^\/sessions\/([A-Za-z0-9_-]+)$/.exec(path);
+    if (m !== null) {
+      const session = deps.registry.get(m[1]!);
+      if (req.method === 'GET') {
+        return session === undefined ? send(res, 404, JSON.stringify({ error: 'no such session' })) : send(res, 200, JSON.stringify(session));
+      }
+      if (req.method === 'DELETE') {
+        if (session === undefined) return send(res, 404, JSON.stringify({ error: 'no such session' }));
+        session.close('admin');
+        res.writeHead(204);
+        return res.end();
+      }
+      return send(res, 405, JSON.stringify({ error: 'method not allowed' }));
+    }
+    send(res, 404, JSON.stringify({ error: 'not found' }));
+  });
+  server.keepAliveTimeout = 5000;
+  return server;
+}

@@ -1,0 +1,117 @@
+// Prometheus metrics of one app (SPEC "Admin API"). Counters that change per chunk are
+// kept as plain numbers on sessions and summed only when scraped, so the hot path never
+// pays for label lookups; per-request counters cache their labelled children.
+
+import { Counter, Gauge, Histogram, Registry as PromRegistry } from 'prom-client';
+
+/** Live byte counts the metrics read at scrape time. */
+export interface ByteSource {
+  /** Bytes received from clients and sent to clients by sessions still alive. */
+  liveBytes(): { in: number; out: number };
+  liveSessions(): number;
+}
+
+/** The app's metric set, on its own prom-client registry (no global state). */
+export class Metrics {
+  readonly registry = new PromRegistry();
+  readonly #sessionsTotal: Counter;
+  readonly #sessionsRejected: Counter<'reason'>;
+  readonly #sessionsExpired: Counter;
+  readonly #requests: Counter<'status'>;
+  readonly #duration: Histogram;
+  readonly #upstreamErrors: Counter<'kind'>;
+  readonly #byStatus = new Map<number, Counter.Internal>();
+  readonly mcpMessages: Counter<'method' | 'direction'>;
+  readonly mcpErrors: Counter<'method'>;
+  readonly mcpDuration: Histogram<'method'>;
+  readonly mcpUnparsed: Counter<'reason'>;
+  #closedBytesIn = 0;
+  #closedBytesOut = 0;
+
+  constructor(source: ByteSource) {
+    const registers = [this.registry];
+    // Gauges and byte totals are computed when scraped; nothing on the hot path.
+    new Gauge({
+      name: 'shadowcat_sessions_active', help: 'Sessions alive now', registers,
+      collect() { this.set(source.liveSessions()); },
+    });
+    const self = this;
+    new Counter({
+      name: 'shadowcat_bytes_total', help: 'Bytes proxied, by direction (in: from clients, out: to clients)',
+      labelNames: ['direction'] as const, registers,
+      collect() {
+        const live = source.liveBytes();
+        this.reset();
+        this.inc({ direction: 'in' }, self.#closedBytesIn + live.in);
+        this.inc({ direction: 'out' }, self.#closedBytesOut + live.out);
+      },
+    });
+    this.#sessionsTotal = new Counter({ name: 'shadowcat_sessions_total', help: 'Sessions started', registers });
+    this.#sessionsRejected = new Counter({
+      name: 'shadowcat_sessions_rejected_total', help: 'Connections refused at admission', labelNames: ['reason'] as const, registers,
+    });
+    this.#sessionsExpired = new Counter({ name: 'shadowcat_sessions_expired_total', help: 'Sessions closed for idleness', registers });
+    this.#requests = new Counter({ name: 'shadowcat_requests_total', help: 'Requests answered, by status', labelNames: ['status'] as const, registers });
+    this.#duration = new Histogram({
+      name: 'shadowcat_request_duration_seconds', help: 'Time from request head to end of response', registers,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    });
+    this.#upstreamErrors = new Counter({
+      name: 'shadowcat_upstream_errors_total', help: 'Upstream failures, by kind', labelNames: ['kind'] as const, registers,
+    });
+    this.mcpMessages = new Counter({
+      name: 'shadowcat_mcp_messages_total', help: 'JSON-RPC messages seen, by method and direction',
+      labelNames: ['method', 'direction'] as const, registers,
+    });
+    this.mcpErrors = new Counter({
+      name: 'shadowcat_mcp_errors_total', help: 'JSON-RPC error responses, by method', labelNames: ['method'] as const, registers,
+    });
+    this.mcpDuration = new Histogram({
+      name: 'shadowcat_mcp_request_duration_seconds', help: 'JSON-RPC request to response time, by method',
+      labelNames: ['method'] as const, registers,
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
+    });
+    this.mcpUnparsed = new Counter({
+      name: 'shadowcat_mcp_unparsed_total', help: 'Bodies the MCP inspector skipped, by reason',
+      labelNames: ['reason'] as const, registers,
+    });
+  }
+
+  /** A session started. */
+  sessionStarted(): void {
+    this.#sessionsTotal.inc();
+  }
+
+  /** A session ended; its byte counts move to the closed totals. */
+  sessionEnded(bytesIn: number, bytesOut: number, expired: boolean): void {
+    this.#closedBytesIn += bytesIn;
+    this.#closedBytesOut += bytesOut;
+    if (expired) this.#sessionsExpired.inc();
+  }
+
+  /** A connection was refused at admission. */
+  sessionRejected(reason: string): void {
+    this.#sessionsRejected.inc({ reason });
+  }
+
+  /** A request was answered with `status` after `seconds`. */
+  requestDone(status: number, seconds: number): void {
+    let child = this.#byStatus.get(status);
+    if (child === undefined) {
+      child = this.#requests.labels(String(status));
+      this.#byStatus.set(status, child);
+    }
+    child.inc();
+    if (seconds > 0) this.#duration.observe(seconds);
+  }
+
+  /** An upstream failure of `kind` (connect, timeout, reset, protocol). */
+  upstreamError(kind: string): void {
+    this.#upstreamErrors.inc({ kind });
+  }
+
+  /** Prometheus text exposition. */
+  async render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,19 @@
+// The hooks an exchange calls as a message passes (DESIGN "Observers, not middlemen").
+// Observers copy what they need, bounded, and never delay a write.
+
+import type { RequestHead, ResponseHead } from '../http/head.js';
+
+/** Per-session observer of the L7 corridor; hooks named in lifecycle order. */
+export interface ExchangeObserver {
+  /** True when the observer wants body bytes (onRequestBody / onResponseBody). */
+  readonly wantsBodies: boolean;
+  onRequestHead(req: RequestHead): void;
+  onRequestBody(chunk: Buffer): void;
+  onRequestEnd(): void;
+  onResponseHead(req: RequestHead, res: ResponseHead): void;
+  onResponseBody(chunk: Buffer): void;
+  /** The exchange ended: status sent (0 when none), and how long it took. */
+  onResponseEnd(req: RequestHead | null, status: number, durationMs: number): void;
+  /** The upstream failed: `kind` is connect | timeout | reset | protocol. */
+  onUpstreamError(kind: string, error: unknown): void;
+}

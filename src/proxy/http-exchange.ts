@@ -1,0 +1,685 @@
+// One client connection's L7 corridor: client bytes are framed by llhttp, the head is
+// rewritten and sent upstream, body bytes are written through as they arrive, and the
+// response comes back the same way. One request is in flight at a time; pipelined bytes
+// wait (bounded by one read) until the current response ends. Phases, in order:
+//   head → onRequestHead → body → onRequestEnd → response head → onResponseHead →
+//   response body → onResponseEnd → (next request | close | tunnel after 101)
+
+import type net from 'node:net';
+import type { Config } from '../cli/config.js';
+import {
+  BadRequestError, BodyTooLargeError, HeaderTimeoutError, HeadTooLargeError, ProxyError,
+  UpstreamBrokenError, UpstreamTimeoutError,
+} from '../errors.js';
+import { errorResponse, statusFor } from '../http/error-response.js';
+import { FRAME_END, FRAME_ERROR, MessageFramer } from '../http/framer.js';
+import {
+  buildClientResponseHead, buildUpstreamRequestHead, findHeadEnd, leadingEmptyLines, readRequestHead,
+  readResponseHead, type RequestHead, type RequestRewrite, type ResponseHead,
+} from '../http/head.js';
+import type { Session, SessionOwner, CloseReason } from '../session/session.js';
+import { upstreamSocketError } from '../upstream/connect.js';
+import type { UpstreamSource } from '../upstream/upstream-source.js';
+import type { ExchangeObserver } from './exchange-observer.js';
+import { endAndLinger } from './linger.js';
+import { RawPipe } from './raw-pipe.js';
+
+/** Largest response head we accept from an upstream. */
+const MAX_RESPONSE_HEAD_BYTES = 65536;
+
+// Request phases.
+const R_HEAD = 0;
+const R_BODY = 1;
+const R_DONE = 2;
+// Response phases.
+const S_IDLE = 0;
+const S_WAIT = 1;
+const S_BODY = 2;
+const S_TUNNEL = 3;
+// Reasons the client socket is paused (a bit each, so they can overlap).
+const P_BACKPRESSURE = 1;
+const P_UPSTREAM = 2;
+const P_RESPONSE = 4;
+const P_CLOSING = 8;
+
+/** What every exchange of an app shares: fixed at start. */
+export interface ExchangeContext {
+  readonly config: Config;
+  readonly rewrite: RequestRewrite;
+  /** Marks activity on a session (moves it to the registry's LRU head). */
+  touch(session: Session): void;
+  /** True once the app is draining for shutdown. */
+  isDraining(): boolean;
+}
+
+/** The L7 handler of one client connection; owned by its Session. */
+export class HttpExchange implements SessionOwner {
+  readonly #ctx: ExchangeContext;
+  readonly #session: Session;
+  readonly #client: net.Socket;
+  readonly #source: UpstreamSource;
+  readonly #obs: ExchangeObserver;
+  readonly #reqFramer = new MessageFramer('request');
+  readonly #resFramer = new MessageFramer('response');
+
+  #reqPhase = R_HEAD;
+  #headBuf: Buffer | null = null;
+  #req: RequestHead | null = null;
+  #reqBodyBytes = 0;
+  #leftover: Buffer | null = null;
+  #outQueue: Buffer[] = [];
+
+  #upstream: net.Socket | null = null;
+  #acquiring = false;
+  #detached = false;
+  #resPhase = S_IDLE;
+  #resHeadBuf: Buffer | null = null;
+  #resStatus = 0;
+  #resStarted = false;
+  #closeAfter = false;
+  #startedAt = 0;
+
+  #headerTimer: NodeJS.Timeout | null = null;
+  #responseTimer: NodeJS.Timeout | null = null;
+  #clientPauses = 0;
+  #upstreamPaused = false;
+  #closed = false;
+  /** The client socket was handed to endAndLinger(): teardown must not destroy it. */
+  #lingering = false;
+  #tunnel: RawPipe | null = null;
+
+  constructor(ctx: ExchangeContext, session: Session, client: net.Socket, source: UpstreamSource, obs: ExchangeObserver) {
+    this.#ctx = ctx;
+    this.#session = session;
+    this.#client = client;
+    this.#source = source;
+    this.#obs = obs;
+    client.on('data', this.#onClientData);
+    client.on('end', this.#onClientEnd);
+    client.on('error', this.#onClientError);
+    client.on('close', this.#onClientClose);
+    client.on('drain', this.#onClientDrain);
+    this.#headerTimer = setTimeout(this.#onHeaderTimeout, ctx.config.headerTimeoutMs);
+  }
+
+  // ---- SessionOwner -------------------------------------------------------------
+
+  /** Finishes the request in flight, then closes; closes at once when idle. */
+  drain(): void {
+    if (this.#closed) return;
+    if (this.#resPhase === S_IDLE && this.#reqPhase === R_HEAD && this.#headBuf === null && this.#leftover === null) {
+      this.#session.close('shutdown');
+      return;
+    }
+    this.#closeAfter = true;
+  }
+
+  /** Destroys both sockets, timers and parser state; called once by Session.close(). */
+  teardown(_reason: CloseReason): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#clearHeaderTimer();
+    this.#clearResponseTimer();
+    if (this.#acquiring) this.#source.cancel(this.#onUpstreamReady);
+    this.#acquiring = false;
+    const upstream = this.#upstream;
+    if (upstream !== null) {
+      this.#unbindUpstream(upstream);
+      this.#upstream = null;
+      if (this.#detached) upstream.destroy();
+      else this.#source.release(upstream, false);
+    }
+    this.#tunnel?.destroy();
+    this.#tunnel = null;
+    if (!this.#lingering) {
+      this.#client.removeListener('data', this.#onClientData);
+      this.#client.destroy();
+    }
+    this.#reqFramer.destroy();
+    this.#resFramer.destroy();
+    this.#outQueue = [];
+    this.#leftover = null;
+    this.#headBuf = null;
+    this.#resHeadBuf = null;
+  }
+
+  // ---- client side --------------------------------------------------------------
+
+  readonly #onClientData = (chunk: Buffer): void => {
+    const session = this.#session;
+    session.bytesIn += chunk.length;
+    this.#ctx.touch(session);
+    if (this.#clientPauses !== 0 || this.#leftover !== null) {
+      // Bytes already in flight when we paused: keep them for later (one read at most).
+      this.#leftover = this.#leftover === null ? chunk : Buffer.concat([this.#leftover, chunk]);
+      this.#client.pause();
+      return;
+    }
+    this.#consume(chunk);
+  };
+
+  #consume(input: Buffer): void {
+    let chunk: Buffer | null = input;
+    while (chunk !== null && !this.#closed) {
+      if (this.#reqPhase === R_HEAD) {
+        if (this.#resPhase !== S_IDLE || (this.#clientPauses & P_CLOSING) !== 0) {
+          this.#hold(chunk, P_RESPONSE);
+          return;
+        }
+        chunk = this.#consumeHead(chunk);
+      } else if (this.#reqPhase === R_BODY) {
+        chunk = this.#consumeBody(chunk);
+      } else {
+        // A pipelined request (or tunnel bytes after an Upgrade): wait for the response.
+        this.#hold(chunk, P_RESPONSE);
+        return;
+      }
+    }
+  }
+
+  #hold(chunk: Buffer, reason: number): void {
+    this.#leftover = this.#leftover === null ? chunk : Buffer.concat([chunk, this.#leftover]);
+    this.#pauseClient(reason);
+  }
+
+  #consumeHead(chunk: Buffer): Buffer | null {
+    const framer = this.#reqFramer;
+    const ret = framer.execute(chunk);
+    if (ret === FRAME_ERROR) {
+      this.#fail(new BadRequestError(`malformed request: ${framer.errorReason}`, framer.errorName));
+      return null;
+    }
+    const maxHead = this.#ctx.config.maxHeaderBytes;
+    if (framer.head === null) {
+      const buf = this.#headBuf === null ? chunk : Buffer.concat([this.#headBuf, chunk]);
+      if (buf.length - leadingEmptyLines(buf) > maxHead) {
+        this.#fail(new HeadTooLargeError(`request head larger than ${maxHead} bytes`));
+        return null;
+      }
+      this.#headBuf = buf;
+      if (this.#headerTimer === null) this.#headerTimer = setTimeout(this.#onHeaderTimeout, this.#ctx.config.headerTimeoutMs);
+      return null;
+    }
+
+    const prev = this.#headBuf === null ? 0 : this.#headBuf.length;
+    const all = this.#headBuf === null ? chunk : Buffer.concat([this.#headBuf, chunk]);
+    this.#headBuf = null;
+    const skip = leadingEmptyLines(all);
+    const headEnd = findHeadEnd(all, Math.max(skip, prev - 3));
+    if (headEnd === -1) {
+      this.#fail(new BadRequestError('request head without an end'));
+      return null;
+    }
+    if (headEnd - skip > maxHead) {
+      this.#fail(new HeadTooLargeError(`request head larger than ${maxHead} bytes`));
+      return null;
+    }
+    let req: RequestHead;
+    try {
+      req = readRequestHead(all.subarray(skip, headEnd));
+    } catch (err) {
+      this.#fail(err);
+      return null;
+    }
+    if (req.method === 'CONNECT') {
+      this.#fail(new BadRequestError('CONNECT is not supported: shadowcat forwards to its configured upstream'));
+      return null;
+    }
+    if (req.contentLength > this.#ctx.config.maxBodyBytes) {
+      this.#req = req;
+      this.#fail(new BodyTooLargeError(`request body larger than ${this.#ctx.config.maxBodyBytes} bytes`));
+      return null;
+    }
+    this.#clearHeaderTimer();
+
+    const session = this.#session;
+    session.requests++;
+    session.busy = true;
+    this.#req = req;
+    this.#reqBodyBytes = 0;
+    this.#startedAt = performance.now();
+    this.#resFramer.expectNoBody(req.method === 'HEAD');
+    this.#resPhase = S_WAIT;
+    this.#obs.onRequestHead(req);
+
+    const bodyStart = headEnd - prev;
+    let body: Buffer;
+    let rest: Buffer | null = null;
+    if (ret === FRAME_END) {
+      body = chunk.subarray(bodyStart, framer.offset);
+      if (framer.offset < chunk.length) rest = chunk.subarray(framer.offset);
+      this.#reqPhase = R_DONE;
+    } else {
+      body = chunk.subarray(bodyStart);
+      this.#reqPhase = R_BODY;
+    }
+    if (this.#reqBodyBytes + body.length > this.#ctx.config.maxBodyBytes) {
+      this.#fail(new BodyTooLargeError(`request body larger than ${this.#ctx.config.maxBodyBytes} bytes`));
+      return null;
+    }
+    const headOut = buildUpstreamRequestHead(req, this.#ctx.rewrite, session.clientIp);
+    const upstream = this.#upstream;
+    if (upstream !== null) upstream.cork();
+    this.#sendUpstream(headOut);
+    if (body.length > 0) this.#sendBody(body);
+    if (upstream !== null) upstream.uncork();
+    if (this.#reqPhase === R_DONE) this.#requestDone();
+    if (this.#upstream === null) this.#acquireUpstream();
+    return rest;
+  }
+
+  #consumeBody(chunk: Buffer): Buffer | null {
+    const framer = this.#reqFramer;
+    const ret = framer.execute(chunk);
+    if (ret === FRAME_ERROR) {
+      this.#fail(new BadRequestError(`malformed request body: ${framer.errorReason}`, framer.errorName));
+      return null;
+    }
+    let body = chunk;
+    let rest: Buffer | null = null;
+    if (ret === FRAME_END) {
+      body = chunk.subarray(0, framer.offset);
+      if (framer.offset < chunk.length) rest = chunk.subarray(framer.offset);
+      this.#reqPhase = R_DONE;
+    }
+    if (body.length > 0 && !this.#sendBody(body)) return null;
+    if (this.#reqPhase === R_DONE) this.#requestDone();
+    return rest;
+  }
+
+  /** Counts and forwards request body bytes (as sent on the wire); false when over the limit. */
+  #sendBody(body: Buffer): boolean {
+    this.#reqBodyBytes += body.length;
+    if (this.#reqBodyBytes > this.#ctx.config.maxBodyBytes) {
+      this.#fail(new BodyTooLargeError(`request body larger than ${this.#ctx.config.maxBodyBytes} bytes`));
+      return false;
+    }
+    if (this.#obs.wantsBodies) this.#obs.onRequestBody(body);
+    this.#sendUpstream(body);
+    return true;
+  }
+
+  #requestDone(): void {
+    this.#obs.onRequestEnd();
+    if (this.#upstream !== null) this.#armResponseTimer();
+  }
+
+  #sendUpstream(buf: Buffer): void {
+    const upstream = this.#upstream;
+    if (upstream === null) {
+      this.#outQueue.push(buf);
+      return;
+    }
+    if (!upstream.write(buf)) this.#pauseClient(P_BACKPRESSURE);
+  }
+
+  readonly #onClientDrain = (): void => {
+    if (this.#upstreamPaused) {
+      this.#upstreamPaused = false;
+      this.#upstream?.resume();
+    }
+  };
+
+  readonly #onClientEnd = (): void => {
+    if (this.#closed) return;
+    if (this.#resPhase !== S_IDLE && this.#reqPhase === R_DONE) {
+      // The client half-closed after its request: deliver the response, then close.
+      this.#closeAfter = true;
+      return;
+    }
+    this.#session.close('client-closed');
+  };
+
+  readonly #onClientError = (err: Error): void => {
+    this.#session.close('error', err);
+  };
+
+  readonly #onClientClose = (): void => {
+    this.#session.close('client-closed');
+  };
+
+  #pauseClient(reason: number): void {
+    if (this.#clientPauses === 0) this.#client.pause();
+    this.#clientPauses |= reason;
+  }
+
+  #resumeClient(reason: number): void {
+    if ((this.#clientPauses & reason) === 0) return;
+    this.#clientPauses &= ~reason;
+    if (this.#clientPauses !== 0 || this.#closed) return;
+    const leftover = this.#leftover;
+    if (leftover !== null) {
+      this.#leftover = null;
+      this.#consume(leftover);
+    }
+    if (this.#clientPauses === 0 && !this.#closed) this.#client.resume();
+  }
+
+  readonly #onHeaderTimeout = (): void => {
+    this.#headerTimer = null;
+    if (this.#reqPhase === R_HEAD && this.#resPhase === S_IDLE) {
+      this.#fail(new HeaderTimeoutError(`request head not received within ${this.#ctx.config.headerTimeoutMs} ms`));
+    }
+  };
+
+  #clearHeaderTimer(): void {
+    if (this.#headerTimer !== null) clearTimeout(this.#headerTimer);
+    this.#headerTimer = null;
+  }
+
+  // ---- upstream side --------------------------------------------------------------
+
+  #acquireUpstream(): void {
+    if (this.#acquiring || this.#closed) return;
+    this.#acquiring = true;
+    this.#pauseClient(P_UPSTREAM);
+    this.#source.acquire(this.#onUpstreamReady);
+  }
+
+  readonly #onUpstreamReady = (err: ProxyError | null, socket: net.Socket | null): void => {
+    this.#acquiring = false;
+    if (this.#closed) {
+      if (socket !== null) this.#source.release(socket, true);
+      return;
+    }
+    if (err !== null || socket === null) {
+      this.#obs.onUpstreamError(err?.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'connect', err);
+      this.#fail(err ?? new UpstreamBrokenError('no upstream connection'));
+      return;
+    }
+    this.#upstream = socket;
+    this.#detached = false;
+    socket.on('data', this.#onUpstreamData);
+    socket.on('end', this.#onUpstreamEnd);
+    socket.on('error', this.#onUpstreamError);
+    socket.on('close', this.#onUpstreamClose);
+    socket.on('drain', this.#onUpstreamDrain);
+    const queued = this.#outQueue;
+    this.#outQueue = [];
+    socket.cork();
+    let ok = true;
+    for (const buf of queued) ok = socket.write(buf);
+    socket.uncork();
+    if (!ok) this.#pauseClient(P_BACKPRESSURE);
+    if (this.#reqPhase === R_DONE) this.#armResponseTimer();
+    this.#resumeClient(P_UPSTREAM);
+  };
+
+  #unbindUpstream(socket: net.Socket): void {
+    socket.removeListener('data', this.#onUpstreamData);
+    socket.removeListener('end', this.#onUpstreamEnd);
+    socket.removeListener('error', this.#onUpstreamError);
+    socket.removeListener('close', this.#onUpstreamClose);
+    socket.removeListener('drain', this.#onUpstreamDrain);
+    if (this.#upstreamPaused) socket.resume();
+    this.#upstreamPaused = false;
+  }
+
+  readonly #onUpstreamDrain = (): void => {
+    this.#resumeClient(P_BACKPRESSURE);
+  };
+
+  #armResponseTimer(): void {
+    if (this.#responseTimer !== null || this.#resStarted) return;
+    this.#responseTimer = setTimeout(this.#onResponseTimeout, this.#ctx.config.upstreamTimeoutMs);
+  }
+
+  #clearResponseTimer(): void {
+    if (this.#responseTimer !== null) clearTimeout(this.#responseTimer);
+    this.#responseTimer = null;
+  }
+
+  readonly #onResponseTimeout = (): void => {
+    this.#responseTimer = null;
+    if (this.#resStarted || this.#closed) return;
+    const err = new UpstreamTimeoutError(`upstream sent no response head within ${this.#ctx.config.upstreamTimeoutMs} ms`);
+    this.#obs.onUpstreamError('timeout', err);
+    this.#fail(err);
+  };
+
+  readonly #onUpstreamData = (chunk: Buffer): void => {
+    this.#ctx.touch(this.#session);
+    if (this.#resPhase === S_BODY) this.#consumeResponseBody(chunk);
+    else if (this.#resPhase === S_WAIT) this.#consumeResponseHead(chunk);
+    else this.#upstreamFailed(new UpstreamBrokenError('upstream sent data with no request outstanding'), 'protocol');
+  };
+
+  #consumeResponseHead(chunk: Buffer): void {
+    const framer = this.#resFramer;
+    const ret = framer.execute(chunk);
+    if (ret === FRAME_ERROR) {
+      this.#upstreamFailed(new UpstreamBrokenError(`invalid response from upstream: ${framer.errorReason}`, framer.errorName), 'protocol');
+      return;
+    }
+    if (framer.head === null) {
+      const buf = this.#resHeadBuf === null ? chunk : Buffer.concat([this.#resHeadBuf, chunk]);
+      if (buf.length > MAX_RESPONSE_HEAD_BYTES) {
+        this.#upstreamFailed(new UpstreamBrokenError('upstream response head too large'), 'protocol');
+        return;
+      }
+      this.#resHeadBuf = buf;
+      return;
+    }
+    const prev = this.#resHeadBuf === null ? 0 : this.#resHeadBuf.length;
+    const all = this.#resHeadBuf === null ? chunk : Buffer.concat([this.#resHeadBuf, chunk]);
+    this.#resHeadBuf = null;
+    const headEnd = findHeadEnd(all, Math.max(0, prev - 3));
+    if (headEnd === -1 || headEnd > MAX_RESPONSE_HEAD_BYTES) {
+      this.#upstreamFailed(new UpstreamBrokenError('upstream response head too large'), 'protocol');
+      return;
+    }
+    const res = readResponseHead(all.subarray(0, headEnd));
+    const req = this.#req!;
+    const bodyStart = headEnd - prev;
+    const status = res.statusCode;
+
+    if (status < 200 && status !== 101) {
+      // Interim response (100 Continue, 103): relay to HTTP/1.1 clients, then read on.
+      if (req.versionMinor >= 1) this.#writeClient(buildClientResponseHead(res, this.#ctx.rewrite.viaEntry, false));
+      const end = ret === FRAME_END ? framer.offset : chunk.length;
+      framer.next();
+      framer.expectNoBody(req.method === 'HEAD');
+      if (end < chunk.length) this.#consumeResponseHead(chunk.subarray(end));
+      return;
+    }
+    this.#clearResponseTimer();
+    if (status === 101) {
+      if (req.upgrade === null) {
+        this.#upstreamFailed(new UpstreamBrokenError('upstream switched protocols without an Upgrade request'), 'protocol');
+        return;
+      }
+      this.#startTunnel(res, chunk.subarray(bodyStart));
+      return;
+    }
+
+    const bodyless = req.method === 'HEAD' || status === 204 || status === 304;
+    const eofDelimited = !bodyless && !res.chunked && res.contentLength < 0;
+    if (req.wantsClose || eofDelimited || this.#reqPhase !== R_DONE || this.#ctx.isDraining() || this.#session.state !== 'open') {
+      this.#closeAfter = true;
+    }
+    this.#resStatus = status;
+    this.#resStarted = true;
+    this.#resPhase = S_BODY;
+    this.#obs.onResponseHead(req, res);
+    const contentType = res.contentType;
+    const streaming = ret !== FRAME_END || (contentType !== null && contentType.toLowerCase().startsWith('text/event-stream'));
+    if (streaming && this.#source.sharesSockets) {
+      // A response still streaming after its head never holds the shared link (SPEC).
+      this.#source.detach(this.#upstream!);
+      this.#detached = true;
+    }
+    const headOut = buildClientResponseHead(res, this.#ctx.rewrite.viaEntry, this.#closeAfter);
+    const client = this.#client;
+    client.cork();
+    this.#writeClient(headOut);
+    if (ret === FRAME_END) {
+      const body = chunk.subarray(bodyStart, framer.offset);
+      if (body.length > 0) this.#writeBody(body);
+      client.uncork();
+      this.#finishResponse(framer.offset < chunk.length);
+      return;
+    }
+    if (bodyStart < chunk.length) this.#writeBody(chunk.subarray(bodyStart));
+    client.uncork();
+  }
+
+  #consumeResponseBody(chunk: Buffer): void {
+    const framer = this.#resFramer;
+    const ret = framer.execute(chunk);
+    if (ret === FRAME_ERROR) {
+      this.#upstreamFailed(new UpstreamBrokenError(`invalid response body from upstream: ${framer.errorReason}`, framer.errorName), 'protocol');
+      return;
+    }
+    if (ret === FRAME_END) {
+      if (framer.offset > 0) this.#writeBody(chunk.subarray(0, framer.offset));
+      this.#finishResponse(framer.offset < chunk.length);
+      return;
+    }
+    this.#writeBody(chunk);
+  }
+
+  #writeBody(buf: Buffer): void {
+    if (this.#obs.wantsBodies) this.#obs.onResponseBody(buf);
+    this.#writeClient(buf);
+  }
+
+  #writeClient(buf: Buffer): void {
+    this.#session.bytesOut += buf.length;
+    if (!this.#client.write(buf) && !this.#upstreamPaused && this.#upstream !== null) {
+      this.#upstreamPaused = true;
+      this.#upstream.pause();
+    }
+  }
+
+  /** The response ended; `trailingBytes` means the upstream sent more than one response. */
+  #finishResponse(trailingBytes: boolean): void {
+    this.#clearResponseTimer();
+    const upstream = this.#upstream!;
+    const reusable = !trailingBytes && !this.#detached && this.#reqPhase === R_DONE && this.#resFramer.head!.shouldKeepAlive;
+    this.#unbindUpstream(upstream);
+    this.#upstream = null;
+    if (this.#detached) upstream.destroy();
+    else this.#source.release(upstream, reusable);
+    this.#detached = false;
+    this.#obs.onResponseEnd(this.#req, this.#resStatus, performance.now() - this.#startedAt);
+    this.#endExchange();
+  }
+
+  /** Resets for the next request, or closes when this exchange was the last. */
+  #endExchange(): void {
+    this.#session.busy = false;
+    this.#resPhase = S_IDLE;
+    this.#resStatus = 0;
+    this.#resStarted = false;
+    this.#req = null;
+    if (this.#closeAfter || this.#session.state !== 'open') {
+      this.#pauseClient(P_CLOSING);
+      this.#leftover = null;
+      // The socket closes itself once flushed; the session ends now so shutdown sees it gone.
+      this.#handOffClient();
+      endAndLinger(this.#client, null);
+      this.#session.close('done');
+      return;
+    }
+    this.#reqFramer.next();
+    this.#resFramer.next();
+    this.#reqPhase = R_HEAD;
+    this.#resumeClient(P_RESPONSE);
+  }
+
+  // A final answer may still be flushing: from here endAndLinger() owns the client socket.
+  #handOffClient(): void {
+    this.#lingering = true;
+    const client = this.#client;
+    client.removeListener('data', this.#onClientData);
+    client.removeListener('end', this.#onClientEnd);
+    client.removeListener('drain', this.#onClientDrain);
+    client.removeListener('error', this.#onClientError);
+    client.removeListener('close', this.#onClientClose);
+  }
+
+  readonly #onUpstreamEnd = (): void => {
+    if (this.#closed) return;
+    if (this.#resPhase === S_BODY && this.#resFramer.finish()) {
+      // A body delimited by the connection closing has ended.
+      this.#finishResponse(false);
+      return;
+    }
+    this.#upstreamFailed(new UpstreamBrokenError(this.#resStarted
+      ? 'upstream closed the connection mid-response'
+      : 'upstream closed the connection before responding'), 'reset');
+  };
+
+  readonly #onUpstreamError = (err: NodeJS.ErrnoException): void => {
+    if (this.#closed) return;
+    this.#upstreamFailed(upstreamSocketError(err), 'reset');
+  };
+
+  readonly #onUpstreamClose = (): void => {
+    if (this.#closed || this.#upstream === null) return;
+    this.#upstreamFailed(new UpstreamBrokenError('upstream connection closed'), 'reset');
+  };
+
+  #upstreamFailed(err: ProxyError, kind: string): void {
+    if (this.#closed) return;
+    this.#obs.onUpstreamError(kind, err);
+    this.#fail(err);
+  }
+
+  // ---- upgrade --------------------------------------------------------------------
+
+  #startTunnel(res: ResponseHead, upstreamRest: Buffer): void {
+    const upstream = this.#upstream!;
+    this.#unbindUpstream(upstream);
+    this.#upstream = null;
+    this.#source.detach(upstream);
+    this.#resPhase = S_TUNNEL;
+    this.#resStatus = 101;
+    this.#obs.onResponseHead(this.#req!, res);
+    this.#obs.onResponseEnd(this.#req, 101, performance.now() - this.#startedAt);
+    const client = this.#client;
+    client.removeListener('data', this.#onClientData);
+    client.removeListener('end', this.#onClientEnd);
+    client.removeListener('drain', this.#onClientDrain);
+    client.removeListener('error', this.#onClientError);
+    client.removeListener('close', this.#onClientClose);
+    this.#session.state = 'upgraded';
+    this.#session.busy = false;
+    client.write(buildClientResponseHead(res, this.#ctx.rewrite.viaEntry, false));
+    if (upstreamRest.length > 0) client.write(upstreamRest);
+    const leftover = this.#leftover;
+    this.#leftover = null;
+    if (leftover !== null) upstream.write(leftover);
+    this.#clientPauses = 0;
+    const session = this.#session;
+    this.#tunnel = new RawPipe(client, upstream, {
+      onBytes: (n, toUpstream) => {
+        if (toUpstream) session.bytesIn += n;
+        else session.bytesOut += n;
+        this.#ctx.touch(session);
+      },
+      onDone: (reason, error) => session.close(reason === 'error' ? 'error' : 'done', error),
+    });
+  }
+
+  // ---- failure --------------------------------------------------------------------
+
+  /** Answers with the error's status when nothing was sent yet, then ends the session. */
+  #fail(err: unknown): void {
+    if (this.#closed) return;
+    const status = statusFor(err);
+    if (this.#resStarted || this.#resPhase === S_TUNNEL) {
+      // Part of a response is already out: closing the connection is the only signal left.
+      this.#session.close(err instanceof ProxyError && err.side === 'upstream' ? 'upstream-error' : 'error', err);
+      return;
+    }
+    this.#obs.onResponseEnd(this.#req, status, this.#req === null ? 0 : performance.now() - this.#startedAt);
+    const session = this.#session;
+    this.#pauseClient(P_CLOSING);
+    this.#handOffClient();
+    const answer = errorResponse(err, true);
+    session.bytesOut += answer.length;
+    endAndLinger(this.#client, answer);
+    session.close(err instanceof ProxyError && err.side === 'upstream' ? 'upstream-error' : 'error', err);
+  }
+}

@@ -1,0 +1,66 @@
+// forward tcp: one session = one client socket piped byte for byte to its own upstream
+// socket, opened when the client connects.
+
+import type net from 'node:net';
+import type { Session, SessionOwner, CloseReason } from '../session/session.js';
+import { dial } from '../upstream/connect.js';
+import type { UpstreamTarget } from '../upstream/upstream-source.js';
+import { RawPipe } from './raw-pipe.js';
+
+/** L4 handler of one client connection; owned by its Session. */
+export class TcpPipe implements SessionOwner {
+  readonly #session: Session;
+  readonly #client: net.Socket;
+  readonly #touch: (s: Session) => void;
+  readonly #onUpstreamError: (kind: string, err: unknown) => void;
+  #dialing: net.Socket | null;
+  #pipe: RawPipe | null = null;
+  #closed = false;
+
+  constructor(session: Session, client: net.Socket, target: UpstreamTarget, touch: (s: Session) => void, onUpstreamError: (kind: string, err: unknown) => void) {
+    this.#session = session;
+    this.#client = client;
+    this.#touch = touch;
+    this.#onUpstreamError = onUpstreamError;
+    // Hold client bytes in the socket until the upstream is there.
+    client.pause();
+    client.on('error', this.#onEarlyClientGone);
+    client.on('close', this.#onEarlyClientGone);
+    this.#dialing = dial(target.host, target.port, target.connectTimeoutMs, (err, upstream) => {
+      this.#dialing = null;
+      if (this.#closed) return;
+      if (err !== null || upstream === null) {
+        this.#onUpstreamError(err?.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'connect', err);
+        session.close('upstream-error', err);
+        return;
+      }
+      client.removeListener('error', this.#onEarlyClientGone);
+      client.removeListener('close', this.#onEarlyClientGone);
+      this.#pipe = new RawPipe(client, upstream, {
+        onBytes: (n, toUpstream) => {
+          if (toUpstream) session.bytesIn += n;
+          else session.bytesOut += n;
+          this.#touch(session);
+        },
+        onDone: (reason, error) => session.close(reason === 'error' ? 'error' : 'done', error),
+      });
+    });
+  }
+
+  readonly #onEarlyClientGone = (): void => {
+    this.#session.close('client-closed');
+  };
+
+  /** L4 has no message boundary to wait for: draining closes at once after the timeout. */
+  drain(): void {}
+
+  teardown(_reason: CloseReason): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#dialing?.destroy();
+    this.#dialing = null;
+    this.#pipe?.destroy();
+    this.#pipe = null;
+    this.#client.destroy();
+  }
+}

@@ -1,0 +1,93 @@
+// One client connection and everything it owns: its counters, its state, and the one
+// idempotent close(reason) that tears it all down. Knows nothing of HTTP.
+
+import { randomUUID } from 'node:crypto';
+
+/** Where a session is in its life. */
+export type SessionState = 'open' | 'upgraded' | 'draining' | 'closed';
+
+/** Why a session ended: a short stable word for logs and metrics. */
+export type CloseReason =
+  | 'client-closed' | 'upstream-closed' | 'error' | 'expired' | 'admin' | 'shutdown' | 'done' | 'upstream-error';
+
+/** What a session's connection handler must provide so the session can end it. */
+export interface SessionOwner {
+  /** Destroys every socket and timer of the connection; called exactly once. */
+  teardown(reason: CloseReason): void;
+  /** Asks the connection to finish in-flight work and then close (graceful shutdown). */
+  drain(): void;
+}
+
+/** Called once when a session ends, to unregister and count it. */
+export type SessionEndHook = (session: Session, reason: CloseReason, error: unknown) => void;
+
+/** A client connection with its own id, counters and single close path. */
+export class Session {
+  readonly id: string = randomUUID();
+  readonly clientIp: string;
+  readonly clientPort: number;
+  readonly createdAt: number;
+  lastActivityAt: number;
+  requests = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  mcpSessionId: string | null = null;
+  state: SessionState = 'open';
+  closeReason: CloseReason | null = null;
+  /** True while a request is between its head and the end of its response. */
+  busy = false;
+  #owner: SessionOwner | null = null;
+  readonly #onEnd: SessionEndHook;
+
+  constructor(clientIp: string, clientPort: number, now: number, onEnd: SessionEndHook) {
+    this.clientIp = clientIp;
+    this.clientPort = clientPort;
+    this.createdAt = now;
+    this.lastActivityAt = now;
+    this.#onEnd = onEnd;
+  }
+
+  /** Attaches the connection handler that close() tears down. */
+  own(owner: SessionOwner): void {
+    this.#owner = owner;
+  }
+
+  /** "ip:port" of the client. */
+  get client(): string {
+    return this.clientIp.includes(':') ? `[${this.clientIp}]:${this.clientPort}` : `${this.clientIp}:${this.clientPort}`;
+  }
+
+  /** Asks the connection to finish what it is doing, then close. */
+  drain(): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'open') this.state = 'draining';
+    if (this.#owner === null) this.close('shutdown');
+    else this.#owner.drain();
+  }
+
+  /** Ends the session exactly once: sockets, timers, registry entry, metrics, log line. */
+  close(reason: CloseReason, error?: unknown): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.closeReason = reason;
+    const owner = this.#owner;
+    this.#owner = null;
+    owner?.teardown(reason);
+    this.#onEnd(this, reason, error);
+  }
+
+  /** The JSON shape of GET /sessions. */
+  toJSON(): Record<string, unknown> {
+    return {
+      id: this.id,
+      client: this.client,
+      createdAt: new Date(this.createdAt).toISOString(),
+      lastActivityAt: new Date(this.lastActivityAt).toISOString(),
+      requests: this.requests,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      mcpSessionId: this.mcpSessionId,
+      state: this.state,
+    };
+  }
+}

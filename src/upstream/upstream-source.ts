@@ -1,0 +1,179 @@
+// Where an exchange gets its upstream socket. Multi-session: a session's own connection,
+// opened on first use and kept between requests. Single-session: the process's shared
+// link, handed to one request at a time in arrival order.
+
+import type net from 'node:net';
+import { dial, type DialCallback } from './connect.js';
+import type { ProxyError } from '../errors.js';
+
+/** Upstream address and connect timeout: fixed for the app's life. */
+export interface UpstreamTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly connectTimeoutMs: number;
+}
+
+/** A supplier of connected upstream sockets to one request at a time. */
+export interface UpstreamSource {
+  /** True when sockets pass between client connections, so streams must detach. */
+  readonly sharesSockets: boolean;
+  /** Calls `ready` (maybe synchronously) with a connected socket for one request. */
+  acquire(ready: DialCallback): void;
+  /** Returns the socket after its response; `reusable` false destroys it. */
+  release(socket: net.Socket, reusable: boolean): void;
+  /** The socket stays with the caller for good (a stream); the source forgets it. */
+  detach(socket: net.Socket): void;
+  /** The caller is gone: drop its place in line and any dial in progress. */
+  cancel(ready: DialCallback): void;
+  /** Closes every socket the source holds. */
+  close(): void;
+}
+
+// An idle socket parked in a source: its listeners only notice it dying.
+class Parked {
+  socket: net.Socket | null = null;
+  readonly #onGone = (): void => this.drop();
+
+  park(socket: net.Socket): void {
+    this.drop();
+    this.socket = socket;
+    socket.on('error', this.#onGone);
+    socket.on('close', this.#onGone);
+    socket.on('end', this.#onGone);
+    // Data on an idle keep-alive connection is a protocol error: the next response would be misread.
+    socket.on('data', this.#onGone);
+  }
+
+  take(): net.Socket | null {
+    const s = this.socket;
+    if (s === null) return null;
+    this.#unhook(s);
+    this.socket = null;
+    return s.destroyed || s.readyState !== 'open' ? (s.destroy(), null) : s;
+  }
+
+  drop(): void {
+    const s = this.socket;
+    if (s === null) return;
+    this.#unhook(s);
+    this.socket = null;
+    s.destroy();
+  }
+
+  #unhook(s: net.Socket): void {
+    s.removeListener('error', this.#onGone);
+    s.removeListener('close', this.#onGone);
+    s.removeListener('end', this.#onGone);
+    s.removeListener('data', this.#onGone);
+  }
+}
+
+/** Multi-session: one session's own upstream connection, reopened when it dies. */
+export class OwnUpstream implements UpstreamSource {
+  readonly sharesSockets = false;
+  readonly #target: UpstreamTarget;
+  readonly #parked = new Parked();
+  #dialing: net.Socket | null = null;
+
+  constructor(target: UpstreamTarget) {
+    this.#target = target;
+  }
+
+  acquire(ready: DialCallback): void {
+    const s = this.#parked.take();
+    if (s !== null) return ready(null, s);
+    this.#dialing = dial(this.#target.host, this.#target.port, this.#target.connectTimeoutMs, (err, socket) => {
+      this.#dialing = null;
+      ready(err, socket);
+    });
+  }
+
+  release(socket: net.Socket, reusable: boolean): void {
+    if (reusable && !socket.destroyed) this.#parked.park(socket);
+    else socket.destroy();
+  }
+
+  detach(): void {}
+
+  cancel(): void {
+    this.#dialing?.destroy();
+    this.#dialing = null;
+  }
+
+  close(): void {
+    this.cancel();
+    this.#parked.drop();
+  }
+}
+
+/** Single-session: the process's one upstream link, lent to one request at a time. */
+export class SharedLink implements UpstreamSource {
+  readonly sharesSockets = true;
+  readonly #target: UpstreamTarget;
+  readonly #parked = new Parked();
+  readonly #waiting: DialCallback[] = [];
+  #busy = false;
+  #dialing: net.Socket | null = null;
+  #closed = false;
+
+  constructor(target: UpstreamTarget) {
+    this.#target = target;
+  }
+
+  /** Requests waiting for the link. */
+  get queued(): number {
+    return this.#waiting.length;
+  }
+
+  acquire(ready: DialCallback): void {
+    if (this.#closed) return;
+    this.#waiting.push(ready);
+    if (!this.#busy) this.#next();
+  }
+
+  release(socket: net.Socket, reusable: boolean): void {
+    if (reusable && !socket.destroyed && !this.#closed) this.#parked.park(socket);
+    else socket.destroy();
+    this.#busy = false;
+    this.#next();
+  }
+
+  detach(): void {
+    // The stream keeps its socket; the link opens a fresh one for the next request.
+    this.#busy = false;
+    this.#next();
+  }
+
+  cancel(ready: DialCallback): void {
+    const i = this.#waiting.indexOf(ready);
+    if (i !== -1) this.#waiting.splice(i, 1);
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#waiting.length = 0;
+    this.#dialing?.destroy();
+    this.#dialing = null;
+    this.#parked.drop();
+  }
+
+  #next(): void {
+    if (this.#busy || this.#closed) return;
+    const ready = this.#waiting.shift();
+    if (ready === undefined) return;
+    this.#busy = true;
+    const s = this.#parked.take();
+    if (s !== null) return ready(null, s);
+    this.#dialing = dial(this.#target.host, this.#target.port, this.#target.connectTimeoutMs, (err: ProxyError | null, socket) => {
+      this.#dialing = null;
+      if (err !== null) {
+        // A failed dial answers only this request; the next one tries again.
+        this.#busy = false;
+        ready(err, null);
+        this.#next();
+        return;
+      }
+      ready(null, socket);
+    });
+  }
+}
