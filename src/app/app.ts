@@ -19,6 +19,7 @@ import { Metrics } from '../observe/metrics.js';
 import { HttpExchange, type ExchangeContext } from '../proxy/http-exchange.js';
 import { endAndLinger } from '../proxy/linger.js';
 import { TcpPipe } from '../proxy/tcp-pipe.js';
+import { RateLimiter } from '../policy/rate-limit.js';
 import { Registry } from '../session/registry.js';
 import { Session, type CloseReason } from '../session/session.js';
 import { OwnUpstream, SharedLink, type UpstreamSource, type UpstreamTarget } from '../upstream/upstream-source.js';
@@ -98,6 +99,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       return { in: bytesIn, out: bytesOut };
     },
   });
+  const limiter = config.rateLimit > 0 ? new RateLimiter(config.rateLimit) : null;
+  const admitRequest = limiter === null ? () => 0 : (ip: string) => limiter.take(ip);
   const sink = new McpMessageSink(metrics, new Correlator(), config.inspectLimitBytes);
   const inspect = config.inspectLimitBytes > 0;
 
@@ -138,7 +141,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     const inspector = inspect ? new McpInspector(sink, sessionLog, session.id) : null;
     const observer = new SessionObserver(session, metrics, sessionLog, registry, inspector);
     const source: UpstreamSource = shared ?? new OwnUpstream(target!);
-    const ctx: ExchangeContext = { config, rewrite: rewrite!, touch, isDraining: () => draining };
+    const ctx: ExchangeContext = { config, rewrite: rewrite!, touch, isDraining: () => draining, admitRequest };
     const exchange = new HttpExchange(ctx, session, socket, source, observer);
     if (shared === null) {
       // The session's own upstream connection dies with it.

@@ -36,6 +36,8 @@ export interface Config {
   readonly upstreamTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
   readonly inspectLimitBytes: number;
+  /** Requests per second per client IP; 0 = no limit. */
+  readonly rateLimit: number;
   readonly adminPort: number | null;
   readonly adminHost: string;
   readonly logLevel: LogLevel;
@@ -63,6 +65,7 @@ export const DEFAULTS = Object.freeze({
   upstreamTimeoutS: 60,
   shutdownTimeoutS: 30,
   inspectLimitBytes: 1048576,
+  rateLimit: 0,
   adminHost: '127.0.0.1',
   logLevel: 'info' as LogLevel,
 });
@@ -79,7 +82,8 @@ const LIMIT_HELP = `Limits (forward http and forward tcp):
   --connect-timeout S     time to open the upstream connection (default ${DEFAULTS.connectTimeoutS})
   --upstream-timeout S    time for the upstream to send a response head (default ${DEFAULTS.upstreamTimeoutS})
   --shutdown-timeout S    graceful drain on SIGTERM/SIGINT (default ${DEFAULTS.shutdownTimeoutS})
-  --inspect-limit B       largest JSON body the MCP inspector parses (default ${DEFAULTS.inspectLimitBytes})`;
+  --inspect-limit B       largest JSON body the MCP inspector parses; 0 turns it off (default ${DEFAULTS.inspectLimitBytes})
+  --rate-limit R          requests per second per client IP, burst R; over it: 429 (default 0 = off)`;
 
 const COMMON_HELP = `Common:
   --admin-port P          serve /healthz, /metrics and /sessions on this port (off by default)
@@ -142,7 +146,7 @@ child's exit code.
 const KNOWN_FLAGS = new Set([
   '--', 'port', 'host', 'url', 'upstream', 'multiSession', 'maxSessions', 'maxPerClient',
   'sessionTimeout', 'headerTimeout', 'maxHeaderSize', 'maxBodySize', 'connectTimeout',
-  'upstreamTimeout', 'shutdownTimeout', 'inspectLimit', 'adminPort', 'adminHost', 'logLevel',
+  'upstreamTimeout', 'shutdownTimeout', 'inspectLimit', 'rateLimit', 'adminPort', 'adminHost', 'logLevel',
   'help', 'h', 'version', 'v',
 ]);
 
@@ -219,6 +223,7 @@ export function parseConfig(argv: readonly string[], version: string): Invocatio
     upstreamTimeoutMs: seconds('--upstream-timeout', opts.upstreamTimeout, DEFAULTS.upstreamTimeoutS),
     shutdownTimeoutMs: seconds('--shutdown-timeout', opts.shutdownTimeout, DEFAULTS.shutdownTimeoutS, true),
     inspectLimitBytes: int('--inspect-limit', opts.inspectLimit, DEFAULTS.inspectLimitBytes, 0, 1 << 30),
+    rateLimit: int('--rate-limit', opts.rateLimit, DEFAULTS.rateLimit, 0, 10_000_000),
     adminPort: opts.adminPort === undefined ? null : int('--admin-port', opts.adminPort, 0, 0, 65535),
     adminHost: str('--admin-host', opts.adminHost, DEFAULTS.adminHost),
     logLevel: logLevel as LogLevel,
@@ -245,6 +250,7 @@ export function makeConfig(overrides: Partial<Config> & Pick<Config, 'mode'>): C
     upstreamTimeoutMs: DEFAULTS.upstreamTimeoutS * 1000,
     shutdownTimeoutMs: DEFAULTS.shutdownTimeoutS * 1000,
     inspectLimitBytes: DEFAULTS.inspectLimitBytes,
+    rateLimit: DEFAULTS.rateLimit,
     adminPort: null,
     adminHost: DEFAULTS.adminHost,
     logLevel: 'silent' as LogLevel,

@@ -9,7 +9,7 @@ import type net from 'node:net';
 import type { Config } from '../cli/config.js';
 import {
   BadRequestError, BodyTooLargeError, HeaderTimeoutError, HeadTooLargeError, ProxyError,
-  UpstreamBrokenError, UpstreamTimeoutError,
+  RateLimitedError, UpstreamBrokenError, UpstreamTimeoutError,
 } from '../errors.js';
 import { errorResponse, statusFor } from '../http/error-response.js';
 import { FRAME_END, FRAME_ERROR, MessageFramer } from '../http/framer.js';
@@ -50,6 +50,8 @@ export interface ExchangeContext {
   touch(session: Session): void;
   /** True once the app is draining for shutdown. */
   isDraining(): boolean;
+  /** Rate-limit policy: 0 lets a request from `clientIp` through, else seconds to wait. */
+  admitRequest(clientIp: string): number;
 }
 
 /** The L7 handler of one client connection; owned by its Session. */
@@ -231,6 +233,12 @@ export class HttpExchange implements SessionOwner {
       return null;
     }
     this.#clearHeaderTimer();
+    const wait = this.#ctx.admitRequest(this.#session.clientIp);
+    if (wait > 0) {
+      this.#req = req;
+      this.#fail(new RateLimitedError('rate limit reached: slow down', wait));
+      return null;
+    }
 
     const session = this.#session;
     session.requests++;

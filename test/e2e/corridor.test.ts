@@ -1,0 +1,368 @@
+// The L7 corridor end to end: real sockets on 127.0.0.1, small node:http / node:net
+// upstreams written here, the proxy started in-process.
+
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RawClient, rawExchange } from '../helpers/raw-client.js';
+import { startProxy, until, type TestProxy } from '../helpers/proxy.js';
+import { closedPort, readBody, startHttpUpstream, startNetUpstream, type TestServer } from '../helpers/upstreams.js';
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+const multi = suite('multi-session');
+let up: TestServer;
+let proxy: TestProxy;
+
+multi.after.each(async () => {
+  await proxy?.close();
+  await up?.close();
+});
+
+multi('three concurrent clients are each served by their own upstream connection', async () => {
+  const seen = new Set<string>();
+  const waiting: Array<() => void> = [];
+  up = await startHttpUpstream(async (req, res) => {
+    const body = await readBody(req);
+    seen.add(`${req.socket.remotePort}`);
+    // Hold every answer until all three requests are in: they are concurrent.
+    await new Promise<void>((resolve) => {
+      waiting.push(resolve);
+      if (waiting.length === 3) for (const w of waiting) w();
+    });
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ echo: body.toString(), via: req.headers.via, xff: req.headers['x-forwarded-for'], host: req.headers.host, url: req.url }));
+  });
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  const clients = await Promise.all([0, 1, 2].map(() => RawClient.connect(proxy.port)));
+  clients.forEach((c, i) => c.write(`POST / HTTP/1.1\r\nHost: proxy\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\nclient${i}`));
+  const answers = await Promise.all(clients.map((c) => c.readResponse()));
+  answers.forEach((r, i) => {
+    assert.is(r.status, 200);
+    const j = JSON.parse(r.body.toString());
+    assert.is(j.echo, `client${i}`);
+    assert.is(j.url, '/mcp');
+    assert.is(j.host, `127.0.0.1:${up.port}`);
+    assert.is(j.via, '1.1 shadowcat');
+    assert.is(j.xff, '127.0.0.1');
+    assert.is(r.headers.via, '1.1 shadowcat');
+  });
+  assert.is(up.accepted(), 3);
+  assert.is(seen.size, 3);
+  assert.is(proxy.app.registry.size, 3);
+  // Keep-alive: a second request on each connection reuses that session's upstream link.
+  waiting.length = 0;
+  clients.forEach((c, i) => c.write(`POST /mcp HTTP/1.1\r\nHost: proxy\r\nContent-Length: 7\r\n\r\nagain_${i}`));
+  const again = await Promise.all(clients.map((c) => c.readResponse()));
+  again.forEach((r, i) => assert.is(JSON.parse(r.body.toString()).echo, `again_${i}`));
+  assert.is(up.accepted(), 3);
+  for (const c of clients) c.close();
+  await until(() => proxy.app.registry.size === 0, 5000, 'sessions to end');
+});
+
+multi('chunked request and response bodies pass byte-exact', async () => {
+  up = await startHttpUpstream(async (req, res) => {
+    const body = await readBody(req);
+    res.setHeader('x-request-sha', sha(body));
+    res.setHeader('x-request-te', String(req.headers['transfer-encoding']));
+    // Answer with a large chunked body of its own.
+    const out = randomBytes(3 * 1024 * 1024 + 17);
+    res.setHeader('x-response-sha', sha(out));
+    for (let i = 0; i < out.length; i += 65536) res.write(out.subarray(i, i + 65536));
+    res.end();
+  });
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  const body = randomBytes(5 * 1024 * 1024 + 3);
+  const c = await RawClient.connect(proxy.port);
+  c.write('POST /upload HTTP/1.1\r\nHost: p\r\nTransfer-Encoding: chunked\r\n\r\n');
+  for (let i = 0; i < body.length; i += 100_000) {
+    const part = body.subarray(i, i + 100_000);
+    c.write(`${part.length.toString(16)};ext=1\r\n`);
+    c.write(part);
+    c.write('\r\n');
+  }
+  c.write('0\r\nX-Trailer: t\r\n\r\n');
+  const r = await c.readResponse({ timeoutMs: 30_000 });
+  assert.is(r.status, 200);
+  assert.is(r.headers['x-request-te'], 'chunked');
+  assert.is(r.headers['x-request-sha'], sha(body));
+  assert.is(sha(r.body), r.headers['x-response-sha']);
+  assert.is(r.headers['transfer-encoding'], 'chunked');
+  c.close();
+});
+
+multi('pipelined requests are answered in order on one connection', async () => {
+  let n = 0;
+  up = await startHttpUpstream(async (req, res) => {
+    const body = await readBody(req);
+    const delay = 30 - n++ * 10; // later requests would finish first if run in parallel
+    setTimeout(() => res.end(`${req.method} ${req.url} ${body.toString()}`), Math.max(0, delay));
+  });
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  const c = await RawClient.connect(proxy.port);
+  c.write('GET /a HTTP/1.1\r\nHost: p\r\n\r\nPOST /b HTTP/1.1\r\nHost: p\r\nContent-Length: 3\r\n\r\nxyzGET /c HTTP/1.1\r\nHost: p\r\n\r\n');
+  const bodies = [];
+  for (let i = 0; i < 3; i++) bodies.push((await c.readResponse()).body.toString());
+  assert.equal(bodies, ['GET /a ', 'POST /b xyz', 'GET /c ']);
+  c.close();
+});
+
+multi('Connection: close and HTTP/1.0 end the connection after the response', async () => {
+  up = await startHttpUpstream((req, res) => res.end(`ok ${req.httpVersion}`));
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  const r1 = await rawExchange(proxy.port, 'GET / HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n');
+  assert.is(r1.status, 200);
+  assert.is(r1.headers.connection, 'close');
+  assert.ok(r1.closed);
+  const r2 = await rawExchange(proxy.port, 'GET / HTTP/1.0\r\n\r\n');
+  assert.is(r2.status, 200);
+  assert.is(r2.body.toString(), 'ok 1.0');
+  assert.ok(r2.closed);
+});
+
+multi('Expect: 100-continue relays the upstream\'s 100 before the body is sent', async () => {
+  up = await startHttpUpstream(async (req, res) => {
+    const body = await readBody(req);
+    res.end(`got ${body.toString()}`);
+  });
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  const c = await RawClient.connect(proxy.port);
+  c.write('POST / HTTP/1.1\r\nHost: p\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n');
+  const interim = await c.readResponse();
+  assert.is(interim.status, 100);
+  c.write('data');
+  const final = await c.readResponse();
+  assert.is(final.status, 200);
+  assert.is(final.body.toString(), 'got data');
+  c.close();
+});
+
+multi('an SSE stream is relayed event by event', async () => {
+  let sendNext: (() => void) | null = null;
+  up = await startHttpUpstream((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    let i = 0;
+    const send = (): void => {
+      i++;
+      res.write(`id: ${i}\ndata: {"n":${i}}\n\n`);
+      if (i === 3) res.end();
+    };
+    sendNext = send;
+    send();
+  });
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  const c = await RawClient.connect(proxy.port);
+  c.write('GET /mcp HTTP/1.1\r\nHost: p\r\nAccept: text/event-stream\r\n\r\n');
+  // Each event arrives before the upstream has even written the next one.
+  for (let i = 1; i <= 3; i++) {
+    await until(() => c.buffered.includes(`data: {"n":${i}}`), 5000, `event ${i}`);
+    assert.not.ok(c.buffered.includes(`data: {"n":${i + 1}}`));
+    if (i < 3) sendNext!();
+  }
+  const r = await c.readResponse();
+  assert.is(r.headers['content-type'], 'text/event-stream');
+  assert.is(r.body.toString().split('\n\n').filter(Boolean).length, 3);
+  c.close();
+});
+
+multi('a slow reader pauses the upstream: what the upstream can write stays bounded', async () => {
+  let written = 0;
+  let stalled = false;
+  up = await startHttpUpstream((req, res) => {
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    const pump = (): void => {
+      while (written < 512 * 1024 * 1024) {
+        written += chunk.length;
+        if (!res.write(chunk)) {
+          stalled = true;
+          res.once('drain', pump);
+          return;
+        }
+      }
+      res.end();
+    };
+    pump();
+  });
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  const c = await RawClient.connect(proxy.port);
+  c.socket.pause(); // read nothing
+  c.write('GET /big HTTP/1.1\r\nHost: p\r\n\r\n');
+  await until(() => stalled, 5000, 'upstream to stall');
+  await new Promise((r) => setTimeout(r, 300));
+  const before = written;
+  await new Promise((r) => setTimeout(r, 300));
+  // Only socket buffers hold data: a few MiB at most, not the 512 MiB on offer.
+  assert.ok(written < 32 * 1024 * 1024, `upstream wrote ${written} bytes into a stalled client`);
+  assert.is(written, before, 'the upstream is paused, not trickling');
+  c.close();
+});
+
+multi('an upstream that stops reading pauses the client: what the client can send stays bounded', async () => {
+  let upstreamReq: http.IncomingMessage | null = null;
+  up = await startHttpUpstream((req) => {
+    upstreamReq = req;
+    req.pause(); // never read the body
+  });
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url), maxBodyBytes: 4 * 1024 ** 3 });
+  const c = await RawClient.connect(proxy.port);
+  c.write(`POST /upload HTTP/1.1\r\nHost: p\r\nContent-Length: ${2 * 1024 ** 3}\r\n\r\n`);
+  let sent = 0;
+  let blocked = false;
+  const chunk = Buffer.alloc(64 * 1024, 1);
+  await until(() => upstreamReq !== null, 5000, 'request head upstream');
+  // Write until the kernel and the proxy stop taking bytes.
+  for (let i = 0; i < 2000 && !blocked; i++) {
+    sent += chunk.length;
+    if (!c.socket.write(chunk)) {
+      blocked = await new Promise<boolean>((resolve) => {
+        const t = setTimeout(() => resolve(true), 300);
+        c.socket.once('drain', () => {
+          clearTimeout(t);
+          resolve(false);
+        });
+      });
+    }
+  }
+  assert.ok(blocked, `client was never blocked after ${sent} bytes`);
+  assert.ok(sent < 48 * 1024 * 1024, `proxy accepted ${sent} bytes for a stalled upstream`);
+  c.close();
+});
+
+multi('Upgrade answered with 101 becomes a raw byte pipe', async () => {
+  up = await startHttpUpstream((_req, res) => res.end('no'), (server) => {
+    server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n');
+      if (head.length > 0) socket.write(head);
+      socket.on('data', (d) => socket.write(Buffer.concat([Buffer.from('echo:'), d])));
+      socket.on('end', () => socket.end());
+    });
+  });
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  const c = await RawClient.connect(proxy.port);
+  c.write('GET /ws HTTP/1.1\r\nHost: p\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
+  const r = await c.readResponse();
+  assert.is(r.status, 101);
+  assert.is(r.headers.upgrade, 'echo');
+  c.write('hello\x00\xff');
+  await until(() => c.buffered.includes(Buffer.from('echo:hello\x00\xff', 'latin1')), 5000, 'echo');
+  await until(() => proxy.app.registry.list()[0]?.state === 'upgraded', 2000, 'upgraded state');
+  c.close();
+  await until(() => proxy.app.registry.size === 0, 5000, 'session end');
+});
+
+multi('a closed upstream port gets 502 with the JSON-RPC error body; the proxy serves on', async () => {
+  const port = await closedPort();
+  up = await startHttpUpstream((_req, res) => res.end('fine'));
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(`http://127.0.0.1:${port}/mcp`) });
+  const r = await rawExchange(proxy.port, 'POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Length: 2\r\n\r\n{}');
+  assert.is(r.status, 502);
+  assert.is(r.headers['content-type'], 'application/json');
+  assert.is(r.headers.connection, 'close');
+  const body = JSON.parse(r.body.toString());
+  assert.is(body.jsonrpc, '2.0');
+  assert.is(body.id, null);
+  assert.is(body.error.code, -32000);
+  assert.is(body.error.data.reason, 'upstream_unreachable');
+  assert.ok(r.closed);
+  await until(() => proxy.app.registry.size === 0, 5000, 'no session left');
+});
+
+const single = suite('single-session');
+
+single.after.each(async () => {
+  await proxy?.close();
+  await up?.close();
+});
+
+single('all clients share one upstream connection and each gets its own response', async () => {
+  up = await startHttpUpstream(async (req, res) => {
+    const body = await readBody(req);
+    setTimeout(() => res.end(`for ${body.toString()}`), 5);
+  });
+  proxy = await startProxy({ mode: 'http', multiSession: false, upstreamUrl: new URL(up.url) });
+  const clients = await Promise.all([0, 1, 2, 3].map(() => RawClient.connect(proxy.port)));
+  for (let round = 0; round < 3; round++) {
+    clients.forEach((c, i) => c.write(`POST / HTTP/1.1\r\nHost: p\r\nContent-Length: ${`c${i}r${round}`.length}\r\n\r\nc${i}r${round}`));
+    const rs = await Promise.all(clients.map((c) => c.readResponse()));
+    rs.forEach((r, i) => assert.is(r.body.toString(), `for c${i}r${round}`));
+  }
+  assert.is(up.accepted(), 1);
+  for (const c of clients) c.close();
+});
+
+single('an SSE stream moves off the shared link; other requests go on', async () => {
+  up = await startHttpUpstream((req, res) => {
+    if (req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: open\n\n');
+      return; // stays open
+    }
+    res.end('posted');
+  });
+  proxy = await startProxy({ mode: 'http', multiSession: false, upstreamUrl: new URL(up.url) });
+  const stream = await RawClient.connect(proxy.port);
+  stream.write('GET /mcp HTTP/1.1\r\nHost: p\r\nAccept: text/event-stream\r\n\r\n');
+  await until(() => stream.buffered.includes('data: open'), 5000, 'stream open');
+  const poster = await RawClient.connect(proxy.port);
+  for (let i = 0; i < 3; i++) {
+    poster.write('POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Length: 0\r\n\r\n');
+    assert.is((await poster.readResponse()).body.toString(), 'posted');
+  }
+  assert.is(up.accepted(), 2); // the stream's own connection + the shared link
+  stream.close();
+  poster.close();
+});
+
+const tcp = suite('forward tcp');
+
+tcp.after.each(async () => {
+  await proxy?.close();
+  await up?.close();
+});
+
+tcp('bytes are piped both ways, half-close included', async () => {
+  up = await startNetUpstream((s) => {
+    const parts: Buffer[] = [];
+    s.on('data', (d) => parts.push(d));
+    s.on('end', () => s.end(Buffer.concat([Buffer.from('echo:'), ...parts])));
+  });
+  proxy = await startProxy({ mode: 'tcp', upstream: { host: '127.0.0.1', port: up.port } });
+  const payload = randomBytes(2 * 1024 * 1024);
+  const got = await new Promise<Buffer>((resolve, reject) => {
+    const s = net.connect(proxy.port, '127.0.0.1', () => s.end(payload));
+    const parts: Buffer[] = [];
+    s.on('data', (d) => parts.push(d));
+    s.on('end', () => resolve(Buffer.concat(parts)));
+    s.on('error', reject);
+  });
+  assert.is(sha(got), sha(Buffer.concat([Buffer.from('echo:'), payload])));
+  await until(() => proxy.app.registry.size === 0, 5000, 'session end');
+  assert.is(up.accepted(), 1);
+});
+
+tcp('each connection gets its own upstream connection', async () => {
+  up = await startNetUpstream((s) => {
+    s.on('data', (d) => s.write(d));
+    s.on('end', () => s.end());
+  });
+  proxy = await startProxy({ mode: 'tcp', multiSession: true, upstream: { host: '127.0.0.1', port: up.port } });
+  const socks = await Promise.all([1, 2, 3].map(() => new Promise<net.Socket>((r) => {
+    const s = net.connect(proxy.port, '127.0.0.1', () => r(s));
+  })));
+  await Promise.all(socks.map((s, i) => new Promise<void>((resolve) => {
+    s.once('data', (d) => {
+      assert.is(d.toString(), `ping${i}`);
+      resolve();
+    });
+    s.write(`ping${i}`);
+  })));
+  assert.is(up.accepted(), 3);
+  for (const s of socks) s.destroy();
+  await until(() => proxy.app.registry.size === 0, 5000, 'sessions end');
+});
+
+multi.run();
+single.run();
+tcp.run();

@@ -1,0 +1,46 @@
+// Starts a whole proxy app in-process for a test, and checks it leaves nothing behind.
+
+import { createApp, type App } from '../../dist/app/app.js';
+import { makeConfig, type Config } from '../../dist/cli/config.js';
+
+/** A running in-process proxy. */
+export interface TestProxy {
+  readonly app: App;
+  readonly port: number;
+  readonly adminPort: number | null;
+  close(): Promise<void>;
+}
+
+/** Starts a proxy with test-friendly defaults plus `overrides`. */
+export async function startProxy(overrides: Partial<Config> & Pick<Config, 'mode'>): Promise<TestProxy> {
+  const app = createApp(makeConfig(overrides));
+  const addr = await app.listen();
+  return {
+    app,
+    port: addr.port,
+    adminPort: addr.adminPort,
+    close: async () => {
+      await app.close(0);
+    },
+  };
+}
+
+/** Waits until `pred` holds, polling; throws after `timeoutMs`. */
+export async function until(pred: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Open file descriptors of this process (Linux). */
+export async function openFds(): Promise<number> {
+  const { readdirSync } = await import('node:fs');
+  return readdirSync('/proc/self/fd').length;
+}
+
+/** Active handles by type, from node's resource tracking. */
+export function activeHandles(): string[] {
+  return process.getActiveResourcesInfo().filter((t) => t !== 'TTYWrap' && t !== 'FSReqCallback');
+}

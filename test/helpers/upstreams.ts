@@ -1,0 +1,84 @@
+// Small upstreams written for the tests: node:http and node:net servers on 127.0.0.1:0
+// that count the connections they accept and close everything on close().
+
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+/** A test server with connection accounting. */
+export interface TestServer {
+  readonly port: number;
+  readonly url: string;
+  /** Connections accepted so far. */
+  readonly accepted: () => number;
+  /** Connections open now. */
+  readonly open: () => number;
+  close(): Promise<void>;
+}
+
+function track(server: net.Server): { accepted: () => number; open: () => number; sockets: Set<net.Socket> } {
+  let accepted = 0;
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (s: net.Socket) => {
+    accepted++;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  return { accepted: () => accepted, open: () => sockets.size, sockets };
+}
+
+/** A node:http upstream running `handler`. */
+export async function startHttpUpstream(handler: http.RequestListener, setup?: (server: http.Server) => void): Promise<TestServer> {
+  const server = http.createServer({ keepAliveTimeout: 30_000 }, handler);
+  setup?.(server);
+  const t = track(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}/mcp`,
+    accepted: t.accepted,
+    open: t.open,
+    close: () => new Promise<void>((r) => {
+      for (const s of t.sockets) s.destroy();
+      server.close(() => r());
+    }),
+  };
+}
+
+/** A node:net upstream calling `onConnection` for each socket. */
+export async function startNetUpstream(onConnection: (s: net.Socket) => void): Promise<TestServer> {
+  const server = net.createServer({ allowHalfOpen: true }, onConnection);
+  const t = track(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}/mcp`,
+    accepted: t.accepted,
+    open: t.open,
+    close: () => new Promise<void>((r) => {
+      for (const s of t.sockets) s.destroy();
+      server.close(() => r());
+    }),
+  };
+}
+
+/** A port nothing listens on (bound, then released). */
+export async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Reads a request body whole (tests only). */
+export function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => resolve(Buffer.concat(parts)));
+    req.on('error', reject);
+  });
+}

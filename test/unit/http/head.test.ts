@@ -1,0 +1,91 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  buildClientResponseHead, buildUpstreamRequestHead, findHeadEnd, readRequestHead, readResponseHead, upstreamTarget,
+} from '../../../dist/http/head.js';
+import { BadRequestError } from '../../../dist/errors.js';
+
+const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+const rw = { upstreamHost: 'up:3000', rootPath: '/mcp', viaEntry: '1.1 shadowcat' };
+
+const target = suite('upstreamTarget');
+target('/ goes to --url path; other paths unchanged', () => {
+  assert.is(upstreamTarget('/', '/mcp'), '/mcp');
+  assert.is(upstreamTarget('/mcp', '/mcp'), '/mcp');
+  assert.is(upstreamTarget('/other?x=1', '/mcp'), '/other?x=1');
+  assert.is(upstreamTarget('/?x=1', '/mcp?k=v'), '/mcp?x=1');
+  assert.is(upstreamTarget('http://example.test/a/b?c', '/mcp'), '/a/b?c');
+  assert.is(upstreamTarget('http://example.test', '/mcp'), '/mcp');
+});
+
+const request = suite('request head rewrite');
+
+request('drops hop-by-hop and Connection-named headers, sets Host, X-Forwarded-*, Via', () => {
+  const raw = b('POST / HTTP/1.1\r\nHost: proxy:8080\r\nConnection: keep-alive, X-Secret\r\nKeep-Alive: 5\r\nX-Secret: s\r\n' +
+    'TE: trailers\r\nTrailer: x\r\nProxy-Authorization: Basic x\r\nProxy-Connection: x\r\nUpgrade: h2c\r\n' +
+    'Content-Length: 2\r\nX-Forwarded-For: 10.0.0.1\r\nVia: 1.0 other\r\nAccept: text/event-stream\r\nMcp-Session-Id: abc\r\n\r\n');
+  const req = readRequestHead(raw);
+  const out = buildUpstreamRequestHead(req, rw, '127.0.0.1').toString('latin1');
+  assert.ok(out.startsWith('POST /mcp HTTP/1.1\r\n'));
+  for (const gone of ['Connection:', 'Keep-Alive', 'X-Secret', 'TE:', 'Trailer', 'Proxy-Authorization', 'Proxy-Connection', 'Upgrade', '\r\nHost: proxy']) {
+    assert.not.ok(out.includes(gone), `${gone} should be removed:\n${out}`);
+  }
+  assert.ok(out.includes('Host: up:3000\r\n'));
+  assert.ok(out.includes('X-Forwarded-For: 10.0.0.1, 127.0.0.1\r\n'));
+  assert.ok(out.includes('X-Forwarded-Proto: http\r\n'));
+  assert.ok(out.includes('X-Forwarded-Host: proxy:8080\r\n'));
+  assert.ok(out.includes('Via: 1.0 other, 1.1 shadowcat\r\n'));
+  assert.ok(out.includes('Content-Length: 2\r\nX-Forwarded') || out.includes('Content-Length: 2\r\n'));
+  assert.ok(out.includes('Accept: text/event-stream\r\nMcp-Session-Id: abc\r\n'));
+  assert.ok(out.endsWith('\r\n\r\n'));
+});
+
+request('keeps Upgrade and sends Connection: upgrade when upgrading', () => {
+  const req = readRequestHead(b('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'));
+  const out = buildUpstreamRequestHead(req, rw, '::1').toString('latin1');
+  assert.ok(out.includes('Upgrade: websocket\r\n'));
+  assert.ok(out.includes('Connection: upgrade\r\n'));
+});
+
+request('a Connection token cannot remove framing headers', () => {
+  const req = readRequestHead(b('POST / HTTP/1.1\r\nHost: a\r\nConnection: content-length\r\nContent-Length: 3\r\n\r\n'));
+  assert.ok(buildUpstreamRequestHead(req, rw, '1.2.3.4').toString('latin1').includes('Content-Length: 3\r\n'));
+});
+
+request('header values pass byte for byte (obs-text)', () => {
+  const req = readRequestHead(b('GET / HTTP/1.1\r\nHost: a\r\nX-Name: caf\xe9\r\n\r\n'));
+  const out = buildUpstreamRequestHead(req, rw, '1.2.3.4');
+  assert.ok(out.includes(Buffer.from('X-Name: caf\xe9\r\n', 'latin1')));
+});
+
+request('rejects two Hosts, a missing Host in 1.1 and TE in 1.0', () => {
+  assert.throws(() => readRequestHead(b('GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n')), (e: unknown) => e instanceof BadRequestError);
+  assert.throws(() => readRequestHead(b('GET / HTTP/1.1\r\nX: a\r\n\r\n')), (e: unknown) => e instanceof BadRequestError);
+  assert.throws(() => readRequestHead(b('POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n')), (e: unknown) => e instanceof BadRequestError);
+});
+
+request('wantsClose follows HTTP/1.0 and Connection: close', () => {
+  assert.ok(readRequestHead(b('GET / HTTP/1.0\r\n\r\n')).wantsClose);
+  assert.not.ok(readRequestHead(b('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n')).wantsClose);
+  assert.ok(readRequestHead(b('GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')).wantsClose);
+  assert.not.ok(readRequestHead(b('GET / HTTP/1.1\r\nHost: a\r\n\r\n')).wantsClose);
+});
+
+const response = suite('response head rewrite');
+
+response('own HTTP version, hop-by-hop out, Via and Connection: close in', () => {
+  const res = readResponseHead(b('HTTP/1.0 200 Fine\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Type: text/event-stream\r\nMcp-Session-Id: s1\r\n\r\n'));
+  assert.is(res.statusCode, 200);
+  assert.is(res.mcpSessionId, 's1');
+  const out = buildClientResponseHead(res, '1.1 shadowcat', true).toString('latin1');
+  assert.is(out, 'HTTP/1.1 200 Fine\r\nContent-Type: text/event-stream\r\nMcp-Session-Id: s1\r\nVia: 1.1 shadowcat\r\nConnection: close\r\n\r\n');
+});
+
+response('findHeadEnd locates CRLFCRLF', () => {
+  assert.is(findHeadEnd(b('a\r\n\r\nb'), 0), 5);
+  assert.is(findHeadEnd(b('a\r\n'), 0), -1);
+});
+
+target.run();
+request.run();
+response.run();
