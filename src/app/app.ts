@@ -6,7 +6,7 @@ import type http from 'node:http';
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../cli/config.js';
-import { SessionLimitError } from '../errors.js';
+import { SessionLimitError, ShuttingDownError } from '../errors.js';
 import { errorResponse } from '../http/error-response.js';
 import type { RequestRewrite } from '../http/head.js';
 import { createAcceptLoop } from '../listener/accept-loop.js';
@@ -197,8 +197,9 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
             socket.destroy();
             return;
           }
-          const msg = reason === 'max-per-client' ? 'too many sessions from this client' : reason === 'draining' ? 'proxy is shutting down' : 'session limit reached';
-          endAndLinger(socket, errorResponse(new SessionLimitError(msg, 1), true), 1000);
+          const err = reason === 'draining' ? new ShuttingDownError()
+            : new SessionLimitError(reason === 'max-per-client' ? 'too many sessions from this client' : 'session limit reached', 1);
+          endAndLinger(socket, errorResponse(err, true), 1000);
         },
         accept,
       });

@@ -1,0 +1,82 @@
+// forward stdio on the built CLI: bytes pass unchanged both ways, exit codes propagate,
+// and stdin end / signals stop the child as SPEC says.
+
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CLI } from '../helpers/cli.js';
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+function runBridge(childScript: string, input: Buffer, extra: string[] = [], signalAfterMs?: number): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [CLI, 'forward', 'stdio', ...extra, '--', process.execPath, '-e', childScript], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => out.push(d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
+    if (signalAfterMs === undefined) p.stdin.end(input);
+    else {
+      p.stdin.write(input);
+      setTimeout(() => p.kill('SIGTERM'), signalAfterMs);
+    }
+  });
+}
+
+const stdio = suite('forward stdio');
+
+stdio('what the child writes reaches stdout byte for byte, whatever it is', async () => {
+  // The child echoes stdin to stdout, so both directions are compared at once.
+  const lines = [
+    '{"jsonrpc":"2.0","id":1,"method":"tools/list"}\n',
+    'not json at all\n',
+    `{"jsonrpc":"2.0","id":2,"method":"x","params":{"blob":"${'b'.repeat(300_000)}"}}\n`,
+    '\n\n',
+    '[{"jsonrpc":"2.0","id":3,"method":"ping"},{"jsonrpc":"2.0","method":"notifications/initialized"}]\r\n',
+  ];
+  const input = Buffer.concat([...lines.map((l) => Buffer.from(l)), randomBytes(100_000), Buffer.from('{"tail":"no newline"}')]);
+  const r = await runBridge('process.stdin.pipe(process.stdout)', input, ['--inspect-limit', '65536', '--log-level', 'debug']);
+  assert.is(r.code, 0);
+  assert.is(sha(r.stdout), sha(input));
+  assert.match(r.stderr, /"method":"tools\/list"/);
+  assert.match(r.stderr, /forwarded, not inspected/);
+  assert.not.match(r.stdout.toString('latin1'), /"level":/, 'logs never go to stdout');
+});
+
+stdio('the proxy exits with the child\'s exit code', async () => {
+  const r = await runBridge('process.stdin.resume(); process.stdin.on("end", () => process.exit(7))', Buffer.alloc(0));
+  assert.is(r.code, 7);
+});
+
+stdio('a child that ignores stdin end gets SIGTERM after --shutdown-timeout', async () => {
+  const r = await runBridge('setInterval(() => {}, 1000)', Buffer.alloc(0), ['--shutdown-timeout', '0.2']);
+  assert.is(r.code, 143);
+  assert.match(r.stderr, /SIGTERM/);
+});
+
+stdio('a child that ignores SIGTERM gets SIGKILL', async () => {
+  const r = await runBridge('process.on("SIGTERM", () => {}); setInterval(() => {}, 1000)', Buffer.alloc(0), ['--shutdown-timeout', '0.1']);
+  assert.is(r.code, 137);
+  assert.match(r.stderr, /SIGKILL/);
+});
+
+stdio('SIGTERM to the proxy closes the child\'s stdin; the child exits on its own', async () => {
+  const r = await runBridge('process.stdin.on("data", (d) => process.stdout.write(d)); process.stdin.on("end", () => { process.stdout.write("bye\\n"); process.exit(0); })',
+    Buffer.from('{"jsonrpc":"2.0","id":1,"method":"ping"}\n'), [], 300);
+  assert.is(r.code, 0);
+  assert.is(r.stdout.toString(), '{"jsonrpc":"2.0","id":1,"method":"ping"}\nbye\n');
+});
+
+stdio('a command that cannot start exits 127 with a clear log line', async () => {
+  const p = spawn(process.execPath, [CLI, 'forward', 'stdio', '--', '/nonexistent/server'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let err = '';
+  p.stderr.on('data', (d) => (err += d));
+  p.stdin.end();
+  const code = await new Promise<number | null>((r) => p.on('close', r));
+  assert.is(code, 127);
+  assert.match(err, /could not start the child/);
+});
+
+stdio.run();
