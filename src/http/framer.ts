@@ -1,14 +1,14 @@
-// HTTP/1.1 message framing over llhttp (strict mode). The framer validates bytes and
-// finds where each message ends; it never copies or converts bodies for the caller.
-// This is the only file that knows the binding, so it can be swapped by measurement.
+// HTTP/1.1 message framing over llhttp (strict mode): the interface the corridor uses.
+// A framer validates bytes and finds where each message ends; it never copies or
+// converts bodies for the caller. Two bindings implement it; createFramer() picks the
+// one native-bench/parser-bench.mjs measured fastest.
 
-import assert from 'node:assert';
-import { createParser, TYPE, type HeadersComplete, type Parser } from 'llhttp-wasm';
+import { UndiciLlhttpFramer } from './llhttp-undici-framer.js';
 
 // llhttp errno values (llhttp.h); pinned by test/unit/http/framer.test.ts.
-const HPE_OK = 0;
-const HPE_PAUSED = 21;
-const HPE_PAUSED_UPGRADE = 22;
+export const HPE_OK = 0;
+export const HPE_PAUSED = 21;
+export const HPE_PAUSED_UPGRADE = 22;
 
 /** execute() consumed all input; the message goes on. */
 export const FRAME_MORE = 0;
@@ -26,85 +26,29 @@ export interface FrameHead {
   readonly shouldKeepAlive: boolean;
 }
 
-/** One llhttp instance framing a stream of requests or of responses. */
-export class MessageFramer {
-  readonly #parser: Parser;
-  #paused = false;
-  #skipBody = false;
+/** One llhttp parser framing a stream of requests or of responses. */
+export interface Framer {
   /** Head of the current message once its headers are complete, else null. */
-  head: FrameHead | null = null;
+  readonly head: FrameHead | null;
   /** True once the current message has ended. */
-  ended = false;
+  readonly ended: boolean;
   /** After FRAME_END: bytes of the input that belong to the current message. */
-  offset = 0;
-  errorName = '';
-  errorReason = '';
-
-  constructor(kind: 'request' | 'response') {
-    this.#parser = createParser(kind === 'request' ? TYPE.REQUEST! : TYPE.RESPONSE!);
-    this.#parser.onHeadersComplete = (msg: HeadersComplete): number => {
-      this.head = {
-        versionMinor: msg.versionMinor,
-        method: msg.method ?? -1,
-        statusCode: msg.statusCode ?? 0,
-        upgrade: msg.upgrade,
-        shouldKeepAlive: msg.shouldKeepAlive,
-      };
-      // 1 tells llhttp the message has no body (the answer to a HEAD request).
-      return this.#skipBody ? 1 : 0;
-    };
-    // Pausing at the end of every message lets the caller act before the next one starts.
-    this.#parser.onMessageComplete = (): number => {
-      this.ended = true;
-      return HPE_PAUSED;
-    };
-  }
-
+  readonly offset: number;
+  readonly errorName: string;
+  readonly errorReason: string;
   /** The next response answers a HEAD request, so it has no body whatever it says. */
-  expectNoBody(skip: boolean): void {
-    this.#skipBody = skip;
-  }
-
+  expectNoBody(skip: boolean): void;
   /** Feeds bytes; returns FRAME_MORE, FRAME_END (see `offset`) or FRAME_ERROR. */
-  execute(data: Uint8Array): number {
-    assert(!this.ended, 'execute() after the end of a message: call next() first');
-    if (this.#paused) {
-      this.#parser.resume();
-      this.#paused = false;
-    }
-    const ret = this.#parser.execute(data);
-    if (ret === HPE_OK) return FRAME_MORE;
-    if (ret === HPE_PAUSED || ret === HPE_PAUSED_UPGRADE) {
-      this.#paused = true;
-      this.offset = this.#parser.getErrorPosition();
-      assert(this.ended && this.offset >= 0 && this.offset <= data.length);
-      return FRAME_END;
-    }
-    this.errorName = this.#parser.getErrorName(ret) ?? `HPE_${ret}`;
-    this.errorReason = this.#parser.getErrorReason(ret) ?? 'invalid framing';
-    return FRAME_ERROR;
-  }
-
+  execute(data: Uint8Array): number;
   /** Signals EOF: true when that ends the current message (a body delimited by close). */
-  finish(): boolean {
-    if (this.ended) return true;
-    if (this.head === null) return false;
-    const ret = this.#parser.finish();
-    return (ret === HPE_OK || ret === HPE_PAUSED) && this.ended;
-  }
-
+  finish(): boolean;
   /** Prepares for the next message on the same connection. */
-  next(): void {
-    this.#parser.reset();
-    this.#paused = false;
-    this.#skipBody = false;
-    this.head = null;
-    this.ended = false;
-    this.offset = 0;
-  }
+  next(): void;
+  /** Frees the parser; the framer is unusable afterwards. */
+  destroy(): void;
+}
 
-  /** Frees the parser's wasm memory; the framer is unusable afterwards. */
-  destroy(): void {
-    this.#parser.destroy();
-  }
+/** A framer on the binding in use. */
+export function createFramer(kind: 'request' | 'response'): Framer {
+  return new UndiciLlhttpFramer(kind);
 }

@@ -8,7 +8,6 @@ const CR = 0x0d;
 const COLON = 0x3a;
 const SP = 0x20;
 const HTAB = 0x09;
-const CRLF = Buffer.from('\r\n', 'latin1');
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 
 /** Hop-by-hop headers removed in both directions (SPEC "forward http"). */
@@ -76,6 +75,19 @@ export function leadingEmptyLines(buf: Buffer): number {
   return i;
 }
 
+/** tchar of RFC 9110 §5.6.2: the bytes a field name may hold. */
+const TCHAR = (() => {
+  const t = new Uint8Array(256);
+  for (const c of "!#$%&'*+-.^_`|~") t[c.charCodeAt(0)] = 1;
+  for (let c = 0x30; c <= 0x39; c++) t[c] = 1;
+  for (let c = 0x41; c <= 0x5a; c++) t[c] = 1;
+  for (let c = 0x61; c <= 0x7a; c++) t[c] = 1;
+  return t;
+})();
+
+// Checks made here, whatever the llhttp build: obs-fold (RFC 9112 §5.2) and field names
+// that are not tokens, e.g. whitespace before the colon (RFC 9112 §5.1): both are classic
+// request-smuggling vectors when two parsers disagree.
 function scanFields(raw: Buffer, startLineEnd: number): HeaderField[] {
   const fields: HeaderField[] = [];
   let lineStart = startLineEnd + 2;
@@ -84,6 +96,12 @@ function scanFields(raw: Buffer, startLineEnd: number): HeaderField[] {
     const cr = raw.indexOf(CR, lineStart);
     const colon = raw.indexOf(COLON, lineStart);
     if (cr === -1 || colon === -1 || colon > cr) throw new BadRequestError('header line without a colon');
+    if (colon === lineStart) throw new BadRequestError('empty header name');
+    for (let i = lineStart; i < colon; i++) {
+      if (TCHAR[raw[i]!] !== 1) {
+        throw new BadRequestError(raw[lineStart] === SP || raw[lineStart] === HTAB ? 'obs-fold line folding' : 'invalid header name');
+      }
+    }
     let vs = colon + 1;
     while (vs < cr && (raw[vs] === SP || raw[vs] === HTAB)) vs++;
     let ve = cr;
@@ -98,47 +116,63 @@ function value(raw: Buffer, f: HeaderField): string {
   return raw.toString('latin1', f.valueStart, f.valueEnd);
 }
 
-function tokens(list: string): string[] {
-  const out: string[] = [];
+function pushTokens(list: string, out: string[]): void {
   for (const t of list.split(',')) {
     const s = t.trim().toLowerCase();
     if (s !== '') out.push(s);
   }
-  return out;
 }
 
-function base(raw: Buffer, startLineEnd: number): HeadBase & { host: string | null; hostCount: number; expect: string | null; forwardedFor: string | null; via: string | null } {
-  const fields = scanFields(raw, startLineEnd);
-  const connectionTokens: string[] = [];
-  let contentType: string | null = null;
-  let mcpSessionId: string | null = null;
-  let upgrade: string | null = null;
-  let chunked = false;
-  let contentLength = -1;
-  let host: string | null = null;
-  let hostCount = 0;
-  let expect: string | null = null;
-  let forwardedFor: string | null = null;
-  let via: string | null = null;
-  for (const f of fields) {
+const NO_TOKENS: readonly string[] = Object.freeze([]);
+
+// What one pass over the fields finds; shared by requests and responses.
+interface Scan {
+  connectionTokens: readonly string[];
+  contentType: string | null;
+  mcpSessionId: string | null;
+  upgrade: string | null;
+  chunked: boolean;
+  hasTransferEncoding: boolean;
+  contentLength: number;
+  host: string | null;
+  hostCount: number;
+  expect: string | null;
+  forwardedFor: string | null;
+  via: string | null;
+}
+
+function scanValues(raw: Buffer, fields: readonly HeaderField[]): Scan {
+  const out: Scan = {
+    connectionTokens: NO_TOKENS, contentType: null, mcpSessionId: null, upgrade: null, chunked: false,
+    hasTransferEncoding: false, contentLength: -1, host: null, hostCount: 0, expect: null, forwardedFor: null, via: null,
+  };
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
     switch (f.name) {
-      case 'connection': connectionTokens.push(...tokens(value(raw, f))); break;
-      case 'content-type': contentType = value(raw, f); break;
-      case 'mcp-session-id': mcpSessionId = value(raw, f); break;
-      case 'upgrade': upgrade = value(raw, f); break;
-      case 'transfer-encoding': {
-        const t = tokens(value(raw, f));
-        chunked = t[t.length - 1] === 'chunked';
+      case 'connection': {
+        const list = out.connectionTokens === NO_TOKENS ? [] : (out.connectionTokens as string[]);
+        pushTokens(value(raw, f), list);
+        out.connectionTokens = list;
         break;
       }
-      case 'content-length': contentLength = Number(value(raw, f)); break;
-      case 'host': host = value(raw, f); hostCount++; break;
-      case 'expect': expect = value(raw, f).toLowerCase(); break;
-      case 'x-forwarded-for': forwardedFor = forwardedFor === null ? value(raw, f) : `${forwardedFor}, ${value(raw, f)}`; break;
-      case 'via': via = via === null ? value(raw, f) : `${via}, ${value(raw, f)}`; break;
+      case 'content-type': out.contentType = value(raw, f); break;
+      case 'mcp-session-id': out.mcpSessionId = value(raw, f); break;
+      case 'upgrade': out.upgrade = value(raw, f); break;
+      case 'transfer-encoding': {
+        const t: string[] = [];
+        pushTokens(value(raw, f), t);
+        out.chunked = t[t.length - 1] === 'chunked';
+        out.hasTransferEncoding = true;
+        break;
+      }
+      case 'content-length': out.contentLength = Number(value(raw, f)); break;
+      case 'host': out.host = value(raw, f); out.hostCount++; break;
+      case 'expect': out.expect = value(raw, f).toLowerCase(); break;
+      case 'x-forwarded-for': out.forwardedFor = out.forwardedFor === null ? value(raw, f) : `${out.forwardedFor}, ${value(raw, f)}`; break;
+      case 'via': out.via = out.via === null ? value(raw, f) : `${out.via}, ${value(raw, f)}`; break;
     }
   }
-  return { raw, fields, startLineEnd, connectionTokens, contentType, mcpSessionId, upgrade, chunked, contentLength, host, hostCount, expect, forwardedFor, via };
+  return out;
 }
 
 /** Reads a validated request head (`raw` ends with CRLFCRLF); throws BadRequestError on what llhttp lets through. */
@@ -147,23 +181,26 @@ export function readRequestHead(raw: Buffer): RequestHead {
   const sp1 = raw.indexOf(SP);
   const sp2 = raw.indexOf(SP, sp1 + 1);
   if (sp1 <= 0 || sp2 <= sp1 || sp2 > startLineEnd) throw new BadRequestError('malformed request line');
-  const b = base(raw, startLineEnd);
+  const fields = scanFields(raw, startLineEnd);
+  const v = scanValues(raw, fields);
   const versionMinor = raw[startLineEnd - 1]! - 0x30;
   // RFC 9112 §3.2: exactly one Host in HTTP/1.1; several Hosts are a routing ambiguity.
-  if (b.hostCount > 1) throw new BadRequestError('more than one Host header');
-  if (b.hostCount === 0 && versionMinor >= 1) throw new BadRequestError('missing Host header');
+  if (v.hostCount > 1) throw new BadRequestError('more than one Host header');
+  if (v.hostCount === 0 && versionMinor >= 1) throw new BadRequestError('missing Host header');
   // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 request cannot be trusted to frame it.
-  if (versionMinor === 0 && b.fields.some((f) => f.name === 'transfer-encoding')) {
-    throw new BadRequestError('Transfer-Encoding in an HTTP/1.0 request');
-  }
-  const wantsClose = b.connectionTokens.includes('close') || (versionMinor === 0 && !b.connectionTokens.includes('keep-alive'));
+  if (versionMinor === 0 && v.hasTransferEncoding) throw new BadRequestError('Transfer-Encoding in an HTTP/1.0 request');
+  const tokens = v.connectionTokens;
   return {
-    ...b,
+    raw, fields, startLineEnd, connectionTokens: tokens, contentType: v.contentType, mcpSessionId: v.mcpSessionId,
+    upgrade: v.upgrade, chunked: v.chunked, contentLength: v.contentLength,
     method: raw.toString('latin1', 0, sp1),
     target: raw.toString('latin1', sp1 + 1, sp2),
     versionMinor,
-    expectContinue: b.expect === '100-continue',
-    wantsClose,
+    host: v.host,
+    expectContinue: v.expect === '100-continue',
+    forwardedFor: v.forwardedFor,
+    via: v.via,
+    wantsClose: tokens.includes('close') || (versionMinor === 0 && !tokens.includes('keep-alive')),
   };
 }
 
@@ -171,8 +208,14 @@ export function readRequestHead(raw: Buffer): RequestHead {
 export function readResponseHead(raw: Buffer): ResponseHead {
   const startLineEnd = raw.indexOf(CR);
   const sp1 = raw.indexOf(SP);
-  const b = base(raw, startLineEnd);
-  return { ...b, statusCode: Number(raw.toString('latin1', sp1 + 1, sp1 + 4)) };
+  const fields = scanFields(raw, startLineEnd);
+  const v = scanValues(raw, fields);
+  return {
+    raw, fields, startLineEnd, connectionTokens: v.connectionTokens, contentType: v.contentType, mcpSessionId: v.mcpSessionId,
+    upgrade: v.upgrade, chunked: v.chunked, contentLength: v.contentLength,
+    statusCode: (raw[sp1 + 1]! - 0x30) * 100 + (raw[sp1 + 2]! - 0x30) * 10 + (raw[sp1 + 3]! - 0x30),
+    via: v.via,
+  };
 }
 
 /** Where and how a request is forwarded: derived once per app from --url. */
@@ -208,64 +251,56 @@ function isDropped(name: string, connectionTokens: readonly string[], keepUpgrad
   return connectionTokens.length > 0 && connectionTokens.includes(name) && !PROTECTED.has(name);
 }
 
+/** Concatenates raw slices and latin1 text into one exactly sized buffer (one allocation). */
+function assemble(prefix: string, raw: Buffer, runs: number[], suffix: string): Buffer {
+  let len = Buffer.byteLength(prefix, 'latin1') + suffix.length;
+  for (let i = 0; i < runs.length; i += 2) len += runs[i + 1]! - runs[i]!;
+  const out = Buffer.allocUnsafe(len);
+  let pos = out.write(prefix, 0, 'latin1');
+  for (let i = 0; i < runs.length; i += 2) pos += raw.copy(out, pos, runs[i]!, runs[i + 1]!);
+  out.write(suffix, pos, 'latin1');
+  return out;
+}
+
+/** [start, end) pairs of the raw header lines kept, adjacent lines merged. */
+function keptRuns(fields: readonly HeaderField[], drop: (name: string) => boolean): number[] {
+  const runs: number[] = [];
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
+    if (drop(f.name)) continue;
+    if (runs.length > 0 && runs[runs.length - 1] === f.lineStart) runs[runs.length - 1] = f.lineEnd;
+    else runs.push(f.lineStart, f.lineEnd);
+  }
+  return runs;
+}
+
 /** Builds the head sent upstream: hop-by-hop out, Host, path and X-Forwarded-*, Via in. */
 export function buildUpstreamRequestHead(req: RequestHead, rw: RequestRewrite, clientIp: string): Buffer {
-  const raw = req.raw;
   const upgrading = req.upgrade !== null && req.connectionTokens.includes('upgrade');
-  const parts: Buffer[] = [
-    Buffer.from(`${req.method} ${upstreamTarget(req.target, rw.rootPath)} HTTP/1.${req.versionMinor}\r\n`, 'latin1'),
-  ];
-  let runStart = -1;
-  let runEnd = -1;
-  for (const f of req.fields) {
-    const drop = f.name === 'host' || f.name === 'x-forwarded-for' || f.name === 'x-forwarded-proto' ||
-      f.name === 'x-forwarded-host' || f.name === 'via' || isDropped(f.name, req.connectionTokens, upgrading);
-    if (drop) {
-      if (runStart !== -1) parts.push(raw.subarray(runStart, runEnd));
-      runStart = -1;
-    } else if (runStart === -1) {
-      runStart = f.lineStart;
-      runEnd = f.lineEnd;
-    } else {
-      runEnd = f.lineEnd;
-    }
-  }
-  if (runStart !== -1) parts.push(raw.subarray(runStart, runEnd));
+  const tokens = req.connectionTokens;
+  const runs = keptRuns(req.fields, (name) => name === 'host' || name === 'x-forwarded-for' || name === 'x-forwarded-proto' ||
+    name === 'x-forwarded-host' || name === 'via' || isDropped(name, tokens, upgrading));
   const xff = req.forwardedFor === null ? clientIp : `${req.forwardedFor}, ${clientIp}`;
   const via = req.via === null ? rw.viaEntry : `${req.via}, ${rw.viaEntry}`;
   let extra = `Host: ${rw.upstreamHost}\r\nX-Forwarded-For: ${xff}\r\nX-Forwarded-Proto: http\r\n`;
   if (req.host !== null) extra += `X-Forwarded-Host: ${req.host}\r\n`;
   extra += `Via: ${via}\r\n`;
   if (upgrading) extra += 'Connection: upgrade\r\n';
-  parts.push(Buffer.from(extra, 'latin1'), CRLF);
-  return Buffer.concat(parts);
+  return assemble(`${req.method} ${upstreamTarget(req.target, rw.rootPath)} HTTP/1.${req.versionMinor}\r\n`, req.raw, runs, `${extra}\r\n`);
 }
 
 /** Builds the head sent to the client: our HTTP version, hop-by-hop out, Via and Connection in. */
 export function buildClientResponseHead(res: ResponseHead, viaEntry: string, close: boolean): Buffer {
   const raw = res.raw;
   const upgrading = res.statusCode === 101;
+  const tokens = res.connectionTokens;
   const sp1 = raw.indexOf(SP);
   // RFC 9110 §6.2: an intermediary sends its own HTTP version.
-  const parts: Buffer[] = [Buffer.from('HTTP/1.1', 'latin1'), raw.subarray(sp1, res.startLineEnd + 2)];
-  let runStart = -1;
-  let runEnd = -1;
-  for (const f of res.fields) {
-    const drop = f.name === 'via' || isDropped(f.name, res.connectionTokens, upgrading);
-    if (drop) {
-      if (runStart !== -1) parts.push(raw.subarray(runStart, runEnd));
-      runStart = -1;
-    } else if (runStart === -1) {
-      runStart = f.lineStart;
-      runEnd = f.lineEnd;
-    } else {
-      runEnd = f.lineEnd;
-    }
-  }
-  if (runStart !== -1) parts.push(raw.subarray(runStart, runEnd));
+  const runs = [sp1, res.startLineEnd + 2];
+  const kept = keptRuns(res.fields, (name) => name === 'via' || isDropped(name, tokens, upgrading));
+  for (let i = 0; i < kept.length; i++) runs.push(kept[i]!);
   let extra = `Via: ${res.via === null ? viaEntry : `${res.via}, ${viaEntry}`}\r\n`;
   if (upgrading) extra += 'Connection: upgrade\r\n';
   else if (close) extra += 'Connection: close\r\n';
-  parts.push(Buffer.from(extra, 'latin1'), CRLF);
-  return Buffer.concat(parts);
+  return assemble('HTTP/1.1', raw, runs, `${extra}\r\n`);
 }

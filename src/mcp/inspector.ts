@@ -18,6 +18,9 @@ export class McpMessageSink {
   readonly limitBytes: number;
   readonly #metrics: Metrics;
   readonly #correlator: Correlator;
+  // Labelled children cached by "method direction": label hashing once per pair, not per message.
+  readonly #counters = new Map<string, { inc(): void }>();
+  readonly #durations = new Map<string, { observe(v: number): void }>();
 
   constructor(metrics: Metrics, correlator: Correlator, limitBytes: number) {
     this.#metrics = metrics;
@@ -46,10 +49,23 @@ export class McpMessageSink {
     } else if (info.kind === 'result' || info.kind === 'error') {
       const pending = info.id === null ? undefined : this.#correlator.finish(scope, from === 'client' ? 'server' : 'client', info.id);
       method = pending?.method ?? 'unknown';
-      if (pending !== undefined) this.#metrics.mcpDuration.observe({ method }, (now - pending.startedAt) / 1000);
-      if (info.kind === 'error') this.#metrics.mcpErrors.inc({ method });
+      if (pending !== undefined) {
+        let h = this.#durations.get(method);
+        if (h === undefined) {
+          h = this.#metrics.mcpDuration.labels(method);
+          this.#durations.set(method, h);
+        }
+        h.observe((now - pending.startedAt) / 1000);
+      }
+      if (info.kind === 'error') this.#metrics.mcpErrors.labels(method).inc();
     }
-    this.#metrics.mcpMessages.inc({ method, direction });
+    const key = `${method} ${direction}`;
+    let counter = this.#counters.get(key);
+    if (counter === undefined) {
+      counter = this.#metrics.mcpMessages.labels(method, direction);
+      this.#counters.set(key, counter);
+    }
+    counter.inc();
     if (log.isLevelEnabled('debug')) {
       log.debug({ mcp: scope, kind: info.kind, method, id: info.id, tool: info.tool ?? undefined, from }, 'mcp message');
     }
@@ -57,7 +73,7 @@ export class McpMessageSink {
 
   /** Counts a body the inspector did not parse: not_json, too_large or malformed. */
   skipped(reason: string): void {
-    this.#metrics.mcpUnparsed.inc({ reason });
+    this.#metrics.mcpUnparsed.labels(reason).inc();
   }
 }
 
@@ -85,12 +101,14 @@ class BodyCollector {
       this.parts = [];
       return;
     }
-    // A copy: the chunk's memory belongs to the socket and is reused.
-    this.parts.push(Buffer.from(chunk));
+    // No copy: node gives every socket read its own memory, never reused, so a slice of
+    // it stays valid; we only keep it until the message ends.
+    this.parts.push(chunk);
   }
 
   take(): string {
-    const text = Buffer.concat(this.parts).toString('utf8');
+    const parts = this.parts;
+    const text = (parts.length === 1 ? parts[0]! : Buffer.concat(parts)).toString('utf8');
     this.parts = [];
     this.bytes = 0;
     return text;

@@ -2,7 +2,8 @@
 // kept as plain numbers on sessions and summed only when scraped, so the hot path never
 // pays for label lookups; per-request counters cache their labelled children.
 
-import { Counter, Gauge, Histogram, Registry as PromRegistry } from 'prom-client';
+import { Counter, Gauge, Registry as PromRegistry } from 'prom-client';
+import { HotCounter, HotHistogram, type CounterSeries, type HistogramSeries } from './hot-metrics.js';
 
 /** Live byte counts the metrics read at scrape time. */
 export interface ByteSource {
@@ -17,14 +18,14 @@ export class Metrics {
   readonly #sessionsTotal: Counter;
   readonly #sessionsRejected: Counter<'reason'>;
   readonly #sessionsExpired: Counter;
-  readonly #requests: Counter<'status'>;
-  readonly #duration: Histogram;
-  readonly #upstreamErrors: Counter<'kind'>;
-  readonly #byStatus = new Map<number, Counter.Internal>();
-  readonly mcpMessages: Counter<'method' | 'direction'>;
-  readonly mcpErrors: Counter<'method'>;
-  readonly mcpDuration: Histogram<'method'>;
-  readonly mcpUnparsed: Counter<'reason'>;
+  readonly #requests: HotCounter;
+  readonly #duration: HistogramSeries;
+  readonly #upstreamErrors: HotCounter;
+  readonly #byStatus = new Map<number, CounterSeries>();
+  readonly mcpMessages: HotCounter;
+  readonly mcpErrors: HotCounter;
+  readonly mcpDuration: HotHistogram;
+  readonly mcpUnparsed: HotCounter;
   #closedBytesIn = 0;
   #closedBytesOut = 0;
 
@@ -51,30 +52,18 @@ export class Metrics {
       name: 'shadowcat_sessions_rejected_total', help: 'Connections refused at admission', labelNames: ['reason'] as const, registers,
     });
     this.#sessionsExpired = new Counter({ name: 'shadowcat_sessions_expired_total', help: 'Sessions closed for idleness', registers });
-    this.#requests = new Counter({ name: 'shadowcat_requests_total', help: 'Requests answered, by status', labelNames: ['status'] as const, registers });
-    this.#duration = new Histogram({
-      name: 'shadowcat_request_duration_seconds', help: 'Time from request head to end of response', registers,
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    });
-    this.#upstreamErrors = new Counter({
-      name: 'shadowcat_upstream_errors_total', help: 'Upstream failures, by kind', labelNames: ['kind'] as const, registers,
-    });
-    this.mcpMessages = new Counter({
-      name: 'shadowcat_mcp_messages_total', help: 'JSON-RPC messages seen, by method and direction',
-      labelNames: ['method', 'direction'] as const, registers,
-    });
-    this.mcpErrors = new Counter({
-      name: 'shadowcat_mcp_errors_total', help: 'JSON-RPC error responses, by method', labelNames: ['method'] as const, registers,
-    });
-    this.mcpDuration = new Histogram({
-      name: 'shadowcat_mcp_request_duration_seconds', help: 'JSON-RPC request to response time, by method',
-      labelNames: ['method'] as const, registers,
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
-    });
-    this.mcpUnparsed = new Counter({
-      name: 'shadowcat_mcp_unparsed_total', help: 'Bodies the MCP inspector skipped, by reason',
-      labelNames: ['reason'] as const, registers,
-    });
+    const reg = this.registry;
+    this.#requests = new HotCounter(reg, 'shadowcat_requests_total', 'Requests answered, by status', ['status']);
+    this.#duration = new HotHistogram(reg, 'shadowcat_request_duration_seconds', 'Time from request head to end of response', [],
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]).labels();
+    this.#upstreamErrors = new HotCounter(reg, 'shadowcat_upstream_errors_total', 'Upstream failures, by kind', ['kind']);
+    this.mcpMessages = new HotCounter(reg, 'shadowcat_mcp_messages_total', 'JSON-RPC messages seen, by method and direction', ['method', 'direction']);
+    this.mcpErrors = new HotCounter(reg, 'shadowcat_mcp_errors_total', 'JSON-RPC error responses, by method', ['method']);
+    this.mcpDuration = new HotHistogram(reg, 'shadowcat_mcp_request_duration_seconds', 'JSON-RPC request to response time, by method', ['method'],
+      [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120]);
+    this.mcpUnparsed = new HotCounter(reg, 'shadowcat_mcp_unparsed_total', 'Bodies the MCP inspector skipped, by reason', ['reason']);
+    // Pre-create the label-free families' common series so /metrics always lists them.
+    this.#upstreamErrors.labels('connect');
   }
 
   /** A session started. */
@@ -107,7 +96,7 @@ export class Metrics {
 
   /** An upstream failure of `kind` (connect, timeout, reset, protocol). */
   upstreamError(kind: string): void {
-    this.#upstreamErrors.inc({ kind });
+    this.#upstreamErrors.labels(kind).inc();
   }
 
   /** Prometheus text exposition. */

@@ -12,7 +12,7 @@ import {
   RateLimitedError, UpstreamBrokenError, UpstreamTimeoutError,
 } from '../errors.js';
 import { errorResponse, statusFor } from '../http/error-response.js';
-import { FRAME_END, FRAME_ERROR, MessageFramer } from '../http/framer.js';
+import { createFramer, FRAME_END, FRAME_ERROR } from '../http/framer.js';
 import {
   buildClientResponseHead, buildUpstreamRequestHead, findHeadEnd, leadingEmptyLines, readRequestHead,
   readResponseHead, type RequestHead, type RequestRewrite, type ResponseHead,
@@ -26,6 +26,8 @@ import { RawPipe } from './raw-pipe.js';
 
 /** Largest response head we accept from an upstream. */
 const MAX_RESPONSE_HEAD_BYTES = 65536;
+/** Below this a head and its body go out in one write (one syscall, no writev). */
+const JOIN_BELOW_BYTES = 16384;
 
 // Request phases.
 const R_HEAD = 0;
@@ -61,8 +63,8 @@ export class HttpExchange implements SessionOwner {
   readonly #client: net.Socket;
   readonly #source: UpstreamSource;
   readonly #obs: ExchangeObserver;
-  readonly #reqFramer = new MessageFramer('request');
-  readonly #resFramer = new MessageFramer('response');
+  readonly #reqFramer = createFramer('request');
+  readonly #resFramer = createFramer('response');
 
   #reqPhase = R_HEAD;
   #headBuf: Buffer | null = null;
@@ -82,7 +84,10 @@ export class HttpExchange implements SessionOwner {
   #startedAt = 0;
 
   #headerTimer: NodeJS.Timeout | null = null;
+  // The response deadline is a number checked by one lazily armed timer, so a request
+  // costs no setTimeout/clearTimeout pair.
   #responseTimer: NodeJS.Timeout | null = null;
+  #responseDeadline = 0;
   #clientPauses = 0;
   #upstreamPaused = false;
   #closed = false;
@@ -121,7 +126,9 @@ export class HttpExchange implements SessionOwner {
     if (this.#closed) return;
     this.#closed = true;
     this.#clearHeaderTimer();
-    this.#clearResponseTimer();
+    this.#responseDeadline = 0;
+    if (this.#responseTimer !== null) clearTimeout(this.#responseTimer);
+    this.#responseTimer = null;
     if (this.#acquiring) this.#source.cancel(this.#onUpstreamReady);
     this.#acquiring = false;
     const upstream = this.#upstream;
@@ -266,11 +273,19 @@ export class HttpExchange implements SessionOwner {
       return null;
     }
     const headOut = buildUpstreamRequestHead(req, this.#ctx.rewrite, session.clientIp);
-    const upstream = this.#upstream;
-    if (upstream !== null) upstream.cork();
-    this.#sendUpstream(headOut);
-    if (body.length > 0) this.#sendBody(body);
-    if (upstream !== null) upstream.uncork();
+    if (body.length === 0) {
+      this.#sendUpstream(headOut);
+    } else if (body.length < JOIN_BELOW_BYTES) {
+      this.#reqBodyBytes += body.length;
+      if (this.#obs.wantsBodies) this.#obs.onRequestBody(body);
+      this.#sendUpstream(Buffer.concat([headOut, body]));
+    } else {
+      const upstream = this.#upstream;
+      upstream?.cork();
+      this.#sendUpstream(headOut);
+      this.#sendBody(body);
+      upstream?.uncork();
+    }
     if (this.#reqPhase === R_DONE) this.#requestDone();
     if (this.#upstream === null) this.#acquireUpstream();
     return rest;
@@ -428,18 +443,25 @@ export class HttpExchange implements SessionOwner {
   };
 
   #armResponseTimer(): void {
-    if (this.#responseTimer !== null || this.#resStarted) return;
-    this.#responseTimer = setTimeout(this.#onResponseTimeout, this.#ctx.config.upstreamTimeoutMs);
+    if (this.#responseDeadline !== 0 || this.#resStarted) return;
+    const ms = this.#ctx.config.upstreamTimeoutMs;
+    this.#responseDeadline = performance.now() + ms;
+    if (this.#responseTimer === null) this.#responseTimer = setTimeout(this.#onResponseTimeout, ms);
   }
 
   #clearResponseTimer(): void {
-    if (this.#responseTimer !== null) clearTimeout(this.#responseTimer);
-    this.#responseTimer = null;
+    this.#responseDeadline = 0;
   }
 
   readonly #onResponseTimeout = (): void => {
     this.#responseTimer = null;
-    if (this.#resStarted || this.#closed) return;
+    if (this.#responseDeadline === 0 || this.#resStarted || this.#closed) return;
+    const left = this.#responseDeadline - performance.now();
+    if (left > 1) {
+      // Armed for an earlier request that has since been answered: wait for this one's deadline.
+      this.#responseTimer = setTimeout(this.#onResponseTimeout, left);
+      return;
+    }
     const err = new UpstreamTimeoutError(`upstream sent no response head within ${this.#ctx.config.upstreamTimeoutMs} ms`);
     this.#obs.onUpstreamError('timeout', err);
     this.#fail(err);
@@ -449,8 +471,18 @@ export class HttpExchange implements SessionOwner {
     this.#ctx.touch(this.#session);
     if (this.#resPhase === S_BODY) this.#consumeResponseBody(chunk);
     else if (this.#resPhase === S_WAIT) this.#consumeResponseHead(chunk);
-    else this.#upstreamFailed(new UpstreamBrokenError('upstream sent data with no request outstanding'), 'protocol');
+    // Bytes on an idle keep-alive link would be misread as the next response: drop the link.
+    else this.#dropIdleUpstream();
   };
+
+  /** The kept upstream link failed or spoke out of turn while idle: forget it quietly. */
+  #dropIdleUpstream(): void {
+    const upstream = this.#upstream;
+    if (upstream === null) return;
+    this.#unbindUpstream(upstream);
+    this.#upstream = null;
+    upstream.destroy();
+  }
 
   #consumeResponseHead(chunk: Buffer): void {
     const framer = this.#resFramer;
@@ -517,18 +549,15 @@ export class HttpExchange implements SessionOwner {
       this.#detached = true;
     }
     const headOut = buildClientResponseHead(res, this.#ctx.rewrite.viaEntry, this.#closeAfter);
-    const client = this.#client;
-    client.cork();
-    this.#writeClient(headOut);
-    if (ret === FRAME_END) {
-      const body = chunk.subarray(bodyStart, framer.offset);
-      if (body.length > 0) this.#writeBody(body);
-      client.uncork();
-      this.#finishResponse(framer.offset < chunk.length);
-      return;
+    const body = chunk.subarray(bodyStart, ret === FRAME_END ? framer.offset : chunk.length);
+    if (body.length === 0) {
+      this.#writeClient(headOut);
+    } else {
+      if (this.#obs.wantsBodies) this.#obs.onResponseBody(body);
+      this.#writeClient(body.length < JOIN_BELOW_BYTES ? Buffer.concat([headOut, body]) : headOut);
+      if (body.length >= JOIN_BELOW_BYTES) this.#writeClient(body);
     }
-    if (bodyStart < chunk.length) this.#writeBody(chunk.subarray(bodyStart));
-    client.uncork();
+    if (ret === FRAME_END) this.#finishResponse(framer.offset < chunk.length);
   }
 
   #consumeResponseBody(chunk: Buffer): void {
@@ -564,10 +593,19 @@ export class HttpExchange implements SessionOwner {
     this.#clearResponseTimer();
     const upstream = this.#upstream!;
     const reusable = !trailingBytes && !this.#detached && this.#reqPhase === R_DONE && this.#resFramer.head!.shouldKeepAlive;
-    this.#unbindUpstream(upstream);
-    this.#upstream = null;
-    if (this.#detached) upstream.destroy();
-    else this.#source.release(upstream, reusable);
+    if (reusable && !this.#source.sharesSockets) {
+      // The session's own link stays bound to this exchange until the next request:
+      // no listener churn per request. Idle events are handled by #dropIdleUpstream.
+      if (this.#upstreamPaused) {
+        this.#upstreamPaused = false;
+        upstream.resume();
+      }
+    } else {
+      this.#unbindUpstream(upstream);
+      this.#upstream = null;
+      if (this.#detached) upstream.destroy();
+      else this.#source.release(upstream, reusable);
+    }
     this.#detached = false;
     this.#obs.onResponseEnd(this.#req, this.#resStatus, performance.now() - this.#startedAt);
     this.#endExchange();
@@ -608,6 +646,7 @@ export class HttpExchange implements SessionOwner {
 
   readonly #onUpstreamEnd = (): void => {
     if (this.#closed) return;
+    if (this.#resPhase === S_IDLE) return this.#dropIdleUpstream();
     if (this.#resPhase === S_BODY && this.#resFramer.finish()) {
       // A body delimited by the connection closing has ended.
       this.#finishResponse(false);
@@ -620,11 +659,13 @@ export class HttpExchange implements SessionOwner {
 
   readonly #onUpstreamError = (err: NodeJS.ErrnoException): void => {
     if (this.#closed) return;
+    if (this.#resPhase === S_IDLE) return this.#dropIdleUpstream();
     this.#upstreamFailed(upstreamSocketError(err), 'reset');
   };
 
   readonly #onUpstreamClose = (): void => {
     if (this.#closed || this.#upstream === null) return;
+    if (this.#resPhase === S_IDLE) return this.#dropIdleUpstream();
     this.#upstreamFailed(new UpstreamBrokenError('upstream connection closed'), 'reset');
   };
 

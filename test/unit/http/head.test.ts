@@ -64,6 +64,18 @@ request('rejects two Hosts, a missing Host in 1.1 and TE in 1.0', () => {
   assert.throws(() => readRequestHead(b('POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n')), (e: unknown) => e instanceof BadRequestError);
 });
 
+request('rejects obs-fold and field names that are not tokens, whatever the parser let through', () => {
+  for (const head of [
+    'GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: a\r\n\tX: b\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: a\r\nContent-Length : 4\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: a\r\nBad[Name]: 4\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: a\r\n: empty\r\n\r\n',
+  ]) {
+    assert.throws(() => readRequestHead(b(head)), (e: unknown) => e instanceof BadRequestError, JSON.stringify(head));
+  }
+});
+
 request('wantsClose follows HTTP/1.0 and Connection: close', () => {
   assert.ok(readRequestHead(b('GET / HTTP/1.0\r\n\r\n')).wantsClose);
   assert.not.ok(readRequestHead(b('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n')).wantsClose);

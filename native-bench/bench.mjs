@@ -1,0 +1,345 @@
+#!/usr/bin/env node
+// Runs the same wrk scenarios against every target in one go and prints one markdown
+// table (saved under native-bench/results/). Load generator pinned to CPU 0, proxy and
+// upstream to CPU 1. Each figure is the median of 3 runs after a warm-up.
+//
+// Usage: node native-bench/bench.mjs [--runs 3] [--seconds 5] [--only name,name] [--scenarios a,b,c,d]
+
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..');
+const WORK = join(HERE, '.work');
+const CLI = join(ROOT, 'dist', 'cli.js');
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? def : args[i + 1];
+};
+const RUNS = Number(opt('runs', '3'));
+const SECONDS = Number(opt('seconds', '5'));
+const ONLY = opt('only', '') ? opt('only', '').split(',') : null;
+const SCENARIOS = opt('scenarios', 'a,b,c,d').split(',');
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+
+mkdirSync(join(WORK, 'www'), { recursive: true });
+mkdirSync(join(WORK, 'logs'), { recursive: true });
+
+// ---- helpers --------------------------------------------------------------------
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitPort(port, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`port ${port} never opened`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function cpuTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime + stime
+  } catch {
+    return 0;
+  }
+}
+
+function peakRssKiB(pid) {
+  try {
+    return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+  } catch {
+    return 0;
+  }
+}
+
+function childPids(pid) {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)]).toString().trim().split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function start(cmd, argv, name, env = {}) {
+  const log = join(WORK, 'logs', `${name.replace(/[^a-z0-9]+/gi, '-')}.log`);
+  const child = spawn('taskset', ['-c', '1', cmd, ...argv], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  let err = '';
+  child.stderr.on('data', (d) => {
+    err += d;
+    if (err.length > 100_000) err = err.slice(-50_000);
+  });
+  child.on('exit', () => writeFileSync(log, err));
+  return child;
+}
+
+async function stop(child) {
+  if (child === null || child.exitCode !== null) return;
+  await new Promise((resolve) => {
+    child.once('exit', resolve);
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 3000);
+  });
+}
+
+function wrk(port, scenario, seconds) {
+  const env = { ...process.env, ...scenario.env };
+  const out = execFileSync('taskset', ['-c', '0', 'wrk', '-t1', `-c${scenario.connections}`, `-d${seconds}s`, '--timeout', '10s',
+    '-s', join(HERE, 'lua', scenario.script), `http://127.0.0.1:${port}${scenario.path}`], { env, maxBuffer: 16 * 1024 * 1024 }).toString();
+  const line = out.split('\n').find((l) => l.startsWith('BENCH '));
+  if (line === undefined) throw new Error(`wrk printed no result:\n${out}`);
+  return JSON.parse(line.slice(6));
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+// ---- upstream: nginx serving the MCP-shaped routes ---------------------------------
+
+const JSON_ANSWER = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'Echo: hello' }], structuredContent: { echo: 'hello', note: 'padding to about three hundred bytes of JSON-RPC answer....................................................................................' } } });
+writeFileSync(join(WORK, 'www', 'big'), Buffer.alloc(1024 * 1024, 0x61));
+let sse = '';
+for (let i = 0; sse.length < 64 * 1024; i++) sse += `id: ${i}\nevent: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":${i},"total":1000}}\n\n`;
+writeFileSync(join(WORK, 'www', 'sse'), sse);
+
+function nginxUpstreamConf(port, keepaliveTimeout = '75s') {
+  return `daemon off; master_process on; worker_processes 1; pid ${WORK}/upstream-${port}.pid; error_log ${WORK}/logs/nginx-upstream.log warn;
+events { worker_connections 30000; }
+http {
+  access_log off; keepalive_requests 1000000; keepalive_timeout ${keepaliveTimeout};
+  client_body_temp_path ${WORK}/tmp-body; proxy_temp_path ${WORK}/tmp-proxy; fastcgi_temp_path ${WORK}/tmp-fcgi; uwsgi_temp_path ${WORK}/tmp-uwsgi; scgi_temp_path ${WORK}/tmp-scgi;
+  server {
+    listen 127.0.0.1:${port} reuseport backlog=4096;
+    location = /mcp { default_type application/json; return 200 '${JSON_ANSWER}'; }
+    location = /big { root ${WORK}/www; default_type application/octet-stream; }
+    location = /sse { root ${WORK}/www; default_type text/event-stream; }
+  }
+}
+`;
+}
+
+function nginxProxyConf(port, upstreamPort) {
+  return `daemon off; master_process on; worker_processes 1; pid ${WORK}/proxy-${port}.pid; error_log ${WORK}/logs/nginx-proxy.log warn;
+events { worker_connections 30000; }
+http {
+  access_log off; keepalive_requests 1000000;
+  client_body_temp_path ${WORK}/tmp-body; proxy_temp_path ${WORK}/tmp-proxy; fastcgi_temp_path ${WORK}/tmp-fcgi; uwsgi_temp_path ${WORK}/tmp-uwsgi; scgi_temp_path ${WORK}/tmp-scgi;
+  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 128; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`;
+}
+
+function haproxyConf(port, upstreamPort) {
+  return `global
+  nbthread 1
+  maxconn 8000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:${port}
+  default_backend be
+backend be
+  server up 127.0.0.1:${upstreamPort} maxconn 1000
+`;
+}
+
+// ---- targets ------------------------------------------------------------------------
+
+const shadowcat = (extra) => (port, up) => start(process.execPath, [CLI, ...extra(port, up), '--log-level', 'warn',
+  '--max-sessions', '100000', '--max-per-client', '100000'], `shadowcat-${extra(port, up)[1]}`);
+
+const TARGETS = [
+  { name: 'direct', direct: true },
+  { name: 'shadowcat L7 multi-session', start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session']) },
+  { name: 'shadowcat L7 single-session', start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`]) },
+  { name: 'shadowcat L4', start: shadowcat((p, u) => ['forward', 'tcp', '--port', String(p), '--upstream', `127.0.0.1:${u}`]) },
+  {
+    name: 'nginx', start: (p, u) => {
+      const conf = join(WORK, `nginx-proxy-${p}.conf`);
+      writeFileSync(conf, nginxProxyConf(p, u));
+      return start('nginx', ['-c', conf, '-p', WORK], 'nginx-proxy');
+    },
+    pids: (child) => [child.pid, ...childPids(child.pid)].flatMap((pid) => [pid, ...childPids(pid)]).filter((pid, i, a) => a.indexOf(pid) === i && pid !== undefined),
+  },
+  {
+    name: 'HAProxy', start: (p, u) => {
+      const conf = join(WORK, `haproxy-${p}.cfg`);
+      writeFileSync(conf, haproxyConf(p, u));
+      return start('haproxy', ['-db', '-f', conf], 'haproxy');
+    },
+  },
+  { name: 'http-proxy (npm)', start: (p, u) => start(process.execPath, [join(HERE, 'http-proxy-target.mjs'), String(p), String(u)], 'http-proxy') },
+  { name: 'node socket pipe', start: (p, u) => start(process.execPath, [join(HERE, 'socket-pipe-target.mjs'), String(p), String(u)], 'socket-pipe') },
+];
+
+const ALL_SCENARIOS = {
+  a: { id: 'a', title: '(a) small JSON-RPC POST, keep-alive, 64 conns', script: 'post.lua', connections: 64, path: '/mcp', env: {} },
+  b: { id: 'b', title: '(b) small JSON-RPC POST, new connection per request', script: 'post.lua', connections: 16, path: '/mcp', env: { BENCH_CLOSE: '1' } },
+  c: { id: 'c', title: '(c) 1 MiB GET, 8 conns', script: 'get.lua', connections: 8, path: '/big', env: { BENCH_PATH: '/big' } },
+  d: { id: 'd', title: '(d) SSE stream (64 KiB of events), 8 conns', script: 'get.lua', connections: 8, path: '/sse', env: { BENCH_PATH: '/sse', BENCH_ACCEPT: 'text/event-stream' } },
+};
+
+// ---- run ------------------------------------------------------------------------------
+
+const upstreamPort = await freePort();
+writeFileSync(join(WORK, 'upstream.conf'), nginxUpstreamConf(upstreamPort));
+const upstream = start('nginx', ['-c', join(WORK, 'upstream.conf'), '-p', WORK], 'nginx-upstream');
+await waitPort(upstreamPort);
+const results = [];
+
+try {
+  for (const sid of SCENARIOS) {
+    const scenario = ALL_SCENARIOS[sid];
+    for (const target of TARGETS) {
+      if (ONLY !== null && !target.direct && !ONLY.some((o) => target.name.toLowerCase().includes(o.toLowerCase()))) continue;
+      const port = target.direct ? upstreamPort : await freePort();
+      const child = target.direct ? null : target.start(port, upstreamPort);
+      try {
+        if (!target.direct) await waitPort(port);
+        wrk(port, scenario, 1); // warm-up (JIT, pools, keep-alive links)
+        const runs = [];
+        for (let i = 0; i < RUNS; i++) {
+          const pids = child === null ? [] : (target.pids ? target.pids(child) : [child.pid]);
+          const before = pids.reduce((s, pid) => s + cpuTicks(pid), 0);
+          const r = wrk(port, scenario, SECONDS);
+          const after = pids.reduce((s, pid) => s + cpuTicks(pid), 0);
+          const secs = r.duration_us / 1e6;
+          runs.push({
+            rps: r.requests / secs,
+            p50: r.p50_us / 1000,
+            p99: r.p99_us / 1000,
+            mbs: r.bytes / secs / 1024 / 1024,
+            cpuUs: child === null ? NaN : ((after - before) / CLK_TCK) * 1e6 / r.requests,
+            errors: r.errors,
+          });
+        }
+        const pids = child === null ? [] : (target.pids ? target.pids(child) : [child.pid]);
+        const row = {
+          scenario: scenario.id, title: scenario.title, target: target.name,
+          rps: median(runs.map((r) => r.rps)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)),
+          mbs: median(runs.map((r) => r.mbs)), cpuUs: median(runs.map((r) => r.cpuUs)),
+          errors: runs.reduce((s, r) => s + r.errors, 0),
+          rssMiB: pids.reduce((s, pid) => s + peakRssKiB(pid), 0) / 1024,
+        };
+        results.push(row);
+        process.stderr.write(`${scenario.id} ${target.name.padEnd(28)} ${row.rps.toFixed(0).padStart(8)} req/s  p50 ${row.p50.toFixed(2)} ms  p99 ${row.p99.toFixed(2)} ms  ${row.mbs.toFixed(1)} MB/s  cpu ${Number.isNaN(row.cpuUs) ? '-' : row.cpuUs.toFixed(1)} µs/req  rss ${row.rssMiB.toFixed(1)} MiB  errors ${row.errors}\n`);
+      } catch (err) {
+        process.stderr.write(`${scenario.id} ${target.name}: FAILED ${err.message}\n`);
+        results.push({ scenario: scenario.id, title: scenario.title, target: target.name, failed: String(err.message).split('\n')[0] });
+      } finally {
+        await stop(child);
+      }
+    }
+  }
+} finally {
+  await stop(upstream);
+}
+
+// ---- idle sessions ----------------------------------------------------------------------
+
+async function idleSessions(count) {
+  // The upstream closes idle keep-alive links after 1 s, so each idle session holds its
+  // client socket only: 10,000 sessions with their upstream links would need 20,000 fds
+  // in the proxy, over this machine's hard limit.
+  const port = await freePort();
+  const upPort = await freePort();
+  writeFileSync(join(WORK, 'upstream-idle.conf'), nginxUpstreamConf(upPort, '1s'));
+  const up = start('nginx', ['-c', join(WORK, 'upstream-idle.conf'), '-p', WORK], 'nginx-upstream-idle');
+  const proxy = start(process.execPath, ['--expose-gc', CLI, 'forward', 'http', '--port', String(port), '--url', `http://127.0.0.1:${upPort}/mcp`,
+    '--multi-session', '--log-level', 'warn', '--max-sessions', '100000', '--max-per-client', '100000', '--admin-port', '0'], 'shadowcat-idle');
+  const sockets = [];
+  try {
+    await waitPort(upPort);
+    await waitPort(port);
+    const rssKiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proxy.pid}/status`, 'utf8'))[1]);
+    // One warm session first, so the baseline includes JIT and the parser's wasm module.
+    const request = 'POST /mcp HTTP/1.1\r\nHost: b\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}';
+    const open = () => new Promise((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () => s.write(request));
+      s.once('data', () => resolve(s));
+      s.on('error', reject);
+    });
+    sockets.push(await open());
+    await new Promise((r) => setTimeout(r, 1500));
+    const base = rssKiB();
+    for (let i = 0; i < count; i += 200) {
+      const batch = await Promise.all(Array.from({ length: Math.min(200, count - i) }, open));
+      sockets.push(...batch);
+    }
+    await new Promise((r) => setTimeout(r, 3000)); // upstream links close; sessions stay
+    const after = rssKiB();
+    return { count, baseMiB: base / 1024, afterMiB: after / 1024, perSessionKiB: (after - base) / count };
+  } finally {
+    for (const s of sockets) s.destroy();
+    await stop(proxy);
+    await stop(up);
+  }
+}
+
+let idle = null;
+if (ONLY === null || ONLY.includes('idle')) {
+  try {
+    idle = await idleSessions(10_000);
+    process.stderr.write(`idle: ${idle.count} sessions, ${idle.perSessionKiB.toFixed(2)} KiB each (RSS ${idle.baseMiB.toFixed(1)} → ${idle.afterMiB.toFixed(1)} MiB)\n`);
+  } catch (err) {
+    process.stderr.write(`idle sessions: FAILED ${err.message}\n`);
+  }
+}
+
+// ---- table ------------------------------------------------------------------------------
+
+const fmt = (x, d = 1) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(d));
+const ratio = (x, base) => (base === undefined || Number.isNaN(x) || !base ? '–' : `${(x / base).toFixed(2)}×`);
+let md = `## shadowcat native-bench — ${new Date().toISOString()}\n\n`;
+md += `Command: \`make bench\` (node native-bench/bench.mjs ${args.join(' ')}) · ${RUNS} runs × ${SECONDS} s, median, after a 1 s warm-up · wrk -t1 pinned to CPU 0; proxy and upstream (nginx, 1 worker) pinned to CPU 1 · Node ${process.version} · ${execFileSync('nproc').toString().trim()} CPUs\n\n`;
+md += '| scenario | target | req/s | × direct | p50 ms | × | p99 ms | × | MB/s | × | proxy CPU µs/req | peak RSS MiB | errors |\n';
+md += '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
+for (const sid of SCENARIOS) {
+  const direct = results.find((r) => r.scenario === sid && r.target === 'direct');
+  for (const r of results.filter((x) => x.scenario === sid)) {
+    if (r.failed) {
+      md += `| ${r.title} | ${r.target} | failed: ${r.failed} |||||||||||\n`;
+      continue;
+    }
+    md += `| ${r.title} | ${r.target} | ${fmt(r.rps, 0)} | ${ratio(r.rps, direct?.rps)} | ${fmt(r.p50, 2)} | ${ratio(r.p50, direct?.p50)} | ${fmt(r.p99, 2)} | ${ratio(r.p99, direct?.p99)} | ${fmt(r.mbs)} | ${ratio(r.mbs, direct?.mbs)} | ${fmt(r.cpuUs)} | ${fmt(r.rssMiB)} | ${r.errors} |\n`;
+  }
+}
+if (idle !== null) {
+  md += `\nIdle sessions (shadowcat L7 multi-session): ${idle.count} idle keep-alive sessions add ${fmt(idle.perSessionKiB, 2)} KiB of RSS each (${fmt(idle.baseMiB)} → ${fmt(idle.afterMiB)} MiB). The upstream closes idle links after 1 s, so each session holds its client socket only: with upstream links, 10,000 sessions need 20,000 fds, over this machine's hard limit.\n`;
+}
+process.stdout.write(`\n${md}`);
+mkdirSync(join(HERE, 'results'), { recursive: true });
+const file = join(HERE, 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.md`);
+writeFileSync(file, md);
+writeFileSync(join(HERE, 'results', 'latest.md'), md);
+process.stderr.write(`saved ${file}\n`);
