@@ -101,7 +101,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   });
   const limiter = config.rateLimit > 0 ? new RateLimiter(config.rateLimit) : null;
   const admitRequest = limiter === null ? () => 0 : (ip: string) => limiter.take(ip);
-  const sink = new McpMessageSink(metrics, new Correlator(), config.inspectLimitBytes);
+  const debug = log.isLevelEnabled('debug');
+  const sink = new McpMessageSink(metrics, new Correlator(), config.inspectLimitBytes, debug);
   const inspect = config.inspectLimitBytes > 0;
 
   let demo: DemoServer | null = null;
@@ -110,6 +111,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   let shared: SharedLink | null = null;
   let target: UpstreamTarget | null = null;
   let rewrite: RequestRewrite | null = null;
+  let exchangeContext: ExchangeContext | null = null;
   let upstreamUrl: URL | null = config.upstreamUrl;
   let closing: Promise<ShutdownReport> | null = null;
 
@@ -137,12 +139,12 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
 
   const acceptHttp = (socket: net.Socket, ip: string, port: number): void => {
     const session = startSession(ip, port);
-    const sessionLog = log.child({ sid: session.id });
+    let child: Logger | null = null;
+    const sessionLog = (): Logger => (child ??= log.child({ sid: session.id }));
     const inspector = inspect ? new McpInspector(sink, sessionLog, session.id) : null;
-    const observer = new SessionObserver(session, metrics, sessionLog, registry, inspector);
+    const observer = new SessionObserver(session, metrics, sessionLog, debug, registry, inspector);
     const source: UpstreamSource = shared ?? new OwnUpstream(target!);
-    const ctx: ExchangeContext = { config, rewrite: rewrite!, touch, isDraining: () => draining, admitRequest };
-    const exchange = new HttpExchange(ctx, session, socket, source, observer);
+    const exchange = new HttpExchange(exchangeContext!, session, socket, source, observer);
     if (shared === null) {
       // The session's own upstream connection dies with it.
       session.own({ teardown: (r) => { exchange.teardown(r); source.close(); }, drain: () => exchange.drain() });
@@ -180,6 +182,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         target = Object.freeze({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80), connectTimeoutMs: config.connectTimeoutMs });
         rewrite = Object.freeze({ upstreamHost: url.host, rootPath: (url.pathname || '/') + url.search, viaEntry: '1.1 shadowcat' });
         if (!config.multiSession) shared = new SharedLink(target);
+        exchangeContext = Object.freeze({ config, rewrite, touch, isDraining: () => draining, admitRequest });
       } else {
         target = Object.freeze({ host: config.upstream!.host, port: config.upstream!.port, connectTimeoutMs: config.connectTimeoutMs });
       }

@@ -2,9 +2,8 @@
 // debug log line and (when enabled) MCP inspection, composed into one object so the
 // exchange makes one call per event.
 
-import type { Logger } from 'pino';
 import type { RequestHead, ResponseHead } from '../http/head.js';
-import type { McpInspector } from '../mcp/inspector.js';
+import type { LazyLogger, McpInspector } from '../mcp/inspector.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { ExchangeObserver } from '../proxy/exchange-observer.js';
 import type { Registry } from '../session/registry.js';
@@ -15,19 +14,19 @@ export class SessionObserver implements ExchangeObserver {
   readonly wantsBodies: boolean;
   readonly #session: Session;
   readonly #metrics: Metrics;
-  readonly #log: Logger;
+  readonly #log: LazyLogger;
   readonly #registry: Registry;
   readonly #inspector: McpInspector | null;
   readonly #debug: boolean;
 
-  constructor(session: Session, metrics: Metrics, log: Logger, registry: Registry, inspector: McpInspector | null) {
+  constructor(session: Session, metrics: Metrics, log: LazyLogger, debug: boolean, registry: Registry, inspector: McpInspector | null) {
     this.#session = session;
     this.#metrics = metrics;
     this.#log = log;
     this.#registry = registry;
     this.#inspector = inspector;
     this.wantsBodies = inspector !== null;
-    this.#debug = log.isLevelEnabled('debug');
+    this.#debug = debug;
   }
 
   onRequestHead(req: RequestHead): void {
@@ -56,12 +55,12 @@ export class SessionObserver implements ExchangeObserver {
     this.#inspector?.onResponseEnd();
     this.#metrics.requestDone(status, durationMs / 1000);
     if (this.#debug) {
-      this.#log.debug({ method: req?.method, path: req?.target, status, ms: Math.round(durationMs * 1000) / 1000 }, 'request');
+      this.#log().debug({ method: req?.method, path: req?.target, status, ms: Math.round(durationMs * 1000) / 1000 }, 'request');
     }
   }
 
   onUpstreamError(kind: string, error: unknown): void {
     this.#metrics.upstreamError(kind);
-    this.#log.warn({ kind, err: error instanceof Error ? error.message : String(error) }, 'upstream error');
+    this.#log().warn({ kind, err: error instanceof Error ? error.message : String(error) }, 'upstream error');
   }
 }

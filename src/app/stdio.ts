@@ -11,7 +11,7 @@ import { startStdioBridge } from '../proxy/stdio-bridge.js';
 /** Runs the stdio bridge until the child exits; resolves with the exit code to use. */
 export async function runStdio(config: Config, log: Logger): Promise<number> {
   const metrics = new Metrics({ liveSessions: () => 1, liveBytes: () => ({ in: 0, out: 0 }) });
-  const sink = new McpMessageSink(metrics, new Correlator(), config.inspectLimitBytes);
+  const sink = new McpMessageSink(metrics, new Correlator(), config.inspectLimitBytes, log.isLevelEnabled('debug'));
   const bridge = startStdioBridge({
     command: config.command,
     input: process.stdin,

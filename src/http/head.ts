@@ -60,6 +60,8 @@ export interface RequestHead extends HeadBase {
 export interface ResponseHead extends HeadBase {
   readonly statusCode: number;
   readonly via: string | null;
+  /** `Keep-Alive: timeout=N` in ms: how long the upstream keeps an idle link; -1 when unsaid. */
+  readonly keepAliveTimeoutMs: number;
 }
 
 /** Finds the end of a head (index past CRLFCRLF) in `buf`, searching from `from`; -1 if absent. */
@@ -139,12 +141,14 @@ interface Scan {
   expect: string | null;
   forwardedFor: string | null;
   via: string | null;
+  keepAliveTimeoutMs: number;
 }
 
 function scanValues(raw: Buffer, fields: readonly HeaderField[]): Scan {
   const out: Scan = {
     connectionTokens: NO_TOKENS, contentType: null, mcpSessionId: null, upgrade: null, chunked: false,
     hasTransferEncoding: false, contentLength: -1, host: null, hostCount: 0, expect: null, forwardedFor: null, via: null,
+    keepAliveTimeoutMs: -1,
   };
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i]!;
@@ -170,6 +174,11 @@ function scanValues(raw: Buffer, fields: readonly HeaderField[]): Scan {
       case 'expect': out.expect = value(raw, f).toLowerCase(); break;
       case 'x-forwarded-for': out.forwardedFor = out.forwardedFor === null ? value(raw, f) : `${out.forwardedFor}, ${value(raw, f)}`; break;
       case 'via': out.via = out.via === null ? value(raw, f) : `${out.via}, ${value(raw, f)}`; break;
+      case 'keep-alive': {
+        const m = /(?:^|[,\s])timeout\s*=\s*(\d+)/i.exec(value(raw, f));
+        if (m !== null) out.keepAliveTimeoutMs = Number(m[1]) * 1000;
+        break;
+      }
     }
   }
   return out;
@@ -215,6 +224,7 @@ export function readResponseHead(raw: Buffer): ResponseHead {
     upgrade: v.upgrade, chunked: v.chunked, contentLength: v.contentLength,
     statusCode: (raw[sp1 + 1]! - 0x30) * 100 + (raw[sp1 + 2]! - 0x30) * 10 + (raw[sp1 + 3]! - 0x30),
     via: v.via,
+    keepAliveTimeoutMs: v.keepAliveTimeoutMs,
   };
 }
 

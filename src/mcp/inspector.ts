@@ -13,23 +13,28 @@ import { SseReader } from './sse-reader.js';
 /** Who sent a message. */
 export type Sender = 'client' | 'server';
 
+/** A logger made on first use: most sessions never log, and a pino child costs memory. */
+export type LazyLogger = () => Logger;
+
 /** Process-wide sink for observed messages: metrics, correlation and debug logs. */
 export class McpMessageSink {
   readonly limitBytes: number;
+  readonly #debug: boolean;
   readonly #metrics: Metrics;
   readonly #correlator: Correlator;
   // Labelled children cached by "method direction": label hashing once per pair, not per message.
   readonly #counters = new Map<string, { inc(): void }>();
   readonly #durations = new Map<string, { observe(v: number): void }>();
 
-  constructor(metrics: Metrics, correlator: Correlator, limitBytes: number) {
+  constructor(metrics: Metrics, correlator: Correlator, limitBytes: number, debug: boolean) {
     this.#metrics = metrics;
     this.#correlator = correlator;
     this.limitBytes = limitBytes;
+    this.#debug = debug;
   }
 
   /** Observes one JSON body or line (a message or a batch) sent by `from` within `scope`. */
-  text(text: string, from: Sender, scope: string, log: Logger): void {
+  text(text: string, from: Sender, scope: string, log: LazyLogger): void {
     const messages = parseMessages(text);
     if (messages === null) {
       this.skipped('malformed');
@@ -39,7 +44,7 @@ export class McpMessageSink {
   }
 
   /** Observes one parsed message. */
-  message(value: unknown, from: Sender, scope: string, log: Logger): void {
+  message(value: unknown, from: Sender, scope: string, log: LazyLogger): void {
     const info = classify(value);
     const direction = from === 'client' ? 'client_to_server' : 'server_to_client';
     const now = performance.now();
@@ -66,8 +71,8 @@ export class McpMessageSink {
       this.#counters.set(key, counter);
     }
     counter.inc();
-    if (log.isLevelEnabled('debug')) {
-      log.debug({ mcp: scope, kind: info.kind, method, id: info.id, tool: info.tool ?? undefined, from }, 'mcp message');
+    if (this.#debug) {
+      log().debug({ mcp: scope, kind: info.kind, method, id: info.id, tool: info.tool ?? undefined, from }, 'mcp message');
     }
   }
 
@@ -124,7 +129,7 @@ class BodyCollector {
 /** One L7 session's view of MCP over Streamable HTTP. */
 export class McpInspector {
   readonly #sink: McpMessageSink;
-  readonly #log: Logger;
+  readonly #log: LazyLogger;
   readonly #fallbackScope: string;
   #scope = '';
   #request: BodyCollector | null = null;
@@ -133,7 +138,7 @@ export class McpInspector {
   readonly #reqBody = new BodyCollector();
   readonly #resBody = new BodyCollector();
 
-  constructor(sink: McpMessageSink, log: Logger, proxySessionId: string) {
+  constructor(sink: McpMessageSink, log: LazyLogger, proxySessionId: string) {
     this.#sink = sink;
     this.#log = log;
     this.#fallbackScope = proxySessionId;

@@ -28,6 +28,8 @@ import { RawPipe } from './raw-pipe.js';
 const MAX_RESPONSE_HEAD_BYTES = 65536;
 /** Below this a head and its body go out in one write (one syscall, no writev). */
 const JOIN_BELOW_BYTES = 16384;
+/** A kept upstream link is retired this long before the upstream's announced keep-alive timeout. */
+const KEEP_ALIVE_MARGIN_MS = 1000;
 
 // Request phases.
 const R_HEAD = 0;
@@ -70,15 +72,22 @@ export class HttpExchange implements SessionOwner {
   #headBuf: Buffer | null = null;
   #req: RequestHead | null = null;
   #reqBodyBytes = 0;
+  // Body bytes still due on a Content-Length message, counted here instead of by llhttp
+  // (no copy into wasm memory per chunk); -1 when llhttp frames the body (chunked, EOF).
+  #reqRemaining = -1;
+  #resRemaining = -1;
   #leftover: Buffer | null = null;
   #outQueue: Buffer[] = [];
 
   #upstream: net.Socket | null = null;
+  /** performance.now() after which the kept (idle) upstream link must not be reused. */
+  #upstreamReuseUntil = Infinity;
   #acquiring = false;
   #detached = false;
   #resPhase = S_IDLE;
   #resHeadBuf: Buffer | null = null;
   #resStatus = 0;
+  #resKeepAliveMs = -1;
   #resStarted = false;
   #closeAfter = false;
   #startedAt = 0;
@@ -240,6 +249,10 @@ export class HttpExchange implements SessionOwner {
       return null;
     }
     this.#clearHeaderTimer();
+    if (this.#upstream !== null && this.#upstreamReuseUntil < performance.now()) {
+      // The upstream said it drops idle links by now: writing on this one would race its close.
+      this.#dropIdleUpstream();
+    }
     const wait = this.#ctx.admitRequest(this.#session.clientIp);
     if (wait > 0) {
       this.#req = req;
@@ -249,7 +262,6 @@ export class HttpExchange implements SessionOwner {
 
     const session = this.#session;
     session.requests++;
-    session.busy = true;
     this.#req = req;
     this.#reqBodyBytes = 0;
     this.#startedAt = performance.now();
@@ -267,6 +279,7 @@ export class HttpExchange implements SessionOwner {
     } else {
       body = chunk.subarray(bodyStart);
       this.#reqPhase = R_BODY;
+      this.#reqRemaining = !req.chunked && req.contentLength >= 0 ? req.contentLength - body.length : -1;
     }
     if (this.#reqBodyBytes + body.length > this.#ctx.config.maxBodyBytes) {
       this.#fail(new BodyTooLargeError(`request body larger than ${this.#ctx.config.maxBodyBytes} bytes`));
@@ -292,6 +305,22 @@ export class HttpExchange implements SessionOwner {
   }
 
   #consumeBody(chunk: Buffer): Buffer | null {
+    const remaining = this.#reqRemaining;
+    if (remaining >= 0) {
+      let body = chunk;
+      let rest: Buffer | null = null;
+      if (chunk.length >= remaining) {
+        body = chunk.subarray(0, remaining);
+        if (remaining < chunk.length) rest = chunk.subarray(remaining);
+        this.#reqPhase = R_DONE;
+        this.#reqRemaining = -1;
+      } else {
+        this.#reqRemaining = remaining - chunk.length;
+      }
+      if (body.length > 0 && !this.#sendBody(body)) return null;
+      if (this.#reqPhase === R_DONE) this.#requestDone();
+      return rest;
+    }
     const framer = this.#reqFramer;
     const ret = framer.execute(chunk);
     if (ret === FRAME_ERROR) {
@@ -538,6 +567,7 @@ export class HttpExchange implements SessionOwner {
       this.#closeAfter = true;
     }
     this.#resStatus = status;
+    this.#resKeepAliveMs = res.keepAliveTimeoutMs;
     this.#resStarted = true;
     this.#resPhase = S_BODY;
     this.#obs.onResponseHead(req, res);
@@ -550,6 +580,9 @@ export class HttpExchange implements SessionOwner {
     }
     const headOut = buildClientResponseHead(res, this.#ctx.rewrite.viaEntry, this.#closeAfter);
     const body = chunk.subarray(bodyStart, ret === FRAME_END ? framer.offset : chunk.length);
+    if (ret !== FRAME_END && !res.chunked && res.contentLength >= 0 && !bodyless) {
+      this.#resRemaining = res.contentLength - body.length;
+    }
     if (body.length === 0) {
       this.#writeClient(headOut);
     } else {
@@ -561,6 +594,18 @@ export class HttpExchange implements SessionOwner {
   }
 
   #consumeResponseBody(chunk: Buffer): void {
+    const remaining = this.#resRemaining;
+    if (remaining >= 0) {
+      if (chunk.length < remaining) {
+        this.#resRemaining = remaining - chunk.length;
+        this.#writeBody(chunk);
+        return;
+      }
+      this.#resRemaining = -1;
+      if (remaining > 0) this.#writeBody(remaining === chunk.length ? chunk : chunk.subarray(0, remaining));
+      this.#finishResponse(remaining < chunk.length);
+      return;
+    }
     const framer = this.#resFramer;
     const ret = framer.execute(chunk);
     if (ret === FRAME_ERROR) {
@@ -593,7 +638,10 @@ export class HttpExchange implements SessionOwner {
     this.#clearResponseTimer();
     const upstream = this.#upstream!;
     const reusable = !trailingBytes && !this.#detached && this.#reqPhase === R_DONE && this.#resFramer.head!.shouldKeepAlive;
+    const keepAliveMs = this.#resKeepAliveMs;
+    const reuseUntil = keepAliveMs < 0 ? Infinity : performance.now() + Math.max(0, keepAliveMs - KEEP_ALIVE_MARGIN_MS);
     if (reusable && !this.#source.sharesSockets) {
+      this.#upstreamReuseUntil = reuseUntil;
       // The session's own link stays bound to this exchange until the next request:
       // no listener churn per request. Idle events are handled by #dropIdleUpstream.
       if (this.#upstreamPaused) {
@@ -604,7 +652,7 @@ export class HttpExchange implements SessionOwner {
       this.#unbindUpstream(upstream);
       this.#upstream = null;
       if (this.#detached) upstream.destroy();
-      else this.#source.release(upstream, reusable);
+      else this.#source.release(upstream, reusable, reuseUntil);
     }
     this.#detached = false;
     this.#obs.onResponseEnd(this.#req, this.#resStatus, performance.now() - this.#startedAt);
@@ -613,8 +661,9 @@ export class HttpExchange implements SessionOwner {
 
   /** Resets for the next request, or closes when this exchange was the last. */
   #endExchange(): void {
-    this.#session.busy = false;
     this.#resPhase = S_IDLE;
+    this.#reqRemaining = -1;
+    this.#resRemaining = -1;
     this.#resStatus = 0;
     this.#resStarted = false;
     this.#req = null;
@@ -693,7 +742,6 @@ export class HttpExchange implements SessionOwner {
     client.removeListener('error', this.#onClientError);
     client.removeListener('close', this.#onClientClose);
     this.#session.state = 'upgraded';
-    this.#session.busy = false;
     client.write(buildClientResponseHead(res, this.#ctx.rewrite.viaEntry, false));
     if (upstreamRest.length > 0) client.write(upstreamRest);
     const leftover = this.#leftover;

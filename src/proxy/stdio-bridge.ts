@@ -42,8 +42,9 @@ export function startStdioBridge(opts: StdioBridgeOptions): StdioBridge {
     sink.skipped('too_large');
     log.warn({ from, bytes, limit: sink.limitBytes }, 'message longer than --inspect-limit: forwarded, not inspected');
   };
-  const fromClient = new NdjsonFramer(sink.limitBytes, (line) => sink.text(line, 'client', 'stdio', log), oversize('client'));
-  const fromServer = new NdjsonFramer(sink.limitBytes, (line) => sink.text(line, 'server', 'stdio', log), oversize('server'));
+  const getLog = (): Logger => log;
+  const fromClient = new NdjsonFramer(sink.limitBytes, (line) => sink.text(line, 'client', 'stdio', getLog), oversize('client'));
+  const fromServer = new NdjsonFramer(sink.limitBytes, (line) => sink.text(line, 'server', 'stdio', getLog), oversize('server'));
 
   let stopping = false;
   let termTimer: NodeJS.Timeout | null = null;

@@ -34,8 +34,6 @@ export class Session {
   mcpSessionId: string | null = null;
   state: SessionState = 'open';
   closeReason: CloseReason | null = null;
-  /** True while a request is between its head and the end of its response. */
-  busy = false;
   #owner: SessionOwner | null = null;
   readonly #onEnd: SessionEndHook;
 

@@ -19,8 +19,8 @@ export interface UpstreamSource {
   readonly sharesSockets: boolean;
   /** Calls `ready` (maybe synchronously) with a connected socket for one request. */
   acquire(ready: DialCallback): void;
-  /** Returns the socket after its response; `reusable` false destroys it. */
-  release(socket: net.Socket, reusable: boolean): void;
+  /** Returns the socket after its response; `reusable` false destroys it; not reused after `reuseUntil` (performance.now()). */
+  release(socket: net.Socket, reusable: boolean, reuseUntil?: number): void;
   /** The socket stays with the caller for good (a stream); the source forgets it. */
   detach(socket: net.Socket): void;
   /** The caller is gone: drop its place in line and any dial in progress. */
@@ -32,11 +32,13 @@ export interface UpstreamSource {
 // An idle socket parked in a source: its listeners only notice it dying.
 class Parked {
   socket: net.Socket | null = null;
+  #reuseUntil = Infinity;
   readonly #onGone = (): void => this.drop();
 
-  park(socket: net.Socket): void {
+  park(socket: net.Socket, reuseUntil = Infinity): void {
     this.drop();
     this.socket = socket;
+    this.#reuseUntil = reuseUntil;
     socket.on('error', this.#onGone);
     socket.on('close', this.#onGone);
     socket.on('end', this.#onGone);
@@ -49,7 +51,9 @@ class Parked {
     if (s === null) return null;
     this.#unhook(s);
     this.socket = null;
-    return s.destroyed || s.readyState !== 'open' ? (s.destroy(), null) : s;
+    // Past the upstream's announced keep-alive timeout the link is about to be closed under us.
+    const stale = s.destroyed || s.readyState !== 'open' || this.#reuseUntil < performance.now();
+    return stale ? (s.destroy(), null) : s;
   }
 
   drop(): void {
@@ -88,8 +92,8 @@ export class OwnUpstream implements UpstreamSource {
     });
   }
 
-  release(socket: net.Socket, reusable: boolean): void {
-    if (reusable && !socket.destroyed) this.#parked.park(socket);
+  release(socket: net.Socket, reusable: boolean, reuseUntil?: number): void {
+    if (reusable && !socket.destroyed) this.#parked.park(socket, reuseUntil);
     else socket.destroy();
   }
 
@@ -131,8 +135,8 @@ export class SharedLink implements UpstreamSource {
     if (!this.#busy) this.#next();
   }
 
-  release(socket: net.Socket, reusable: boolean): void {
-    if (reusable && !socket.destroyed && !this.#closed) this.#parked.park(socket);
+  release(socket: net.Socket, reusable: boolean, reuseUntil?: number): void {
+    if (reusable && !socket.destroyed && !this.#closed) this.#parked.park(socket, reuseUntil);
     else socket.destroy();
     this.#busy = false;
     this.#next();

@@ -74,24 +74,9 @@ cli('a 1 GiB request body streams through with bounded proxy memory', async () =
     });
     req.on('end', () => res.end(hash.digest('hex')));
   });
-  const p = startCli(['forward', 'http', '--port', '0', '--multi-session', '--url', up.url, '--log-level', 'warn', '--max-body-size', String(2 * 1024 ** 3)]);
+  const p = startCli(['forward', 'http', '--port', '0', '--multi-session', '--url', up.url, '--max-body-size', String(2 * 1024 ** 3)]);
   try {
-    // pino logs 'listening' at info; at warn we find the port by asking the OS instead.
-    const port = await new Promise<number>((resolve, reject) => {
-      const deadline = Date.now() + 10_000;
-      const poll = (): void => {
-        execFile('bash', ['-c', `ss -ltnp 2>/dev/null | grep 'pid=${p.child.pid},' | grep -v ':${up.port} ' | head -1`], (_e, out) => {
-          const m = /127\.0\.0\.1:(\d+)/.exec(out);
-          if (m !== null) resolve(Number(m[1]));
-          else if (Date.now() > deadline) reject(new Error('proxy port not found'));
-          else setTimeout(poll, 100);
-        });
-      };
-      poll();
-    }).catch(async () => {
-      // ss missing: restart at info level is not possible here; fail clearly.
-      throw new Error('cannot find the proxy port (is iproute2 installed?)');
-    });
+    const port = Number((await p.waitFor((l) => l.msg === 'listening')).port);
     const baseline = p.peakRssKiB();
     const total = 1024 ** 3;
     const chunk = Buffer.alloc(1024 * 1024, 7);

@@ -93,6 +93,28 @@ multi('chunked request and response bodies pass byte-exact', async () => {
   c.close();
 });
 
+multi('Content-Length bodies both ways are counted through byte-exact, and the links stay reusable', async () => {
+  const out = randomBytes(3 * 1024 * 1024 + 5);
+  up = await startHttpUpstream(async (req, res) => {
+    const body = await readBody(req);
+    res.writeHead(200, { 'content-length': out.length, 'x-request-sha': sha(body) });
+    for (let i = 0; i < out.length; i += 100_000) res.write(out.subarray(i, i + 100_000));
+    res.end();
+  });
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  const c = await RawClient.connect(proxy.port);
+  for (let round = 0; round < 2; round++) {
+    const body = randomBytes(2 * 1024 * 1024 + round);
+    c.write(`POST /up HTTP/1.1\r\nHost: p\r\nContent-Length: ${body.length}\r\n\r\n`);
+    for (let i = 0; i < body.length; i += 70_000) c.write(body.subarray(i, i + 70_000));
+    const r = await c.readResponse({ timeoutMs: 30_000 });
+    assert.is(r.headers['x-request-sha'], sha(body));
+    assert.is(sha(r.body), sha(out));
+  }
+  assert.is(up.accepted(), 1);
+  c.close();
+});
+
 multi('pipelined requests are answered in order on one connection', async () => {
   let n = 0;
   up = await startHttpUpstream(async (req, res) => {
@@ -227,6 +249,28 @@ multi('an upstream that stops reading pauses the client: what the client can sen
   }
   assert.ok(blocked, `client was never blocked after ${sent} bytes`);
   assert.ok(sent < 48 * 1024 * 1024, `proxy accepted ${sent} bytes for a stalled upstream`);
+  c.close();
+});
+
+multi('an idle upstream link is retired before the upstream\'s announced keep-alive timeout', async () => {
+  // node:http announces "Keep-Alive: timeout=2" and closes idle links after 2 s.
+  up = await startHttpUpstream((_req, res) => res.end('ok'), (server) => {
+    server.keepAliveTimeout = 2000;
+  });
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  const c = await RawClient.connect(proxy.port);
+  const ask = async (): Promise<number> => {
+    c.write('GET /mcp HTTP/1.1\r\nHost: p\r\n\r\n');
+    return (await c.readResponse()).status;
+  };
+  assert.is(await ask(), 200);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.is(await ask(), 200);
+  assert.is(up.accepted(), 1, 'reused within the window');
+  // Past timeout - 1 s the link is not trusted any more: a fresh one is opened, no 502.
+  await new Promise((r) => setTimeout(r, 1300));
+  assert.is(await ask(), 200);
+  assert.is(up.accepted(), 2);
   c.close();
 });
 

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# make bench: installs what it needs (Debian packages, the bench's own npm packages),
+# then runs every scenario against every target and prints/saves one markdown table.
+set -euo pipefail
+cd "$(dirname "$0")"
+bash ./ensure-tools.sh
+[ -d node_modules/http-proxy ] || npm ci --no-audit --no-fund
+node parser-bench.mjs 200000 | tee results/parser-latest.md
+node bench.mjs "$@"
