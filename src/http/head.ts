@@ -119,6 +119,14 @@ function value(raw: Buffer, f: HeaderField): string {
 }
 
 function pushTokens(list: string, out: string[]): void {
+  // Nearly every Connection header is one of these: no split, no trim.
+  if (list.length <= 10 && list.indexOf(',') === -1) {
+    const one = list.toLowerCase();
+    if (one === 'keep-alive' || one === 'close' || one === 'upgrade') {
+      out.push(one);
+      return;
+    }
+  }
   for (const t of list.split(',')) {
     const s = t.trim().toLowerCase();
     if (s !== '') out.push(s);
