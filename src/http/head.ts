@@ -308,7 +308,7 @@ export function buildUpstreamRequestHead(req: RequestHead, rw: RequestRewrite, c
 }
 
 /** Builds the head sent to the client: our HTTP version, hop-by-hop out, Via and Connection in. */
-export function buildClientResponseHead(res: ResponseHead, viaEntry: string, close: boolean): Buffer {
+export function buildClientResponseHead(res: ResponseHead, viaEntry: string, close: boolean, http10Client = false): Buffer {
   const raw = res.raw;
   const upgrading = res.statusCode === 101;
   const tokens = res.connectionTokens;
@@ -320,5 +320,7 @@ export function buildClientResponseHead(res: ResponseHead, viaEntry: string, clo
   let extra = `Via: ${res.via === null ? viaEntry : `${res.via}, ${viaEntry}`}\r\n`;
   if (upgrading) extra += 'Connection: upgrade\r\n';
   else if (close) extra += 'Connection: close\r\n';
+  // RFC 9112 §9.3: an HTTP/1.0 client keeps the connection only when told so.
+  else if (http10Client) extra += 'Connection: keep-alive\r\n';
   return assemble('HTTP/1.1', raw, runs, `${extra}\r\n`);
 }

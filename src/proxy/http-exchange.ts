@@ -578,7 +578,7 @@ export class HttpExchange implements SessionOwner {
       this.#source.detach(this.#upstream!);
       this.#detached = true;
     }
-    const headOut = buildClientResponseHead(res, this.#ctx.rewrite.viaEntry, this.#closeAfter);
+    const headOut = buildClientResponseHead(res, this.#ctx.rewrite.viaEntry, this.#closeAfter, req.versionMinor === 0);
     const body = chunk.subarray(bodyStart, ret === FRAME_END ? framer.offset : chunk.length);
     if (ret !== FRAME_END && !res.chunked && res.contentLength >= 0 && !bodyless) {
       this.#resRemaining = res.contentLength - body.length;

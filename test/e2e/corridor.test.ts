@@ -144,6 +144,20 @@ multi('Connection: close and HTTP/1.0 end the connection after the response', as
   assert.ok(r2.closed);
 });
 
+multi('an HTTP/1.0 client asking for keep-alive is told so and kept', async () => {
+  up = await startHttpUpstream((_req, res) => res.end('ten'));
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  const c = await RawClient.connect(proxy.port);
+  for (let i = 0; i < 2; i++) {
+    c.write('GET /mcp HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
+    const r = await c.readResponse();
+    assert.is(r.body.toString(), 'ten');
+    assert.is(r.headers.connection, 'keep-alive');
+  }
+  assert.not.ok(c.ended);
+  c.close();
+});
+
 multi('Expect: 100-continue relays the upstream\'s 100 before the body is sent', async () => {
   up = await startHttpUpstream(async (req, res) => {
     const body = await readBody(req);
