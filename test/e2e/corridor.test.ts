@@ -144,8 +144,11 @@ multi('Connection: close and HTTP/1.0 end the connection after the response', as
   assert.ok(r2.closed);
 });
 
-multi('an HTTP/1.0 client asking for keep-alive is told so and kept', async () => {
-  up = await startHttpUpstream((_req, res) => res.end('ten'));
+multi('an HTTP/1.0 client asking for keep-alive is told so and kept when the answer has a length', async () => {
+  // An HTTP/1.0 upstream answering with Content-Length, then closing its side.
+  up = await startNetUpstream((s) => {
+    s.once('data', () => s.end('HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nten'));
+  });
   proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
   const c = await RawClient.connect(proxy.port);
   for (let i = 0; i < 2; i++) {
@@ -155,7 +158,17 @@ multi('an HTTP/1.0 client asking for keep-alive is told so and kept', async () =
     assert.is(r.headers.connection, 'keep-alive');
   }
   assert.not.ok(c.ended);
+  assert.is(up.accepted(), 2); // the upstream closed after each answer
   c.close();
+});
+
+multi('an HTTP/1.0 client gets Connection: close when the answer is delimited by close', async () => {
+  up = await startHttpUpstream((_req, res) => res.end('ten')); // node answers 1.0 without a length
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  const r = await rawExchange(proxy.port, 'GET /mcp HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
+  assert.is(r.body.toString(), 'ten');
+  assert.is(r.headers.connection, 'close');
+  assert.ok(r.closed);
 });
 
 multi('Expect: 100-continue relays the upstream\'s 100 before the body is sent', async () => {
