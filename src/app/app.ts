@@ -207,10 +207,13 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         accept,
       });
       const port = await listenOn(listener, config.port, config.host);
+      // After listen, accept errors (EMFILE, ENFILE) must be logged, never thrown.
+      listener.on('error', (err: NodeJS.ErrnoException) => log.error({ err: err.code ?? err.message }, 'accept failed'));
       let adminPort: number | null = null;
       if (config.adminPort !== null) {
         admin = createAdminServer({ registry, metrics, isDraining: () => draining });
         adminPort = await listenOn(admin, config.adminPort, config.adminHost);
+        admin.on('error', (err: NodeJS.ErrnoException) => log.error({ err: err.code ?? err.message }, 'admin server error'));
       }
       log.info({ mode: config.mode, port, host: config.host, multiSession: config.multiSession, upstream: upstreamUrl?.href ?? `${target.host}:${target.port}`, adminPort }, 'listening');
       return { port, adminPort, upstreamUrl };

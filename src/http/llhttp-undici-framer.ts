@@ -137,7 +137,12 @@ export class UndiciLlhttpFramer implements Framer {
     if (ret === HPE_PAUSED || ret === HPE_PAUSED_UPGRADE) {
       this.#paused = true;
       this.offset = ll.llhttp_get_error_pos(this.#ptr) - inputPtr;
-      assert(this.ended && this.offset >= 0 && this.offset <= len);
+      if (!this.ended || this.offset < 0 || this.offset > len) {
+        // A pause llhttp chose itself (e.g. before an upgrade body): not a framing we forward.
+        this.errorName = 'HPE_PAUSED_UPGRADE';
+        this.errorReason = 'unexpected pause';
+        return FRAME_ERROR;
+      }
       return FRAME_END;
     }
     this.errorName = cString(ll.llhttp_errno_name(ret));

@@ -58,7 +58,12 @@ export class LlhttpWasmFramer implements Framer {
     if (ret === HPE_PAUSED || ret === HPE_PAUSED_UPGRADE) {
       this.#paused = true;
       this.offset = this.#parser.getErrorPosition();
-      assert(this.ended && this.offset >= 0 && this.offset <= data.length);
+      if (!this.ended || this.offset < 0 || this.offset > data.length) {
+        // A pause llhttp chose itself (e.g. before an upgrade body): not a framing we forward.
+        this.errorName = 'HPE_PAUSED_UPGRADE';
+        this.errorReason = 'unexpected pause';
+        return FRAME_ERROR;
+      }
       return FRAME_END;
     }
     this.errorName = this.#parser.getErrorName(ret) ?? `HPE_${ret}`;

@@ -20,8 +20,12 @@ function send(res: http.ServerResponse, status: number, body: string, type = 'ap
 /** An http.Server serving the admin routes; the caller listens and closes it. */
 export function createAdminServer(deps: AdminDeps): http.Server {
   const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://admin');
-    const path = url.pathname;
+    let path: string;
+    try {
+      path = new URL(req.url ?? '/', 'http://admin').pathname;
+    } catch {
+      return send(res, 400, JSON.stringify({ error: 'bad request target' }));
+    }
     if (req.method === 'GET' && path === '/healthz') {
       const draining = deps.isDraining();
       return send(res, draining ? 503 : 200, JSON.stringify({ status: draining ? 'draining' : 'ok' }));

@@ -537,7 +537,14 @@ export class HttpExchange implements SessionOwner {
       this.#upstreamFailed(new UpstreamBrokenError('upstream response head too large'), 'protocol');
       return;
     }
-    const res = readResponseHead(all.subarray(0, headEnd));
+    let res: ResponseHead;
+    try {
+      res = readResponseHead(all.subarray(0, headEnd));
+    } catch (err) {
+      // obs-fold or a bad field name that this llhttp build let through: not ours to pass on.
+      this.#upstreamFailed(new UpstreamBrokenError(`invalid response head from upstream: ${(err as Error).message}`, err), 'protocol');
+      return;
+    }
     const req = this.#req!;
     const bodyStart = headEnd - prev;
     const status = res.statusCode;

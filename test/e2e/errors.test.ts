@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import type { Config } from '../../dist/cli/config.js';
 import { RawClient, rawExchange, type RawResponse } from '../helpers/raw-client.js';
 import { startProxy, until, type TestProxy } from '../helpers/proxy.js';
-import { readBody, startHttpUpstream, type TestServer } from '../helpers/upstreams.js';
+import { readBody, startHttpUpstream, startNetUpstream, type TestServer } from '../helpers/upstreams.js';
 
 let up: TestServer;
 let proxy: TestProxy;
@@ -228,6 +228,19 @@ upstream('502 when the upstream closes before responding', async () => {
   });
   const r = await provoke('POST /mcp HTTP/1.1\r\nHost: p\r\nX-Kill: 1\r\nContent-Length: 0\r\n\r\n');
   assertJsonRpcError(r, 502, 'upstream_broken');
+});
+
+upstream('502 for an upstream head with obs-fold or a bad field name; the proxy lives on', async () => {
+  for (const head of ['HTTP/1.1 200 OK\r\nX-A: a\r\n folded\r\nContent-Length: 0\r\n\r\n', 'HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 0\r\n\r\n']) {
+    const raw = await startNetUpstream((sock) => sock.once('data', () => sock.end(head)));
+    const p = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(raw.url) });
+    const r = await rawExchange(p.port, 'GET /mcp HTTP/1.1\r\nHost: p\r\n\r\n');
+    assertJsonRpcError(r, 502, 'upstream_broken');
+    await p.close();
+    await raw.close();
+  }
+  await setup();
+  await goodRequest();
 });
 
 upstream('a reset mid-response closes the client connection (its head was already sent)', async () => {
