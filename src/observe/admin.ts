@@ -21,8 +21,11 @@ function send(res: http.ServerResponse, status: number, body: string, type = 'ap
 export function createAdminServer(deps: AdminDeps): http.Server {
   const server = http.createServer((req, res) => {
     let path: string;
+    let query: URLSearchParams;
     try {
-      path = new URL(req.url ?? '/', 'http://admin').pathname;
+      const url = new URL(req.url ?? '/', 'http://admin');
+      path = url.pathname;
+      query = url.searchParams;
     } catch {
       return send(res, 400, JSON.stringify({ error: 'bad request target' }));
     }
@@ -38,7 +41,9 @@ export function createAdminServer(deps: AdminDeps): http.Server {
       return;
     }
     if (path === '/sessions' && req.method === 'GET') {
-      return send(res, 200, JSON.stringify(deps.registry.list()));
+      // ?mcpSessionId= lists the connections (POSTs, the GET stream) of one MCP session.
+      const mcp = query.get('mcpSessionId');
+      return send(res, 200, JSON.stringify(mcp === null ? deps.registry.list() : deps.registry.byMcpSession(mcp)));
     }
     const m = /^\/sessions\/([A-Za-z0-9_-]+)$/.exec(path);
     if (m !== null) {

@@ -72,6 +72,12 @@ streamable('five SDK clients at once through --multi-session stay isolated', asy
   for (const id of ids) assert.ok(listed.has(id!), `MCP session ${id} not in /sessions`);
   // Every proxy session carries exactly one MCP session.
   for (const s of sessions) assert.ok(ids.includes(s.mcpSessionId ?? ''), `stray session ${JSON.stringify(s)}`);
+  // The registry finds one MCP session's connections together (its POSTs and its GET stream).
+  for (const id of ids) {
+    const mine = JSON.parse(await adminGet(proxy.adminPort!, `/sessions?mcpSessionId=${id}`)) as Array<{ mcpSessionId: string }>;
+    assert.ok(mine.length >= 1);
+    for (const s of mine) assert.is(s.mcpSessionId, id);
+  }
   const metrics = await adminGet(proxy.adminPort!, '/metrics');
   assert.match(metrics, /shadowcat_mcp_messages_total\{method="initialize",direction="client_to_server"\} 5/);
   assert.match(metrics, /shadowcat_mcp_messages_total\{method="tools\/list",direction="client_to_server"\} 5/);
