@@ -39,7 +39,10 @@ async function runNetwork(config: Config): Promise<void> {
   if (config.mode === 'http' && addr.upstreamUrl !== null) {
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const body = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}';
-    log.info({ curl: `curl -s -i -X POST http://${host}:${addr.port}/mcp -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d '${body}'` }, 'try it');
+    const curl = `curl -s -i -X POST http://${host}:${addr.port}/mcp -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d '${body}'`;
+    log.info({ curl }, 'try it');
+    // The JSON log escapes the quotes; a human pastes from this plain line instead.
+    process.stderr.write(`\nTry it (paste in another terminal):\n  ${curl}\n\n`);
   }
 }
 

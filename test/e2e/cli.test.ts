@@ -35,8 +35,10 @@ cli('--version and --help for every command', async () => {
 cli('make run\'s command: the logged curl line reaches the demo server through the proxy', async () => {
   const p = startCli(['forward', 'http', '--port', '0', '--multi-session']);
   try {
-    const tryIt = await p.waitFor((l) => l.msg === 'try it');
-    const curl = String(tryIt.curl);
+    await p.waitFor((l) => l.msg === 'try it');
+    // The plain-text line a human copies (the JSON log line escapes its quotes).
+    const plain = await p.waitFor((l) => typeof l.raw === 'string' && l.raw.startsWith('  curl '));
+    const curl = String(plain.raw).trim();
     assert.match(curl, /^curl .*http:\/\/127\.0\.0\.1:\d+\/mcp/);
     const out = await new Promise<string>((resolve, reject) => {
       execFile('bash', ['-c', curl], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
