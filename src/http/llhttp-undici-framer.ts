@@ -4,9 +4,8 @@
 // area are shared by every framer of the process: execute() is synchronous, so only one
 // parser runs at a time.
 
-import assert from 'node:assert';
 import { createRequire } from 'node:module';
-import { FRAME_END, FRAME_ERROR, FRAME_MORE, HPE_OK, HPE_PAUSED, HPE_PAUSED_UPGRADE, type FrameHead, type Framer } from './framer.js';
+import { LlhttpFramer } from './llhttp-framer.js';
 
 const require = createRequire(import.meta.url);
 
@@ -77,17 +76,12 @@ function cString(ptr: number): string {
 }
 
 /** A Framer on undici's llhttp wasm. */
-export class UndiciLlhttpFramer implements Framer {
+export class UndiciLlhttpFramer extends LlhttpFramer {
   readonly #ptr: number;
-  #paused = false;
-  #skipBody = false;
-  head: FrameHead | null = null;
-  ended = false;
-  offset = 0;
-  errorName = '';
-  errorReason = '';
+  #inputPtr = 0;
 
   constructor(kind: 'request' | 'response') {
+    super();
     llhttp ??= loadLlhttp();
     this.#ptr = llhttp.llhttp_alloc(kind === 'request' ? TYPE_REQUEST : TYPE_RESPONSE);
   }
@@ -95,34 +89,22 @@ export class UndiciLlhttpFramer implements Framer {
   /** @internal called from wasm */
   onHeadersComplete(statusCode: number, upgrade: number, keepAlive: number): number {
     const p = this.#ptr;
-    this.head = {
+    return this.headersComplete({
       versionMinor: llhttp!.llhttp_get_http_minor(p),
       method: statusCode === 0 ? llhttp!.llhttp_get_method(p) : -1,
       statusCode,
       upgrade: upgrade === 1,
       shouldKeepAlive: keepAlive === 1,
-    };
-    // 1 tells llhttp the message has no body (the answer to a HEAD request).
-    return this.#skipBody ? 1 : 0;
+    });
   }
 
-  /** @internal called from wasm: pausing at the end of every message lets the caller act. */
+  /** @internal called from wasm */
   onMessageComplete(): number {
-    this.ended = true;
-    return HPE_PAUSED;
+    return this.messageComplete();
   }
 
-  expectNoBody(skip: boolean): void {
-    this.#skipBody = skip;
-  }
-
-  execute(data: Uint8Array): number {
-    assert(!this.ended, 'execute() after the end of a message: call next() first');
+  protected run(data: Uint8Array): number {
     const ll = llhttp!;
-    if (this.#paused) {
-      ll.llhttp_resume(this.#ptr);
-      this.#paused = false;
-    }
     const len = data.length;
     if (len > inputSize) {
       if (inputPtr !== 0) ll.free(inputPtr);
@@ -130,45 +112,37 @@ export class UndiciLlhttpFramer implements Framer {
       inputPtr = ll.malloc(inputSize);
     }
     new Uint8Array(ll.memory.buffer, inputPtr, len).set(data);
+    this.#inputPtr = inputPtr;
     current = this;
     const ret = ll.llhttp_execute(this.#ptr, inputPtr, len);
     current = null;
-    if (ret === HPE_OK) return FRAME_MORE;
-    if (ret === HPE_PAUSED || ret === HPE_PAUSED_UPGRADE) {
-      this.#paused = true;
-      this.offset = ll.llhttp_get_error_pos(this.#ptr) - inputPtr;
-      if (!this.ended || this.offset < 0 || this.offset > len) {
-        // A pause llhttp chose itself (e.g. before an upgrade body): not a framing we forward.
-        this.errorName = 'HPE_PAUSED_UPGRADE';
-        this.errorReason = 'unexpected pause';
-        return FRAME_ERROR;
-      }
-      return FRAME_END;
-    }
-    this.errorName = cString(ll.llhttp_errno_name(ret));
-    this.errorReason = cString(ll.llhttp_get_error_reason(this.#ptr));
-    return FRAME_ERROR;
+    return ret;
   }
 
-  finish(): boolean {
-    if (this.ended) return true;
-    if (this.head === null) return false;
+  protected errorPosition(): number {
+    return llhttp!.llhttp_get_error_pos(this.#ptr) - this.#inputPtr;
+  }
+
+  protected describe(ret: number): [string, string] {
+    return [cString(llhttp!.llhttp_errno_name(ret)), cString(llhttp!.llhttp_get_error_reason(this.#ptr))];
+  }
+
+  protected resume(): void {
+    llhttp!.llhttp_resume(this.#ptr);
+  }
+
+  protected reset(): void {
+    llhttp!.llhttp_reset(this.#ptr);
+  }
+
+  protected runFinish(): number {
     current = this;
     const ret = llhttp!.llhttp_finish(this.#ptr);
     current = null;
-    return (ret === HPE_OK || ret === HPE_PAUSED) && this.ended;
+    return ret;
   }
 
-  next(): void {
-    llhttp!.llhttp_reset(this.#ptr);
-    this.#paused = false;
-    this.#skipBody = false;
-    this.head = null;
-    this.ended = false;
-    this.offset = 0;
-  }
-
-  destroy(): void {
+  protected free(): void {
     llhttp!.llhttp_free(this.#ptr);
   }
 }

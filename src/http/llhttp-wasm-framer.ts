@@ -3,94 +3,51 @@
 // than the framing itself (see native-bench/parser-bench.mjs); kept as the alternative
 // binding the benchmark measures against.
 
-import assert from 'node:assert';
 import { createParser, TYPE, type HeadersComplete, type Parser } from 'llhttp-wasm';
-import { FRAME_END, FRAME_ERROR, FRAME_MORE, HPE_OK, HPE_PAUSED, HPE_PAUSED_UPGRADE, type FrameHead, type Framer } from './framer.js';
+import { LlhttpFramer } from './llhttp-framer.js';
 
 /** A Framer on the llhttp-wasm npm package. */
-export class LlhttpWasmFramer implements Framer {
+export class LlhttpWasmFramer extends LlhttpFramer {
   readonly #parser: Parser;
-  #paused = false;
-  #skipBody = false;
-  /** Head of the current message once its headers are complete, else null. */
-  head: FrameHead | null = null;
-  /** True once the current message has ended. */
-  ended = false;
-  /** After FRAME_END: bytes of the input that belong to the current message. */
-  offset = 0;
-  errorName = '';
-  errorReason = '';
 
   constructor(kind: 'request' | 'response') {
+    super();
     this.#parser = createParser(kind === 'request' ? TYPE.REQUEST! : TYPE.RESPONSE!);
-    this.#parser.onHeadersComplete = (msg: HeadersComplete): number => {
-      this.head = {
-        versionMinor: msg.versionMinor,
-        method: msg.method ?? -1,
-        statusCode: msg.statusCode ?? 0,
-        upgrade: msg.upgrade,
-        shouldKeepAlive: msg.shouldKeepAlive,
-      };
-      // 1 tells llhttp the message has no body (the answer to a HEAD request).
-      return this.#skipBody ? 1 : 0;
-    };
-    // Pausing at the end of every message lets the caller act before the next one starts.
-    this.#parser.onMessageComplete = (): number => {
-      this.ended = true;
-      return HPE_PAUSED;
-    };
+    this.#parser.onHeadersComplete = (msg: HeadersComplete): number => this.headersComplete({
+      versionMinor: msg.versionMinor,
+      method: msg.method ?? -1,
+      statusCode: msg.statusCode ?? 0,
+      upgrade: msg.upgrade,
+      shouldKeepAlive: msg.shouldKeepAlive,
+    });
+    this.#parser.onMessageComplete = (): number => this.messageComplete();
   }
 
-  /** The next response answers a HEAD request, so it has no body whatever it says. */
-  expectNoBody(skip: boolean): void {
-    this.#skipBody = skip;
+  protected run(data: Uint8Array): number {
+    return this.#parser.execute(data);
   }
 
-  /** Feeds bytes; returns FRAME_MORE, FRAME_END (see `offset`) or FRAME_ERROR. */
-  execute(data: Uint8Array): number {
-    assert(!this.ended, 'execute() after the end of a message: call next() first');
-    if (this.#paused) {
-      this.#parser.resume();
-      this.#paused = false;
-    }
-    const ret = this.#parser.execute(data);
-    if (ret === HPE_OK) return FRAME_MORE;
-    if (ret === HPE_PAUSED || ret === HPE_PAUSED_UPGRADE) {
-      this.#paused = true;
-      this.offset = this.#parser.getErrorPosition();
-      if (!this.ended || this.offset < 0 || this.offset > data.length) {
-        // A pause llhttp chose itself (e.g. before an upgrade body): not a framing we forward.
-        this.errorName = 'HPE_PAUSED_UPGRADE';
-        this.errorReason = 'unexpected pause';
-        return FRAME_ERROR;
-      }
-      return FRAME_END;
-    }
-    this.errorName = this.#parser.getErrorName(ret) ?? `HPE_${ret}`;
-    this.errorReason = this.#parser.getErrorReason(ret) ?? 'invalid framing';
-    return FRAME_ERROR;
+  protected errorPosition(): number {
+    return this.#parser.getErrorPosition();
   }
 
-  /** Signals EOF: true when that ends the current message (a body delimited by close). */
-  finish(): boolean {
-    if (this.ended) return true;
-    if (this.head === null) return false;
-    const ret = this.#parser.finish();
-    return (ret === HPE_OK || ret === HPE_PAUSED) && this.ended;
+  protected describe(ret: number): [string, string] {
+    return [this.#parser.getErrorName(ret) ?? `HPE_${ret}`, this.#parser.getErrorReason(ret) ?? 'invalid framing'];
   }
 
-  /** Prepares for the next message on the same connection. */
-  next(): void {
+  protected resume(): void {
+    this.#parser.resume();
+  }
+
+  protected reset(): void {
     this.#parser.reset();
-    this.#paused = false;
-    this.#skipBody = false;
-    this.head = null;
-    this.ended = false;
-    this.offset = 0;
   }
 
-  /** Frees the parser's wasm memory; the framer is unusable afterwards. */
-  destroy(): void {
+  protected runFinish(): number {
+    return this.#parser.finish();
+  }
+
+  protected free(): void {
     this.#parser.destroy();
   }
 }

@@ -27,10 +27,8 @@ function track(server: net.Server): { accepted: () => number; open: () => number
   return { accepted: () => accepted, open: () => sockets.size, sockets };
 }
 
-/** A node:http upstream running `handler`. */
-export async function startHttpUpstream(handler: http.RequestListener, setup?: (server: http.Server) => void): Promise<TestServer> {
-  const server = http.createServer({ keepAliveTimeout: 30_000 }, handler);
-  setup?.(server);
+/** Listens on 127.0.0.1:0 and returns the TestServer view of `server`. */
+async function serve(server: net.Server): Promise<TestServer> {
   const t = track(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
@@ -46,22 +44,16 @@ export async function startHttpUpstream(handler: http.RequestListener, setup?: (
   };
 }
 
+/** A node:http upstream running `handler`. */
+export async function startHttpUpstream(handler: http.RequestListener, setup?: (server: http.Server) => void): Promise<TestServer> {
+  const server = http.createServer({ keepAliveTimeout: 30_000 }, handler);
+  setup?.(server);
+  return serve(server);
+}
+
 /** A node:net upstream calling `onConnection` for each socket. */
 export async function startNetUpstream(onConnection: (s: net.Socket) => void): Promise<TestServer> {
-  const server = net.createServer({ allowHalfOpen: true }, onConnection);
-  const t = track(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    url: `http://127.0.0.1:${port}/mcp`,
-    accepted: t.accepted,
-    open: t.open,
-    close: () => new Promise<void>((r) => {
-      for (const s of t.sockets) s.destroy();
-      server.close(() => r());
-    }),
-  };
+  return serve(net.createServer({ allowHalfOpen: true }, onConnection));
 }
 
 /** A port nothing listens on (bound, then released). */
