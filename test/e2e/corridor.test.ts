@@ -434,6 +434,31 @@ tcp('each connection gets its own upstream connection', async () => {
   await until(() => proxy.app.registry.size === 0, 5000, 'sessions end');
 });
 
+tcp('limits and idle expiry apply to L4 sessions too', async () => {
+  up = await startNetUpstream((s) => {
+    s.on('data', (d) => s.write(d));
+    s.on('end', () => s.end());
+  });
+  proxy = await startProxy({ mode: 'tcp', upstream: { host: '127.0.0.1', port: up.port }, maxSessions: 1, sessionTimeoutMs: 300 });
+  const first = net.connect(proxy.port, '127.0.0.1');
+  first.on('error', () => undefined);
+  await until(() => proxy.app.registry.size === 1, 2000, 'first session');
+  // A second connection over --max-sessions is closed at once (no HTTP answer at L4).
+  const refused = await new Promise<Buffer>((resolve) => {
+    const s = net.connect(proxy.port, '127.0.0.1');
+    const got: Buffer[] = [];
+    s.on('data', (d) => got.push(d));
+    s.on('error', () => resolve(Buffer.concat(got)));
+    s.on('close', () => resolve(Buffer.concat(got)));
+  });
+  assert.is(refused.length, 0);
+  assert.match(await proxy.app.metrics.render(), /shadowcat_sessions_rejected_total\{reason="max-sessions"\} 1/);
+  // The idle first session expires and frees the slot.
+  await new Promise<void>((resolve) => first.on('close', () => resolve()));
+  assert.is(proxy.app.registry.size, 0);
+  assert.match(await proxy.app.metrics.render(), /shadowcat_sessions_expired_total 1/);
+});
+
 multi.run();
 single.run();
 tcp.run();
