@@ -131,6 +131,35 @@ multi('pipelined requests are answered in order on one connection', async () => 
   c.close();
 });
 
+multi('HEAD, 204 and 304 answers carry no body and keep the connection in step', async () => {
+  up = await startHttpUpstream((req, res) => {
+    if (req.method === 'HEAD') {
+      res.writeHead(200, { 'content-length': '1234', 'content-type': 'application/json' });
+      res.end();
+    } else if (req.url === '/none') {
+      res.writeHead(204).end();
+    } else if (req.url === '/same') {
+      res.writeHead(304, { etag: '"x"' }).end();
+    } else {
+      res.end('after');
+    }
+  });
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  const c = await RawClient.connect(proxy.port);
+  c.write('HEAD /mcp HTTP/1.1\r\nHost: p\r\n\r\n');
+  const head = await c.readResponse({ head: true });
+  assert.is(head.status, 200);
+  assert.is(head.headers['content-length'], '1234');
+  c.write('GET /none HTTP/1.1\r\nHost: p\r\n\r\nGET /same HTTP/1.1\r\nHost: p\r\n\r\nGET /last HTTP/1.1\r\nHost: p\r\n\r\n');
+  assert.is((await c.readResponse()).status, 204);
+  assert.is((await c.readResponse()).status, 304);
+  const last = await c.readResponse();
+  assert.is(last.body.toString(), 'after');
+  assert.is(c.buffered.length, 0);
+  assert.is(up.accepted(), 1);
+  c.close();
+});
+
 multi('Connection: close and HTTP/1.0 end the connection after the response', async () => {
   up = await startHttpUpstream((req, res) => res.end(`ok ${req.httpVersion}`));
   proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
