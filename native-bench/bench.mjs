@@ -23,7 +23,8 @@ const opt = (name, def) => {
 const RUNS = Number(opt('runs', '3'));
 const SECONDS = Number(opt('seconds', '5'));
 const ONLY = opt('only', '') ? opt('only', '').split(',') : null;
-const SCENARIOS = opt('scenarios', 'a,b,c,d').split(',');
+// `--scenarios none --only idle` measures idle sessions alone.
+const SCENARIOS = opt('scenarios', 'a,b,c,d').split(',').filter((s) => s !== 'none');
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 
 mkdirSync(join(WORK, 'www'), { recursive: true });
@@ -216,6 +217,7 @@ writeFileSync(join(WORK, 'upstream.conf'), nginxUpstreamConf(upstreamPort));
 const upstream = start('nginx', ['-c', join(WORK, 'upstream.conf'), '-p', WORK], 'nginx-upstream');
 await waitPort(upstreamPort);
 const results = [];
+const partial = SCENARIOS.length < 4 || ONLY !== null;
 
 try {
   for (const sid of SCENARIOS) {
@@ -338,8 +340,10 @@ if (idle !== null) {
   md += `\nIdle sessions (shadowcat L7 multi-session): ${idle.count} idle keep-alive sessions add ${fmt(idle.perSessionKiB, 2)} KiB of RSS each (${fmt(idle.baseMiB)} → ${fmt(idle.afterMiB)} MiB). The upstream closes idle links after 1 s, so each session holds its client socket only: with upstream links, 10,000 sessions need 20,000 fds, over this machine's hard limit.\n`;
 }
 process.stdout.write(`\n${md}`);
+// Only a full run (every scenario, every target) replaces results/latest.md, the table the
+// README quotes; partial runs are saved beside it.
 mkdirSync(join(HERE, 'results'), { recursive: true });
-const file = join(HERE, 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.md`);
+const file = join(HERE, 'results', `${partial ? 'partial' : 'bench'}-${new Date().toISOString().replace(/[:.]/g, '-')}.md`);
 writeFileSync(file, md);
-writeFileSync(join(HERE, 'results', 'latest.md'), md);
+if (!partial) writeFileSync(join(HERE, 'results', 'latest.md'), md);
 process.stderr.write(`saved ${file}\n`);

@@ -36,7 +36,8 @@ async function runNetwork(config: Config): Promise<void> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   const addr = await app.listen();
-  if (config.mode === 'http' && addr.upstreamUrl !== null) {
+  // SPEC: without --url, tell a newcomer how to reach the demo server through the proxy.
+  if (config.mode === 'http' && config.upstreamUrl === null && addr.upstreamUrl !== null) {
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const body = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}';
     const curl = `curl -s -i -X POST http://${host}:${addr.port}/mcp -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d '${body}'`;

@@ -143,14 +143,9 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     const sessionLog = (): Logger => (child ??= log.child({ sid: session.id }));
     const inspector = inspect ? new McpInspector(sink, sessionLog, session.id) : null;
     const observer = new SessionObserver(session, metrics, sessionLog, debug, registry, inspector);
+    // Multi-session: the session's own upstream source, closed with the exchange.
     const source: UpstreamSource = shared ?? new OwnUpstream(target!);
-    const exchange = new HttpExchange(exchangeContext!, session, socket, source, observer);
-    if (shared === null) {
-      // The session's own upstream connection dies with it.
-      session.own({ teardown: (r) => { exchange.teardown(r); source.close(); }, drain: () => exchange.drain() });
-    } else {
-      session.own(exchange);
-    }
+    session.own(new HttpExchange(exchangeContext!, session, socket, source, observer, shared === null));
   };
 
   const acceptTcp = (socket: net.Socket, ip: string, port: number): void => {

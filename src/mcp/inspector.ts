@@ -135,8 +135,9 @@ export class McpInspector {
   #request: BodyCollector | null = null;
   #response: BodyCollector | null = null;
   #sse: SseReader | null = null;
-  readonly #reqBody = new BodyCollector();
-  readonly #resBody = new BodyCollector();
+  // Made on first use: most connections of an idle session never need them again.
+  #reqBody: BodyCollector | null = null;
+  #resBody: BodyCollector | null = null;
 
   constructor(sink: McpMessageSink, log: LazyLogger, proxySessionId: string) {
     this.#sink = sink;
@@ -159,6 +160,7 @@ export class McpInspector {
       this.#sink.skipped('too_large');
       return;
     }
+    this.#reqBody ??= new BodyCollector();
     this.#reqBody.reset();
     this.#request = this.#reqBody;
   }
@@ -180,6 +182,7 @@ export class McpInspector {
     // The response keeps the request's scope, even when it is the one that first names
     // the MCP session (initialize): that is what lets the two be correlated.
     if (isJson(res.contentType)) {
+      this.#resBody ??= new BodyCollector();
       this.#resBody.reset();
       this.#response = this.#resBody;
     } else if (isEventStream(res.contentType)) {

@@ -46,6 +46,10 @@ const P_UPSTREAM = 2;
 const P_RESPONSE = 4;
 const P_CLOSING = 8;
 
+/** Tags a socket with the exchange that listens on it. */
+const EXCHANGE = Symbol('shadowcat.exchange');
+type Tagged = net.Socket & { [EXCHANGE]?: HttpExchange };
+
 /** What every exchange of an app shares: fixed at start. */
 export interface ExchangeContext {
   readonly config: Config;
@@ -60,11 +64,63 @@ export interface ExchangeContext {
 
 /** The L7 handler of one client connection; owned by its Session. */
 export class HttpExchange implements SessionOwner {
+  // Listeners are shared by every exchange (no closures per session): each finds its
+  // exchange through the tag on the socket it fires on.
+  static #onClientData(this: net.Socket, chunk: Buffer): void {
+    (this as Tagged)[EXCHANGE]!.#clientData(chunk);
+  }
+
+  static #onClientDrain(this: net.Socket): void {
+    (this as Tagged)[EXCHANGE]!.#clientDrain();
+  }
+
+  static #onClientEnd(this: net.Socket): void {
+    (this as Tagged)[EXCHANGE]!.#clientEnd();
+  }
+
+  static #onClientError(this: net.Socket, err: Error): void {
+    (this as Tagged)[EXCHANGE]!.#clientError(err);
+  }
+
+  static #onClientClose(this: net.Socket): void {
+    (this as Tagged)[EXCHANGE]!.#clientClose();
+  }
+
+  static #onUpstreamDrain(this: net.Socket): void {
+    (this as Tagged)[EXCHANGE]!.#upstreamDrain();
+  }
+
+  static #onUpstreamData(this: net.Socket, chunk: Buffer): void {
+    (this as Tagged)[EXCHANGE]!.#upstreamData(chunk);
+  }
+
+  static #onUpstreamEnd(this: net.Socket): void {
+    (this as Tagged)[EXCHANGE]!.#upstreamEnd();
+  }
+
+  static #onUpstreamError(this: net.Socket, err: NodeJS.ErrnoException): void {
+    (this as Tagged)[EXCHANGE]!.#upstreamError(err);
+  }
+
+  static #onUpstreamClose(this: net.Socket): void {
+    (this as Tagged)[EXCHANGE]!.#upstreamClose();
+  }
+
+  static #onHeaderTimeout(exchange: HttpExchange): void {
+    exchange.#headerTimeout();
+  }
+
+  static #onResponseTimeout(exchange: HttpExchange): void {
+    exchange.#responseTimeout();
+  }
+
   readonly #ctx: ExchangeContext;
   readonly #session: Session;
   readonly #client: net.Socket;
   readonly #source: UpstreamSource;
   readonly #obs: ExchangeObserver;
+  /** The source is this session's alone (multi-session): teardown closes it. */
+  readonly #ownsSource: boolean;
   readonly #reqFramer = createFramer('request');
   readonly #resFramer = createFramer('response');
 
@@ -77,7 +133,7 @@ export class HttpExchange implements SessionOwner {
   #reqRemaining = -1;
   #resRemaining = -1;
   #leftover: Buffer | null = null;
-  #outQueue: Buffer[] = [];
+  #outQueue: Buffer[] | null = null;
 
   #upstream: net.Socket | null = null;
   /** performance.now() after which the kept (idle) upstream link must not be reused. */
@@ -104,18 +160,20 @@ export class HttpExchange implements SessionOwner {
   #lingering = false;
   #tunnel: RawPipe | null = null;
 
-  constructor(ctx: ExchangeContext, session: Session, client: net.Socket, source: UpstreamSource, obs: ExchangeObserver) {
+  constructor(ctx: ExchangeContext, session: Session, client: net.Socket, source: UpstreamSource, obs: ExchangeObserver, ownsSource: boolean) {
     this.#ctx = ctx;
+    this.#ownsSource = ownsSource;
     this.#session = session;
     this.#client = client;
     this.#source = source;
     this.#obs = obs;
-    client.on('data', this.#onClientData);
-    client.on('end', this.#onClientEnd);
-    client.on('error', this.#onClientError);
-    client.on('close', this.#onClientClose);
-    client.on('drain', this.#onClientDrain);
-    this.#headerTimer = setTimeout(this.#onHeaderTimeout, ctx.config.headerTimeoutMs);
+    (client as Tagged)[EXCHANGE] = this;
+    client.on('data', HttpExchange.#onClientData);
+    client.on('end', HttpExchange.#onClientEnd);
+    client.on('error', HttpExchange.#onClientError);
+    client.on('close', HttpExchange.#onClientClose);
+    client.on('drain', HttpExchange.#onClientDrain);
+    this.#headerTimer = setTimeout(HttpExchange.#onHeaderTimeout, ctx.config.headerTimeoutMs, this);
   }
 
   // ---- SessionOwner -------------------------------------------------------------
@@ -147,15 +205,16 @@ export class HttpExchange implements SessionOwner {
       if (this.#detached) upstream.destroy();
       else this.#source.release(upstream, false);
     }
+    if (this.#ownsSource) this.#source.close();
     this.#tunnel?.destroy();
     this.#tunnel = null;
     if (!this.#lingering) {
-      this.#client.removeListener('data', this.#onClientData);
+      this.#client.removeListener('data', HttpExchange.#onClientData);
       this.#client.destroy();
     }
     this.#reqFramer.destroy();
     this.#resFramer.destroy();
-    this.#outQueue = [];
+    this.#outQueue = null;
     this.#leftover = null;
     this.#headBuf = null;
     this.#resHeadBuf = null;
@@ -163,7 +222,7 @@ export class HttpExchange implements SessionOwner {
 
   // ---- client side --------------------------------------------------------------
 
-  readonly #onClientData = (chunk: Buffer): void => {
+  #clientData(chunk: Buffer): void {
     const session = this.#session;
     session.bytesIn += chunk.length;
     this.#ctx.touch(session);
@@ -174,7 +233,7 @@ export class HttpExchange implements SessionOwner {
       return;
     }
     this.#consume(chunk);
-  };
+  }
 
   #consume(input: Buffer): void {
     let chunk: Buffer | null = input;
@@ -215,7 +274,7 @@ export class HttpExchange implements SessionOwner {
         return null;
       }
       this.#headBuf = buf;
-      if (this.#headerTimer === null) this.#headerTimer = setTimeout(this.#onHeaderTimeout, this.#ctx.config.headerTimeoutMs);
+      if (this.#headerTimer === null) this.#headerTimer = setTimeout(HttpExchange.#onHeaderTimeout, this.#ctx.config.headerTimeoutMs, this);
       return null;
     }
 
@@ -359,20 +418,20 @@ export class HttpExchange implements SessionOwner {
   #sendUpstream(buf: Buffer): void {
     const upstream = this.#upstream;
     if (upstream === null) {
-      this.#outQueue.push(buf);
+      (this.#outQueue ??= []).push(buf);
       return;
     }
     if (!upstream.write(buf)) this.#pauseClient(P_BACKPRESSURE);
   }
 
-  readonly #onClientDrain = (): void => {
+  #clientDrain(): void {
     if (this.#upstreamPaused) {
       this.#upstreamPaused = false;
       this.#upstream?.resume();
     }
-  };
+  }
 
-  readonly #onClientEnd = (): void => {
+  #clientEnd(): void {
     if (this.#closed) return;
     if (this.#resPhase !== S_IDLE && this.#reqPhase === R_DONE) {
       // The client half-closed after its request: deliver the response, then close.
@@ -380,15 +439,15 @@ export class HttpExchange implements SessionOwner {
       return;
     }
     this.#session.close('client-closed');
-  };
+  }
 
-  readonly #onClientError = (err: Error): void => {
+  #clientError(err: Error): void {
     this.#session.close('error', err);
-  };
+  }
 
-  readonly #onClientClose = (): void => {
+  #clientClose(): void {
     this.#session.close('client-closed');
-  };
+  }
 
   #pauseClient(reason: number): void {
     if (this.#clientPauses === 0) this.#client.pause();
@@ -407,12 +466,12 @@ export class HttpExchange implements SessionOwner {
     if (this.#clientPauses === 0 && !this.#closed) this.#client.resume();
   }
 
-  readonly #onHeaderTimeout = (): void => {
+  #headerTimeout(): void {
     this.#headerTimer = null;
     if (this.#reqPhase === R_HEAD && this.#resPhase === S_IDLE) {
       this.#fail(new HeaderTimeoutError(`request head not received within ${this.#ctx.config.headerTimeoutMs} ms`));
     }
-  };
+  }
 
   #clearHeaderTimer(): void {
     if (this.#headerTimer !== null) clearTimeout(this.#headerTimer);
@@ -441,68 +500,72 @@ export class HttpExchange implements SessionOwner {
     }
     this.#upstream = socket;
     this.#detached = false;
-    socket.on('data', this.#onUpstreamData);
-    socket.on('end', this.#onUpstreamEnd);
-    socket.on('error', this.#onUpstreamError);
-    socket.on('close', this.#onUpstreamClose);
-    socket.on('drain', this.#onUpstreamDrain);
+    (socket as Tagged)[EXCHANGE] = this;
+    socket.on('data', HttpExchange.#onUpstreamData);
+    socket.on('end', HttpExchange.#onUpstreamEnd);
+    socket.on('error', HttpExchange.#onUpstreamError);
+    socket.on('close', HttpExchange.#onUpstreamClose);
+    socket.on('drain', HttpExchange.#onUpstreamDrain);
     const queued = this.#outQueue;
-    this.#outQueue = [];
-    socket.cork();
+    this.#outQueue = null;
     let ok = true;
-    for (const buf of queued) ok = socket.write(buf);
-    socket.uncork();
+    if (queued !== null) {
+      socket.cork();
+      for (const buf of queued) ok = socket.write(buf);
+      socket.uncork();
+    }
     if (!ok) this.#pauseClient(P_BACKPRESSURE);
     if (this.#reqPhase === R_DONE) this.#armResponseTimer();
     this.#resumeClient(P_UPSTREAM);
   };
 
   #unbindUpstream(socket: net.Socket): void {
-    socket.removeListener('data', this.#onUpstreamData);
-    socket.removeListener('end', this.#onUpstreamEnd);
-    socket.removeListener('error', this.#onUpstreamError);
-    socket.removeListener('close', this.#onUpstreamClose);
-    socket.removeListener('drain', this.#onUpstreamDrain);
+    (socket as Tagged)[EXCHANGE] = undefined; // not `delete`: it would slow every access to the socket
+    socket.removeListener('data', HttpExchange.#onUpstreamData);
+    socket.removeListener('end', HttpExchange.#onUpstreamEnd);
+    socket.removeListener('error', HttpExchange.#onUpstreamError);
+    socket.removeListener('close', HttpExchange.#onUpstreamClose);
+    socket.removeListener('drain', HttpExchange.#onUpstreamDrain);
     if (this.#upstreamPaused) socket.resume();
     this.#upstreamPaused = false;
   }
 
-  readonly #onUpstreamDrain = (): void => {
+  #upstreamDrain(): void {
     this.#resumeClient(P_BACKPRESSURE);
-  };
+  }
 
   #armResponseTimer(): void {
     if (this.#responseDeadline !== 0 || this.#resStarted) return;
     const ms = this.#ctx.config.upstreamTimeoutMs;
     this.#responseDeadline = performance.now() + ms;
-    if (this.#responseTimer === null) this.#responseTimer = setTimeout(this.#onResponseTimeout, ms);
+    if (this.#responseTimer === null) this.#responseTimer = setTimeout(HttpExchange.#onResponseTimeout, ms, this);
   }
 
   #clearResponseTimer(): void {
     this.#responseDeadline = 0;
   }
 
-  readonly #onResponseTimeout = (): void => {
+  #responseTimeout(): void {
     this.#responseTimer = null;
     if (this.#responseDeadline === 0 || this.#resStarted || this.#closed) return;
     const left = this.#responseDeadline - performance.now();
     if (left > 1) {
       // Armed for an earlier request that has since been answered: wait for this one's deadline.
-      this.#responseTimer = setTimeout(this.#onResponseTimeout, left);
+      this.#responseTimer = setTimeout(HttpExchange.#onResponseTimeout, left, this);
       return;
     }
     const err = new UpstreamTimeoutError(`upstream sent no response head within ${this.#ctx.config.upstreamTimeoutMs} ms`);
     this.#obs.onUpstreamError('timeout', err);
     this.#fail(err);
-  };
+  }
 
-  readonly #onUpstreamData = (chunk: Buffer): void => {
+  #upstreamData(chunk: Buffer): void {
     this.#ctx.touch(this.#session);
     if (this.#resPhase === S_BODY) this.#consumeResponseBody(chunk);
     else if (this.#resPhase === S_WAIT) this.#consumeResponseHead(chunk);
     // Bytes on an idle keep-alive link would be misread as the next response: drop the link.
     else this.#dropIdleUpstream();
-  };
+  }
 
   /** The kept upstream link failed or spoke out of turn while idle: forget it quietly. */
   #dropIdleUpstream(): void {
@@ -693,14 +756,14 @@ export class HttpExchange implements SessionOwner {
   #handOffClient(): void {
     this.#lingering = true;
     const client = this.#client;
-    client.removeListener('data', this.#onClientData);
-    client.removeListener('end', this.#onClientEnd);
-    client.removeListener('drain', this.#onClientDrain);
-    client.removeListener('error', this.#onClientError);
-    client.removeListener('close', this.#onClientClose);
+    client.removeListener('data', HttpExchange.#onClientData);
+    client.removeListener('end', HttpExchange.#onClientEnd);
+    client.removeListener('drain', HttpExchange.#onClientDrain);
+    client.removeListener('error', HttpExchange.#onClientError);
+    client.removeListener('close', HttpExchange.#onClientClose);
   }
 
-  readonly #onUpstreamEnd = (): void => {
+  #upstreamEnd(): void {
     if (this.#closed) return;
     if (this.#resPhase === S_IDLE) return this.#dropIdleUpstream();
     if (this.#resPhase === S_BODY && this.#resFramer.finish()) {
@@ -711,19 +774,19 @@ export class HttpExchange implements SessionOwner {
     this.#upstreamFailed(new UpstreamBrokenError(this.#resStarted
       ? 'upstream closed the connection mid-response'
       : 'upstream closed the connection before responding'), 'reset');
-  };
+  }
 
-  readonly #onUpstreamError = (err: NodeJS.ErrnoException): void => {
+  #upstreamError(err: NodeJS.ErrnoException): void {
     if (this.#closed) return;
     if (this.#resPhase === S_IDLE) return this.#dropIdleUpstream();
     this.#upstreamFailed(upstreamSocketError(err), 'reset');
-  };
+  }
 
-  readonly #onUpstreamClose = (): void => {
+  #upstreamClose(): void {
     if (this.#closed || this.#upstream === null) return;
     if (this.#resPhase === S_IDLE) return this.#dropIdleUpstream();
     this.#upstreamFailed(new UpstreamBrokenError('upstream connection closed'), 'reset');
-  };
+  }
 
   #upstreamFailed(err: ProxyError, kind: string): void {
     if (this.#closed) return;
@@ -743,11 +806,11 @@ export class HttpExchange implements SessionOwner {
     this.#obs.onResponseHead(this.#req!, res);
     this.#obs.onResponseEnd(this.#req, 101, performance.now() - this.#startedAt);
     const client = this.#client;
-    client.removeListener('data', this.#onClientData);
-    client.removeListener('end', this.#onClientEnd);
-    client.removeListener('drain', this.#onClientDrain);
-    client.removeListener('error', this.#onClientError);
-    client.removeListener('close', this.#onClientClose);
+    client.removeListener('data', HttpExchange.#onClientData);
+    client.removeListener('end', HttpExchange.#onClientEnd);
+    client.removeListener('drain', HttpExchange.#onClientDrain);
+    client.removeListener('error', HttpExchange.#onClientError);
+    client.removeListener('close', HttpExchange.#onClientClose);
     this.#session.state = 'upgraded';
     client.write(buildClientResponseHead(res, this.#ctx.rewrite.viaEntry, false));
     if (upstreamRest.length > 0) client.write(upstreamRest);

@@ -76,7 +76,8 @@ class Parked {
 export class OwnUpstream implements UpstreamSource {
   readonly sharesSockets = false;
   readonly #target: UpstreamTarget;
-  readonly #parked = new Parked();
+  // Rarely used: the exchange keeps its link bound between requests; made on first use.
+  #parkedSlot: Parked | null = null;
   #dialing: net.Socket | null = null;
 
   constructor(target: UpstreamTarget) {
@@ -84,7 +85,7 @@ export class OwnUpstream implements UpstreamSource {
   }
 
   acquire(ready: DialCallback): void {
-    const s = this.#parked.take();
+    const s = this.#parkedSlot?.take() ?? null;
     if (s !== null) return ready(null, s);
     this.#dialing = dial(this.#target.host, this.#target.port, this.#target.connectTimeoutMs, (err, socket) => {
       this.#dialing = null;
@@ -93,7 +94,7 @@ export class OwnUpstream implements UpstreamSource {
   }
 
   release(socket: net.Socket, reusable: boolean, reuseUntil?: number): void {
-    if (reusable && !socket.destroyed) this.#parked.park(socket, reuseUntil);
+    if (reusable && !socket.destroyed) (this.#parkedSlot ??= new Parked()).park(socket, reuseUntil);
     else socket.destroy();
   }
 
@@ -106,7 +107,7 @@ export class OwnUpstream implements UpstreamSource {
 
   close(): void {
     this.cancel();
-    this.#parked.drop();
+    this.#parkedSlot?.drop();
   }
 }
 
