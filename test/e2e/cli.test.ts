@@ -66,6 +66,49 @@ cli('make run\'s command: the logged curl line reaches the demo server through t
   }
 });
 
+cli('--log-level debug: one line per request and per MCP message, each with the session id', async () => {
+  const p = startCli(['forward', 'http', '--port', '0', '--multi-session', '--log-level', 'debug']);
+  try {
+    const port = Number((await p.waitFor((l) => l.msg === 'listening')).port);
+    const body = '{"jsonrpc":"2.0","id":9,"method":"tools/list"}';
+    await new Promise<void>((resolve) => {
+      const req = http.request({ port, host: '127.0.0.1', path: '/mcp', method: 'POST', headers: { 'content-type': 'application/json', 'mcp-session-id': 'nope' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve());
+      });
+      req.end(body);
+    });
+    const start = await p.waitFor((l) => l.msg === 'session start');
+    const line = await p.waitFor((l) => l.msg === 'request');
+    assert.is(line.sid, start.sid);
+    assert.is(line.method, 'POST');
+    assert.is(line.path, '/mcp');
+    assert.is(line.status, 404); // the demo server does not know that MCP session
+    assert.type(line.ms, 'number');
+    const msg = await p.waitFor((l) => l.msg === 'mcp message' && l.method === 'tools/list');
+    assert.is(msg.sid, start.sid);
+    assert.is(msg.id, '9');
+    assert.is(msg.mcp, 'nope');
+    // At info, neither line appears.
+    const quiet = startCli(['forward', 'http', '--port', '0', '--multi-session']);
+    const quietPort = Number((await quiet.waitFor((l) => l.msg === 'listening')).port);
+    await new Promise<void>((resolve) => {
+      const req = http.request({ port: quietPort, host: '127.0.0.1', path: '/mcp', method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve());
+      });
+      req.end(body);
+    });
+    await quiet.waitFor((l) => l.msg === 'session end');
+    quiet.child.kill('SIGTERM');
+    await quiet.exited;
+    assert.not.ok(quiet.lines.some((l) => l.msg === 'request' || l.msg === 'mcp message'));
+  } finally {
+    p.child.kill('SIGTERM');
+    await p.exited;
+  }
+});
+
 cli('a 1 GiB request body streams through with bounded proxy memory', async () => {
   const hash = createHash('sha256');
   let received = 0;
