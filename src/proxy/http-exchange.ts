@@ -65,45 +65,56 @@ export interface ExchangeContext {
 /** The L7 handler of one client connection; owned by its Session. */
 export class HttpExchange implements SessionOwner {
   // Listeners are shared by every exchange (no closures per session): each finds its
-  // exchange through the tag on the socket it fires on.
+  // exchange through the tag on the socket it fires on. An untagged socket (already
+  // handed back) is ignored rather than trusted.
   static #onClientData(this: net.Socket, chunk: Buffer): void {
-    (this as Tagged)[EXCHANGE]!.#clientData(chunk);
+    const ex = (this as Tagged)[EXCHANGE];
+    if (ex !== undefined) ex.#clientData(chunk);
   }
 
   static #onClientDrain(this: net.Socket): void {
-    (this as Tagged)[EXCHANGE]!.#clientDrain();
+    const ex = (this as Tagged)[EXCHANGE];
+    if (ex !== undefined) ex.#clientDrain();
   }
 
   static #onClientEnd(this: net.Socket): void {
-    (this as Tagged)[EXCHANGE]!.#clientEnd();
+    const ex = (this as Tagged)[EXCHANGE];
+    if (ex !== undefined) ex.#clientEnd();
   }
 
   static #onClientError(this: net.Socket, err: Error): void {
-    (this as Tagged)[EXCHANGE]!.#clientError(err);
+    const ex = (this as Tagged)[EXCHANGE];
+    if (ex !== undefined) ex.#clientError(err);
   }
 
   static #onClientClose(this: net.Socket): void {
-    (this as Tagged)[EXCHANGE]!.#clientClose();
+    const ex = (this as Tagged)[EXCHANGE];
+    if (ex !== undefined) ex.#clientClose();
   }
 
   static #onUpstreamDrain(this: net.Socket): void {
-    (this as Tagged)[EXCHANGE]!.#upstreamDrain();
+    const ex = (this as Tagged)[EXCHANGE];
+    if (ex !== undefined) ex.#upstreamDrain();
   }
 
   static #onUpstreamData(this: net.Socket, chunk: Buffer): void {
-    (this as Tagged)[EXCHANGE]!.#upstreamData(chunk);
+    const ex = (this as Tagged)[EXCHANGE];
+    if (ex !== undefined) ex.#upstreamData(chunk);
   }
 
   static #onUpstreamEnd(this: net.Socket): void {
-    (this as Tagged)[EXCHANGE]!.#upstreamEnd();
+    const ex = (this as Tagged)[EXCHANGE];
+    if (ex !== undefined) ex.#upstreamEnd();
   }
 
   static #onUpstreamError(this: net.Socket, err: NodeJS.ErrnoException): void {
-    (this as Tagged)[EXCHANGE]!.#upstreamError(err);
+    const ex = (this as Tagged)[EXCHANGE];
+    if (ex !== undefined) ex.#upstreamError(err);
   }
 
   static #onUpstreamClose(this: net.Socket): void {
-    (this as Tagged)[EXCHANGE]!.#upstreamClose();
+    const ex = (this as Tagged)[EXCHANGE];
+    if (ex !== undefined) ex.#upstreamClose();
   }
 
   static #onHeaderTimeout(exchange: HttpExchange): void {
