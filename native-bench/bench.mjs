@@ -106,7 +106,7 @@ async function stop(child) {
 }
 
 function wrk(port, scenario, seconds) {
-  const env = { ...process.env, ...scenario.env };
+  const env = { ...process.env, ...scenario.env, BENCH_LUA_DIR: join(HERE, 'lua') };
   const out = execFileSync('taskset', ['-c', '0', 'wrk', '-t1', `-c${scenario.connections}`, `-d${seconds}s`, '--timeout', '10s',
     '-s', join(HERE, 'lua', scenario.script), `http://127.0.0.1:${port}${scenario.path}`], { env, maxBuffer: 16 * 1024 * 1024 }).toString();
   const line = out.split('\n').find((l) => l.startsWith('BENCH '));

@@ -58,14 +58,20 @@ shutdown('SIGTERM: in-flight response delivered, idle connection closed at once,
   }
 });
 
+/** A CLI proxy in front of an upstream that never answers, with one request in flight. */
+async function withHangingRequest(shutdownTimeout: string): Promise<{ p: ReturnType<typeof startCli>; c: RawClient; up: Awaited<ReturnType<typeof startHttpUpstream>> }> {
+  const up = await startHttpUpstream(() => undefined);
+  const p = startCli(['forward', 'http', '--port', '0', '--multi-session', '--url', up.url, '--shutdown-timeout', shutdownTimeout]);
+  const port = Number((await p.waitFor((l) => l.msg === 'listening')).port);
+  const c = await RawClient.connect(port);
+  c.write('GET /hang HTTP/1.1\r\nHost: p\r\n\r\n');
+  await until(() => up.open() === 1, 5000, 'request upstream');
+  return { p, c, up };
+}
+
 shutdown('the drain ends at --shutdown-timeout; a second signal exits at once', async () => {
-  const up = await startHttpUpstream(() => undefined); // never answers
-  const p = startCli(['forward', 'http', '--port', '0', '--multi-session', '--url', up.url, '--shutdown-timeout', '30']);
+  const { p, up } = await withHangingRequest('30');
   try {
-    const port = Number((await p.waitFor((l) => l.msg === 'listening')).port);
-    const c = await RawClient.connect(port);
-    c.write('GET /hang HTTP/1.1\r\nHost: p\r\n\r\n');
-    await until(() => up.open() === 1, 5000, 'request upstream');
     p.child.kill('SIGTERM');
     await p.waitFor((l) => l.msg === 'draining');
     p.child.kill('SIGINT');
@@ -78,13 +84,8 @@ shutdown('the drain ends at --shutdown-timeout; a second signal exits at once', 
 });
 
 shutdown('forced close after the timeout, exit 0, counted as forced', async () => {
-  const up = await startHttpUpstream(() => undefined);
-  const p = startCli(['forward', 'http', '--port', '0', '--multi-session', '--url', up.url, '--shutdown-timeout', '0.3']);
+  const { p, c, up } = await withHangingRequest('0.3');
   try {
-    const port = Number((await p.waitFor((l) => l.msg === 'listening')).port);
-    const c = await RawClient.connect(port);
-    c.write('GET /hang HTTP/1.1\r\nHost: p\r\n\r\n');
-    await until(() => up.open() === 1, 5000, 'request upstream');
     p.child.kill('SIGTERM');
     assert.is(await p.exited, 0);
     const drained = await p.waitFor((l) => l.msg === 'drained');
