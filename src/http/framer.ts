@@ -7,7 +7,7 @@ import type { Framer } from './llhttp-framer.js';
 import { UndiciLlhttpFramer } from './llhttp-undici-framer.js';
 
 export { FRAME_END, FRAME_ERROR, FRAME_MORE, HPE_OK, HPE_PAUSED, HPE_PAUSED_UPGRADE } from './llhttp-framer.js';
-export type { FrameHead, Framer } from './llhttp-framer.js';
+export type { Framer } from './llhttp-framer.js';
 
 /** A framer on the binding in use. */
 export function createFramer(kind: 'request' | 'response'): Framer {

@@ -48,7 +48,6 @@ export interface RequestHead extends HeadBase {
   readonly target: string;
   readonly versionMinor: number;
   readonly host: string | null;
-  readonly expectContinue: boolean;
   /** Existing X-Forwarded-For and Via values, to append to. */
   readonly forwardedFor: string | null;
   readonly via: string | null;
@@ -146,7 +145,6 @@ interface Scan {
   contentLength: number;
   host: string | null;
   hostCount: number;
-  expect: string | null;
   forwardedFor: string | null;
   via: string | null;
   keepAliveTimeoutMs: number;
@@ -155,7 +153,7 @@ interface Scan {
 function scanValues(raw: Buffer, fields: readonly HeaderField[]): Scan {
   const out: Scan = {
     connectionTokens: NO_TOKENS, contentType: null, mcpSessionId: null, upgrade: null, chunked: false,
-    hasTransferEncoding: false, contentLength: -1, host: null, hostCount: 0, expect: null, forwardedFor: null, via: null,
+    hasTransferEncoding: false, contentLength: -1, host: null, hostCount: 0, forwardedFor: null, via: null,
     keepAliveTimeoutMs: -1,
   };
   for (let i = 0; i < fields.length; i++) {
@@ -179,7 +177,6 @@ function scanValues(raw: Buffer, fields: readonly HeaderField[]): Scan {
       }
       case 'content-length': out.contentLength = Number(value(raw, f)); break;
       case 'host': out.host = value(raw, f); out.hostCount++; break;
-      case 'expect': out.expect = value(raw, f).toLowerCase(); break;
       case 'x-forwarded-for': out.forwardedFor = out.forwardedFor === null ? value(raw, f) : `${out.forwardedFor}, ${value(raw, f)}`; break;
       case 'via': out.via = out.via === null ? value(raw, f) : `${out.via}, ${value(raw, f)}`; break;
       case 'keep-alive': {
@@ -214,7 +211,6 @@ export function readRequestHead(raw: Buffer): RequestHead {
     target: raw.toString('latin1', sp1 + 1, sp2),
     versionMinor,
     host: v.host,
-    expectContinue: v.expect === '100-continue',
     forwardedFor: v.forwardedFor,
     via: v.via,
     wantsClose: tokens.includes('close') || (versionMinor === 0 && !tokens.includes('keep-alive')),
@@ -264,7 +260,13 @@ export function upstreamTarget(target: string, rootPath: string): string {
   return path;
 }
 
-function isDropped(name: string, connectionTokens: readonly string[], keepUpgrade: boolean): boolean {
+/** Headers a forwarded response never carries as received: the proxy writes its own Via. */
+const REPLACED_IN_RESPONSE = new Set(['via']);
+/** Headers a forwarded request never carries as received: the proxy writes its own. */
+const REPLACED_IN_REQUEST = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'via']);
+
+function isDropped(name: string, connectionTokens: readonly string[], keepUpgrade: boolean, replaced: ReadonlySet<string>): boolean {
+  if (replaced.has(name)) return true;
   if (HOP_BY_HOP.has(name)) return !(keepUpgrade && name === 'upgrade');
   return connectionTokens.length > 0 && connectionTokens.includes(name) && !PROTECTED.has(name);
 }
@@ -280,12 +282,13 @@ function assemble(prefix: string, raw: Buffer, runs: number[], suffix: string): 
   return out;
 }
 
-/** [start, end) pairs of the raw header lines kept, adjacent lines merged. */
-function keptRuns(fields: readonly HeaderField[], drop: (name: string) => boolean): number[] {
-  const runs: number[] = [];
+/** Appends [start, end) pairs of the raw header lines kept to `runs`, adjacent lines merged. */
+function keptRuns(head: HeadBase, keepUpgrade: boolean, replaced: ReadonlySet<string>, runs: number[]): number[] {
+  const fields = head.fields;
+  const tokens = head.connectionTokens;
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i]!;
-    if (drop(f.name)) continue;
+    if (isDropped(f.name, tokens, keepUpgrade, replaced)) continue;
     if (runs.length > 0 && runs[runs.length - 1] === f.lineStart) runs[runs.length - 1] = f.lineEnd;
     else runs.push(f.lineStart, f.lineEnd);
   }
@@ -295,9 +298,7 @@ function keptRuns(fields: readonly HeaderField[], drop: (name: string) => boolea
 /** Builds the head sent upstream: hop-by-hop out, Host, path and X-Forwarded-*, Via in. */
 export function buildUpstreamRequestHead(req: RequestHead, rw: RequestRewrite, clientIp: string): Buffer {
   const upgrading = req.upgrade !== null && req.connectionTokens.includes('upgrade');
-  const tokens = req.connectionTokens;
-  const runs = keptRuns(req.fields, (name) => name === 'host' || name === 'x-forwarded-for' || name === 'x-forwarded-proto' ||
-    name === 'x-forwarded-host' || name === 'via' || isDropped(name, tokens, upgrading));
+  const runs = keptRuns(req, upgrading, REPLACED_IN_REQUEST, []);
   const xff = req.forwardedFor === null ? clientIp : `${req.forwardedFor}, ${clientIp}`;
   const via = req.via === null ? rw.viaEntry : `${req.via}, ${rw.viaEntry}`;
   let extra = `Host: ${rw.upstreamHost}\r\nX-Forwarded-For: ${xff}\r\nX-Forwarded-Proto: http\r\n`;
@@ -311,12 +312,8 @@ export function buildUpstreamRequestHead(req: RequestHead, rw: RequestRewrite, c
 export function buildClientResponseHead(res: ResponseHead, viaEntry: string, close: boolean, http10Client = false): Buffer {
   const raw = res.raw;
   const upgrading = res.statusCode === 101;
-  const tokens = res.connectionTokens;
-  const sp1 = raw.indexOf(SP);
-  // RFC 9110 §6.2: an intermediary sends its own HTTP version.
-  const runs = [sp1, res.startLineEnd + 2];
-  const kept = keptRuns(res.fields, (name) => name === 'via' || isDropped(name, tokens, upgrading));
-  for (let i = 0; i < kept.length; i++) runs.push(kept[i]!);
+  // RFC 9110 §6.2: an intermediary sends its own HTTP version: keep the status line from its first space.
+  const runs = keptRuns(res, upgrading, REPLACED_IN_RESPONSE, [raw.indexOf(SP), res.startLineEnd + 2]);
   let extra = `Via: ${res.via === null ? viaEntry : `${res.via}, ${viaEntry}`}\r\n`;
   if (upgrading) extra += 'Connection: upgrade\r\n';
   else if (close) extra += 'Connection: close\r\n';

@@ -16,19 +16,12 @@ export const FRAME_END = 1;
 /** execute() found invalid framing; `errorName` / `errorReason` say what. */
 export const FRAME_ERROR = 2;
 
-/** What a completed head told the parser (the raw bytes are read by http/head.ts). */
-export interface FrameHead {
-  readonly versionMinor: number;
-  readonly method: number;
-  readonly statusCode: number;
-  readonly upgrade: boolean;
-  readonly shouldKeepAlive: boolean;
-}
-
 /** One llhttp parser framing a stream of requests or of responses. */
 export interface Framer {
-  /** Head of the current message once its headers are complete, else null. */
-  readonly head: FrameHead | null;
+  /** True once the current message's head is complete (http/head.ts reads its bytes). */
+  readonly headComplete: boolean;
+  /** llhttp's verdict after the head: the connection may carry another message. */
+  readonly keepAlive: boolean;
   /** True once the current message has ended. */
   readonly ended: boolean;
   /** After FRAME_END: bytes of the input that belong to the current message. */
@@ -51,7 +44,8 @@ export interface Framer {
 export abstract class LlhttpFramer implements Framer {
   #paused = false;
   #skipBody = false;
-  head: FrameHead | null = null;
+  headComplete = false;
+  keepAlive = false;
   ended = false;
   offset = 0;
   errorName = '';
@@ -69,9 +63,10 @@ export abstract class LlhttpFramer implements Framer {
   protected abstract runFinish(): number;
   protected abstract free(): void;
 
-  /** The binding's on_headers_complete: records the head; 1 tells llhttp there is no body. */
-  protected headersComplete(head: FrameHead): number {
-    this.head = head;
+  /** The binding's on_headers_complete; returning 1 tells llhttp there is no body. */
+  protected headersComplete(keepAlive: boolean): number {
+    this.headComplete = true;
+    this.keepAlive = keepAlive;
     return this.#skipBody ? 1 : 0;
   }
 
@@ -110,7 +105,7 @@ export abstract class LlhttpFramer implements Framer {
 
   finish(): boolean {
     if (this.ended) return true;
-    if (this.head === null) return false;
+    if (!this.headComplete) return false;
     const ret = this.runFinish();
     return (ret === HPE_OK || ret === HPE_PAUSED) && this.ended;
   }
@@ -119,7 +114,8 @@ export abstract class LlhttpFramer implements Framer {
     this.reset();
     this.#paused = false;
     this.#skipBody = false;
-    this.head = null;
+    this.headComplete = false;
+    this.keepAlive = false;
     this.ended = false;
     this.offset = 0;
   }

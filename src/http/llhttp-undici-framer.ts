@@ -29,8 +29,6 @@ interface LlhttpExports {
   llhttp_get_error_pos(ptr: number): number;
   llhttp_get_error_reason(ptr: number): number;
   llhttp_errno_name(code: number): number;
-  llhttp_get_http_minor(ptr: number): number;
-  llhttp_get_method(ptr: number): number;
 }
 
 const TYPE_REQUEST = 1;
@@ -56,8 +54,8 @@ function loadLlhttp(): LlhttpExports {
       wasm_on_header_field: ok,
       wasm_on_header_value: ok,
       wasm_on_body: ok,
-      wasm_on_headers_complete: (_p: number, statusCode: number, upgrade: number, keepAlive: number): number =>
-        current!.onHeadersComplete(statusCode, upgrade, keepAlive),
+      wasm_on_headers_complete: (_p: number, _statusCode: number, _upgrade: number, keepAlive: number): number =>
+        current!.onHeadersComplete(keepAlive),
       wasm_on_message_complete: (): number => current!.onMessageComplete(),
     },
   });
@@ -87,15 +85,8 @@ export class UndiciLlhttpFramer extends LlhttpFramer {
   }
 
   /** @internal called from wasm */
-  onHeadersComplete(statusCode: number, upgrade: number, keepAlive: number): number {
-    const p = this.#ptr;
-    return this.headersComplete({
-      versionMinor: llhttp!.llhttp_get_http_minor(p),
-      method: statusCode === 0 ? llhttp!.llhttp_get_method(p) : -1,
-      statusCode,
-      upgrade: upgrade === 1,
-      shouldKeepAlive: keepAlive === 1,
-    });
+  onHeadersComplete(keepAlive: number): number {
+    return this.headersComplete(keepAlive === 1);
   }
 
   /** @internal called from wasm */

@@ -13,13 +13,7 @@ export class LlhttpWasmFramer extends LlhttpFramer {
   constructor(kind: 'request' | 'response') {
     super();
     this.#parser = createParser(kind === 'request' ? TYPE.REQUEST! : TYPE.RESPONSE!);
-    this.#parser.onHeadersComplete = (msg: HeadersComplete): number => this.headersComplete({
-      versionMinor: msg.versionMinor,
-      method: msg.method ?? -1,
-      statusCode: msg.statusCode ?? 0,
-      upgrade: msg.upgrade,
-      shouldKeepAlive: msg.shouldKeepAlive,
-    });
+    this.#parser.onHeadersComplete = (msg: HeadersComplete): number => this.headersComplete(msg.shouldKeepAlive);
     this.#parser.onMessageComplete = (): number => this.messageComplete();
   }
 

@@ -28,6 +28,11 @@ import { RawPipe } from './raw-pipe.js';
 const MAX_RESPONSE_HEAD_BYTES = 65536;
 /** Below this a head and its body go out in one write (one syscall, no writev). */
 const JOIN_BELOW_BYTES = 16384;
+
+/** True when a head and this body should go out as one buffer. */
+function joinable(body: Buffer): boolean {
+  return body.length < JOIN_BELOW_BYTES;
+}
 /** A kept upstream link is retired this long before the upstream's announced keep-alive timeout. */
 const KEEP_ALIVE_MARGIN_MS = 1000;
 
@@ -278,7 +283,7 @@ export class HttpExchange implements SessionOwner {
       return null;
     }
     const maxHead = this.#ctx.config.maxHeaderBytes;
-    if (framer.head === null) {
+    if (!framer.headComplete) {
       const buf = this.#headBuf === null ? chunk : Buffer.concat([this.#headBuf, chunk]);
       if (buf.length - leadingEmptyLines(buf) > maxHead) {
         this.#fail(new HeadTooLargeError(`request head larger than ${maxHead} bytes`));
@@ -351,24 +356,7 @@ export class HttpExchange implements SessionOwner {
       this.#reqPhase = R_BODY;
       this.#reqRemaining = !req.chunked && req.contentLength >= 0 ? req.contentLength - body.length : -1;
     }
-    if (this.#reqBodyBytes + body.length > this.#ctx.config.maxBodyBytes) {
-      this.#fail(new BodyTooLargeError(`request body larger than ${this.#ctx.config.maxBodyBytes} bytes`));
-      return null;
-    }
-    const headOut = buildUpstreamRequestHead(req, this.#ctx.rewrite, session.clientIp);
-    if (body.length === 0) {
-      this.#sendUpstream(headOut);
-    } else if (body.length < JOIN_BELOW_BYTES) {
-      this.#reqBodyBytes += body.length;
-      if (this.#obs.wantsBodies) this.#obs.onRequestBody(body);
-      this.#sendUpstream(Buffer.concat([headOut, body]));
-    } else {
-      const upstream = this.#upstream;
-      upstream?.cork();
-      this.#sendUpstream(headOut);
-      this.#sendBody(body);
-      upstream?.uncork();
-    }
+    if (!this.#sendBody(body, buildUpstreamRequestHead(req, this.#ctx.rewrite, session.clientIp))) return null;
     if (this.#reqPhase === R_DONE) this.#requestDone();
     if (this.#upstream === null) this.#acquireUpstream();
     return rest;
@@ -409,15 +397,20 @@ export class HttpExchange implements SessionOwner {
     return rest;
   }
 
-  /** Counts and forwards request body bytes (as sent on the wire); false when over the limit. */
-  #sendBody(body: Buffer): boolean {
+  /** Counts and forwards request body bytes (as sent on the wire), after `head` when given; false when over the limit. */
+  #sendBody(body: Buffer, head: Buffer | null = null): boolean {
     this.#reqBodyBytes += body.length;
     if (this.#reqBodyBytes > this.#ctx.config.maxBodyBytes) {
       this.#fail(new BodyTooLargeError(`request body larger than ${this.#ctx.config.maxBodyBytes} bytes`));
       return false;
     }
-    if (this.#obs.wantsBodies) this.#obs.onRequestBody(body);
-    this.#sendUpstream(body);
+    if (body.length > 0 && this.#obs.wantsBodies) this.#obs.onRequestBody(body);
+    if (head === null) this.#sendUpstream(body);
+    else if (joinable(body)) this.#sendUpstream(body.length === 0 ? head : Buffer.concat([head, body]));
+    else {
+      this.#sendUpstream(head);
+      this.#sendUpstream(body);
+    }
     return true;
   }
 
@@ -594,7 +587,7 @@ export class HttpExchange implements SessionOwner {
       this.#upstreamFailed(new UpstreamBrokenError(`invalid response from upstream: ${framer.errorReason}`, framer.errorName), 'protocol');
       return;
     }
-    if (framer.head === null) {
+    if (!framer.headComplete) {
       const buf = this.#resHeadBuf === null ? chunk : Buffer.concat([this.#resHeadBuf, chunk]);
       if (buf.length > MAX_RESPONSE_HEAD_BYTES) {
         this.#upstreamFailed(new UpstreamBrokenError('upstream response head too large'), 'protocol');
@@ -659,18 +652,11 @@ export class HttpExchange implements SessionOwner {
       this.#source.detach(this.#upstream!);
       this.#detached = true;
     }
-    const headOut = buildClientResponseHead(res, this.#ctx.rewrite.viaEntry, this.#closeAfter, req.versionMinor === 0);
     const body = chunk.subarray(bodyStart, ret === FRAME_END ? framer.offset : chunk.length);
     if (ret !== FRAME_END && !res.chunked && res.contentLength >= 0 && !bodyless) {
       this.#resRemaining = res.contentLength - body.length;
     }
-    if (body.length === 0) {
-      this.#writeClient(headOut);
-    } else {
-      if (this.#obs.wantsBodies) this.#obs.onResponseBody(body);
-      this.#writeClient(body.length < JOIN_BELOW_BYTES ? Buffer.concat([headOut, body]) : headOut);
-      if (body.length >= JOIN_BELOW_BYTES) this.#writeClient(body);
-    }
+    this.#writeBody(body, buildClientResponseHead(res, this.#ctx.rewrite.viaEntry, this.#closeAfter, req.versionMinor === 0));
     if (ret === FRAME_END) this.#finishResponse(framer.offset < chunk.length);
   }
 
@@ -701,9 +687,15 @@ export class HttpExchange implements SessionOwner {
     this.#writeBody(chunk);
   }
 
-  #writeBody(buf: Buffer): void {
-    if (this.#obs.wantsBodies) this.#obs.onResponseBody(buf);
-    this.#writeClient(buf);
+  /** Forwards response body bytes to the client, after `head` when given. */
+  #writeBody(body: Buffer, head: Buffer | null = null): void {
+    if (body.length > 0 && this.#obs.wantsBodies) this.#obs.onResponseBody(body);
+    if (head === null) this.#writeClient(body);
+    else if (joinable(body)) this.#writeClient(body.length === 0 ? head : Buffer.concat([head, body]));
+    else {
+      this.#writeClient(head);
+      this.#writeClient(body);
+    }
   }
 
   #writeClient(buf: Buffer): void {
@@ -718,7 +710,7 @@ export class HttpExchange implements SessionOwner {
   #finishResponse(trailingBytes: boolean): void {
     this.#clearResponseTimer();
     const upstream = this.#upstream!;
-    const reusable = !trailingBytes && !this.#detached && this.#reqPhase === R_DONE && this.#resFramer.head!.shouldKeepAlive;
+    const reusable = !trailingBytes && !this.#detached && this.#reqPhase === R_DONE && this.#resFramer.keepAlive;
     const keepAliveMs = this.#resKeepAliveMs;
     const reuseUntil = keepAliveMs < 0 ? Infinity : performance.now() + Math.max(0, keepAliveMs - KEEP_ALIVE_MARGIN_MS);
     if (reusable && !this.#source.sharesSockets) {
@@ -766,6 +758,10 @@ export class HttpExchange implements SessionOwner {
   // A final answer may still be flushing: from here endAndLinger() owns the client socket.
   #handOffClient(): void {
     this.#lingering = true;
+    this.#unbindClient();
+  }
+
+  #unbindClient(): void {
     const client = this.#client;
     client.removeListener('data', HttpExchange.#onClientData);
     client.removeListener('end', HttpExchange.#onClientEnd);
@@ -817,11 +813,7 @@ export class HttpExchange implements SessionOwner {
     this.#obs.onResponseHead(this.#req!, res);
     this.#obs.onResponseEnd(this.#req, 101, performance.now() - this.#startedAt);
     const client = this.#client;
-    client.removeListener('data', HttpExchange.#onClientData);
-    client.removeListener('end', HttpExchange.#onClientEnd);
-    client.removeListener('drain', HttpExchange.#onClientDrain);
-    client.removeListener('error', HttpExchange.#onClientError);
-    client.removeListener('close', HttpExchange.#onClientClose);
+    this.#unbindClient();
     this.#session.state = 'upgraded';
     client.write(buildClientResponseHead(res, this.#ctx.rewrite.viaEntry, false));
     if (upstreamRest.length > 0) client.write(upstreamRest);
