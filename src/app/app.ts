@@ -166,7 +166,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     },
 
     async listen(): Promise<AppAddresses> {
-      if (config.mode === 'stdio') throw new Error('forward stdio has no listener: use runStdioBridge');
+      if (config.mode === 'stdio') throw new Error('forward stdio has no listener: use runStdio (app/stdio.ts)');
       if (config.mode === 'http') {
         if (upstreamUrl === null) {
           demo = await startDemoServer(0);
@@ -239,7 +239,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         admin?.closeAllConnections();
         await Promise.all([stopAccepting, adminClosed, demo?.close()]);
         const report = { drained: before - forced, forced };
-        log.info(report, 'shut down');
+        log.info(report, 'drained');
         return report;
       })();
       return closing;

@@ -22,9 +22,6 @@ export class McpMessageSink {
   readonly #debug: boolean;
   readonly #metrics: Metrics;
   readonly #correlator: Correlator;
-  // Labelled children cached by "method direction": label hashing once per pair, not per message.
-  readonly #counters = new Map<string, { inc(): void }>();
-  readonly #durations = new Map<string, { observe(v: number): void }>();
 
   constructor(metrics: Metrics, correlator: Correlator, limitBytes: number, debug: boolean) {
     this.#metrics = metrics;
@@ -54,23 +51,10 @@ export class McpMessageSink {
     } else if (info.kind === 'result' || info.kind === 'error') {
       const pending = info.id === null ? undefined : this.#correlator.finish(scope, from === 'client' ? 'server' : 'client', info.id);
       method = pending?.method ?? 'unknown';
-      if (pending !== undefined) {
-        let h = this.#durations.get(method);
-        if (h === undefined) {
-          h = this.#metrics.mcpDuration.labels(method);
-          this.#durations.set(method, h);
-        }
-        h.observe((now - pending.startedAt) / 1000);
-      }
+      if (pending !== undefined) this.#metrics.mcpDuration.labels(method).observe((now - pending.startedAt) / 1000);
       if (info.kind === 'error') this.#metrics.mcpErrors.labels(method).inc();
     }
-    const key = `${method} ${direction}`;
-    let counter = this.#counters.get(key);
-    if (counter === undefined) {
-      counter = this.#metrics.mcpMessages.labels(method, direction);
-      this.#counters.set(key, counter);
-    }
-    counter.inc();
+    this.#metrics.mcpMessages.labels(method, direction).inc();
     if (this.#debug) {
       log().debug({ mcp: scope, kind: info.kind, method, id: info.id, tool: info.tool ?? undefined, from }, 'mcp message');
     }

@@ -66,7 +66,7 @@ abstract class HotMetric<S> {
 
   /** The series for these label values, created on first use; keep the handle. */
   labels(...values: string[]): S {
-    const key = values.join('\u0000');
+    const key = values.length === 1 ? values[0]! : values.join('\u0000');
     let entry = this.series.get(key);
     if (entry === undefined) {
       const labels: Record<string, string> = {};

@@ -21,6 +21,7 @@ export class Metrics {
   readonly #requests: HotCounter;
   readonly #duration: HistogramSeries;
   readonly #upstreamErrors: HotCounter;
+  // By number, so a request costs no String(status).
   readonly #byStatus = new Map<number, CounterSeries>();
   readonly mcpMessages: HotCounter;
   readonly mcpErrors: HotCounter;

@@ -18,11 +18,11 @@ import {
   readResponseHead, type RequestHead, type RequestRewrite, type ResponseHead,
 } from '../http/head.js';
 import type { Session, SessionOwner, CloseReason } from '../session/session.js';
-import { upstreamSocketError } from '../upstream/connect.js';
+import { dialFailureKind, upstreamSocketError } from '../upstream/connect.js';
 import type { UpstreamSource } from '../upstream/upstream-source.js';
 import type { ExchangeObserver } from './exchange-observer.js';
 import { endAndLinger } from './linger.js';
-import { RawPipe } from './raw-pipe.js';
+import { pipeSession, type RawPipe } from './raw-pipe.js';
 
 /** Largest response head we accept from an upstream. */
 const MAX_RESPONSE_HEAD_BYTES = 65536;
@@ -498,7 +498,7 @@ export class HttpExchange implements SessionOwner {
       return;
     }
     if (err !== null || socket === null) {
-      this.#obs.onUpstreamError(err?.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'connect', err);
+      this.#obs.onUpstreamError(dialFailureKind(err), err);
       this.#fail(err ?? new UpstreamBrokenError('no upstream connection'));
       return;
     }
@@ -821,15 +821,7 @@ export class HttpExchange implements SessionOwner {
     this.#leftover = null;
     if (leftover !== null) upstream.write(leftover);
     this.#clientPauses = 0;
-    const session = this.#session;
-    this.#tunnel = new RawPipe(client, upstream, {
-      onBytes: (n, toUpstream) => {
-        if (toUpstream) session.bytesIn += n;
-        else session.bytesOut += n;
-        this.#ctx.touch(session);
-      },
-      onDone: (reason, error) => session.close(reason === 'error' ? 'error' : 'done', error),
-    });
+    this.#tunnel = pipeSession(this.#session, client, upstream, this.#ctx.touch);
   }
 
   // ---- failure --------------------------------------------------------------------

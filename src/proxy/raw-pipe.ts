@@ -2,6 +2,7 @@
 // Used by forward tcp for every session and by forward http after a 101 upgrade.
 
 import type net from 'node:net';
+import type { Session } from '../session/session.js';
 
 /** What the pipe reports to its session. */
 export interface RawPipeEvents {
@@ -94,4 +95,16 @@ export class RawPipe {
     }
     this.#events.onDone(reason, error);
   }
+}
+
+/** A RawPipe that counts into `session`, marks its activity and closes it when done. */
+export function pipeSession(session: Session, client: net.Socket, upstream: net.Socket, touch: (s: Session) => void): RawPipe {
+  return new RawPipe(client, upstream, {
+    onBytes: (n, toUpstream) => {
+      if (toUpstream) session.bytesIn += n;
+      else session.bytesOut += n;
+      touch(session);
+    },
+    onDone: (reason, error) => session.close(reason === 'error' ? 'error' : 'done', error),
+  });
 }

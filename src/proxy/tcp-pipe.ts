@@ -3,9 +3,9 @@
 
 import type net from 'node:net';
 import type { Session, SessionOwner, CloseReason } from '../session/session.js';
-import { dial } from '../upstream/connect.js';
+import { dial, dialFailureKind } from '../upstream/connect.js';
 import type { UpstreamTarget } from '../upstream/upstream-source.js';
-import { RawPipe } from './raw-pipe.js';
+import { pipeSession, type RawPipe } from './raw-pipe.js';
 
 /** L4 handler of one client connection; owned by its Session. */
 export class TcpPipe implements SessionOwner {
@@ -30,20 +30,13 @@ export class TcpPipe implements SessionOwner {
       this.#dialing = null;
       if (this.#closed) return;
       if (err !== null || upstream === null) {
-        this.#onUpstreamError(err?.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'connect', err);
+        this.#onUpstreamError(dialFailureKind(err), err);
         session.close('upstream-error', err);
         return;
       }
       client.removeListener('error', this.#onEarlyClientGone);
       client.removeListener('close', this.#onEarlyClientGone);
-      this.#pipe = new RawPipe(client, upstream, {
-        onBytes: (n, toUpstream) => {
-          if (toUpstream) session.bytesIn += n;
-          else session.bytesOut += n;
-          this.#touch(session);
-        },
-        onDone: (reason, error) => session.close(reason === 'error' ? 'error' : 'done', error),
-      });
+      this.#pipe = pipeSession(session, client, upstream, this.#touch);
     });
   }
 
@@ -51,7 +44,7 @@ export class TcpPipe implements SessionOwner {
     this.#session.close('client-closed');
   };
 
-  /** L4 has no message boundary to wait for: draining closes at once after the timeout. */
+  /** L4 has no message boundary to wait for: the session is closed when the shutdown timeout ends. */
   drain(): void {}
 
   teardown(_reason: CloseReason): void {

@@ -35,6 +35,11 @@ export function dial(host: string, port: number, timeoutMs: number, done: DialCa
   return socket;
 }
 
+/** The upstream_errors_total kind of a failed dial. */
+export function dialFailureKind(err: ProxyError | null): 'timeout' | 'connect' {
+  return err?.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'connect';
+}
+
 /** Maps an error on an established upstream socket to the error a client sees. */
 export function upstreamSocketError(e: NodeJS.ErrnoException): ProxyError {
   return new UpstreamUnreachableError(`upstream connection failed (${e.code ?? e.message})`, e);

@@ -72,12 +72,13 @@ class Parked {
   }
 }
 
-/** Multi-session: one session's own upstream connection, reopened when it dies. */
+/**
+ * Multi-session: dials one session's own upstream connection. The exchange keeps a
+ * reusable link bound to itself between requests, so a socket handed back here is done.
+ */
 export class OwnUpstream implements UpstreamSource {
   readonly sharesSockets = false;
   readonly #target: UpstreamTarget;
-  // Rarely used: the exchange keeps its link bound between requests; made on first use.
-  #parkedSlot: Parked | null = null;
   #dialing: net.Socket | null = null;
 
   constructor(target: UpstreamTarget) {
@@ -85,17 +86,14 @@ export class OwnUpstream implements UpstreamSource {
   }
 
   acquire(ready: DialCallback): void {
-    const s = this.#parkedSlot?.take() ?? null;
-    if (s !== null) return ready(null, s);
     this.#dialing = dial(this.#target.host, this.#target.port, this.#target.connectTimeoutMs, (err, socket) => {
       this.#dialing = null;
       ready(err, socket);
     });
   }
 
-  release(socket: net.Socket, reusable: boolean, reuseUntil?: number): void {
-    if (reusable && !socket.destroyed) (this.#parkedSlot ??= new Parked()).park(socket, reuseUntil);
-    else socket.destroy();
+  release(socket: net.Socket): void {
+    socket.destroy();
   }
 
   detach(): void {}
@@ -107,7 +105,6 @@ export class OwnUpstream implements UpstreamSource {
 
   close(): void {
     this.cancel();
-    this.#parkedSlot?.drop();
   }
 }
 
@@ -123,11 +120,6 @@ export class SharedLink implements UpstreamSource {
 
   constructor(target: UpstreamTarget) {
     this.#target = target;
-  }
-
-  /** Requests waiting for the link. */
-  get queued(): number {
-    return this.#waiting.length;
   }
 
   acquire(ready: DialCallback): void {

@@ -62,6 +62,40 @@ multi('three concurrent clients are each served by their own upstream connection
   await until(() => proxy.app.registry.size === 0, 5000, 'sessions to end');
 });
 
+multi('hop-by-hop headers are removed both ways, Connection-named ones too; end-to-end ones pass', async () => {
+  // A raw upstream that answers with the head it received, and hop-by-hop headers of its own.
+  up = await startNetUpstream((sock) => {
+    let got = '';
+    sock.on('data', (d) => {
+      got += d.toString('latin1');
+      if (!got.includes('\r\n\r\n')) return;
+      const body = got.slice(0, got.indexOf('\r\n\r\n') + 4);
+      got = '';
+      sock.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nConnection: keep-alive, X-Up-Hop\r\nX-Up-Hop: secret\r\n` +
+        `Keep-Alive: timeout=30\r\nProxy-Connection: x\r\nTrailer: x\r\nX-End-To-End: kept\r\n\r\n${body}`);
+    });
+  });
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  const c = await RawClient.connect(proxy.port);
+  c.write('GET /mcp HTTP/1.1\r\nHost: proxy\r\nConnection: keep-alive, X-Client-Hop\r\nX-Client-Hop: secret\r\nKeep-Alive: 5\r\n' +
+    'TE: trailers\r\nTrailer: x\r\nProxy-Authorization: Basic eDp4\r\nProxy-Connection: keep-alive\r\nUpgrade: h2c\r\n' +
+    'Mcp-Session-Id: m1\r\nMCP-Protocol-Version: 2025-06-18\r\nLast-Event-ID: 7\r\n\r\n');
+  const r = await c.readResponse();
+  const seenUp = r.body.toString('latin1').toLowerCase();
+  for (const gone of ['x-client-hop', 'keep-alive', '\r\nte:', 'trailer', 'proxy-authorization', 'proxy-connection', 'upgrade', 'connection:']) {
+    assert.not.ok(seenUp.includes(gone), `upstream saw ${gone}:\n${seenUp}`);
+  }
+  for (const kept of ['mcp-session-id: m1', 'mcp-protocol-version: 2025-06-18', 'last-event-id: 7', 'via: 1.1 shadowcat', 'x-forwarded-host: proxy']) {
+    assert.ok(seenUp.includes(kept), `upstream did not see ${kept}`);
+  }
+  for (const gone of ['x-up-hop', 'keep-alive', 'proxy-connection', 'trailer']) {
+    assert.not.ok(r.headerNames.includes(gone), `client saw ${gone}`);
+  }
+  assert.is(r.headers['x-end-to-end'], 'kept');
+  assert.is(r.headers.connection, undefined);
+  c.close();
+});
+
 multi('chunked request and response bodies pass byte-exact', async () => {
   up = await startHttpUpstream(async (req, res) => {
     const body = await readBody(req);

@@ -26,8 +26,6 @@ function setup(opts: { maxSessions?: number; maxPerClient?: number; idleTimeoutM
 
 const reg = suite('Registry');
 
-reg.after.each(() => undefined);
-
 reg('admission: max sessions and max per client', () => {
   const { registry, make } = setup({ maxSessions: 3, maxPerClient: 2 });
   make('a');
