@@ -82,8 +82,8 @@ const LIMIT_HELP = `Limits (forward http and forward tcp):
   --connect-timeout S     time to open the upstream connection (default ${DEFAULTS.connectTimeoutS})
   --upstream-timeout S    time for the upstream to send a response head (default ${DEFAULTS.upstreamTimeoutS})
   --shutdown-timeout S    graceful drain on SIGTERM/SIGINT (default ${DEFAULTS.shutdownTimeoutS})
-  --inspect-limit B       largest JSON body the MCP inspector parses; 0 turns it off (default ${DEFAULTS.inspectLimitBytes})
-  --rate-limit R          requests per second per client IP, burst R; over it: 429 (default 0 = off)`;
+  --inspect-limit B       (http) largest JSON body the MCP inspector parses; 0 turns it off (default ${DEFAULTS.inspectLimitBytes})
+  --rate-limit R          (http) requests per second per client IP, burst R; over it: 429 (default 0 = off)`;
 
 const COMMON_HELP = `Common:
   --admin-port P          serve /healthz, /metrics and /sessions on this port (off by default)
@@ -150,6 +150,15 @@ const KNOWN_FLAGS = new Set([
   'help', 'h', 'version', 'v',
 ]);
 
+// Flags a mode has no use for: refused rather than silently ignored. (--url and
+// --upstream get their own, more helpful messages below.)
+const NOT_FOR: Readonly<Record<Mode, ReadonlySet<string>>> = {
+  http: new Set(),
+  tcp: new Set(['rateLimit', 'inspectLimit']),
+  stdio: new Set(['port', 'host', 'multiSession', 'maxSessions', 'maxPerClient', 'sessionTimeout', 'headerTimeout',
+    'maxHeaderSize', 'maxBodySize', 'connectTimeout', 'upstreamTimeout', 'rateLimit', 'adminPort', 'adminHost']),
+};
+
 /** Turns argv (without node and script) into an Invocation; throws ConfigError on bad input. */
 export function parseConfig(argv: readonly string[], version: string): Invocation {
   const cli = cac('shadowcat');
@@ -178,6 +187,7 @@ export function parseConfig(argv: readonly string[], version: string): Invocatio
 
   for (const key of Object.keys(opts)) {
     if (!KNOWN_FLAGS.has(key)) throw new ConfigError(`unknown flag --${kebab(key)}`);
+    if (NOT_FOR[mode].has(key)) throw new ConfigError(`--${kebab(key)} does not apply to forward ${mode}`);
   }
   if (parsed.args.length > 1) throw new ConfigError(`unexpected argument '${String(parsed.args[1])}'`);
 

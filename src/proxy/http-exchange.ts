@@ -324,7 +324,7 @@ export class HttpExchange implements SessionOwner {
       return null;
     }
     this.#clearHeaderTimer();
-    if (this.#upstream !== null && this.#upstreamReuseUntil < performance.now()) {
+    if (this.#upstream !== null && this.#upstreamReuseUntil !== Infinity && this.#upstreamReuseUntil < performance.now()) {
       // The upstream said it drops idle links by now: writing on this one would race its close.
       this.#dropIdleUpstream();
     }

@@ -60,6 +60,8 @@ const bad: Array<[string[], RegExp]> = [
   [['forward', 'tcp'], /--upstream/],
   [['forward', 'tcp', '--upstream', 'nohost'], /--upstream/],
   [['forward', 'stdio'], /command/],
+  [['forward', 'stdio', '--port', '9', '--', 'node'], /--port does not apply to forward stdio/],
+  [['forward', 'tcp', '--upstream', 'h:1', '--rate-limit', '3'], /--rate-limit does not apply to forward tcp/],
   [['forward', 'udp'], /unknown mode/],
   [['serve'], /unknown command/],
   [[], /missing command/],
