@@ -5,4 +5,6 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.headers["Mcp-Session-Id"] = "bench-session"
 if os.getenv("BENCH_CLOSE") == "1" then wrk.headers["Connection"] = "close" end
-dofile((os.getenv("BENCH_LUA_DIR") or ".") .. "/report.lua")
+-- report.lua sits beside this script (BENCH_LUA_DIR overrides), so wrk can run it from anywhere.
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+dofile((os.getenv("BENCH_LUA_DIR") or here) .. "/report.lua")
