@@ -7,7 +7,9 @@ import type { Logger } from 'pino';
 import type { RequestHead, ResponseHead } from '../http/head.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Correlator } from './correlator.js';
-import { classify, parseMessages } from './jsonrpc.js';
+import { Envelope, ENVELOPE_FALLBACK, ENVELOPE_MALFORMED, ENVELOPE_OK, readEnvelope } from './envelope.js';
+import { classify, parseMessages, type MessageKind } from './jsonrpc.js';
+import type { CounterSeries, HistogramSeries } from '../observe/hot-metrics.js';
 import { SseReader } from './sse-reader.js';
 
 /** Who sent a message. */
@@ -16,12 +18,22 @@ export type Sender = 'client' | 'server';
 /** A logger made on first use: most sessions never log, and a pino child costs memory. */
 export type LazyLogger = () => Logger;
 
+/** The series one method label counts into, bound on first use. */
+class MethodSeries {
+  toServer: CounterSeries | null = null;
+  toClient: CounterSeries | null = null;
+  errors: CounterSeries | null = null;
+  duration: HistogramSeries | null = null;
+}
+
 /** Process-wide sink for observed messages: metrics, correlation and debug logs. */
 export class McpMessageSink {
   readonly limitBytes: number;
   readonly #debug: boolean;
   readonly #metrics: Metrics;
   readonly #correlator: Correlator;
+  readonly #series = new Map<string, MethodSeries>();
+  readonly #envelope = new Envelope();
 
   constructor(metrics: Metrics, correlator: Correlator, limitBytes: number, debug: boolean) {
     this.#metrics = metrics;
@@ -30,34 +42,64 @@ export class McpMessageSink {
     this.#debug = debug;
   }
 
-  /** Observes one JSON body or line (a message or a batch) sent by `from` within `scope`. */
-  text(text: string, from: Sender, scope: string, log: LazyLogger): void {
+  /** Observes the JSON body or line in buf[start, end) (a message or a batch) sent by `from` within `scope`. */
+  bytes(buf: Buffer, start: number, end: number, from: Sender, scope: string, log: LazyLogger): void {
+    // Debug logs name the tool of each call, which only the full parse gives.
+    const read = this.#debug ? ENVELOPE_FALLBACK : readEnvelope(buf, start, end, this.#envelope);
+    if (read === ENVELOPE_OK) {
+      const env = this.#envelope;
+      this.#record(env.kind, env.method, env.id, null, from, scope, log);
+    } else if (read === ENVELOPE_FALLBACK) {
+      this.#parse(buf.toString('utf8', start, end), from, scope, log);
+    } else if (read === ENVELOPE_MALFORMED) {
+      this.skipped('malformed');
+    }
+  }
+
+  /** Observes one whole body or line. */
+  body(buf: Buffer, from: Sender, scope: string, log: LazyLogger): void {
+    this.bytes(buf, 0, buf.length, from, scope, log);
+  }
+
+  #parse(text: string, from: Sender, scope: string, log: LazyLogger): void {
+    if (text.trim() === '') return;
     const messages = parseMessages(text);
     if (messages === null) {
       this.skipped('malformed');
       return;
     }
-    for (const m of messages) this.message(m, from, scope, log);
+    for (const m of messages) {
+      const info = classify(m);
+      this.#record(info.kind, info.method, info.id, info.tool, from, scope, log);
+    }
   }
 
-  /** Observes one parsed message. */
-  message(value: unknown, from: Sender, scope: string, log: LazyLogger): void {
-    const info = classify(value);
-    const direction = from === 'client' ? 'client_to_server' : 'server_to_client';
-    const now = performance.now();
-    let method = info.method;
-    if (info.kind === 'request') {
-      this.#correlator.start(scope, from, info.id!, info.method, now);
-    } else if (info.kind === 'result' || info.kind === 'error') {
-      const pending = info.id === null ? undefined : this.#correlator.finish(scope, from === 'client' ? 'server' : 'client', info.id);
+  #record(kind: MessageKind, label: string, id: string | null, tool: string | null, from: Sender, scope: string, log: LazyLogger): void {
+    let method = label;
+    if (kind === 'request') {
+      this.#correlator.start(scope, from, id!, method, performance.now());
+    } else if (kind === 'result' || kind === 'error') {
+      const pending = id === null ? undefined : this.#correlator.finish(scope, from === 'client' ? 'server' : 'client', id);
       method = pending?.method ?? 'unknown';
-      if (pending !== undefined) this.#metrics.mcpDuration.labels(method).observe((now - pending.startedAt) / 1000);
-      if (info.kind === 'error') this.#metrics.mcpErrors.labels(method).inc();
+      const series = this.#seriesOf(method);
+      if (pending !== undefined) (series.duration ??= this.#metrics.mcpDuration.labels(method)).observe((performance.now() - pending.startedAt) / 1000);
+      if (kind === 'error') (series.errors ??= this.#metrics.mcpErrors.labels(method)).inc();
     }
-    this.#metrics.mcpMessages.labels(method, direction).inc();
+    const series = this.#seriesOf(method);
+    if (from === 'client') (series.toServer ??= this.#metrics.mcpMessages.labels(method, 'client_to_server')).inc();
+    else (series.toClient ??= this.#metrics.mcpMessages.labels(method, 'server_to_client')).inc();
     if (this.#debug) {
-      log().debug({ mcp: scope, kind: info.kind, method, id: info.id, tool: info.tool ?? undefined, from }, 'mcp message');
+      log().debug({ mcp: scope, kind, method, id, tool: tool ?? undefined, from }, 'mcp message');
     }
+  }
+
+  #seriesOf(method: string): MethodSeries {
+    let series = this.#series.get(method);
+    if (series === undefined) {
+      series = new MethodSeries();
+      this.#series.set(method, series);
+    }
+    return series;
   }
 
   /** Counts a body the inspector did not parse: not_json, too_large or malformed. */
@@ -95,12 +137,12 @@ class BodyCollector {
     this.parts.push(chunk);
   }
 
-  take(): string {
+  take(): Buffer {
     const parts = this.parts;
-    const text = (parts.length === 1 ? parts[0]! : Buffer.concat(parts)).toString('utf8');
+    const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     this.parts = [];
     this.bytes = 0;
-    return text;
+    return body;
   }
 
   reset(): void {
@@ -158,7 +200,7 @@ export class McpInspector {
     if (body === null) return;
     this.#request = null;
     if (body.overflow) this.#sink.skipped('too_large');
-    else this.#sink.text(body.take(), 'client', this.#scope, this.#log);
+    else this.#sink.body(body.take(), 'client', this.#scope, this.#log);
   }
 
   /** A response head: JSON bodies are collected, event streams read event by event. */
@@ -171,7 +213,7 @@ export class McpInspector {
       this.#response = this.#resBody;
     } else if (isEventStream(res.contentType)) {
       const scope = this.#scope;
-      this.#sse = new SseReader(this.#sink.limitBytes, (data) => this.#sink.text(data, 'server', scope, this.#log));
+      this.#sse = new SseReader(this.#sink.limitBytes, (data, start, end) => this.#sink.bytes(data, start, end, 'server', scope, this.#log));
     }
   }
 
@@ -186,6 +228,6 @@ export class McpInspector {
     this.#sse = null;
     if (body === null) return;
     if (body.overflow) this.#sink.skipped('too_large');
-    else if (body.bytes > 0) this.#sink.text(body.take(), 'server', this.#scope, this.#log);
+    else if (body.bytes > 0) this.#sink.body(body.take(), 'server', this.#scope, this.#log);
   }
 }

@@ -16,14 +16,16 @@ export interface MessageInfo {
   readonly tool: string | null;
 }
 
-const KNOWN_METHODS = new Set([
+/** MCP method names kept verbatim as labels. */
+export const KNOWN_METHOD_NAMES: readonly string[] = [
   'initialize', 'ping', 'tools/list', 'tools/call', 'resources/list', 'resources/read', 'resources/templates/list',
   'resources/subscribe', 'resources/unsubscribe', 'prompts/list', 'prompts/get', 'completion/complete',
   'logging/setLevel', 'sampling/createMessage', 'roots/list', 'elicitation/create',
   'notifications/initialized', 'notifications/cancelled', 'notifications/progress', 'notifications/message',
   'notifications/resources/updated', 'notifications/resources/list_changed', 'notifications/tools/list_changed',
   'notifications/prompts/list_changed', 'notifications/roots/list_changed',
-]);
+];
+const KNOWN_METHODS = new Set(KNOWN_METHOD_NAMES);
 
 /** A method name safe to use as a metric label. */
 export function methodLabel(method: unknown): string {

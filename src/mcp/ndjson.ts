@@ -7,13 +7,13 @@ const LF = 0x0a;
 /** Splits a byte stream into lines for observation, bounded per line. */
 export class NdjsonFramer {
   readonly #limit: number;
-  readonly #onLine: (line: string) => void;
+  readonly #onLine: (line: Buffer) => void;
   readonly #onOversize: (bytes: number) => void;
   #parts: Buffer[] = [];
   #bytes = 0;
   #overflow = false;
 
-  constructor(limitBytes: number, onLine: (line: string) => void, onOversize: (bytes: number) => void) {
+  constructor(limitBytes: number, onLine: (line: Buffer) => void, onOversize: (bytes: number) => void) {
     this.#limit = limitBytes;
     this.#onLine = onLine;
     this.#onOversize = onOversize;
@@ -51,10 +51,7 @@ export class NdjsonFramer {
 
   #emit(): void {
     if (this.#overflow) this.#onOversize(this.#bytes);
-    else if (this.#bytes > 0) {
-      const text = (this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts)).toString('utf8').trim();
-      if (text !== '') this.#onLine(text);
-    }
+    else if (this.#bytes > 0) this.#onLine(this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts));
     this.#parts = [];
     this.#bytes = 0;
     this.#overflow = false;

@@ -1,27 +1,37 @@
-// Incremental text/event-stream reader for observation: yields each event's data,
-// bounded per event. Lines are found with native scans that remember where the next CR
-// and LF are (one pass per chunk); only `data:` lines become strings, and a line is
-// copied only when it spans two reads. A line longer than the bound is skipped.
+// Incremental text/event-stream reader for observation: yields each event's data as a
+// byte range, bounded per event. Lines are found with native scans that remember where
+// the next CR and LF are (one pass per chunk). Nothing becomes a string: a one-line event
+// is handed over where it lies in the read that carried it, a line is copied only when
+// it spans two reads, and only multi-line data is joined. A line longer than the bound
+// is skipped.
 
 const LF = 0x0a;
 const CR = 0x0d;
+const NEWLINE = Buffer.from('\n');
 
 function isDataField(b: Buffer, s: number, e: number): boolean {
   return e - s >= 5 && b[s] === 0x64 && b[s + 1] === 0x61 && b[s + 2] === 0x74 && b[s + 3] === 0x61 && b[s + 4] === 0x3a;
 }
 
-/** Splits an SSE byte stream into event data strings. */
+/** Receives one event's data: buf[start, end). Valid only during the call. */
+export type SseEventHandler = (buf: Buffer, start: number, end: number) => void;
+
+/** Splits an SSE byte stream into event data. */
 export class SseReader {
   readonly #limit: number;
-  readonly #onEvent: (data: string) => void;
+  readonly #onEvent: SseEventHandler;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   #overflow = false;
-  #data: string[] = [];
+  // The event's data lines so far: the first as a range, more as slices to join.
+  #first: Buffer | null = null;
+  #firstStart = 0;
+  #firstEnd = 0;
+  #more: Buffer[] | null = null;
   #dataBytes = 0;
   #lastWasCr = false;
 
-  constructor(limitBytes: number, onEvent: (data: string) => void) {
+  constructor(limitBytes: number, onEvent: SseEventHandler) {
     this.#limit = limitBytes;
     this.#onEvent = onEvent;
   }
@@ -80,7 +90,7 @@ export class SseReader {
       this.#overflow = false;
       if (overflow) {
         // An oversized line spoils its event: drop what was gathered and what follows.
-        this.#data = [];
+        this.#clearData();
         this.#dataBytes = this.#limit + 1;
         return;
       }
@@ -90,14 +100,41 @@ export class SseReader {
       e = buf.length;
     }
     if (e === s) {
-      if (this.#data.length > 0 && this.#dataBytes <= this.#limit) this.#onEvent(this.#data.length === 1 ? this.#data[0]! : this.#data.join('\n'));
-      this.#data = [];
-      this.#dataBytes = 0;
+      this.#dispatch();
       return;
     }
     if (!isDataField(buf, s, e)) return; // event:, id:, retry:, comments: not needed
     const vs = buf[s + 5] === 0x20 ? s + 6 : s + 5;
-    this.#dataBytes += e - vs;
-    if (this.#dataBytes <= this.#limit) this.#data.push(buf.toString('utf8', vs, e));
+    this.#dataBytes += e - vs + (this.#first === null ? 0 : 1);
+    if (this.#dataBytes > this.#limit) return;
+    // No copy: node never reuses a read's memory, and the event ends before we let go.
+    if (this.#first === null) {
+      this.#first = buf;
+      this.#firstStart = vs;
+      this.#firstEnd = e;
+    } else {
+      (this.#more ??= []).push(buf.subarray(vs, e));
+    }
+  }
+
+  #dispatch(): void {
+    const first = this.#first;
+    if (first !== null && this.#dataBytes <= this.#limit) {
+      const more = this.#more;
+      if (more === null) this.#onEvent(first, this.#firstStart, this.#firstEnd);
+      else {
+        const parts = [first.subarray(this.#firstStart, this.#firstEnd)];
+        for (const line of more) parts.push(NEWLINE, line);
+        const joined = Buffer.concat(parts);
+        this.#onEvent(joined, 0, joined.length);
+      }
+    }
+    this.#clearData();
+    this.#dataBytes = 0;
+  }
+
+  #clearData(): void {
+    this.#first = null;
+    this.#more = null;
   }
 }

@@ -43,8 +43,8 @@ export function startStdioBridge(opts: StdioBridgeOptions): StdioBridge {
     log.warn({ from, bytes, limit: sink.limitBytes }, 'message longer than --inspect-limit: forwarded, not inspected');
   };
   const getLog = (): Logger => log;
-  const fromClient = new NdjsonFramer(sink.limitBytes, (line) => sink.text(line, 'client', 'stdio', getLog), oversize('client'));
-  const fromServer = new NdjsonFramer(sink.limitBytes, (line) => sink.text(line, 'server', 'stdio', getLog), oversize('server'));
+  const fromClient = new NdjsonFramer(sink.limitBytes, (line) => sink.body(line, 'client', 'stdio', getLog), oversize('client'));
+  const fromServer = new NdjsonFramer(sink.limitBytes, (line) => sink.body(line, 'server', 'stdio', getLog), oversize('server'));
 
   let stopping = false;
   let termTimer: NodeJS.Timeout | null = null;

@@ -1,0 +1,280 @@
+// A JSON-RPC envelope read straight from bytes: kind, method label and id of one
+// message, without decoding the body to a string or building its objects. Only the
+// top-level object is read member by member; nested values (params, result, error) are
+// stepped over by their string and bracket structure, not validated or decoded. Once the
+// kind and id are known the rest is not read: a large result is never walked, and when
+// the id is the last member (as the TypeScript SDK writes it) it is read from the end;
+// MCP's notifications/* methods are known to carry none.
+// What this reader does not handle simply (a batch, an escape in a key, method or string
+// id, an object as id) it hands back as FALLBACK, and the caller uses JSON.parse instead.
+
+import { KNOWN_METHOD_NAMES, type MessageKind } from './jsonrpc.js';
+
+/** The envelope was read into `out`. */
+export const ENVELOPE_OK = 0;
+/** Valid or not, this message needs the full parser. */
+export const ENVELOPE_FALLBACK = 1;
+/** Not a JSON object: counted as malformed. */
+export const ENVELOPE_MALFORMED = 2;
+/** Only whitespace: nothing to observe. */
+export const ENVELOPE_EMPTY = 3;
+
+/** The reusable result of one read. */
+export class Envelope {
+  kind: MessageKind = 'invalid';
+  /** Bounded method label (see methodLabel), '' when the message has none. */
+  method = '';
+  /** The id as a correlation key: JSON text of a number or string, or null. */
+  id: string | null = null;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+const LBRACKET = 0x5b;
+const RBRACKET = 0x5d;
+
+// Byte classes for stepping over values.
+const C_OTHER = 0;
+const C_WS = 1;
+const C_OPEN = 2;
+const C_CLOSE = 3;
+const C_QUOTE = 4;
+const C_DELIM = 5; // , : end a scalar
+const CLASS = new Uint8Array(256);
+CLASS[0x20] = CLASS[0x09] = CLASS[0x0a] = CLASS[0x0d] = C_WS;
+CLASS[LBRACE] = CLASS[LBRACKET] = C_OPEN;
+CLASS[RBRACE] = CLASS[RBRACKET] = C_CLOSE;
+CLASS[QUOTE] = C_QUOTE;
+CLASS[COMMA] = CLASS[COLON] = C_DELIM;
+
+// Member names of interest, told apart by length and a few bytes.
+const K_OTHER = 0;
+const K_ID = 1;
+const K_METHOD = 2;
+const K_RESULT = 3;
+const K_ERROR = 4;
+
+interface KnownMethod {
+  readonly bytes: Buffer;
+  readonly label: string;
+  /** MCP's notifications/* never carry an id (the spec forbids it): no need to look for one. */
+  readonly notification: boolean;
+}
+
+// Known method names as bytes, grouped by length: a method is matched without making a string.
+const METHODS_BY_LENGTH: KnownMethod[][] = [];
+for (const name of KNOWN_METHOD_NAMES) {
+  (METHODS_BY_LENGTH[name.length] ??= []).push({ bytes: Buffer.from(name, 'latin1'), label: name, notification: name.startsWith('notifications/') });
+}
+const OTHER_METHOD: KnownMethod = { bytes: Buffer.alloc(0), label: 'other', notification: false };
+
+function skipWs(b: Uint8Array, i: number, end: number): number {
+  while (i < end && CLASS[b[i]!] === C_WS) i++;
+  return i;
+}
+
+/** Index just past the closing quote of the string whose opening quote is at `i`; -1 if unterminated, -2 if it has escapes. */
+function plainStringEnd(b: Uint8Array, i: number, end: number): number {
+  for (let j = i + 1; j < end; j++) {
+    const c = b[j]!;
+    if (c === QUOTE) return j + 1;
+    if (c === BACKSLASH) return -2;
+  }
+  return -1;
+}
+
+/** Index just past the string (escapes allowed) whose opening quote is at `i`, or -1. */
+function stringEnd(b: Uint8Array, i: number, end: number): number {
+  for (let j = i + 1; j < end; j++) {
+    const c = b[j]!;
+    if (c === QUOTE) return j + 1;
+    if (c === BACKSLASH) j++;
+  }
+  return -1;
+}
+
+/** Index just past the value starting at `i`, or -1 when its structure is broken. */
+function valueEnd(b: Uint8Array, i: number, end: number): number {
+  const cls = CLASS[b[i]!];
+  if (cls === C_QUOTE) return stringEnd(b, i, end);
+  if (cls === C_OPEN) {
+    let depth = 0;
+    for (let j = i; j < end; j++) {
+      const k = CLASS[b[j]!];
+      if (k === C_OTHER || k === C_WS || k === C_DELIM) continue;
+      if (k === C_QUOTE) {
+        j = stringEnd(b, j, end) - 1;
+        if (j < 0) return -1;
+      } else if (k === C_OPEN) depth++;
+      else if (--depth === 0) return j + 1;
+    }
+    return -1;
+  }
+  if (cls !== C_OTHER) return -1;
+  let j = i + 1;
+  while (j < end && CLASS[b[j]!] === C_OTHER) j++;
+  return j;
+}
+
+function keyOf(b: Uint8Array, s: number, e: number): number {
+  switch (e - s) {
+    case 2: return b[s] === 0x69 && b[s + 1] === 0x64 ? K_ID : K_OTHER;
+    case 5: return b[s] === 0x65 && b[s + 1] === 0x72 && b[s + 2] === 0x72 && b[s + 3] === 0x6f && b[s + 4] === 0x72 ? K_ERROR : K_OTHER;
+    case 6:
+      if (b[s] === 0x6d && b[s + 1] === 0x65 && b[s + 2] === 0x74 && b[s + 3] === 0x68 && b[s + 4] === 0x6f && b[s + 5] === 0x64) return K_METHOD;
+      if (b[s] === 0x72 && b[s + 1] === 0x65 && b[s + 2] === 0x73 && b[s + 3] === 0x75 && b[s + 4] === 0x6c && b[s + 5] === 0x74) return K_RESULT;
+      return K_OTHER;
+    default: return K_OTHER;
+  }
+}
+
+function methodOf(b: Uint8Array, s: number, e: number): KnownMethod {
+  const candidates = METHODS_BY_LENGTH[e - s];
+  if (candidates === undefined) return OTHER_METHOD;
+  for (const known of candidates) {
+    // Compare from the end: many names share the "notifications/" prefix.
+    const bytes = known.bytes;
+    let k = e - s - 1;
+    while (k >= 0 && bytes[k] === b[s + k]) k--;
+    if (k < 0) return known;
+  }
+  return OTHER_METHOD;
+}
+
+/** The correlation key of a number id: its canonical JSON text, as JSON.stringify gives it. */
+function numberId(b: Buffer, s: number, e: number): string | null {
+  const n = Number(b.toString('latin1', s, e));
+  if (!Number.isFinite(n)) return null;
+  return String(n);
+}
+
+function skipWsBack(b: Uint8Array, j: number, start: number): number {
+  while (j > start && CLASS[b[j]!] === C_WS) j--;
+  return j;
+}
+
+/** Index of the last non-blank byte, if it closes an object; else -1. */
+function closingBrace(b: Uint8Array, start: number, end: number): number {
+  const j = skipWsBack(b, end - 1, start);
+  return j > start && b[j] === RBRACE ? j : -1;
+}
+
+/** The id when the object's last member is an "id" with a number, null or plain string: read
+ *  from the end without walking what comes before. undefined when the tail is anything else. */
+function tailId(b: Buffer, start: number, end: number): string | null | undefined {
+  let j = closingBrace(b, start, end);
+  if (j === -1) return undefined;
+  j = skipWsBack(b, j - 1, start);
+  const ve = j + 1;
+  let vs = j;
+  if (b[j] === QUOTE) {
+    vs = j - 1;
+    while (vs > start && b[vs] !== QUOTE) {
+      if (b[vs] === BACKSLASH) return undefined;
+      vs--;
+    }
+    if (vs <= start || b[vs] !== QUOTE || b[vs - 1] === BACKSLASH) return undefined;
+  } else {
+    if (CLASS[b[j]!] !== C_OTHER) return undefined;
+    while (vs > start && CLASS[b[vs - 1]!] === C_OTHER) vs--;
+  }
+  j = skipWsBack(b, vs - 1, start);
+  if (b[j] !== COLON) return undefined;
+  j = skipWsBack(b, j - 1, start);
+  if (j - 3 <= start || b[j] !== QUOTE || b[j - 1] !== 0x64 || b[j - 2] !== 0x69 || b[j - 3] !== QUOTE) return undefined;
+  j = skipWsBack(b, j - 4, start);
+  if (b[j] !== COMMA && b[j] !== LBRACE) return undefined;
+  const c = b[vs]!;
+  if (c === QUOTE) return b.toString('utf8', vs, ve);
+  if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return numberId(b, vs, ve) ?? undefined;
+  if (ve - vs === 4 && c === 0x6e && b[vs + 1] === 0x75 && b[vs + 2] === 0x6c && b[vs + 3] === 0x6c) return null;
+  return undefined;
+}
+
+/** Reads the envelope of the message in b[start, end) into `out`. */
+export function readEnvelope(b: Buffer, start: number, end: number, out: Envelope): number {
+  let i = skipWs(b, start, end);
+  if (i === end) return ENVELOPE_EMPTY;
+  if (b[i] !== LBRACE) return b[i] === LBRACKET ? ENVELOPE_FALLBACK : ENVELOPE_MALFORMED;
+  let method: KnownMethod | null = null;
+  let id: string | null = null;
+  let hasResult = false;
+  let hasError = false;
+  let idSeen = false;
+  i = skipWs(b, i + 1, end);
+  if (i < end && b[i] === RBRACE) {
+    if (skipWs(b, i + 1, end) !== end) return ENVELOPE_MALFORMED;
+  } else {
+    for (;;) {
+      if (i >= end || b[i] !== QUOTE) return ENVELOPE_MALFORMED;
+      const keyEnd = plainStringEnd(b, i, end);
+      if (keyEnd === -2) return ENVELOPE_FALLBACK;
+      if (keyEnd === -1) return ENVELOPE_MALFORMED;
+      const key = keyOf(b, i + 1, keyEnd - 1);
+      i = skipWs(b, keyEnd, end);
+      if (i >= end || b[i] !== COLON) return ENVELOPE_MALFORMED;
+      i = skipWs(b, i + 1, end);
+      if (i >= end) return ENVELOPE_MALFORMED;
+      const c = b[i]!;
+      let next: number;
+      if (key === K_METHOD && c === QUOTE) {
+        next = plainStringEnd(b, i, end);
+        if (next === -2) return ENVELOPE_FALLBACK;
+        if (next !== -1) method = methodOf(b, i + 1, next - 1);
+      } else if (key === K_ID) {
+        idSeen = true;
+        next = valueEnd(b, i, end);
+        if (c === QUOTE) {
+          if (plainStringEnd(b, i, end) !== next) return ENVELOPE_FALLBACK;
+          id = next === -1 ? null : b.toString('utf8', i, next);
+        } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+          id = next === -1 ? null : numberId(b, i, next);
+        } else if (c === 0x6e) {
+          id = null; // null
+        } else {
+          return ENVELOPE_FALLBACK;
+        }
+      } else {
+        if (key === K_METHOD) method = null; // not a string: not a request
+        else if (key === K_RESULT) hasResult = true;
+        else if (key === K_ERROR) hasError = true;
+        if (CLASS[c] === C_OPEN && (method !== null || hasResult || hasError)) {
+          // The kind is known; only the id may be missing. Don't walk a nested value for it.
+          if (idSeen || (method !== null && method.notification)) {
+            if (closingBrace(b, i, end) === -1) return ENVELOPE_MALFORMED;
+            break;
+          }
+          const tail = tailId(b, i, end);
+          if (tail !== undefined) {
+            id = tail;
+            break;
+          }
+        }
+        next = valueEnd(b, i, end);
+      }
+      if (next === -1) return ENVELOPE_MALFORMED;
+      i = skipWs(b, next, end);
+      if (i >= end) return ENVELOPE_MALFORMED;
+      if (b[i] === COMMA) {
+        i = skipWs(b, i + 1, end);
+        continue;
+      }
+      if (b[i] !== RBRACE) return ENVELOPE_MALFORMED;
+      if (skipWs(b, i + 1, end) !== end) return ENVELOPE_MALFORMED;
+      break;
+    }
+  }
+  out.id = id;
+  if (method !== null) {
+    out.kind = id === null ? 'notification' : 'request';
+    out.method = method.label;
+  } else {
+    out.kind = hasError ? 'error' : hasResult ? 'result' : 'invalid';
+    out.method = hasError || hasResult ? '' : 'invalid';
+  }
+  return ENVELOPE_OK;
+}
