@@ -86,6 +86,35 @@ const TCHAR = (() => {
   return t;
 })();
 
+// Header names the proxy acts on or commonly sees, by length: a name found here is this
+// interned string, matched byte by byte (ASCII case folded) without making a new one.
+const KNOWN_NAMES: Uint8Array[][] = [];
+const KNOWN_STRINGS: string[][] = [];
+for (const name of ['host', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authorization',
+  'content-length', 'transfer-encoding', 'content-type', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'via',
+  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'accept', 'accept-encoding', 'user-agent', 'authorization',
+  'server', 'date', 'cache-control', 'content-encoding', 'origin', 'cookie', 'set-cookie', 'vary', 'etag', 'last-modified',
+  'accept-ranges', 'location', 'expect']) {
+  (KNOWN_NAMES[name.length] ??= []).push(Buffer.from(name, 'latin1'));
+  (KNOWN_STRINGS[name.length] ??= []).push(name);
+}
+
+/** The lower-case name of the field in raw[start, end): interned when known. */
+function fieldName(raw: Buffer, start: number, end: number): string {
+  const len = end - start;
+  const candidates = KNOWN_NAMES[len];
+  if (candidates !== undefined) {
+    for (let c = 0; c < candidates.length; c++) {
+      const known = candidates[c]!;
+      let k = 0;
+      // Field names are tchars (checked before): OR-ing 0x20 folds only A-Z onto a-z.
+      while (k < len && (raw[start + k]! | 0x20) === known[k]) k++;
+      if (k === len) return KNOWN_STRINGS[len]![c]!;
+    }
+  }
+  return raw.toString('latin1', start, end).toLowerCase();
+}
+
 // Checks made here, whatever the llhttp build: obs-fold (RFC 9112 §5.2) and field names
 // that are not tokens, e.g. whitespace before the colon (RFC 9112 §5.1): both are classic
 // request-smuggling vectors when two parsers disagree.
@@ -107,7 +136,7 @@ function scanFields(raw: Buffer, startLineEnd: number): HeaderField[] {
     while (vs < cr && (raw[vs] === SP || raw[vs] === HTAB)) vs++;
     let ve = cr;
     while (ve > vs && (raw[ve - 1] === SP || raw[ve - 1] === HTAB)) ve--;
-    fields.push({ name: raw.toString('latin1', lineStart, colon).toLowerCase(), lineStart, lineEnd: cr + 2, valueStart: vs, valueEnd: ve });
+    fields.push({ name: fieldName(raw, lineStart, colon), lineStart, lineEnd: cr + 2, valueStart: vs, valueEnd: ve });
     lineStart = cr + 2;
   }
   return fields;
