@@ -300,14 +300,15 @@ function isDropped(name: string, connectionTokens: readonly string[], keepUpgrad
   return connectionTokens.length > 0 && connectionTokens.includes(name) && !PROTECTED.has(name);
 }
 
-/** Concatenates raw slices and latin1 text into one exactly sized buffer (one allocation). */
-function assemble(prefix: string, raw: Buffer, runs: number[], suffix: string): Buffer {
-  let len = Buffer.byteLength(prefix, 'latin1') + suffix.length;
+/** Concatenates raw slices, latin1 text and the body bytes that follow the head into one exactly sized buffer (one allocation). */
+function assemble(prefix: string, raw: Buffer, runs: number[], suffix: string, body: Buffer | null): Buffer {
+  let len = Buffer.byteLength(prefix, 'latin1') + suffix.length + (body === null ? 0 : body.length);
   for (let i = 0; i < runs.length; i += 2) len += runs[i + 1]! - runs[i]!;
   const out = Buffer.allocUnsafe(len);
   let pos = out.write(prefix, 0, 'latin1');
   for (let i = 0; i < runs.length; i += 2) pos += raw.copy(out, pos, runs[i]!, runs[i + 1]!);
-  out.write(suffix, pos, 'latin1');
+  pos += out.write(suffix, pos, 'latin1');
+  if (body !== null) body.copy(out, pos);
   return out;
 }
 
@@ -324,8 +325,8 @@ function keptRuns(head: HeadBase, keepUpgrade: boolean, replaced: ReadonlySet<st
   return runs;
 }
 
-/** Builds the head sent upstream: hop-by-hop out, Host, path and X-Forwarded-*, Via in. */
-export function buildUpstreamRequestHead(req: RequestHead, rw: RequestRewrite, clientIp: string): Buffer {
+/** Builds the head sent upstream (hop-by-hop out, Host, path and X-Forwarded-*, Via in), followed by `body` when given. */
+export function buildUpstreamRequestHead(req: RequestHead, rw: RequestRewrite, clientIp: string, body: Buffer | null = null): Buffer {
   const upgrading = req.upgrade !== null && req.connectionTokens.includes('upgrade');
   const runs = keptRuns(req, upgrading, REPLACED_IN_REQUEST, []);
   const xff = req.forwardedFor === null ? clientIp : `${req.forwardedFor}, ${clientIp}`;
@@ -334,11 +335,11 @@ export function buildUpstreamRequestHead(req: RequestHead, rw: RequestRewrite, c
   if (req.host !== null) extra += `X-Forwarded-Host: ${req.host}\r\n`;
   extra += `Via: ${via}\r\n`;
   if (upgrading) extra += 'Connection: upgrade\r\n';
-  return assemble(`${req.method} ${upstreamTarget(req.target, rw.rootPath)} HTTP/1.${req.versionMinor}\r\n`, req.raw, runs, `${extra}\r\n`);
+  return assemble(`${req.method} ${upstreamTarget(req.target, rw.rootPath)} HTTP/1.${req.versionMinor}\r\n`, req.raw, runs, `${extra}\r\n`, body);
 }
 
-/** Builds the head sent to the client: our HTTP version, hop-by-hop out, Via and Connection in. */
-export function buildClientResponseHead(res: ResponseHead, viaEntry: string, close: boolean, http10Client = false): Buffer {
+/** Builds the head sent to the client (our HTTP version, hop-by-hop out, Via and Connection in), followed by `body` when given. */
+export function buildClientResponseHead(res: ResponseHead, viaEntry: string, close: boolean, http10Client = false, body: Buffer | null = null): Buffer {
   const raw = res.raw;
   const upgrading = res.statusCode === 101;
   // RFC 9110 §6.2: an intermediary sends its own HTTP version: keep the status line from its first space.
@@ -348,5 +349,5 @@ export function buildClientResponseHead(res: ResponseHead, viaEntry: string, clo
   else if (close) extra += 'Connection: close\r\n';
   // RFC 9112 §9.3: an HTTP/1.0 client keeps the connection only when told so.
   else if (http10Client) extra += 'Connection: keep-alive\r\n';
-  return assemble('HTTP/1.1', raw, runs, `${extra}\r\n`);
+  return assemble('HTTP/1.1', raw, runs, `${extra}\r\n`, body);
 }
