@@ -356,7 +356,7 @@ export class HttpExchange implements SessionOwner {
       this.#reqPhase = R_BODY;
       this.#reqRemaining = !req.chunked && req.contentLength >= 0 ? req.contentLength - body.length : -1;
     }
-    if (!this.#sendBody(body, buildUpstreamRequestHead(req, this.#ctx.rewrite, session.clientIp))) return null;
+    if (!this.#sendBody(body, req)) return null;
     if (this.#reqPhase === R_DONE) this.#requestDone();
     if (this.#upstream === null) this.#acquireUpstream();
     return rest;
@@ -397,18 +397,18 @@ export class HttpExchange implements SessionOwner {
     return rest;
   }
 
-  /** Counts and forwards request body bytes (as sent on the wire), after `head` when given; false when over the limit. */
-  #sendBody(body: Buffer, head: Buffer | null = null): boolean {
+  /** Counts and forwards request body bytes (as sent on the wire), after the rewritten head of `req` when given; false when over the limit. */
+  #sendBody(body: Buffer, req: RequestHead | null = null): boolean {
     this.#reqBodyBytes += body.length;
     if (this.#reqBodyBytes > this.#ctx.config.maxBodyBytes) {
       this.#fail(new BodyTooLargeError(`request body larger than ${this.#ctx.config.maxBodyBytes} bytes`));
       return false;
     }
     if (body.length > 0 && this.#obs.wantsBodies) this.#obs.onRequestBody(body);
-    if (head === null) this.#sendUpstream(body);
-    else if (joinable(body)) this.#sendUpstream(body.length === 0 ? head : Buffer.concat([head, body]));
+    if (req === null) this.#sendUpstream(body);
+    else if (joinable(body)) this.#sendUpstream(buildUpstreamRequestHead(req, this.#ctx.rewrite, this.#session.clientIp, body.length === 0 ? null : body));
     else {
-      this.#sendUpstream(head);
+      this.#sendUpstream(buildUpstreamRequestHead(req, this.#ctx.rewrite, this.#session.clientIp));
       this.#sendUpstream(body);
     }
     return true;
@@ -656,7 +656,7 @@ export class HttpExchange implements SessionOwner {
     if (ret !== FRAME_END && !res.chunked && res.contentLength >= 0 && !bodyless) {
       this.#resRemaining = res.contentLength - body.length;
     }
-    this.#writeBody(body, buildClientResponseHead(res, this.#ctx.rewrite.viaEntry, this.#closeAfter, req.versionMinor === 0));
+    this.#writeBody(body, res, req.versionMinor === 0);
     if (ret === FRAME_END) this.#finishResponse(framer.offset < chunk.length);
   }
 
@@ -687,13 +687,13 @@ export class HttpExchange implements SessionOwner {
     this.#writeBody(chunk);
   }
 
-  /** Forwards response body bytes to the client, after `head` when given. */
-  #writeBody(body: Buffer, head: Buffer | null = null): void {
+  /** Forwards response body bytes to the client, after the rewritten head of `res` when given. */
+  #writeBody(body: Buffer, res: ResponseHead | null = null, http10Client = false): void {
     if (body.length > 0 && this.#obs.wantsBodies) this.#obs.onResponseBody(body);
-    if (head === null) this.#writeClient(body);
-    else if (joinable(body)) this.#writeClient(body.length === 0 ? head : Buffer.concat([head, body]));
+    if (res === null) this.#writeClient(body);
+    else if (joinable(body)) this.#writeClient(buildClientResponseHead(res, this.#ctx.rewrite.viaEntry, this.#closeAfter, http10Client, body.length === 0 ? null : body));
     else {
-      this.#writeClient(head);
+      this.#writeClient(buildClientResponseHead(res, this.#ctx.rewrite.viaEntry, this.#closeAfter, http10Client));
       this.#writeClient(body);
     }
   }
@@ -710,7 +710,8 @@ export class HttpExchange implements SessionOwner {
   #finishResponse(trailingBytes: boolean): void {
     this.#clearResponseTimer();
     const upstream = this.#upstream!;
-    const reusable = !trailingBytes && !this.#detached && this.#reqPhase === R_DONE && this.#resFramer.keepAlive;
+    const clean = !trailingBytes && this.#reqPhase === R_DONE && this.#resFramer.keepAlive;
+    const reusable = clean && !this.#detached;
     const keepAliveMs = this.#resKeepAliveMs;
     const reuseUntil = keepAliveMs < 0 ? Infinity : performance.now() + Math.max(0, keepAliveMs - KEEP_ALIVE_MARGIN_MS);
     if (reusable && !this.#source.sharesSockets) {
@@ -724,7 +725,7 @@ export class HttpExchange implements SessionOwner {
     } else {
       this.#unbindUpstream(upstream);
       this.#upstream = null;
-      if (this.#detached) upstream.destroy();
+      if (this.#detached) this.#source.retire(upstream, clean, reuseUntil);
       else this.#source.release(upstream, reusable, reuseUntil);
     }
     this.#detached = false;

@@ -23,6 +23,8 @@ export interface UpstreamSource {
   release(socket: net.Socket, reusable: boolean, reuseUntil?: number): void;
   /** The socket stays with the caller for good (a stream); the source forgets it. */
   detach(socket: net.Socket): void;
+  /** A detached socket's stream is over: the source may keep it as an idle link if `reusable`, else it is destroyed. */
+  retire(socket: net.Socket, reusable: boolean, reuseUntil?: number): void;
   /** The caller is gone: drop its place in line and any dial in progress. */
   cancel(ready: DialCallback): void;
   /** Closes every socket the source holds. */
@@ -98,6 +100,10 @@ export class OwnUpstream implements UpstreamSource {
 
   detach(): void {}
 
+  retire(socket: net.Socket): void {
+    socket.destroy();
+  }
+
   cancel(): void {
     this.#dialing?.destroy();
     this.#dialing = null;
@@ -139,6 +145,14 @@ export class SharedLink implements UpstreamSource {
     // The stream keeps its socket; the link opens a fresh one for the next request.
     this.#busy = false;
     this.#next();
+  }
+
+  retire(socket: net.Socket, reusable: boolean, reuseUntil?: number): void {
+    // Kept only when no idle link is parked: then the next request skips a dial (a 1 MiB
+    // or SSE response detaches, and would otherwise cost a connect per request).
+    if (reusable && !socket.destroyed && !this.#closed && this.#parked.socket === null) this.#parked.park(socket, reuseUntil);
+    else socket.destroy();
+    if (!this.#busy) this.#next();
   }
 
   cancel(ready: DialCallback): void {

@@ -449,6 +449,31 @@ single('an SSE stream moves off the shared link; other requests go on', async ()
   poster.close();
 });
 
+single('a finished stream\'s connection becomes the idle link instead of being closed', async () => {
+  const big = Buffer.alloc(4 * 1024 * 1024, 0x61);
+  up = await startHttpUpstream((req, res) => {
+    if (req.url === '/big') {
+      // Written in two steps: the response is still streaming after its head, so it detaches.
+      res.writeHead(200, { 'content-length': String(big.length) });
+      res.write(big.subarray(0, 1024));
+      setTimeout(() => res.end(big.subarray(1024)), 20);
+      return;
+    }
+    res.end('small');
+  });
+  proxy = await startProxy({ mode: 'http', multiSession: false, upstreamUrl: new URL(up.url) });
+  const c = await RawClient.connect(proxy.port);
+  for (let i = 0; i < 3; i++) {
+    c.write('GET /big HTTP/1.1\r\nHost: p\r\n\r\n');
+    assert.is((await c.readResponse()).body.length, big.length);
+    c.write('GET /small HTTP/1.1\r\nHost: p\r\n\r\n');
+    assert.is((await c.readResponse()).body.toString(), 'small');
+  }
+  // Each big response moved off the shared link, and its connection came back once done.
+  assert.is(up.accepted(), 1);
+  c.close();
+});
+
 const tcp = suite('forward tcp');
 
 tcp.after.each(async () => {
