@@ -1,12 +1,12 @@
 // MCP awareness as an observer: JSON-RPC messages in request bodies, JSON response
-// bodies and text/event-stream `data:` events are parsed (up to --inspect-limit bytes),
-// counted per method, and correlated request → response for latency. It copies what it
+// bodies and text/event-stream `data:` events are read (envelope only, see envelope.ts;
+// up to --inspect-limit bytes), counted per method, and correlated request → response for latency. It copies what it
 // needs, never delays a write, and never rejects traffic: what it cannot read it counts.
 
 import type { Logger } from 'pino';
 import type { RequestHead, ResponseHead } from '../http/head.js';
 import type { Metrics } from '../observe/metrics.js';
-import type { Correlator } from './correlator.js';
+import type { Correlator, Pending } from './correlator.js';
 import { Envelope, ENVELOPE_FALLBACK, ENVELOPE_MALFORMED, ENVELOPE_OK, readEnvelope } from './envelope.js';
 import { classify, parseMessages, type MessageKind } from './jsonrpc.js';
 import type { CounterSeries, HistogramSeries } from '../observe/hot-metrics.js';
@@ -76,16 +76,16 @@ export class McpMessageSink {
 
   #record(kind: MessageKind, label: string, id: string | null, tool: string | null, from: Sender, scope: string, log: LazyLogger): void {
     let method = label;
+    let pending: Pending | undefined;
     if (kind === 'request') {
       this.#correlator.start(scope, from, id!, method, performance.now());
     } else if (kind === 'result' || kind === 'error') {
-      const pending = id === null ? undefined : this.#correlator.finish(scope, from === 'client' ? 'server' : 'client', id);
+      pending = id === null ? undefined : this.#correlator.finish(scope, from === 'client' ? 'server' : 'client', id);
       method = pending?.method ?? 'unknown';
-      const series = this.#seriesOf(method);
-      if (pending !== undefined) (series.duration ??= this.#metrics.mcpDuration.labels(method)).observe((performance.now() - pending.startedAt) / 1000);
-      if (kind === 'error') (series.errors ??= this.#metrics.mcpErrors.labels(method)).inc();
     }
     const series = this.#seriesOf(method);
+    if (pending !== undefined) (series.duration ??= this.#metrics.mcpDuration.labels(method)).observe((performance.now() - pending.startedAt) / 1000);
+    if (kind === 'error') (series.errors ??= this.#metrics.mcpErrors.labels(method)).inc();
     if (from === 'client') (series.toServer ??= this.#metrics.mcpMessages.labels(method, 'client_to_server')).inc();
     else (series.toClient ??= this.#metrics.mcpMessages.labels(method, 'server_to_client')).inc();
     if (this.#debug) {

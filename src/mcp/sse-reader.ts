@@ -28,6 +28,9 @@ export class SseReader {
   #firstStart = 0;
   #firstEnd = 0;
   #more: Buffer[] | null = null;
+  // How much of the above is already copied out of the reads that carried it.
+  #firstOwned = false;
+  #moreOwned = 0;
   #dataBytes = 0;
   #lastWasCr = false;
 
@@ -51,7 +54,7 @@ export class SseReader {
       const end = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr);
       if (end === -1) {
         this.#keep(chunk, start, n);
-        return;
+        break;
       }
       this.#line(chunk, start, end);
       let next = end + 1;
@@ -64,6 +67,22 @@ export class SseReader {
       }
       start = next;
     }
+    // An event still open when the read ends must not pin the read's whole buffer
+    // (a stream may idle for hours mid-event): keep copies of its lines instead.
+    if (this.#first !== null) this.#copyData();
+  }
+
+  #copyData(): void {
+    if (!this.#firstOwned) {
+      this.#first = Buffer.from(this.#first!.subarray(this.#firstStart, this.#firstEnd));
+      this.#firstStart = 0;
+      this.#firstEnd = this.#first.length;
+      this.#firstOwned = true;
+    }
+    const more = this.#more;
+    if (more === null) return;
+    for (let i = this.#moreOwned; i < more.length; i++) more[i] = Buffer.from(more[i]!);
+    this.#moreOwned = more.length;
   }
 
   #keep(chunk: Buffer, from: number, to: number): void {
@@ -107,7 +126,7 @@ export class SseReader {
     const vs = buf[s + 5] === 0x20 ? s + 6 : s + 5;
     this.#dataBytes += e - vs + (this.#first === null ? 0 : 1);
     if (this.#dataBytes > this.#limit) return;
-    // No copy: node never reuses a read's memory, and the event ends before we let go.
+    // No copy while the read lasts: node never reuses a read's memory.
     if (this.#first === null) {
       this.#first = buf;
       this.#firstStart = vs;
@@ -136,5 +155,7 @@ export class SseReader {
   #clearData(): void {
     this.#first = null;
     this.#more = null;
+    this.#firstOwned = false;
+    this.#moreOwned = 0;
   }
 }

@@ -36,6 +36,16 @@ sse('yields each event\'s data, joined across data lines, any line ending', () =
   assert.equal(events, ['{"a":\n1}', '{"b":2}', 'three']);
 });
 
+sse('an event left open when a read ends is kept as a copy, not as the read', () => {
+  const events: string[] = [];
+  const r = new SseReader(1000, (b, s, e) => events.push(b.toString('utf8', s, e)));
+  const first = Buffer.from('data: one\ndata: two\n');
+  r.push(first);
+  first.fill(0x78); // had the reader kept a view of this read, the event would now read "xxx"
+  r.push(Buffer.from('data: three\n\n'));
+  assert.equal(events, ['one\ntwo\nthree']);
+});
+
 sse('an event over the limit is dropped', () => {
   const events: string[] = [];
   const r = new SseReader(8, (b, s, e) => events.push(b.toString('utf8', s, e)));
