@@ -26,7 +26,14 @@ export class Envelope {
   method = '';
   /** The id as a correlation key: JSON text of a number or string, or null. */
   id: string | null = null;
+  /** The bytes of the last notification up to its nested value, and its method: a stream of
+   *  notifications repeats them, and a message starting with the same bytes reads the same. */
+  notificationPrefix: Buffer | null = null;
+  notificationMethod = '';
 }
+
+/** Longest notification prefix remembered. */
+const MAX_PREFIX = 256;
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -197,6 +204,14 @@ function tailId(b: Buffer, start: number, end: number): string | null | undefine
 
 /** Reads the envelope of the message in b[start, end) into `out`. */
 export function readEnvelope(b: Buffer, start: number, end: number, out: Envelope): number {
+  const prefix = out.notificationPrefix;
+  if (prefix !== null && end - start > prefix.length && b.compare(prefix, 0, prefix.length, start, start + prefix.length) === 0
+    && closingBrace(b, start + prefix.length - 1, end) !== -1) {
+    out.kind = 'notification';
+    out.method = out.notificationMethod;
+    out.id = null;
+    return ENVELOPE_OK;
+  }
   let i = skipWs(b, start, end);
   if (i === end) return ENVELOPE_EMPTY;
   if (b[i] !== LBRACE) return b[i] === LBRACKET ? ENVELOPE_FALLBACK : ENVELOPE_MALFORMED;
@@ -246,6 +261,11 @@ export function readEnvelope(b: Buffer, start: number, end: number, out: Envelop
           // The kind is known; only the id may be missing. Don't walk a nested value for it.
           if (idSeen || (method !== null && method.notification)) {
             if (closingBrace(b, i, end) === -1) return ENVELOPE_MALFORMED;
+            if (!idSeen && i - start < MAX_PREFIX) {
+              // Everything read so far lies before i: the next message with these bytes ends up here too.
+              out.notificationPrefix = Buffer.from(b.subarray(start, i + 1));
+              out.notificationMethod = method!.label;
+            }
             break;
           }
           const tail = tailId(b, i, end);

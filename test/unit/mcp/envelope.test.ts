@@ -4,11 +4,14 @@ import { Envelope, ENVELOPE_EMPTY, ENVELOPE_FALLBACK, ENVELOPE_MALFORMED, ENVELO
 import { classify } from '../../../dist/mcp/jsonrpc.js';
 
 const env = suite('readEnvelope');
+// One Envelope for every read, as the inspector uses it: what it remembers between
+// messages must never change an answer.
+const shared = new Envelope();
 
 function read(text: string, pad = 0): { code: number; kind: string; method: string; id: string | null } {
   // Padding on both sides: the reader must keep to [start, end) of a larger buffer.
   const buf = Buffer.concat([Buffer.alloc(pad, 0x7b), Buffer.from(text), Buffer.alloc(pad, 0x22)]);
-  const out = new Envelope();
+  const out = shared;
   const code = readEnvelope(buf, pad, pad + Buffer.byteLength(text), out);
   return { code, kind: out.kind, method: out.method, id: out.id };
 }
@@ -130,6 +133,20 @@ env('an MCP notifications/* method is a notification without looking for an id',
   assert.equal(read('{"method":"notifications/progress","params":{"progress":1},"id":9}'), { code: ENVELOPE_OK, kind: 'notification', method: 'notifications/progress', id: null });
   // An id before the params is still seen.
   agrees('{"id":9,"method":"notifications/progress","params":{"progress":1}}');
+});
+
+env('a run of notifications with the same start reads each one right', () => {
+  for (let i = 0; i < 5; i++) agrees(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":${i},"total":9}}`);
+  // Same first bytes, then something else: each is read in full again.
+  agrees('{"jsonrpc":"2.0","method":"notifications/progress","params":[1]}');
+  agrees('{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info"}}');
+  agrees('{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}');
+  // Cut short: the reader checks that the message closes, not how each nested value does.
+  assert.is(read('{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1').code, ENVELOPE_MALFORMED);
+  assert.is(read('{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}} x').code, ENVELOPE_MALFORMED);
+  agrees('{"jsonrpc":"2.0","method":"notifications/progress","id":4,"params":{"progress":1}}');
+  agrees('{"jsonrpc":"2.0","method":"tools/call","params":{"progress":1},"id":5}');
+  assert.is(read('{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}').method, 'notifications/progress');
 });
 
 env('a message of no JSON-RPC shape still gets an answer', () => {
