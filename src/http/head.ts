@@ -86,33 +86,48 @@ const TCHAR = (() => {
   return t;
 })();
 
-// Header names the proxy acts on or commonly sees, by length: a name found here is this
-// interned string, matched byte by byte (ASCII case folded) without making a new one.
-const KNOWN_NAMES: Uint8Array[][] = [];
-const KNOWN_STRINGS: string[][] = [];
-for (const name of ['host', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authorization',
-  'content-length', 'transfer-encoding', 'content-type', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'via',
-  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'accept', 'accept-encoding', 'user-agent', 'authorization',
-  'server', 'date', 'cache-control', 'content-encoding', 'origin', 'cookie', 'set-cookie', 'vary', 'etag', 'last-modified',
-  'accept-ranges', 'location', 'expect']) {
-  (KNOWN_NAMES[name.length] ??= []).push(Buffer.from(name, 'latin1'));
-  (KNOWN_STRINGS[name.length] ??= []).push(name);
-}
+/** Strings looked up by their bytes, grouped by length: a hit costs no new string. */
+class InternTable {
+  readonly #bytes: Uint8Array[][] = [];
+  readonly #strings: string[][] = [];
 
-/** The lower-case name of the field in raw[start, end): interned when known. */
-function fieldName(raw: Buffer, start: number, end: number): string {
-  const len = end - start;
-  const candidates = KNOWN_NAMES[len];
-  if (candidates !== undefined) {
+  constructor(values: readonly string[]) {
+    for (const v of values) {
+      (this.#bytes[v.length] ??= []).push(Buffer.from(v, 'latin1'));
+      (this.#strings[v.length] ??= []).push(v);
+    }
+  }
+
+  /** The interned string equal to raw[start, end), or null; `fold` ORs 0x20 into each byte first. */
+  find(raw: Buffer, start: number, end: number, fold: boolean): string | null {
+    const len = end - start;
+    const candidates = this.#bytes[len];
+    if (candidates === undefined) return null;
+    const mask = fold ? 0x20 : 0;
     for (let c = 0; c < candidates.length; c++) {
       const known = candidates[c]!;
       let k = 0;
-      // Field names are tchars (checked before): OR-ing 0x20 folds only A-Z onto a-z.
-      while (k < len && (raw[start + k]! | 0x20) === known[k]) k++;
-      if (k === len) return KNOWN_STRINGS[len]![c]!;
+      while (k < len && (raw[start + k]! | mask) === known[k]) k++;
+      if (k === len) return this.#strings[len]![c]!;
     }
+    return null;
   }
-  return raw.toString('latin1', start, end).toLowerCase();
+}
+
+// Header names the proxy acts on or commonly sees. Field names are tchars (checked
+// before the lookup): OR-ing 0x20 folds only A-Z onto a-z.
+const FIELD_NAMES = new InternTable(['host', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authorization',
+  'content-length', 'transfer-encoding', 'content-type', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'via',
+  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'accept', 'accept-encoding', 'user-agent', 'authorization',
+  'server', 'date', 'cache-control', 'content-encoding', 'origin', 'cookie', 'set-cookie', 'vary', 'etag', 'last-modified',
+  'accept-ranges', 'location', 'expect']);
+const METHODS = new InternTable(['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE']);
+const CONTENT_TYPES = new InternTable(['application/json', 'text/event-stream', 'application/json; charset=utf-8',
+  'text/event-stream; charset=utf-8', 'text/plain', 'text/plain; charset=utf-8', 'text/html', 'application/octet-stream']);
+
+/** The lower-case name of the field in raw[start, end): interned when known. */
+function fieldName(raw: Buffer, start: number, end: number): string {
+  return FIELD_NAMES.find(raw, start, end, true) ?? raw.toString('latin1', start, end).toLowerCase();
 }
 
 // Checks made here, whatever the llhttp build: obs-fold (RFC 9112 §5.2) and field names
@@ -123,15 +138,16 @@ function scanFields(raw: Buffer, startLineEnd: number): HeaderField[] {
   let lineStart = startLineEnd + 2;
   const end = raw.length - 2; // the final empty line
   while (lineStart < end) {
-    const cr = raw.indexOf(CR, lineStart);
-    const colon = raw.indexOf(COLON, lineStart);
-    if (cr === -1 || colon === -1 || colon > cr) throw new BadRequestError('header line without a colon');
-    if (colon === lineStart) throw new BadRequestError('empty header name');
-    for (let i = lineStart; i < colon; i++) {
-      if (TCHAR[raw[i]!] !== 1) {
-        throw new BadRequestError(raw[lineStart] === SP || raw[lineStart] === HTAB ? 'obs-fold line folding' : 'invalid header name');
-      }
+    // The name runs over tchars up to the colon: one pass finds the colon and checks the name.
+    let colon = lineStart;
+    while (TCHAR[raw[colon]!] === 1) colon++;
+    if (raw[colon] !== COLON) {
+      if (raw[colon] === CR) throw new BadRequestError(colon === lineStart ? 'empty header name' : 'header line without a colon');
+      throw new BadRequestError(raw[lineStart] === SP || raw[lineStart] === HTAB ? 'obs-fold line folding' : 'invalid header name');
     }
+    if (colon === lineStart) throw new BadRequestError('empty header name');
+    const cr = raw.indexOf(CR, colon);
+    if (cr === -1) throw new BadRequestError('header line without a colon');
     let vs = colon + 1;
     while (vs < cr && (raw[vs] === SP || raw[vs] === HTAB)) vs++;
     let ve = cr;
@@ -140,6 +156,18 @@ function scanFields(raw: Buffer, startLineEnd: number): HeaderField[] {
     lineStart = cr + 2;
   }
   return fields;
+}
+
+/** A Content-Length value read from its bytes, as Number() would read its text. */
+function decimal(raw: Buffer, start: number, end: number): number {
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const d = raw[i]! - 0x30;
+    // Anything unusual is read exactly as Number() reads the text.
+    if (d < 0 || d > 9) return Number(raw.toString('latin1', start, end));
+    n = n * 10 + d;
+  }
+  return end > start && end - start <= 15 ? n : Number(raw.toString('latin1', start, end));
 }
 
 function value(raw: Buffer, f: HeaderField): string {
@@ -194,7 +222,7 @@ function scanValues(raw: Buffer, fields: readonly HeaderField[]): Scan {
         out.connectionTokens = list;
         break;
       }
-      case 'content-type': out.contentType = value(raw, f); break;
+      case 'content-type': out.contentType = CONTENT_TYPES.find(raw, f.valueStart, f.valueEnd, false) ?? value(raw, f); break;
       case 'mcp-session-id': out.mcpSessionId = value(raw, f); break;
       case 'upgrade': out.upgrade = value(raw, f); break;
       case 'transfer-encoding': {
@@ -204,7 +232,7 @@ function scanValues(raw: Buffer, fields: readonly HeaderField[]): Scan {
         out.hasTransferEncoding = true;
         break;
       }
-      case 'content-length': out.contentLength = Number(value(raw, f)); break;
+      case 'content-length': out.contentLength = decimal(raw, f.valueStart, f.valueEnd); break;
       case 'host': out.host = value(raw, f); out.hostCount++; break;
       case 'x-forwarded-for': out.forwardedFor = out.forwardedFor === null ? value(raw, f) : `${out.forwardedFor}, ${value(raw, f)}`; break;
       case 'via': out.via = out.via === null ? value(raw, f) : `${out.via}, ${value(raw, f)}`; break;
@@ -236,7 +264,7 @@ export function readRequestHead(raw: Buffer): RequestHead {
   return {
     raw, fields, startLineEnd, connectionTokens: tokens, contentType: v.contentType, mcpSessionId: v.mcpSessionId,
     upgrade: v.upgrade, chunked: v.chunked, contentLength: v.contentLength,
-    method: raw.toString('latin1', 0, sp1),
+    method: METHODS.find(raw, 0, sp1, false) ?? raw.toString('latin1', 0, sp1),
     target: raw.toString('latin1', sp1 + 1, sp2),
     versionMinor,
     host: v.host,
@@ -300,16 +328,82 @@ function isDropped(name: string, connectionTokens: readonly string[], keepUpgrad
   return connectionTokens.length > 0 && connectionTokens.includes(name) && !PROTECTED.has(name);
 }
 
-/** Concatenates raw slices, latin1 text and the body bytes that follow the head into one exactly sized buffer (one allocation). */
-function assemble(prefix: string, raw: Buffer, runs: number[], suffix: string, body: Buffer | null): Buffer {
-  let len = Buffer.byteLength(prefix, 'latin1') + suffix.length + (body === null ? 0 : body.length);
+// Buffer's own latin1 writer (what buf.write(s, pos, 'latin1') ends in, without the
+// argument and encoding dispatch around it); not in @types/node.
+interface Latin1Writable {
+  latin1Write(text: string, offset: number): number;
+}
+
+/** Concatenates an optional latin1 prefix, raw slices, the added lines and the body bytes that follow the head into one exactly sized buffer (one allocation). */
+function assemble(prefix: string | null, raw: Buffer, runs: number[], suffix: string | Buffer, body: Buffer | null): Buffer {
+  let len = (prefix === null ? 0 : prefix.length) + suffix.length + (body === null ? 0 : body.length);
   for (let i = 0; i < runs.length; i += 2) len += runs[i + 1]! - runs[i]!;
-  const out = Buffer.allocUnsafe(len);
-  let pos = out.write(prefix, 0, 'latin1');
+  const out = Buffer.allocUnsafe(len) as Buffer & Latin1Writable;
+  let pos = prefix === null ? 0 : out.latin1Write(prefix, 0);
   for (let i = 0; i < runs.length; i += 2) pos += raw.copy(out, pos, runs[i]!, runs[i + 1]!);
-  pos += out.write(suffix, pos, 'latin1');
+  if (typeof suffix === 'string') pos += out.latin1Write(suffix, pos);
+  else {
+    out.set(suffix, pos);
+    pos += suffix.length;
+  }
   if (body !== null) body.copy(out, pos);
   return out;
+}
+
+// The lines a request gains depend on the client and its Host, and rarely change on a
+// connection: kept as bytes per (rewrite, client IP), so most requests copy them.
+interface AddedLines {
+  readonly host: string | null;
+  readonly bytes: Buffer;
+}
+const requestLines = new WeakMap<RequestRewrite, Map<string, AddedLines>>();
+const MAX_CACHED_CLIENTS = 1024;
+
+function addedRequestLines(req: RequestHead, rw: RequestRewrite, clientIp: string, upgrading: boolean): string | Buffer {
+  const xff = req.forwardedFor === null ? clientIp : `${req.forwardedFor}, ${clientIp}`;
+  const via = req.via === null ? rw.viaEntry : `${req.via}, ${rw.viaEntry}`;
+  const cacheable = req.forwardedFor === null && req.via === null && !upgrading;
+  let byClient: Map<string, AddedLines> | undefined;
+  if (cacheable) {
+    byClient = requestLines.get(rw);
+    const hit = byClient?.get(clientIp);
+    if (hit !== undefined && hit.host === req.host) return hit.bytes;
+  }
+  let extra = `Host: ${rw.upstreamHost}\r\nX-Forwarded-For: ${xff}\r\nX-Forwarded-Proto: http\r\n`;
+  if (req.host !== null) extra += `X-Forwarded-Host: ${req.host}\r\n`;
+  extra += `Via: ${via}\r\n`;
+  if (upgrading) extra += 'Connection: upgrade\r\n';
+  extra += '\r\n';
+  if (!cacheable) return extra;
+  if (byClient === undefined) requestLines.set(rw, (byClient = new Map()));
+  if (byClient.size >= MAX_CACHED_CLIENTS) byClient.clear();
+  const bytes = Buffer.from(extra, 'latin1');
+  byClient.set(clientIp, { host: req.host, bytes });
+  return bytes;
+}
+
+// A response gains Via and maybe Connection: three variants per Via entry when the
+// upstream sent no Via of its own.
+const responseLines = new Map<string, (Buffer | undefined)[]>();
+
+function addedResponseLines(res: ResponseHead, viaEntry: string, upgrading: boolean, close: boolean, http10Client: boolean): string | Buffer {
+  let extra = `Via: ${res.via === null ? viaEntry : `${res.via}, ${viaEntry}`}\r\n`;
+  const variant = upgrading ? -1 : close ? 1 : http10Client ? 2 : 0;
+  if (res.via !== null || variant === -1) {
+    if (upgrading) extra += 'Connection: upgrade\r\n';
+    else if (close) extra += 'Connection: close\r\n';
+    else if (http10Client) extra += 'Connection: keep-alive\r\n';
+    return `${extra}\r\n`;
+  }
+  let variants = responseLines.get(viaEntry);
+  const hit = variants?.[variant];
+  if (hit !== undefined) return hit;
+  // RFC 9112 §9.3: an HTTP/1.0 client keeps the connection only when told so.
+  extra += ['', 'Connection: close\r\n', 'Connection: keep-alive\r\n'][variant]!;
+  const bytes = Buffer.from(`${extra}\r\n`, 'latin1');
+  if (variants === undefined) responseLines.set(viaEntry, (variants = []));
+  variants[variant] = bytes;
+  return bytes;
 }
 
 /** Appends [start, end) pairs of the raw header lines kept to `runs`, adjacent lines merged. */
@@ -328,14 +422,12 @@ function keptRuns(head: HeadBase, keepUpgrade: boolean, replaced: ReadonlySet<st
 /** Builds the head sent upstream (hop-by-hop out, Host, path and X-Forwarded-*, Via in), followed by `body` when given. */
 export function buildUpstreamRequestHead(req: RequestHead, rw: RequestRewrite, clientIp: string, body: Buffer | null = null): Buffer {
   const upgrading = req.upgrade !== null && req.connectionTokens.includes('upgrade');
-  const runs = keptRuns(req, upgrading, REPLACED_IN_REQUEST, []);
-  const xff = req.forwardedFor === null ? clientIp : `${req.forwardedFor}, ${clientIp}`;
-  const via = req.via === null ? rw.viaEntry : `${req.via}, ${rw.viaEntry}`;
-  let extra = `Host: ${rw.upstreamHost}\r\nX-Forwarded-For: ${xff}\r\nX-Forwarded-Proto: http\r\n`;
-  if (req.host !== null) extra += `X-Forwarded-Host: ${req.host}\r\n`;
-  extra += `Via: ${via}\r\n`;
-  if (upgrading) extra += 'Connection: upgrade\r\n';
-  return assemble(`${req.method} ${upstreamTarget(req.target, rw.rootPath)} HTTP/1.${req.versionMinor}\r\n`, req.raw, runs, `${extra}\r\n`, body);
+  const target = upstreamTarget(req.target, rw.rootPath);
+  // A target that maps to itself keeps the request line as received.
+  const sameLine = target === req.target;
+  const runs = keptRuns(req, upgrading, REPLACED_IN_REQUEST, sameLine ? [0, req.startLineEnd + 2] : []);
+  const prefix = sameLine ? null : `${req.method} ${target} HTTP/1.${req.versionMinor}\r\n`;
+  return assemble(prefix, req.raw, runs, addedRequestLines(req, rw, clientIp, upgrading), body);
 }
 
 /** Builds the head sent to the client (our HTTP version, hop-by-hop out, Via and Connection in), followed by `body` when given. */
@@ -344,10 +436,5 @@ export function buildClientResponseHead(res: ResponseHead, viaEntry: string, clo
   const upgrading = res.statusCode === 101;
   // RFC 9110 §6.2: an intermediary sends its own HTTP version: keep the status line from its first space.
   const runs = keptRuns(res, upgrading, REPLACED_IN_RESPONSE, [raw.indexOf(SP), res.startLineEnd + 2]);
-  let extra = `Via: ${res.via === null ? viaEntry : `${res.via}, ${viaEntry}`}\r\n`;
-  if (upgrading) extra += 'Connection: upgrade\r\n';
-  else if (close) extra += 'Connection: close\r\n';
-  // RFC 9112 §9.3: an HTTP/1.0 client keeps the connection only when told so.
-  else if (http10Client) extra += 'Connection: keep-alive\r\n';
-  return assemble('HTTP/1.1', raw, runs, `${extra}\r\n`, body);
+  return assemble('HTTP/1.1', raw, runs, addedResponseLines(res, viaEntry, upgrading, close, http10Client), body);
 }

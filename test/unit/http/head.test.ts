@@ -40,6 +40,24 @@ request('drops hop-by-hop and Connection-named headers, sets Host, X-Forwarded-*
   assert.ok(out.endsWith('\r\n\r\n'));
 });
 
+request('the lines added per client follow each request exactly, whatever was built before', () => {
+  const rw2 = { upstreamHost: 'up2:9', rootPath: '/mcp', viaEntry: '1.1 sc' };
+  const build = (head: string, ip: string, body: Buffer | null = null): string =>
+    buildUpstreamRequestHead(readRequestHead(b(head)), rw2, ip, body).toString('latin1');
+  const first = build('POST /mcp HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n', '10.0.0.7', b('{}'));
+  assert.is(first, 'POST /mcp HTTP/1.1\r\nContent-Length: 2\r\nHost: up2:9\r\nX-Forwarded-For: 10.0.0.7\r\nX-Forwarded-Proto: http\r\n' +
+    'X-Forwarded-Host: a\r\nVia: 1.1 sc\r\n\r\n{}');
+  // Same client, other Host; another client; a client that brings its own X-Forwarded-For and Via.
+  assert.ok(build('GET /mcp HTTP/1.1\r\nHost: b\r\n\r\n', '10.0.0.7').includes('X-Forwarded-Host: b\r\n'));
+  assert.ok(build('GET /mcp HTTP/1.1\r\nHost: b\r\n\r\n', '10.0.0.8').includes('X-Forwarded-For: 10.0.0.8\r\n'));
+  const relayed = build('GET /mcp HTTP/1.1\r\nHost: b\r\nX-Forwarded-For: 1.2.3.4\r\nVia: 1.0 x\r\n\r\n', '10.0.0.7');
+  assert.ok(relayed.includes('X-Forwarded-For: 1.2.3.4, 10.0.0.7\r\n') && relayed.includes('Via: 1.0 x, 1.1 sc\r\n'), relayed);
+  assert.ok(build('GET /mcp HTTP/1.1\r\nHost: b\r\n\r\n', '10.0.0.7').includes('X-Forwarded-For: 10.0.0.7\r\nX-Forwarded-Proto'));
+  // HTTP/1.0 request line kept as received; "/" still maps to --url's path.
+  assert.ok(build('GET /x HTTP/1.0\r\n\r\n', '10.0.0.7').startsWith('GET /x HTTP/1.0\r\nHost: up2:9\r\n'));
+  assert.ok(build('GET / HTTP/1.1\r\nHost: b\r\n\r\n', '10.0.0.7').startsWith('GET /mcp HTTP/1.1\r\n'));
+});
+
 request('keeps Upgrade and sends Connection: upgrade when upgrading', () => {
   const req = readRequestHead(b('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'));
   const out = buildUpstreamRequestHead(req, rw, '::1').toString('latin1');
@@ -91,6 +109,20 @@ response('own HTTP version, hop-by-hop out, Via and Connection: close in', () =>
   assert.is(res.mcpSessionId, 's1');
   const out = buildClientResponseHead(res, '1.1 shadowcat', true).toString('latin1');
   assert.is(out, 'HTTP/1.1 200 Fine\r\nContent-Type: text/event-stream\r\nMcp-Session-Id: s1\r\nVia: 1.1 shadowcat\r\nConnection: close\r\n\r\n');
+});
+
+response('each Connection variant and an upstream Via are written exactly, in any order of calls', () => {
+  const res = readResponseHead(b('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n'));
+  const withVia = readResponseHead(b('HTTP/1.1 200 OK\r\nVia: 1.1 up\r\nContent-Length: 0\r\n\r\n'));
+  for (let round = 0; round < 2; round++) {
+    assert.is(buildClientResponseHead(res, '1.1 v', false).toString('latin1'), 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nVia: 1.1 v\r\n\r\n');
+    assert.is(buildClientResponseHead(res, '1.1 v', true).toString('latin1'), 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nVia: 1.1 v\r\nConnection: close\r\n\r\n');
+    assert.is(buildClientResponseHead(res, '1.1 v', false, true).toString('latin1'),
+      'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nVia: 1.1 v\r\nConnection: keep-alive\r\n\r\n');
+    assert.is(buildClientResponseHead(res, '1.1 w', false).toString('latin1'), 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nVia: 1.1 w\r\n\r\n');
+    assert.is(buildClientResponseHead(withVia, '1.1 v', true).toString('latin1'),
+      'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nVia: 1.1 up, 1.1 v\r\nConnection: close\r\n\r\n');
+  }
 });
 
 response('findHeadEnd locates CRLFCRLF', () => {
