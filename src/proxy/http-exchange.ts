@@ -487,8 +487,10 @@ export class HttpExchange implements SessionOwner {
   #acquireUpstream(): void {
     if (this.#acquiring || this.#closed) return;
     this.#acquiring = true;
-    this.#pauseClient(P_UPSTREAM);
     this.#source.acquire(this.#onUpstreamReady);
+    // Hold client bytes until the link comes, unless it came at once (a pause and resume
+    // of the client socket costs a tick).
+    if (this.#acquiring) this.#pauseClient(P_UPSTREAM);
   }
 
   readonly #onUpstreamReady = (err: ProxyError | null, socket: net.Socket | null): void => {
