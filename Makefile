@@ -24,7 +24,7 @@ test-only:
 	node tools/run-tests.mjs $(FILTER)
 
 run: build
-	node dist/cli.js forward http --port 8080 --multi-session --admin-port 9090
+	node --single-threaded-gc dist/cli.js forward http --port 8080 --multi-session --admin-port 9090
 
 bench: build
 	bash native-bench/run.sh

@@ -27,7 +27,7 @@ cd .work
 rm -rf .clinic
 BENCH_LUA_DIR="$HERE/lua" NO_INSIGHT=1 taskset -c 1 "$HERE/node_modules/.bin/clinic" flame --open=false \
   --on-port "taskset -c 0 wrk -t1 -c64 -d${SECONDS_LOAD}s -s $HERE/lua/post.lua http://127.0.0.1:$PX_PORT/mcp" \
-  -- node "$ROOT/dist/cli.js" forward http --port "$PX_PORT" --url "http://127.0.0.1:$UP_PORT/mcp" --multi-session --log-level warn \
+  -- node --single-threaded-gc "$ROOT/dist/cli.js" forward http --port "$PX_PORT" --url "http://127.0.0.1:$UP_PORT/mcp" --multi-session --log-level warn \
   | tee "$HERE/.work/logs/clinic.log"
 html=$(ls -t "$HERE"/.work/.clinic/*.html | head -1)
 cp "$html" "$HERE/results/flame-$stamp.html"
