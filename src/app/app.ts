@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../cli/config.js';
 import { SessionLimitError, ShuttingDownError } from '../errors.js';
 import { errorResponse } from '../http/error-response.js';
-import type { RequestRewrite } from '../http/head.js';
+import { RequestRewrite } from '../http/head.js';
 import { createAcceptLoop } from '../listener/accept-loop.js';
 import { Correlator } from '../mcp/correlator.js';
 import { startDemoServer, type DemoServer } from '../mcp/demo-server.js';
@@ -175,7 +175,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         }
         const url = upstreamUrl;
         target = Object.freeze({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80), connectTimeoutMs: config.connectTimeoutMs });
-        rewrite = Object.freeze({ upstreamHost: url.host, rootPath: (url.pathname || '/') + url.search, viaEntry: '1.1 shadowcat' });
+        rewrite = new RequestRewrite(url.host, (url.pathname || '/') + url.search, '1.1 shadowcat');
         if (!config.multiSession) shared = new SharedLink(target);
         exchangeContext = Object.freeze({ config, rewrite, touch, isDraining: () => draining, admitRequest });
       } else {

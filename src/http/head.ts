@@ -289,14 +289,64 @@ export function readResponseHead(raw: Buffer): ResponseHead {
   };
 }
 
-/** Where and how a request is forwarded: derived once per app from --url. */
-export interface RequestRewrite {
+// The lines a request gains depend on the client and its Host, and rarely change on a
+// connection: kept as bytes per client IP, so most requests copy them.
+interface AddedLines {
+  readonly host: string | null;
+  readonly bytes: Buffer;
+}
+const MAX_CACHED_CLIENTS = 1024;
+const CONNECTION_LINES = ['', 'Connection: close\r\n', 'Connection: keep-alive\r\n'];
+
+/** Where and how a request is forwarded (derived once per app from --url), and the header lines it adds, kept as bytes. */
+export class RequestRewrite {
   /** Value of the upstream Host header. */
   readonly upstreamHost: string;
   /** --url's path and query, used for a request to `/`. */
   readonly rootPath: string;
   /** The Via entry this proxy adds. */
   readonly viaEntry: string;
+  readonly #requestLines = new Map<string, AddedLines>();
+  // Via plus the Connection variant (none, close, keep-alive) of a response without a Via of its own.
+  readonly #responseLines: (Buffer | undefined)[] = [];
+
+  constructor(upstreamHost: string, rootPath: string, viaEntry: string) {
+    this.upstreamHost = upstreamHost;
+    this.rootPath = rootPath;
+    this.viaEntry = viaEntry;
+  }
+
+  /** The lines a forwarded request gains, CRLF CRLF included. */
+  requestLines(req: RequestHead, clientIp: string, upgrading: boolean): string | Buffer {
+    const cacheable = req.forwardedFor === null && req.via === null && !upgrading;
+    if (cacheable) {
+      const hit = this.#requestLines.get(clientIp);
+      if (hit !== undefined && hit.host === req.host) return hit.bytes;
+    }
+    const xff = req.forwardedFor === null ? clientIp : `${req.forwardedFor}, ${clientIp}`;
+    const via = req.via === null ? this.viaEntry : `${req.via}, ${this.viaEntry}`;
+    let extra = `Host: ${this.upstreamHost}\r\nX-Forwarded-For: ${xff}\r\nX-Forwarded-Proto: http\r\n`;
+    if (req.host !== null) extra += `X-Forwarded-Host: ${req.host}\r\n`;
+    extra += `Via: ${via}\r\n`;
+    if (upgrading) extra += 'Connection: upgrade\r\n';
+    extra += '\r\n';
+    if (!cacheable) return extra;
+    if (this.#requestLines.size >= MAX_CACHED_CLIENTS) this.#requestLines.clear();
+    const bytes = Buffer.from(extra, 'latin1');
+    this.#requestLines.set(clientIp, { host: req.host, bytes });
+    return bytes;
+  }
+
+  /** The lines a forwarded response gains, CRLF CRLF included. */
+  responseLines(res: ResponseHead, upgrading: boolean, close: boolean, http10Client: boolean): string | Buffer {
+    // RFC 9112 §9.3: an HTTP/1.0 client keeps the connection only when told so.
+    const variant = close ? 1 : http10Client ? 2 : 0;
+    if (res.via !== null || upgrading) {
+      const connection = upgrading ? 'Connection: upgrade\r\n' : CONNECTION_LINES[variant]!;
+      return `Via: ${res.via === null ? this.viaEntry : `${res.via}, ${this.viaEntry}`}\r\n${connection}\r\n`;
+    }
+    return (this.#responseLines[variant] ??= Buffer.from(`Via: ${this.viaEntry}\r\n${CONNECTION_LINES[variant]!}\r\n`, 'latin1'));
+  }
 }
 
 /** Maps a client's request target to the upstream's (SPEC: `/` goes to --url's path). */
@@ -350,62 +400,6 @@ function assemble(prefix: string | null, raw: Buffer, runs: number[], suffix: st
   return out;
 }
 
-// The lines a request gains depend on the client and its Host, and rarely change on a
-// connection: kept as bytes per (rewrite, client IP), so most requests copy them.
-interface AddedLines {
-  readonly host: string | null;
-  readonly bytes: Buffer;
-}
-const requestLines = new WeakMap<RequestRewrite, Map<string, AddedLines>>();
-const MAX_CACHED_CLIENTS = 1024;
-
-function addedRequestLines(req: RequestHead, rw: RequestRewrite, clientIp: string, upgrading: boolean): string | Buffer {
-  const xff = req.forwardedFor === null ? clientIp : `${req.forwardedFor}, ${clientIp}`;
-  const via = req.via === null ? rw.viaEntry : `${req.via}, ${rw.viaEntry}`;
-  const cacheable = req.forwardedFor === null && req.via === null && !upgrading;
-  let byClient: Map<string, AddedLines> | undefined;
-  if (cacheable) {
-    byClient = requestLines.get(rw);
-    const hit = byClient?.get(clientIp);
-    if (hit !== undefined && hit.host === req.host) return hit.bytes;
-  }
-  let extra = `Host: ${rw.upstreamHost}\r\nX-Forwarded-For: ${xff}\r\nX-Forwarded-Proto: http\r\n`;
-  if (req.host !== null) extra += `X-Forwarded-Host: ${req.host}\r\n`;
-  extra += `Via: ${via}\r\n`;
-  if (upgrading) extra += 'Connection: upgrade\r\n';
-  extra += '\r\n';
-  if (!cacheable) return extra;
-  if (byClient === undefined) requestLines.set(rw, (byClient = new Map()));
-  if (byClient.size >= MAX_CACHED_CLIENTS) byClient.clear();
-  const bytes = Buffer.from(extra, 'latin1');
-  byClient.set(clientIp, { host: req.host, bytes });
-  return bytes;
-}
-
-// A response gains Via and maybe Connection: three variants per Via entry when the
-// upstream sent no Via of its own.
-const responseLines = new Map<string, (Buffer | undefined)[]>();
-
-function addedResponseLines(res: ResponseHead, viaEntry: string, upgrading: boolean, close: boolean, http10Client: boolean): string | Buffer {
-  let extra = `Via: ${res.via === null ? viaEntry : `${res.via}, ${viaEntry}`}\r\n`;
-  const variant = upgrading ? -1 : close ? 1 : http10Client ? 2 : 0;
-  if (res.via !== null || variant === -1) {
-    if (upgrading) extra += 'Connection: upgrade\r\n';
-    else if (close) extra += 'Connection: close\r\n';
-    else if (http10Client) extra += 'Connection: keep-alive\r\n';
-    return `${extra}\r\n`;
-  }
-  let variants = responseLines.get(viaEntry);
-  const hit = variants?.[variant];
-  if (hit !== undefined) return hit;
-  // RFC 9112 §9.3: an HTTP/1.0 client keeps the connection only when told so.
-  extra += ['', 'Connection: close\r\n', 'Connection: keep-alive\r\n'][variant]!;
-  const bytes = Buffer.from(`${extra}\r\n`, 'latin1');
-  if (variants === undefined) responseLines.set(viaEntry, (variants = []));
-  variants[variant] = bytes;
-  return bytes;
-}
-
 /** Appends [start, end) pairs of the raw header lines kept to `runs`, adjacent lines merged. */
 function keptRuns(head: HeadBase, keepUpgrade: boolean, replaced: ReadonlySet<string>, runs: number[]): number[] {
   const fields = head.fields;
@@ -427,14 +421,14 @@ export function buildUpstreamRequestHead(req: RequestHead, rw: RequestRewrite, c
   const sameLine = target === req.target;
   const runs = keptRuns(req, upgrading, REPLACED_IN_REQUEST, sameLine ? [0, req.startLineEnd + 2] : []);
   const prefix = sameLine ? null : `${req.method} ${target} HTTP/1.${req.versionMinor}\r\n`;
-  return assemble(prefix, req.raw, runs, addedRequestLines(req, rw, clientIp, upgrading), body);
+  return assemble(prefix, req.raw, runs, rw.requestLines(req, clientIp, upgrading), body);
 }
 
 /** Builds the head sent to the client (our HTTP version, hop-by-hop out, Via and Connection in), followed by `body` when given. */
-export function buildClientResponseHead(res: ResponseHead, viaEntry: string, close: boolean, http10Client = false, body: Buffer | null = null): Buffer {
+export function buildClientResponseHead(res: ResponseHead, rw: RequestRewrite, close: boolean, http10Client = false, body: Buffer | null = null): Buffer {
   const raw = res.raw;
   const upgrading = res.statusCode === 101;
   // RFC 9110 §6.2: an intermediary sends its own HTTP version: keep the status line from its first space.
   const runs = keptRuns(res, upgrading, REPLACED_IN_RESPONSE, [raw.indexOf(SP), res.startLineEnd + 2]);
-  return assemble('HTTP/1.1', raw, runs, addedResponseLines(res, viaEntry, upgrading, close, http10Client), body);
+  return assemble('HTTP/1.1', raw, runs, rw.responseLines(res, upgrading, close, http10Client), body);
 }

@@ -620,7 +620,7 @@ export class HttpExchange implements SessionOwner {
 
     if (status < 200 && status !== 101) {
       // Interim response (100 Continue, 103): relay to HTTP/1.1 clients, then read on.
-      if (req.versionMinor >= 1) this.#writeClient(buildClientResponseHead(res, this.#ctx.rewrite.viaEntry, false));
+      if (req.versionMinor >= 1) this.#writeClient(buildClientResponseHead(res, this.#ctx.rewrite, false));
       const end = ret === FRAME_END ? framer.offset : chunk.length;
       framer.next();
       framer.expectNoBody(req.method === 'HEAD');
@@ -693,9 +693,9 @@ export class HttpExchange implements SessionOwner {
   #writeBody(body: Buffer, res: ResponseHead | null = null, http10Client = false): void {
     if (body.length > 0 && this.#obs.wantsBodies) this.#obs.onResponseBody(body);
     if (res === null) this.#writeClient(body);
-    else if (joinable(body)) this.#writeClient(buildClientResponseHead(res, this.#ctx.rewrite.viaEntry, this.#closeAfter, http10Client, body.length === 0 ? null : body));
+    else if (joinable(body)) this.#writeClient(buildClientResponseHead(res, this.#ctx.rewrite, this.#closeAfter, http10Client, body.length === 0 ? null : body));
     else {
-      this.#writeClient(buildClientResponseHead(res, this.#ctx.rewrite.viaEntry, this.#closeAfter, http10Client));
+      this.#writeClient(buildClientResponseHead(res, this.#ctx.rewrite, this.#closeAfter, http10Client));
       this.#writeClient(body);
     }
   }
@@ -818,7 +818,7 @@ export class HttpExchange implements SessionOwner {
     const client = this.#client;
     this.#unbindClient();
     this.#session.state = 'upgraded';
-    client.write(buildClientResponseHead(res, this.#ctx.rewrite.viaEntry, false));
+    client.write(buildClientResponseHead(res, this.#ctx.rewrite, false));
     if (upstreamRest.length > 0) client.write(upstreamRest);
     const leftover = this.#leftover;
     this.#leftover = null;

@@ -1,12 +1,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  buildClientResponseHead, buildUpstreamRequestHead, findHeadEnd, readRequestHead, readResponseHead, upstreamTarget,
+  buildClientResponseHead, buildUpstreamRequestHead, findHeadEnd, readRequestHead, readResponseHead, RequestRewrite, upstreamTarget,
 } from '../../../dist/http/head.js';
 import { BadRequestError } from '../../../dist/errors.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
-const rw = { upstreamHost: 'up:3000', rootPath: '/mcp', viaEntry: '1.1 shadowcat' };
+const rw = new RequestRewrite('up:3000', '/mcp', '1.1 shadowcat');
 
 const target = suite('upstreamTarget');
 target('/ goes to --url path; other paths unchanged', () => {
@@ -41,7 +41,7 @@ request('drops hop-by-hop and Connection-named headers, sets Host, X-Forwarded-*
 });
 
 request('the lines added per client follow each request exactly, whatever was built before', () => {
-  const rw2 = { upstreamHost: 'up2:9', rootPath: '/mcp', viaEntry: '1.1 sc' };
+  const rw2 = new RequestRewrite('up2:9', '/mcp', '1.1 sc');
   const build = (head: string, ip: string, body: Buffer | null = null): string =>
     buildUpstreamRequestHead(readRequestHead(b(head)), rw2, ip, body).toString('latin1');
   const first = build('POST /mcp HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n', '10.0.0.7', b('{}'));
@@ -107,20 +107,22 @@ response('own HTTP version, hop-by-hop out, Via and Connection: close in', () =>
   const res = readResponseHead(b('HTTP/1.0 200 Fine\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Type: text/event-stream\r\nMcp-Session-Id: s1\r\n\r\n'));
   assert.is(res.statusCode, 200);
   assert.is(res.mcpSessionId, 's1');
-  const out = buildClientResponseHead(res, '1.1 shadowcat', true).toString('latin1');
+  const out = buildClientResponseHead(res, rw, true).toString('latin1');
   assert.is(out, 'HTTP/1.1 200 Fine\r\nContent-Type: text/event-stream\r\nMcp-Session-Id: s1\r\nVia: 1.1 shadowcat\r\nConnection: close\r\n\r\n');
 });
 
 response('each Connection variant and an upstream Via are written exactly, in any order of calls', () => {
   const res = readResponseHead(b('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n'));
   const withVia = readResponseHead(b('HTTP/1.1 200 OK\r\nVia: 1.1 up\r\nContent-Length: 0\r\n\r\n'));
+  const v = new RequestRewrite('u', '/', '1.1 v');
+  const w = new RequestRewrite('u', '/', '1.1 w');
   for (let round = 0; round < 2; round++) {
-    assert.is(buildClientResponseHead(res, '1.1 v', false).toString('latin1'), 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nVia: 1.1 v\r\n\r\n');
-    assert.is(buildClientResponseHead(res, '1.1 v', true).toString('latin1'), 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nVia: 1.1 v\r\nConnection: close\r\n\r\n');
-    assert.is(buildClientResponseHead(res, '1.1 v', false, true).toString('latin1'),
+    assert.is(buildClientResponseHead(res, v, false).toString('latin1'), 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nVia: 1.1 v\r\n\r\n');
+    assert.is(buildClientResponseHead(res, v, true).toString('latin1'), 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nVia: 1.1 v\r\nConnection: close\r\n\r\n');
+    assert.is(buildClientResponseHead(res, v, false, true).toString('latin1'),
       'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nVia: 1.1 v\r\nConnection: keep-alive\r\n\r\n');
-    assert.is(buildClientResponseHead(res, '1.1 w', false).toString('latin1'), 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nVia: 1.1 w\r\n\r\n');
-    assert.is(buildClientResponseHead(withVia, '1.1 v', true).toString('latin1'),
+    assert.is(buildClientResponseHead(res, w, false).toString('latin1'), 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nVia: 1.1 w\r\n\r\n');
+    assert.is(buildClientResponseHead(withVia, v, true).toString('latin1'),
       'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nVia: 1.1 up, 1.1 v\r\nConnection: close\r\n\r\n');
   }
 });
