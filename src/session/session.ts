@@ -18,12 +18,18 @@ export interface SessionOwner {
   drain(): void;
 }
 
+/** A random UUID as one flat string: randomUUID() builds it from ~20 joined pieces, and an
+ *  id that lives as long as its session would keep every piece (~400 bytes a session). */
+function flatUuid(): string {
+  return Buffer.from(randomUUID(), 'latin1').toString('latin1');
+}
+
 /** Called once when a session ends, to unregister and count it. */
 export type SessionEndHook = (session: Session, reason: CloseReason, error: unknown) => void;
 
 /** A client connection with its own id, counters and single close path. */
 export class Session {
-  readonly id: string = randomUUID();
+  readonly id: string = flatUuid();
   readonly clientIp: string;
   readonly clientPort: number;
   readonly createdAt: number;
