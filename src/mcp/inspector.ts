@@ -1,7 +1,8 @@
 // MCP awareness as an observer: JSON-RPC messages in request bodies, JSON response
-// bodies and text/event-stream `data:` events are read (envelope only, see envelope.ts;
-// up to --inspect-limit bytes), counted per method, and correlated request → response for latency. It copies what it
-// needs, never delays a write, and never rejects traffic: what it cannot read it counts.
+// bodies and text/event-stream `data:` events are read (the envelope only, see
+// envelope.ts; up to --inspect-limit bytes), counted per method, and correlated
+// request → response for latency. It copies what it needs, never delays a write, and
+// never rejects traffic: what it cannot read it counts.
 
 import type { Logger } from 'pino';
 import type { RequestHead, ResponseHead } from '../http/head.js';

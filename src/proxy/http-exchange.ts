@@ -405,12 +405,13 @@ export class HttpExchange implements SessionOwner {
       return false;
     }
     if (body.length > 0 && this.#obs.wantsBodies) this.#obs.onRequestBody(body);
-    if (req === null) this.#sendUpstream(body);
-    else if (joinable(body)) this.#sendUpstream(buildUpstreamRequestHead(req, this.#ctx.rewrite, this.#session.clientIp, body.length === 0 ? null : body));
-    else {
-      this.#sendUpstream(buildUpstreamRequestHead(req, this.#ctx.rewrite, this.#session.clientIp));
+    if (req === null) {
       this.#sendUpstream(body);
+      return true;
     }
+    const join = joinable(body);
+    this.#sendUpstream(buildUpstreamRequestHead(req, this.#ctx.rewrite, this.#session.clientIp, join && body.length > 0 ? body : null));
+    if (!join) this.#sendUpstream(body);
     return true;
   }
 
@@ -692,12 +693,13 @@ export class HttpExchange implements SessionOwner {
   /** Forwards response body bytes to the client, after the rewritten head of `res` when given. */
   #writeBody(body: Buffer, res: ResponseHead | null = null, http10Client = false): void {
     if (body.length > 0 && this.#obs.wantsBodies) this.#obs.onResponseBody(body);
-    if (res === null) this.#writeClient(body);
-    else if (joinable(body)) this.#writeClient(buildClientResponseHead(res, this.#ctx.rewrite, this.#closeAfter, http10Client, body.length === 0 ? null : body));
-    else {
-      this.#writeClient(buildClientResponseHead(res, this.#ctx.rewrite, this.#closeAfter, http10Client));
+    if (res === null) {
       this.#writeClient(body);
+      return;
     }
+    const join = joinable(body);
+    this.#writeClient(buildClientResponseHead(res, this.#ctx.rewrite, this.#closeAfter, http10Client, join && body.length > 0 ? body : null));
+    if (!join) this.#writeClient(body);
   }
 
   #writeClient(buf: Buffer): void {

@@ -135,14 +135,7 @@ export class SharedLink implements UpstreamSource {
   }
 
   release(socket: net.Socket, reusable: boolean, reuseUntil?: number): void {
-    const usable = reusable && !socket.destroyed && socket.readyState === 'open' && !this.#closed && (reuseUntil === undefined || reuseUntil > performance.now());
-    const ready = usable ? this.#waiting.shift() : undefined;
-    if (ready !== undefined) {
-      // Someone is waiting: the link goes straight to them, without parking it in between.
-      ready(null, socket);
-      return;
-    }
-    if (usable) this.#parked.park(socket, reuseUntil);
+    if (reusable && !socket.destroyed && !this.#closed) this.#parked.park(socket, reuseUntil);
     else socket.destroy();
     this.#busy = false;
     this.#next();

@@ -171,8 +171,11 @@ inspector.before.each(async () => {
     headers.push(req.headers);
     if (req.headers['x-answer'] === 'sse') {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write('event: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}\n\n');
-      res.end('data: {"jsonrpc":"2.0","id":7,"result":{}}\n\n');
+      // A run of the same notification (read by its leading bytes after the first), another
+      // notification, and the result with its id last, as the TypeScript SDK writes it.
+      for (let i = 1; i <= 3; i++) res.write(`event: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":${i}}}\n\n`);
+      res.write('data: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}\n\n');
+      res.end('data: {"result":{"content":[{"type":"text","text":"\\"id\\":9"}]},"jsonrpc":"2.0","id":7}\n\n');
       return;
     }
     if (req.headers['x-answer'] === '404') {
@@ -226,8 +229,10 @@ inspector('messages and batches are counted per method, responses correlated for
     'shadowcat_mcp_messages_total{method="notifications/initialized",direction="client_to_server"} 1',
     'shadowcat_mcp_messages_total{method="ping",direction="server_to_client"} 1',
     'shadowcat_mcp_errors_total{method="tools/call"} 1',
-    'shadowcat_mcp_messages_total{method="notifications/progress",direction="server_to_client"} 1',
+    'shadowcat_mcp_messages_total{method="notifications/progress",direction="server_to_client"} 3',
+    'shadowcat_mcp_messages_total{method="notifications/message",direction="server_to_client"} 1',
     'shadowcat_mcp_messages_total{method="resources/list",direction="server_to_client"} 1',
+    'shadowcat_mcp_request_duration_seconds_count{method="resources/list"} 1',
     'shadowcat_mcp_request_duration_seconds_count{method="tools/list"} 2',
     'shadowcat_mcp_messages_total{method="other",direction="client_to_server"} 1',
   ];
