@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: install build test test-only run bench profile clean
+.PHONY: install build test test-only run bench profile cost-split clean
 
 # npm ci only when the lockfile changed since the last install.
 $(NPM_STAMP): package-lock.json package.json
@@ -31,6 +31,11 @@ bench: build
 
 profile: build
 	bash native-bench/profile.sh
+
+# Proxy CPU per request by layer (kernel, V8, node streams, shadowcat JS), beside a socket pipe; needs perf.
+cost-split: build
+	bash native-bench/ensure-tools.sh
+	node native-bench/cost-split.mjs
 
 clean:
 	rm -rf dist build-test native-bench/.work

@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+// make cost-split: where a small keep-alive request's proxy CPU goes, shadowcat L7
+// (multi-session) beside a plain Node socket pipe, under scenario (a) of the bench.
+// Each target runs alone on CPU 1 beside the nginx upstream while wrk (CPU 0) loads it;
+// `perf record` samples it, then a run without perf measures its CPU per request, and the
+// sample shares are scaled to that, so each row reads "µs of proxy CPU per request". The difference between the
+// two columns is what L7 + MCP inspection cost on top of moving the bytes.
+// Writes native-bench/results/cost-split-<stamp>.md (and prints it). Needs `perf`.
+//
+// Usage: node native-bench/cost-split.mjs [--seconds 5]
+
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..');
+const WORK = join(HERE, '.work');
+const args = process.argv.slice(2);
+const SECONDS = Number(args[args.indexOf('--seconds') + 1] || 5);
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+const NODE_FLAGS = ['--single-threaded-gc', '--perf-basic-prof'];
+
+try {
+  execFileSync('perf', ['--version'], { stdio: 'ignore' });
+} catch {
+  console.error('cost-split needs perf (Debian: apt-get install linux-perf)');
+  process.exit(1);
+}
+mkdirSync(join(WORK, 'logs'), { recursive: true });
+
+const freePort = () => new Promise((resolve) => {
+  const s = net.createServer().listen(0, '127.0.0.1', () => {
+    const { port } = s.address();
+    s.close(() => resolve(port));
+  });
+});
+
+async function waitPort(port) {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`port ${port} never opened`);
+}
+
+function ticks(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+
+function wrk(port, seconds) {
+  const out = execFileSync('taskset', ['-c', '0', 'wrk', '-t1', '-c64', `-d${seconds}s`, '-s', join(HERE, 'lua', 'post.lua'),
+    `http://127.0.0.1:${port}/mcp`], { env: { ...process.env, BENCH_LUA_DIR: join(HERE, 'lua') } }).toString();
+  return JSON.parse(out.split('\n').find((l) => l.startsWith('BENCH ')).slice(6));
+}
+
+const stopped = (child) => new Promise((resolve) => {
+  if (child.exitCode !== null) return resolve();
+  child.once('exit', resolve);
+  child.kill('SIGTERM');
+});
+
+/** Runs one target under load and perf; returns µs/request and µs/request per (dso, symbol). */
+async function measure(name, argv, port) {
+  const child = spawn('taskset', ['-c', '1', 'node', ...NODE_FLAGS, ...argv], { stdio: 'ignore' });
+  await waitPort(port);
+  wrk(port, 1); // warm-up: let the JIT settle before sampling
+  const data = join(WORK, `perf-${name}.data`);
+  const perf = spawn('perf', ['record', '-F', '999', '-p', String(child.pid), '-o', data, '--', 'sleep', String(SECONDS)], { stdio: 'ignore' });
+  wrk(port, SECONDS);
+  await new Promise((resolve) => perf.once('exit', resolve));
+  // Sampling slows the target (interrupts on its CPU): the shares come from the sampled
+  // run, the CPU per request from a second run without perf.
+  const t0 = ticks(child.pid);
+  const run = wrk(port, SECONDS);
+  const usPerReq = ((ticks(child.pid) - t0) * 1e6 / CLK_TCK) / run.requests;
+  await stopped(child);
+  const report = execFileSync('perf', ['report', '-i', data, '--no-children', '--sort', 'dso,sym', '-g', 'none', '--stdio'],
+    { maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  rmSync(data, { force: true });
+  const rows = new Map();
+  for (const line of report.split('\n')) {
+    const m = /^\s*([\d.]+)%\s+(\S.*?)\s+\[[.k]\]\s+(.*)$/.exec(line);
+    if (m === null) continue;
+    const dso = m[2].startsWith('[JIT]') ? '[JIT]' : m[2];
+    const key = `${group(dso, m[3])}\u0000${m[3].trim().replace(/^JS:\*?/, '').replace(/file:\/\/\/.*\/dist\//, 'dist/')}`;
+    rows.set(key, (rows.get(key) ?? 0) + (Number(m[1]) / 100) * usPerReq);
+  }
+  return { name, usPerReq, rps: run.requests / (run.duration_us / 1e6), rows };
+}
+
+/** The layer a sampled symbol belongs to. */
+function group(dso, sym) {
+  if (dso === '[kernel.kallsyms]') return 'kernel (syscalls, TCP, scheduler)';
+  if (dso === '[JIT]') return sym.includes('/dist/') ? 'JS: shadowcat' : sym.includes('wasm-function') ? 'JS: llhttp (wasm)' : 'JS: node core (streams, buffers)';
+  if (dso.startsWith('node')) return sym.includes('Scaveng') || sym.includes('MarkCompact') || sym.includes('Sweep') ? 'V8 GC' : 'node/V8 runtime (C++, builtins, ICs)';
+  if (dso.startsWith('libc')) return 'libc (malloc, memcpy, syscall stubs)';
+  return 'other';
+}
+
+const upPort = await freePort();
+const conf = readFileSync(join(HERE, 'conf', 'upstream-profile.conf'), 'utf8').replaceAll('@PORT@', String(upPort)).replaceAll('@WORK@', WORK);
+writeFileSync(join(WORK, 'upstream-cost.conf'), conf.replaceAll('upstream-profile.pid', 'upstream-cost.pid'));
+const nginx = spawn('taskset', ['-c', '1', 'nginx', '-c', join(WORK, 'upstream-cost.conf'), '-p', WORK], { stdio: 'ignore' });
+try {
+  await waitPort(upPort);
+  const scPort = await freePort();
+  const sc = await measure('shadowcat', [join(ROOT, 'dist', 'cli.js'), 'forward', 'http', '--port', String(scPort),
+    '--url', `http://127.0.0.1:${upPort}/mcp`, '--multi-session', '--log-level', 'warn'], scPort);
+  const pipePort = await freePort();
+  const pipe = await measure('pipe', [join(HERE, 'socket-pipe-target.mjs'), String(pipePort), String(upPort)], pipePort);
+  print(sc, pipe);
+} finally {
+  await stopped(nginx);
+}
+
+function sum(rows, pred) {
+  let t = 0;
+  for (const [k, v] of rows) if (pred(k)) t += v;
+  return t;
+}
+
+function print(sc, pipe) {
+  const f = (x) => x.toFixed(2);
+  const lines = [
+    `## Proxy CPU per small keep-alive request, by layer — ${new Date().toISOString()}`, '',
+    `Command: \`make cost-split\` · scenario (a) (64 connections, keep-alive POST /mcp), ${SECONDS} s under \`perf record -F 999\`,`,
+    `node ${NODE_FLAGS.join(' ')} · sample shares scaled to each target's CPU per request measured in a second ${SECONDS} s run`,
+    'without perf (/proc utime+stime). Sampling shifts the shares a little toward the kernel.', '',
+    `| layer | shadowcat L7 µs/req | node socket pipe µs/req | difference |`, '|---|---:|---:|---:|',
+  ];
+  const groups = new Set([...sc.rows.keys(), ...pipe.rows.keys()].map((k) => k.split('\u0000')[0]));
+  const byGroup = [...groups].map((g) => [g, sum(sc.rows, (k) => k.startsWith(g + '\u0000')), sum(pipe.rows, (k) => k.startsWith(g + '\u0000'))])
+    .sort((a, b) => b[1] - a[1]);
+  for (const [g, a, b] of byGroup) lines.push(`| ${g} | ${f(a)} | ${f(b)} | ${f(a - b)} |`);
+  lines.push(`| **total** | **${f(sc.usPerReq)}** | **${f(pipe.usPerReq)}** | **${f(sc.usPerReq - pipe.usPerReq)}** |`, '');
+  lines.push(`req/s in the unsampled run: shadowcat ${Math.round(sc.rps)}, pipe ${Math.round(pipe.rps)}.`, '');
+  lines.push('Largest per-symbol differences (µs/request, shadowcat − pipe):', '', '| µs | layer | symbol |', '|---:|---|---|');
+  const keys = new Set([...sc.rows.keys(), ...pipe.rows.keys()]);
+  const diffs = [...keys].map((k) => [k, (sc.rows.get(k) ?? 0) - (pipe.rows.get(k) ?? 0)]).sort((a, b) => b[1] - a[1]).slice(0, 25);
+  for (const [k, d] of diffs) {
+    const [g, s] = k.split('\u0000');
+    lines.push(`| ${f(d)} | ${g} | \`${s.slice(0, 90).replaceAll('|', '\\|')}\` |`);
+  }
+  const text = lines.join('\n') + '\n';
+  const stamp = new Date().toISOString().replace(/[:.]/g, '').slice(0, 15) + 'Z';
+  mkdirSync(join(HERE, 'results'), { recursive: true });
+  writeFileSync(join(HERE, 'results', `cost-split-${stamp}.md`), text);
+  process.stdout.write(text + `\nsaved: native-bench/results/cost-split-${stamp}.md\n`);
+}
