@@ -23,8 +23,9 @@ test-only:
 	npx tsc -p test/tsconfig.json
 	node tools/run-tests.mjs $(FILTER)
 
+# Started for speed (README, "Running it for speed"): single-threaded GC, glibc keeps freed heap.
 run: build
-	node --single-threaded-gc dist/cli.js forward http --port 8080 --multi-session --admin-port 9090
+	GLIBC_TUNABLES=glibc.malloc.trim_threshold=33554432 node --single-threaded-gc dist/cli.js forward http --port 8080 --multi-session --admin-port 9090
 
 bench: build
 	bash native-bench/run.sh

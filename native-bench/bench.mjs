@@ -176,11 +176,16 @@ backend be
 
 // ---- targets ------------------------------------------------------------------------
 
-// Every Node target runs with V8's helper GC threads off, as `make run` starts shadowcat:
-// pinned to one CPU they only take turns with the main thread (README, "Running it").
+// Every Node target runs as `make run` starts shadowcat (README, "Running it for speed"):
+// V8's helper GC threads off (pinned to one CPU they only take turns with the main
+// thread), and glibc told not to hand freed heap back to the kernel below 32 MiB (else
+// the 64 KiB read buffers Node mallocs per socket read are page-faulted in again, in some
+// processes and not others: the (c) figures then swing by half between runs).
 const NODE_FLAGS = ['--single-threaded-gc'];
+const NODE_ENV = { GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=33554432' };
+const startNode = (argv, name) => start(process.execPath, [...NODE_FLAGS, ...argv], name, NODE_ENV);
 
-const shadowcat = (extra) => (port, up) => start(process.execPath, [...NODE_FLAGS, CLI, ...extra(port, up), '--log-level', 'warn',
+const shadowcat = (extra) => (port, up) => startNode([CLI, ...extra(port, up), '--log-level', 'warn',
   '--max-sessions', '100000', '--max-per-client', '100000'], `shadowcat-${extra(port, up)[1]}`);
 
 const TARGETS = [
@@ -203,8 +208,8 @@ const TARGETS = [
       return start('haproxy', ['-db', '-f', conf], 'haproxy');
     },
   },
-  { name: 'http-proxy (npm)', start: (p, u) => start(process.execPath, [...NODE_FLAGS, join(HERE, 'http-proxy-target.mjs'), String(p), String(u)], 'http-proxy') },
-  { name: 'node socket pipe', start: (p, u) => start(process.execPath, [...NODE_FLAGS, join(HERE, 'socket-pipe-target.mjs'), String(p), String(u)], 'socket-pipe') },
+  { name: 'http-proxy (npm)', start: (p, u) => startNode([join(HERE, 'http-proxy-target.mjs'), String(p), String(u)], 'http-proxy') },
+  { name: 'node socket pipe', start: (p, u) => startNode([join(HERE, 'socket-pipe-target.mjs'), String(p), String(u)], 'socket-pipe') },
 ];
 
 const ALL_SCENARIOS = {
@@ -281,7 +286,7 @@ async function idleSessions(count) {
   const upPort = await freePort();
   writeFileSync(join(WORK, 'upstream-idle.conf'), nginxUpstreamConf(upPort, '1s'));
   const up = start('nginx', ['-c', join(WORK, 'upstream-idle.conf'), '-p', WORK], 'nginx-upstream-idle');
-  const proxy = start(process.execPath, [...NODE_FLAGS, '--expose-gc', CLI, 'forward', 'http', '--port', String(port), '--url', `http://127.0.0.1:${upPort}/mcp`,
+  const proxy = startNode(['--expose-gc', CLI, 'forward', 'http', '--port', String(port), '--url', `http://127.0.0.1:${upPort}/mcp`,
     '--multi-session', '--log-level', 'warn', '--max-sessions', '100000', '--max-per-client', '100000', '--admin-port', '0'], 'shadowcat-idle');
   const sockets = [];
   try {
@@ -327,7 +332,7 @@ if (ONLY === null || ONLY.includes('idle')) {
 const fmt = (x, d = 1) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(d));
 const ratio = (x, base) => (base === undefined || Number.isNaN(x) || !base ? '–' : `${(x / base).toFixed(2)}×`);
 let md = `## shadowcat native-bench — ${new Date().toISOString()}\n\n`;
-md += `Command: \`make bench\` (node native-bench/bench.mjs ${args.join(' ')}) · ${RUNS} runs × ${SECONDS} s, median, after a 1 s warm-up · wrk -t1 pinned to CPU 0; proxy and upstream (nginx, 1 worker) pinned to CPU 1 · Node ${process.version}, Node targets with ${NODE_FLAGS.join(" ")} · ${execFileSync('nproc').toString().trim()} CPUs\n\n`;
+md += `Command: \`make bench\` (node native-bench/bench.mjs ${args.join(' ')}) · ${RUNS} runs × ${SECONDS} s, median, after a 1 s warm-up · wrk -t1 pinned to CPU 0; proxy and upstream (nginx, 1 worker) pinned to CPU 1 · Node ${process.version}, Node targets with ${NODE_FLAGS.join(" ")} and ${Object.entries(NODE_ENV).map(([k, v]) => `${k}=${v}`).join(' ')} · ${execFileSync('nproc').toString().trim()} CPUs\n\n`;
 md += '| scenario | target | req/s | × direct | p50 ms | × | p99 ms | × | MB/s | × | proxy CPU µs/req | peak RSS MiB | errors |\n';
 md += '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
 for (const sid of SCENARIOS) {

@@ -22,6 +22,8 @@ const args = process.argv.slice(2);
 const SECONDS = Number(args[args.indexOf('--seconds') + 1] || 5);
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 const NODE_FLAGS = ['--single-threaded-gc', '--perf-basic-prof'];
+// As bench.mjs starts every Node target (README, "Running it for speed").
+const NODE_ENV = { GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=33554432' };
 
 try {
   execFileSync('perf', ['--version'], { stdio: 'ignore' });
@@ -70,7 +72,7 @@ const stopped = (child) => new Promise((resolve) => {
 
 /** Runs one target under load and perf; returns µs/request and µs/request per (dso, symbol). */
 async function measure(name, argv, port) {
-  const child = spawn('taskset', ['-c', '1', 'node', ...NODE_FLAGS, ...argv], { stdio: 'ignore' });
+  const child = spawn('taskset', ['-c', '1', 'node', ...NODE_FLAGS, ...argv], { stdio: 'ignore', env: { ...process.env, ...NODE_ENV } });
   await waitPort(port);
   wrk(port, 1); // warm-up: let the JIT settle before sampling
   const data = join(WORK, `perf-${name}.data`);
@@ -133,7 +135,7 @@ function print(sc, pipe) {
   const lines = [
     `## Proxy CPU per small keep-alive request, by layer — ${new Date().toISOString()}`, '',
     `Command: \`make cost-split\` · scenario (a) (64 connections, keep-alive POST /mcp), ${SECONDS} s under \`perf record -F 999\`,`,
-    `node ${NODE_FLAGS.join(' ')} · sample shares scaled to each target's CPU per request measured in a second ${SECONDS} s run`,
+    `node ${NODE_FLAGS.join(' ')}, ${Object.entries(NODE_ENV).map(([k, v]) => `${k}=${v}`).join(' ')} · sample shares scaled to each target's CPU per request measured in a second ${SECONDS} s run`,
     'without perf (/proc utime+stime). Sampling shifts the shares a little toward the kernel.', '',
     `| layer | shadowcat L7 µs/req | node socket pipe µs/req | difference |`, '|---|---:|---:|---:|',
   ];

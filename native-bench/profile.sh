@@ -25,7 +25,8 @@ cd .work
 # clinic runs the proxy, then the load command given to --on-port, then stops the proxy.
 # NO_INSIGHT: clinic's usage telemetry would try the network and end the run silently.
 rm -rf .clinic
-BENCH_LUA_DIR="$HERE/lua" NO_INSIGHT=1 taskset -c 1 "$HERE/node_modules/.bin/clinic" flame --open=false \
+# GLIBC_TUNABLES as make run starts the proxy (README, "Running it for speed"); clinic passes it on.
+GLIBC_TUNABLES=glibc.malloc.trim_threshold=33554432 BENCH_LUA_DIR="$HERE/lua" NO_INSIGHT=1 taskset -c 1 "$HERE/node_modules/.bin/clinic" flame --open=false \
   --on-port "taskset -c 0 wrk -t1 -c64 -d${SECONDS_LOAD}s -s $HERE/lua/post.lua http://127.0.0.1:$PX_PORT/mcp" \
   -- node --single-threaded-gc "$ROOT/dist/cli.js" forward http --port "$PX_PORT" --url "http://127.0.0.1:$UP_PORT/mcp" --multi-session --log-level warn \
   | tee "$HERE/.work/logs/clinic.log"
