@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuTicks, freePort, NODE_ENV, NODE_FLAGS, nodeStartup, waitPort } from './harness.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -31,42 +32,6 @@ mkdirSync(join(WORK, 'www'), { recursive: true });
 mkdirSync(join(WORK, 'logs'), { recursive: true });
 
 // ---- helpers --------------------------------------------------------------------
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitPort(port, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`port ${port} never opened`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function cpuTicks(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]); // utime + stime
-  } catch {
-    return 0;
-  }
-}
 
 function peakRssKiB(pid) {
   try {
@@ -176,13 +141,6 @@ backend be
 
 // ---- targets ------------------------------------------------------------------------
 
-// Every Node target runs as `make run` starts shadowcat (README, "Running it for speed"):
-// V8's helper GC threads off (pinned to one CPU they only take turns with the main
-// thread), and glibc told not to hand freed heap back to the kernel below 32 MiB (else
-// the 64 KiB read buffers Node mallocs per socket read are page-faulted in again, in some
-// processes and not others: the (c) figures then swing by half between runs).
-const NODE_FLAGS = ['--single-threaded-gc'];
-const NODE_ENV = { GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=33554432' };
 const startNode = (argv, name) => start(process.execPath, [...NODE_FLAGS, ...argv], name, NODE_ENV);
 
 const shadowcat = (extra) => (port, up) => startNode([CLI, ...extra(port, up), '--log-level', 'warn',
@@ -332,7 +290,7 @@ if (ONLY === null || ONLY.includes('idle')) {
 const fmt = (x, d = 1) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(d));
 const ratio = (x, base) => (base === undefined || Number.isNaN(x) || !base ? '–' : `${(x / base).toFixed(2)}×`);
 let md = `## shadowcat native-bench — ${new Date().toISOString()}\n\n`;
-md += `Command: \`make bench\` (node native-bench/bench.mjs ${args.join(' ')}) · ${RUNS} runs × ${SECONDS} s, median, after a 1 s warm-up · wrk -t1 pinned to CPU 0; proxy and upstream (nginx, 1 worker) pinned to CPU 1 · Node ${process.version}, Node targets with ${NODE_FLAGS.join(" ")} and ${Object.entries(NODE_ENV).map(([k, v]) => `${k}=${v}`).join(' ')} · ${execFileSync('nproc').toString().trim()} CPUs\n\n`;
+md += `Command: \`make bench\` (node native-bench/bench.mjs ${args.join(' ')}) · ${RUNS} runs × ${SECONDS} s, median, after a 1 s warm-up · wrk -t1 pinned to CPU 0; proxy and upstream (nginx, 1 worker) pinned to CPU 1 · Node ${process.version}, Node targets with ${nodeStartup()} · ${execFileSync('nproc').toString().trim()} CPUs\n\n`;
 md += '| scenario | target | req/s | × direct | p50 ms | × | p99 ms | × | MB/s | × | proxy CPU µs/req | peak RSS MiB | errors |\n';
 md += '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
 for (const sid of SCENARIOS) {

@@ -11,19 +11,19 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuTicks, freePort, NODE_ENV, NODE_FLAGS, nodeStartup, waitPort } from './harness.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
 const WORK = join(HERE, '.work');
 const args = process.argv.slice(2);
-const SECONDS = Number(args[args.indexOf('--seconds') + 1] || 5);
+const secondsAt = args.indexOf('--seconds');
+const SECONDS = secondsAt === -1 ? 5 : Number(args[secondsAt + 1]);
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
-const NODE_FLAGS = ['--single-threaded-gc', '--perf-basic-prof'];
-// As bench.mjs starts every Node target (README, "Running it for speed").
-const NODE_ENV = { GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=33554432' };
+// --perf-basic-prof writes /tmp/perf-<pid>.map so perf can name JIT-compiled JavaScript.
+const NODE_FLAGS_PERF = [...NODE_FLAGS, '--perf-basic-prof'];
 
 try {
   execFileSync('perf', ['--version'], { stdio: 'ignore' });
@@ -32,31 +32,6 @@ try {
   process.exit(1);
 }
 mkdirSync(join(WORK, 'logs'), { recursive: true });
-
-const freePort = () => new Promise((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address();
-    s.close(() => resolve(port));
-  });
-});
-
-async function waitPort(port) {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`port ${port} never opened`);
-}
-
-function ticks(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]);
-}
 
 function wrk(port, seconds) {
   const out = execFileSync('taskset', ['-c', '0', 'wrk', '-t1', '-c64', `-d${seconds}s`, '-s', join(HERE, 'lua', 'post.lua'),
@@ -72,7 +47,7 @@ const stopped = (child) => new Promise((resolve) => {
 
 /** Runs one target under load and perf; returns µs/request and µs/request per (dso, symbol). */
 async function measure(name, argv, port) {
-  const child = spawn('taskset', ['-c', '1', 'node', ...NODE_FLAGS, ...argv], { stdio: 'ignore', env: { ...process.env, ...NODE_ENV } });
+  const child = spawn('taskset', ['-c', '1', 'node', ...NODE_FLAGS_PERF, ...argv], { stdio: 'ignore', env: { ...process.env, ...NODE_ENV } });
   await waitPort(port);
   wrk(port, 1); // warm-up: let the JIT settle before sampling
   const data = join(WORK, `perf-${name}.data`);
@@ -81,9 +56,9 @@ async function measure(name, argv, port) {
   await new Promise((resolve) => perf.once('exit', resolve));
   // Sampling slows the target (interrupts on its CPU): the shares come from the sampled
   // run, the CPU per request from a second run without perf.
-  const t0 = ticks(child.pid);
+  const t0 = cpuTicks(child.pid);
   const run = wrk(port, SECONDS);
-  const usPerReq = ((ticks(child.pid) - t0) * 1e6 / CLK_TCK) / run.requests;
+  const usPerReq = ((cpuTicks(child.pid) - t0) * 1e6 / CLK_TCK) / run.requests;
   await stopped(child);
   const report = execFileSync('perf', ['report', '-i', data, '--no-children', '--sort', 'dso,sym', '-g', 'none', '--stdio'],
     { maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
@@ -135,7 +110,7 @@ function print(sc, pipe) {
   const lines = [
     `## Proxy CPU per small keep-alive request, by layer — ${new Date().toISOString()}`, '',
     `Command: \`make cost-split\` · scenario (a) (64 connections, keep-alive POST /mcp), ${SECONDS} s under \`perf record -F 999\`,`,
-    `node ${NODE_FLAGS.join(' ')}, ${Object.entries(NODE_ENV).map(([k, v]) => `${k}=${v}`).join(' ')} · sample shares scaled to each target's CPU per request measured in a second ${SECONDS} s run`,
+    `node ${nodeStartup()}, --perf-basic-prof · sample shares scaled to each target's CPU per request measured in a second ${SECONDS} s run`,
     'without perf (/proc utime+stime). Sampling shifts the shares a little toward the kernel.', '',
     `| layer | shadowcat L7 µs/req | node socket pipe µs/req | difference |`, '|---|---:|---:|---:|',
   ];
