@@ -141,7 +141,7 @@ backend be
 
 // ---- targets ------------------------------------------------------------------------
 
-const startNode = (argv, name) => start(process.execPath, [...NODE_FLAGS, ...argv], name, NODE_ENV);
+const startNode = (argv, name, env = NODE_ENV) => start(process.execPath, [...NODE_FLAGS, ...argv], name, env);
 
 const shadowcat = (extra) => (port, up) => startNode([CLI, ...extra(port, up), '--log-level', 'warn',
   '--max-sessions', '100000', '--max-per-client', '100000'], `shadowcat-${extra(port, up)[1]}`);
@@ -244,8 +244,10 @@ async function idleSessions(count) {
   const upPort = await freePort();
   writeFileSync(join(WORK, 'upstream-idle.conf'), nginxUpstreamConf(upPort, '1s'));
   const up = start('nginx', ['-c', join(WORK, 'upstream-idle.conf'), '-p', WORK], 'nginx-upstream-idle');
+  // glibc's default trim threshold here, not NODE_ENV's 32 MiB: freed heap kept resident at
+  // the baseline would be reused by the new sessions and hide part of their cost.
   const proxy = startNode(['--expose-gc', CLI, 'forward', 'http', '--port', String(port), '--url', `http://127.0.0.1:${upPort}/mcp`,
-    '--multi-session', '--log-level', 'warn', '--max-sessions', '100000', '--max-per-client', '100000', '--admin-port', '0'], 'shadowcat-idle');
+    '--multi-session', '--log-level', 'warn', '--max-sessions', '100000', '--max-per-client', '100000', '--admin-port', '0'], 'shadowcat-idle', {});
   const sockets = [];
   try {
     await waitPort(upPort);
@@ -304,7 +306,7 @@ for (const sid of SCENARIOS) {
   }
 }
 if (idle !== null) {
-  md += `\nIdle sessions (shadowcat L7 multi-session): ${idle.count} idle keep-alive sessions add ${fmt(idle.perSessionKiB, 2)} KiB of RSS each (${fmt(idle.baseMiB)} → ${fmt(idle.afterMiB)} MiB). The upstream closes idle links after 1 s, so each session holds its client socket only: with upstream links, 10,000 sessions need 20,000 fds, over this machine's hard limit.\n`;
+  md += `\nIdle sessions (shadowcat L7 multi-session): ${idle.count} idle keep-alive sessions add ${fmt(idle.perSessionKiB, 2)} KiB of RSS each (${fmt(idle.baseMiB)} → ${fmt(idle.afterMiB)} MiB). The upstream closes idle links after 1 s, so each session holds its client socket only: with upstream links, 10,000 sessions need 20,000 fds, over this machine's hard limit. Measured with glibc's default trim threshold (a kept 32 MiB of freed heap would absorb part of the growth).\n`;
 }
 process.stdout.write(`\n${md}`);
 // Only a full run (every scenario, every target) replaces results/latest.md, the table the
