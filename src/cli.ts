@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { createApp } from './app/app.js';
 import { runStdio } from './app/stdio.js';
-import { parseConfig, type Config } from './cli/config.js';
+import { parseConfig } from './cli/config.js';
+import type { Config } from './config.js';
 import { ProxyError } from './errors.js';
 import { createLogger } from './observe/logger.js';
 
@@ -48,7 +49,7 @@ async function runNetwork(config: Config): Promise<void> {
 async function main(): Promise<void> {
   let invocation;
   try {
-    invocation = parseConfig(process.argv.slice(2), version);
+    invocation = parseConfig(process.argv.slice(2), version, process.env);
   } catch (err) {
     if (err instanceof ProxyError) {
       process.stderr.write(`shadowcat: ${err.message}\n`);

@@ -5,7 +5,7 @@
 import type http from 'node:http';
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import type { Config } from '../cli/config.js';
+import type { Config } from '../config.js';
 import { SessionLimitError, ShuttingDownError } from '../errors.js';
 import { errorResponse } from '../http/error-response.js';
 import { RequestRewrite } from '../http/head.js';

@@ -2,7 +2,7 @@
 // exit code of the child.
 
 import type { Logger } from 'pino';
-import type { Config } from '../cli/config.js';
+import type { Config } from '../config.js';
 import { Correlator } from '../mcp/correlator.js';
 import { McpMessageSink } from '../mcp/inspector.js';
 import { Metrics } from '../observe/metrics.js';

@@ -1,49 +1,11 @@
-// Command line → validated, frozen Config. The only module that interprets argv; it
-// never exits the process itself (cli.ts does), so it can be tested in-process.
+// Command line → validated, frozen Config, read through the flag table in ../config.ts.
+// The only module that interprets argv; it never exits the process itself (cli.ts does),
+// so it can be tested in-process. argv is read here rather than by a generic parser: a
+// value is taken exactly as typed ("0123" stays a string, "--port -1" is a bad port, not
+// an unknown flag "-1").
 
-import { cac } from 'cac';
 import { ConfigError } from '../errors.js';
-
-/** Which corridor the process runs. */
-export type Mode = 'http' | 'tcp' | 'stdio';
-
-/** pino levels accepted by --log-level. */
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-
-/** host:port of an upstream. */
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
-
-/** Every setting of one proxy process, validated once at start. */
-export interface Config {
-  readonly mode: Mode;
-  readonly host: string;
-  readonly port: number;
-  /** forward http: the upstream URL; null means "start the embedded demo server". */
-  readonly upstreamUrl: URL | null;
-  /** forward tcp: the upstream address. */
-  readonly upstream: HostPort | null;
-  readonly multiSession: boolean;
-  readonly maxSessions: number;
-  readonly maxPerClient: number;
-  readonly sessionTimeoutMs: number;
-  readonly headerTimeoutMs: number;
-  readonly maxHeaderBytes: number;
-  readonly maxBodyBytes: number;
-  readonly connectTimeoutMs: number;
-  readonly upstreamTimeoutMs: number;
-  readonly shutdownTimeoutMs: number;
-  readonly inspectLimitBytes: number;
-  /** Requests per second per client IP; 0 = no limit. */
-  readonly rateLimit: number;
-  readonly adminPort: number | null;
-  readonly adminHost: string;
-  readonly logLevel: LogLevel;
-  /** forward stdio: the child command and its arguments. */
-  readonly command: readonly string[];
-}
+import { checkConfig, FLAGS, flagRow, type Config, type FlagRow, type Mode } from '../config.js';
 
 /** What the command line asks for: run a proxy, or print help or the version. */
 export type Invocation =
@@ -51,49 +13,12 @@ export type Invocation =
   | { readonly kind: 'help'; readonly text: string }
   | { readonly kind: 'version'; readonly text: string };
 
-/** Defaults from SPEC.md's limits table. */
-export const DEFAULTS = Object.freeze({
-  host: '127.0.0.1',
-  port: 8080,
-  maxSessions: 1000,
-  maxPerClient: 100,
-  sessionTimeoutS: 300,
-  headerTimeoutS: 10,
-  maxHeaderBytes: 16384,
-  maxBodyBytes: 67108864,
-  connectTimeoutS: 5,
-  upstreamTimeoutS: 60,
-  shutdownTimeoutS: 30,
-  inspectLimitBytes: 1048576,
-  rateLimit: 0,
-  adminHost: '127.0.0.1',
-  logLevel: 'info' as LogLevel,
-});
+/** The environment variables the CLI reads. */
+export interface CliEnv {
+  readonly SHADOWCAT_ADMIN_TOKEN?: string | undefined;
+}
 
-const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-
-const LIMIT_HELP = `Limits (forward http and forward tcp):
-  --max-sessions N        sessions alive at once (default ${DEFAULTS.maxSessions})
-  --max-per-client N      sessions alive at once from one client IP (default ${DEFAULTS.maxPerClient})
-  --session-timeout S     close a session idle for S seconds (default ${DEFAULTS.sessionTimeoutS})
-  --header-timeout S      time to receive a whole request head (default ${DEFAULTS.headerTimeoutS})
-  --max-header-size B     request head size limit (default ${DEFAULTS.maxHeaderBytes})
-  --max-body-size B       request body size limit (default ${DEFAULTS.maxBodyBytes})
-  --connect-timeout S     time to open the upstream connection (default ${DEFAULTS.connectTimeoutS})
-  --upstream-timeout S    time for the upstream to send a response head (default ${DEFAULTS.upstreamTimeoutS})
-  --shutdown-timeout S    graceful drain on SIGTERM/SIGINT (default ${DEFAULTS.shutdownTimeoutS})
-  --inspect-limit B       (http) largest JSON body the MCP inspector parses; 0 turns it off (default ${DEFAULTS.inspectLimitBytes})
-  --rate-limit R          (http) requests per second per client IP, burst R; over it: 429 (default 0 = off)`;
-
-const COMMON_HELP = `Common:
-  --admin-port P          serve /healthz, /metrics and /sessions on this port (off by default)
-  --admin-host H          admin bind address (default ${DEFAULTS.adminHost})
-  --log-level L           trace|debug|info|warn|error|fatal|silent (default info)
-  -h, --help              this help
-  -v, --version           print the version`;
-
-/** Help text per mode, and the overview. */
-export const HELP: Readonly<Record<'overview' | Mode, string>> = Object.freeze({
+const USAGE: Readonly<Record<'overview' | Mode, string>> = Object.freeze({
   overview: `shadowcat — a fast forward proxy for MCP traffic (HTTP/1.1, TCP, stdio)
 
 Usage:
@@ -106,218 +31,110 @@ Usage:
 Run 'shadowcat forward <http|tcp|stdio> --help' for the flags of one mode.`,
   http: `shadowcat forward http — L7 HTTP/1.1 proxy for MCP Streamable HTTP
 
-Usage: shadowcat forward http --port 8080 [--host 127.0.0.1] [--url URL] [--multi-session] [flags]
-
-  --port P                listen port (default ${DEFAULTS.port}; 0 picks a free one)
-  --host H                listen address (default ${DEFAULTS.host})
-  --url URL               upstream, e.g. http://127.0.0.1:3000/mcp; a request for / goes to
-                          URL's path. Without --url the embedded demo MCP server is started.
-  --multi-session         every client connection is its own session with its own upstream
-                          connection (default: one shared upstream link for all clients)
-
-${LIMIT_HELP}
-
-${COMMON_HELP}`,
+Usage: shadowcat forward http --port 8080 [--host 127.0.0.1] [--url URL] [--multi-session] [flags]`,
   tcp: `shadowcat forward tcp — L4 byte pipe per connection
 
-Usage: shadowcat forward tcp --port 8080 --upstream host:port [flags]
-
-  --port P                listen port (default ${DEFAULTS.port}; 0 picks a free one)
-  --host H                listen address (default ${DEFAULTS.host})
-  --upstream HOST:PORT    where each connection is piped to (required)
-  --multi-session         accepted for symmetry: every TCP connection is its own session
-
-${LIMIT_HELP}
-
-${COMMON_HELP}`,
+Usage: shadowcat forward tcp --port 8080 --upstream host:port [flags]`,
   stdio: `shadowcat forward stdio — proxy a stdio MCP server
 
-Usage: shadowcat forward stdio [--log-level info] [--shutdown-timeout S] -- <command> [args...]
+Usage: shadowcat forward stdio [flags] -- <command> [args...]
 
 Spawns <command>, joins our stdin/stdout to the child's, and frames the newline-delimited
 JSON-RPC messages on the side for logs and metrics. Logs go to stderr. Exits with the
-child's exit code.
-
-  --shutdown-timeout S    time the child gets to exit after its stdin closes (default ${DEFAULTS.shutdownTimeoutS})
-  --inspect-limit B       longest line the inspector parses (default ${DEFAULTS.inspectLimitBytes})
-  --log-level L           trace|debug|info|warn|error|fatal|silent (default info)`,
+child's exit code.`,
 });
 
-const KNOWN_FLAGS = new Set([
-  '--', 'port', 'host', 'url', 'upstream', 'multiSession', 'maxSessions', 'maxPerClient',
-  'sessionTimeout', 'headerTimeout', 'maxHeaderSize', 'maxBodySize', 'connectTimeout',
-  'upstreamTimeout', 'shutdownTimeout', 'inspectLimit', 'rateLimit', 'adminPort', 'adminHost', 'logLevel',
-  'help', 'h', 'version', 'v',
-]);
+const GROUP_TITLES = { main: '', limits: 'Limits:', common: 'Common:' } as const;
 
-// Flags a mode has no use for: refused rather than silently ignored. (--url and
-// --upstream get their own, more helpful messages below.)
-const NOT_FOR: Readonly<Record<Mode, ReadonlySet<string>>> = {
-  http: new Set(),
-  tcp: new Set(['rateLimit', 'inspectLimit']),
-  stdio: new Set(['port', 'host', 'multiSession', 'maxSessions', 'maxPerClient', 'sessionTimeout', 'headerTimeout',
-    'maxHeaderSize', 'maxBodySize', 'connectTimeout', 'upstreamTimeout', 'rateLimit', 'adminPort', 'adminHost']),
-};
+function helpLine(f: FlagRow): string {
+  const left = `  --${f.name}${f.arg === null ? '' : ` ${f.arg}`}`;
+  const dflt = f.shown === '' ? '' : ` (default ${f.shown})`;
+  return `${left.padEnd(26)}${f.help}${dflt}`;
+}
+
+/** The --help text of one mode (or the overview), built from the flag table. */
+export function helpText(mode: 'overview' | Mode): string {
+  if (mode === 'overview') return USAGE.overview;
+  let out = USAGE[mode];
+  for (const group of ['main', 'limits', 'common'] as const) {
+    const rows = FLAGS.filter((f) => f.group === group && f.modes.includes(mode));
+    if (rows.length === 0) continue;
+    out += `\n\n${GROUP_TITLES[group] === '' ? '' : `${GROUP_TITLES[group]}\n`}${rows.map(helpLine).join('\n')}`;
+  }
+  return `${out}\n  -h, --help                this help\n  -v, --version             print the version`;
+}
 
 /** Turns argv (without node and script) into an Invocation; throws ConfigError on bad input. */
-export function parseConfig(argv: readonly string[], version: string): Invocation {
-  const cli = cac('shadowcat');
-  cli.command('forward <mode> [...rest]', 'forward traffic');
-  // Every flag takes a string so that validation below sees what the user typed.
-  const parsed = cli.parse(['node', 'shadowcat', ...argv], { run: false });
-  const opts = parsed.options as Record<string, unknown>;
+export function parseConfig(argv: readonly string[], version: string, env: CliEnv = {}): Invocation {
+  const given = new Map<FlagRow, string>();
+  const positional: string[] = [];
+  let command: string[] = [];
+  let wantsHelp = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      command = argv.slice(i + 1);
+      break;
+    }
+    if (arg === '-h' || arg === '--help') {
+      wantsHelp = true;
+      continue;
+    }
+    if (arg === '-v' || arg === '--version') return { kind: 'version', text: version };
+    if (!arg.startsWith('-') || arg === '-') {
+      positional.push(arg);
+      continue;
+    }
+    if (!arg.startsWith('--')) throw new ConfigError(`unknown flag ${arg}`);
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    const f = flagRow(name);
+    if (f === undefined) throw new ConfigError(`unknown flag --${name}`);
+    if (given.has(f)) throw new ConfigError(`--${name} given twice`);
+    let value: string;
+    if (f.arg === null) {
+      if (eq !== -1) throw new ConfigError(`--${name} takes no value`);
+      value = '';
+    } else if (eq !== -1) {
+      value = arg.slice(eq + 1);
+    } else {
+      const next = argv[i + 1];
+      // A value may start with one dash (a negative number is a bad value, not a flag).
+      if (next === undefined || next.startsWith('--')) throw new ConfigError(`--${name} needs a value`);
+      value = next;
+      i++;
+    }
+    if (f.arg !== null && value === '') throw new ConfigError(`--${name} needs a value`);
+    given.set(f, value);
+  }
 
-  if (opts.version === true || opts.v === true) return { kind: 'version', text: version };
-  const [verb, modeArg] = argv[0] === 'forward' ? ['forward', argv[1]] : [argv[0], undefined];
-  const wantsHelp = opts.help === true || opts.h === true;
-  if (verb === undefined || verb.startsWith('-')) {
-    if (wantsHelp) return { kind: 'help', text: HELP.overview };
+  const [verb, modeArg, extra] = positional;
+  if (verb === undefined) {
+    if (wantsHelp) return { kind: 'help', text: helpText('overview') };
     throw new ConfigError("missing command: try 'shadowcat forward http --help'");
   }
   if (verb !== 'forward') throw new ConfigError(`unknown command '${verb}': try 'shadowcat --help'`);
-  if (modeArg === undefined || modeArg.startsWith('-')) {
-    if (wantsHelp) return { kind: 'help', text: HELP.overview };
+  if (modeArg === undefined) {
+    if (wantsHelp) return { kind: 'help', text: helpText('overview') };
     throw new ConfigError('forward needs a mode: http, tcp or stdio');
   }
   if (modeArg !== 'http' && modeArg !== 'tcp' && modeArg !== 'stdio') {
     throw new ConfigError(`unknown mode '${modeArg}': expected http, tcp or stdio`);
   }
   const mode: Mode = modeArg;
-  if (wantsHelp) return { kind: 'help', text: HELP[mode] };
+  if (wantsHelp) return { kind: 'help', text: helpText(mode) };
+  if (extra !== undefined) throw new ConfigError(`unexpected argument '${extra}'`);
 
-  for (const key of Object.keys(opts)) {
-    if (!KNOWN_FLAGS.has(key)) throw new ConfigError(`unknown flag --${kebab(key)}`);
-    if (NOT_FOR[mode].has(key)) throw new ConfigError(`--${kebab(key)} does not apply to forward ${mode}`);
+  const values: Record<string, unknown> = { mode, command: Object.freeze([...command]) };
+  for (const f of FLAGS) values[f.key] = f.fallback;
+  for (const [f, text] of given) {
+    if (!f.modes.includes(mode)) throw new ConfigError(`--${f.name} does not apply to forward ${mode}${f.hint === undefined ? '' : `; ${f.hint}`}`);
+    values[f.key] = f.read(text);
   }
-  if (parsed.args.length > 1) throw new ConfigError(`unexpected argument '${String(parsed.args[1])}'`);
-
-  const command = (opts['--'] as string[] | undefined) ?? [];
-  if (mode === 'stdio' && command.length === 0) throw new ConfigError('forward stdio needs a command after --');
-  if (mode !== 'stdio' && command.length > 0) throw new ConfigError(`forward ${mode} takes no command after --`);
-
-  let upstreamUrl: URL | null = null;
-  let upstream: HostPort | null = null;
-  if (opts.url !== undefined) {
-    if (mode !== 'http') throw new ConfigError('--url is for forward http; use --upstream for tcp');
-    upstreamUrl = parseUrl(opts.url);
-  }
-  if (mode === 'tcp') {
-    if (opts.upstream === undefined) throw new ConfigError('forward tcp needs --upstream host:port');
-    upstream = parseHostPort('--upstream', opts.upstream);
-  } else if (opts.upstream !== undefined) {
-    throw new ConfigError('--upstream is for forward tcp; use --url for forward http');
-  }
-
-  const logLevel = str('--log-level', opts.logLevel, DEFAULTS.logLevel);
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw new ConfigError(`invalid --log-level '${logLevel}': expected one of ${LOG_LEVELS.join(', ')}`);
-  }
-  if (opts.multiSession !== undefined && typeof opts.multiSession !== 'boolean') {
-    throw new ConfigError('--multi-session takes no value');
-  }
-
-  const config: Config = {
-    mode,
-    host: str('--host', opts.host, DEFAULTS.host),
-    port: int('--port', opts.port, DEFAULTS.port, 0, 65535),
-    upstreamUrl,
-    upstream,
-    multiSession: opts.multiSession === true,
-    maxSessions: int('--max-sessions', opts.maxSessions, DEFAULTS.maxSessions, 1, 10_000_000),
-    maxPerClient: int('--max-per-client', opts.maxPerClient, DEFAULTS.maxPerClient, 1, 10_000_000),
-    sessionTimeoutMs: seconds('--session-timeout', opts.sessionTimeout, DEFAULTS.sessionTimeoutS),
-    headerTimeoutMs: seconds('--header-timeout', opts.headerTimeout, DEFAULTS.headerTimeoutS),
-    maxHeaderBytes: int('--max-header-size', opts.maxHeaderSize, DEFAULTS.maxHeaderBytes, 256, 1 << 24),
-    maxBodyBytes: int('--max-body-size', opts.maxBodySize, DEFAULTS.maxBodyBytes, 0, Number.MAX_SAFE_INTEGER),
-    connectTimeoutMs: seconds('--connect-timeout', opts.connectTimeout, DEFAULTS.connectTimeoutS),
-    upstreamTimeoutMs: seconds('--upstream-timeout', opts.upstreamTimeout, DEFAULTS.upstreamTimeoutS),
-    shutdownTimeoutMs: seconds('--shutdown-timeout', opts.shutdownTimeout, DEFAULTS.shutdownTimeoutS, true),
-    inspectLimitBytes: int('--inspect-limit', opts.inspectLimit, DEFAULTS.inspectLimitBytes, 0, 1 << 30),
-    rateLimit: int('--rate-limit', opts.rateLimit, DEFAULTS.rateLimit, 0, 10_000_000),
-    adminPort: opts.adminPort === undefined ? null : int('--admin-port', opts.adminPort, 0, 0, 65535),
-    adminHost: str('--admin-host', opts.adminHost, DEFAULTS.adminHost),
-    logLevel: logLevel as LogLevel,
-    command: Object.freeze([...command]),
-  };
+  // The environment stands in for a flag that was not given (a token stays out of `ps`).
+  const envToken = env.SHADOWCAT_ADMIN_TOKEN;
+  if (values.adminToken === null && envToken !== undefined && envToken !== '' && mode !== 'stdio') values.adminToken = envToken;
+  const config = values as unknown as Config;
+  checkConfig(config);
   return { kind: 'run', config: Object.freeze(config) };
-}
-
-/** Builds a Config for in-process use (tests, embedding) from defaults plus overrides. */
-export function makeConfig(overrides: Partial<Config> & Pick<Config, 'mode'>): Config {
-  return Object.freeze({
-    host: DEFAULTS.host,
-    port: 0,
-    upstreamUrl: null,
-    upstream: null,
-    multiSession: false,
-    maxSessions: DEFAULTS.maxSessions,
-    maxPerClient: DEFAULTS.maxPerClient,
-    sessionTimeoutMs: DEFAULTS.sessionTimeoutS * 1000,
-    headerTimeoutMs: DEFAULTS.headerTimeoutS * 1000,
-    maxHeaderBytes: DEFAULTS.maxHeaderBytes,
-    maxBodyBytes: DEFAULTS.maxBodyBytes,
-    connectTimeoutMs: DEFAULTS.connectTimeoutS * 1000,
-    upstreamTimeoutMs: DEFAULTS.upstreamTimeoutS * 1000,
-    shutdownTimeoutMs: DEFAULTS.shutdownTimeoutS * 1000,
-    inspectLimitBytes: DEFAULTS.inspectLimitBytes,
-    rateLimit: DEFAULTS.rateLimit,
-    adminPort: null,
-    adminHost: DEFAULTS.adminHost,
-    logLevel: 'silent' as LogLevel,
-    command: [],
-    ...overrides,
-  });
-}
-
-function kebab(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
-
-function str(flag: string, value: unknown, fallback: string): string {
-  if (value === undefined) return fallback;
-  if (typeof value === 'boolean' || Array.isArray(value) || String(value) === '') {
-    throw new ConfigError(`${flag} needs a value`);
-  }
-  return String(value);
-}
-
-function int(flag: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const text = str(flag, value, '');
-  if (!/^\d+$/.test(text)) throw new ConfigError(`invalid ${flag} '${text}': expected a whole number`);
-  const n = Number(text);
-  if (n < min || n > max) throw new ConfigError(`invalid ${flag} '${text}': expected ${min}..${max}`);
-  return n;
-}
-
-function seconds(flag: string, value: unknown, fallbackS: number, allowZero = false): number {
-  if (value === undefined) return fallbackS * 1000;
-  const text = str(flag, value, '');
-  if (!/^\d+(\.\d+)?$/.test(text)) throw new ConfigError(`invalid ${flag} '${text}': expected seconds, e.g. 30 or 0.5`);
-  const ms = Math.round(Number(text) * 1000);
-  if (ms < (allowZero ? 0 : 1) || ms > 2_147_483_647) throw new ConfigError(`invalid ${flag} '${text}': out of range`);
-  return ms;
-}
-
-function parseUrl(value: unknown): URL {
-  const text = str('--url', value, '');
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new ConfigError(`invalid --url '${text}': not a URL`);
-  }
-  if (url.protocol !== 'http:') throw new ConfigError(`invalid --url '${text}': only http:// upstreams are supported`);
-  if (url.hostname === '') throw new ConfigError(`invalid --url '${text}': no host`);
-  return url;
-}
-
-function parseHostPort(flag: string, value: unknown): HostPort {
-  const text = str(flag, value, '');
-  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(text);
-  if (m === null) throw new ConfigError(`invalid ${flag} '${text}': expected host:port`);
-  const port = Number(m[2]);
-  if (port < 1 || port > 65535) throw new ConfigError(`invalid ${flag} '${text}': port out of range`);
-  const host = m[1]!.startsWith('[') ? m[1]!.slice(1, -1) : m[1]!;
-  return Object.freeze({ host, port });
 }

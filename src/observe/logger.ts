@@ -2,7 +2,7 @@
 // stays free for protocols (forward stdio) and for the embedding program.
 
 import { pino, type Logger } from 'pino';
-import type { LogLevel } from '../cli/config.js';
+import type { LogLevel } from '../config.js';
 
 export type { Logger } from 'pino';
 

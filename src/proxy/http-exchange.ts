@@ -6,7 +6,7 @@
 //   response body → onResponseEnd → (next request | close | tunnel after 101)
 
 import type net from 'node:net';
-import type { Config } from '../cli/config.js';
+import type { Config } from '../config.js';
 import {
   BadRequestError, BodyTooLargeError, HeaderTimeoutError, HeadTooLargeError, ProxyError,
   RateLimitedError, UpstreamBrokenError, UpstreamTimeoutError,

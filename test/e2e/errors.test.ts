@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Config } from '../../dist/cli/config.js';
+import type { Config } from '../../dist/config.js';
 import { RawClient, rawExchange, type RawResponse } from '../helpers/raw-client.js';
 import { startProxy, until, type TestProxy } from '../helpers/proxy.js';
 import { readBody, startHttpUpstream, startNetUpstream, type TestServer } from '../helpers/upstreams.js';

@@ -1,7 +1,7 @@
 // Starts a whole proxy app in-process for a test, and checks it leaves nothing behind.
 
 import { createApp, type App } from '../../dist/app/app.js';
-import { makeConfig, type Config } from '../../dist/cli/config.js';
+import { makeConfig, type Config } from '../../dist/config.js';
 
 /** A running in-process proxy. */
 export interface TestProxy {

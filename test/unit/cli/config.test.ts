@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseConfig } from '../../../dist/cli/config.js';
+import { helpText, parseConfig } from '../../../dist/cli/config.js';
+import { FLAGS, makeConfig } from '../../../dist/config.js';
 import { ConfigError } from '../../../dist/errors.js';
 
 const config = suite('parseConfig');
@@ -65,6 +66,18 @@ const bad: Array<[string[], RegExp]> = [
   [['forward', 'udp'], /unknown mode/],
   [['serve'], /unknown command/],
   [[], /missing command/],
+  [['forward', 'http', '--port', '-1'], /invalid --port '-1'/],
+  [['forward', 'http', '--port'], /--port needs a value/],
+  [['forward', 'http', '--port', '--multi-session'], /--port needs a value/],
+  [['forward', 'http', '--multi-session=yes'], /--multi-session takes no value/],
+  [['forward', 'http', '--port', '1', '--port', '2'], /--port given twice/],
+  [['forward', 'tcp', '--url', 'http://h:1/'], /--url does not apply to forward tcp; use --upstream/],
+  [['forward', 'stdio', '--body-timeout', '3', '--', 'node'], /--body-timeout does not apply to forward stdio/],
+  [['forward', 'http', '--body-timeout', '0'], /--body-timeout/],
+  [['forward', 'http', '--admin-port', '9', '--admin-host', '0.0.0.0'], /--admin-token/],
+  [['forward', 'tcp', '--upstream', 'h:1', '--admin-port', '9', '--admin-host', '192.0.2.1'], /not a loopback address/],
+  [['forward', 'http', '--admin-token='], /--admin-token needs a value/],
+  [['forward', 'http', '-x'], /unknown flag -x/],
 ];
 for (const [argv, message] of bad) {
   config(`rejects ${argv.join(' ') || '(nothing)'}`, () => {
@@ -84,6 +97,37 @@ config('help and version', () => {
   assert.is(h.kind, 'help');
   assert.match((h as { text: string }).text, /--upstream HOST:PORT/);
   assert.match((parseConfig(['--help'], '1') as { text: string }).text, /forward stdio/);
+});
+
+config('--body-timeout and --admin-token: defaults, values taken exactly as typed, the environment as a fallback', () => {
+  assert.is(run(['forward', 'http']).bodyTimeoutMs, 30_000);
+  assert.is(run(['forward', 'http', '--body-timeout', '2.5']).bodyTimeoutMs, 2500);
+  assert.is(run(['forward', 'http']).adminToken, null);
+  assert.is(run(['forward', 'http', '--admin-token', '0123']).adminToken, '0123');
+  assert.is(run(['forward', 'http', '--admin-token=1e5']).adminToken, '1e5');
+  const fromEnv = parseConfig(['forward', 'tcp', '--upstream', 'h:1'], '1', { SHADOWCAT_ADMIN_TOKEN: 's3cret' });
+  assert.is(fromEnv.kind === 'run' && fromEnv.config.adminToken, 's3cret');
+  const flagWins = parseConfig(['forward', 'http', '--admin-token', 'a'], '1', { SHADOWCAT_ADMIN_TOKEN: 'b' });
+  assert.is(flagWins.kind === 'run' && flagWins.config.adminToken, 'a');
+  // A token makes a non-loopback admin address acceptable; loopback names need none.
+  assert.is(run(['forward', 'http', '--admin-port', '9', '--admin-host', '0.0.0.0', '--admin-token', 't']).adminHost, '0.0.0.0');
+  for (const h of ['127.0.0.1', '127.8.9.10', '::1', '[::1]', 'localhost']) {
+    assert.is(run(['forward', 'http', '--admin-port', '9', '--admin-host', h]).adminHost, h);
+  }
+});
+
+config('the flag table is the one source: every flag is in its modes\' help, parsed, and defaulted by makeConfig', () => {
+  for (const f of FLAGS) {
+    for (const mode of ['http', 'tcp', 'stdio'] as const) {
+      const help = helpText(mode);
+      if (f.modes.includes(mode)) assert.ok(help.includes(`--${f.name}`), `--${f.name} missing from ${mode} help`);
+      else assert.not.ok(help.includes(`--${f.name} `), `--${f.name} listed in ${mode} help`);
+    }
+  }
+  const c = makeConfig({ mode: 'http' });
+  for (const f of FLAGS) assert.ok(f.key in c, f.key);
+  assert.ok(Object.isFrozen(c));
+  assert.throws(() => makeConfig({ mode: 'tcp' }), /--upstream/);
 });
 
 config.run();

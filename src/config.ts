@@ -1,0 +1,199 @@
+// Every setting of a proxy process, from one table of flags: the CLI parser, its help,
+// its per-mode refusals and the in-process defaults (makeConfig) all derive from FLAGS,
+// so a new flag is one row. Sits below every layer that reads Config; imports only errors.
+
+import { ConfigError } from './errors.js';
+
+/** Which corridor the process runs. */
+export type Mode = 'http' | 'tcp' | 'stdio';
+
+/** pino levels accepted by --log-level. */
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+/** host:port of an upstream. */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Every setting of one proxy process, validated once at start. */
+export interface Config {
+  readonly mode: Mode;
+  readonly host: string;
+  readonly port: number;
+  /** forward http: the upstream URL; null means "start the embedded demo server". */
+  readonly upstreamUrl: URL | null;
+  /** forward tcp: the upstream address. */
+  readonly upstream: HostPort | null;
+  readonly multiSession: boolean;
+  readonly maxSessions: number;
+  readonly maxPerClient: number;
+  readonly sessionTimeoutMs: number;
+  readonly headerTimeoutMs: number;
+  readonly maxHeaderBytes: number;
+  readonly maxBodyBytes: number;
+  /** Longest gap allowed between two pieces of a request body. */
+  readonly bodyTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly upstreamTimeoutMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly inspectLimitBytes: number;
+  /** Requests per second per client IP; 0 = no limit. */
+  readonly rateLimit: number;
+  readonly adminPort: number | null;
+  readonly adminHost: string;
+  /** Bearer token every admin request must carry; null = no check (loopback only). */
+  readonly adminToken: string | null;
+  readonly logLevel: LogLevel;
+  /** forward stdio: the child command and its arguments. */
+  readonly command: readonly string[];
+}
+
+/** Where a flag is listed in --help. */
+type Group = 'main' | 'limits' | 'common';
+
+/** One row of the flag table. */
+export interface FlagRow {
+  /** Long flag name without dashes, kebab-case. */
+  readonly name: string;
+  /** The Config field it sets. */
+  readonly key: keyof Config;
+  /** Placeholder of its value in --help; null for a switch that takes no value. */
+  readonly arg: string | null;
+  readonly modes: readonly Mode[];
+  readonly group: Group;
+  readonly help: string;
+  /** The Config value when the flag is absent. */
+  readonly fallback: unknown;
+  /** How --help shows the default; '' shows none. */
+  readonly shown: string;
+  /** Turns the typed text into the Config value; throws ConfigError naming the flag. */
+  read(text: string): unknown;
+  /** Said when the flag is given to a mode it does not apply to. */
+  readonly hint?: string;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+const NETWORK: readonly Mode[] = ['http', 'tcp'];
+const HTTP: readonly Mode[] = ['http'];
+const ALL: readonly Mode[] = ['http', 'tcp', 'stdio'];
+
+function int(flag: string, min: number, max: number): (text: string) => number {
+  return (text) => {
+    if (!/^\d+$/.test(text)) throw new ConfigError(`invalid --${flag} '${text}': expected a whole number`);
+    const n = Number(text);
+    if (n < min || n > max) throw new ConfigError(`invalid --${flag} '${text}': expected ${min}..${max}`);
+    return n;
+  };
+}
+
+function seconds(flag: string, allowZero = false): (text: string) => number {
+  return (text) => {
+    if (!/^\d+(\.\d+)?$/.test(text)) throw new ConfigError(`invalid --${flag} '${text}': expected seconds, e.g. 30 or 0.5`);
+    const ms = Math.round(Number(text) * 1000);
+    if (ms < (allowZero ? 0 : 1) || ms > 2_147_483_647) throw new ConfigError(`invalid --${flag} '${text}': out of range`);
+    return ms;
+  };
+}
+
+function text(): (text: string) => string {
+  return (t) => t;
+}
+
+function parseUrl(t: string): URL {
+  let url: URL;
+  try {
+    url = new URL(t);
+  } catch {
+    throw new ConfigError(`invalid --url '${t}': not a URL`);
+  }
+  if (url.protocol !== 'http:') throw new ConfigError(`invalid --url '${t}': only http:// upstreams are supported`);
+  if (url.hostname === '') throw new ConfigError(`invalid --url '${t}': no host`);
+  return url;
+}
+
+function parseHostPort(t: string): HostPort {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(t);
+  if (m === null) throw new ConfigError(`invalid --upstream '${t}': expected host:port`);
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) throw new ConfigError(`invalid --upstream '${t}': port out of range`);
+  const host = m[1]!.startsWith('[') ? m[1]!.slice(1, -1) : m[1]!;
+  return Object.freeze({ host, port });
+}
+
+function parseLogLevel(t: string): LogLevel {
+  if (!(LOG_LEVELS as readonly string[]).includes(t)) {
+    throw new ConfigError(`invalid --log-level '${t}': expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+  return t as LogLevel;
+}
+
+type Row = Omit<FlagRow, 'shown' | 'read'> & { shown?: string; read?: (text: string) => unknown };
+
+function row(r: Row): FlagRow {
+  const shown = r.shown ?? (r.fallback === null || r.fallback === false ? '' : String(r.fallback));
+  const read = r.read ?? ((): boolean => true);
+  return Object.freeze({ ...r, shown, read });
+}
+
+const S = 1000;
+
+/** Every flag, in --help order. */
+export const FLAGS: readonly FlagRow[] = Object.freeze([
+  row({ name: 'port', key: 'port', arg: 'P', modes: NETWORK, group: 'main', fallback: 8080, help: 'listen port; 0 picks a free one', read: int('port', 0, 65535) }),
+  row({ name: 'host', key: 'host', arg: 'H', modes: NETWORK, group: 'main', fallback: '127.0.0.1', help: 'listen address', read: text() }),
+  row({ name: 'url', key: 'upstreamUrl', arg: 'URL', modes: HTTP, group: 'main', fallback: null, read: parseUrl,
+    help: 'upstream, e.g. http://127.0.0.1:3000/mcp; a request for / goes to its path (none: the embedded demo server)',
+    hint: 'use --upstream host:port for forward tcp' }),
+  row({ name: 'upstream', key: 'upstream', arg: 'HOST:PORT', modes: ['tcp'], group: 'main', fallback: null, read: parseHostPort,
+    help: 'where each connection is piped to (required)', hint: 'use --url for forward http' }),
+  row({ name: 'multi-session', key: 'multiSession', arg: null, modes: NETWORK, group: 'main', fallback: false,
+    help: 'every client connection is its own session with its own upstream connection (http default: one shared link)' }),
+  row({ name: 'max-sessions', key: 'maxSessions', arg: 'N', modes: NETWORK, group: 'limits', fallback: 1000, help: 'sessions alive at once', read: int('max-sessions', 1, 10_000_000) }),
+  row({ name: 'max-per-client', key: 'maxPerClient', arg: 'N', modes: NETWORK, group: 'limits', fallback: 100, help: 'sessions alive at once from one client IP', read: int('max-per-client', 1, 10_000_000) }),
+  row({ name: 'session-timeout', key: 'sessionTimeoutMs', arg: 'S', modes: NETWORK, group: 'limits', fallback: 300 * S, shown: '300', help: 'close a session idle for S seconds', read: seconds('session-timeout') }),
+  row({ name: 'header-timeout', key: 'headerTimeoutMs', arg: 'S', modes: NETWORK, group: 'limits', fallback: 10 * S, shown: '10', help: 'time to receive a whole request head', read: seconds('header-timeout') }),
+  row({ name: 'body-timeout', key: 'bodyTimeoutMs', arg: 'S', modes: HTTP, group: 'limits', fallback: 30 * S, shown: '30', help: 'longest gap between two pieces of a request body (408)', read: seconds('body-timeout') }),
+  row({ name: 'max-header-size', key: 'maxHeaderBytes', arg: 'B', modes: NETWORK, group: 'limits', fallback: 16384, help: 'request head size limit', read: int('max-header-size', 256, 1 << 24) }),
+  row({ name: 'max-body-size', key: 'maxBodyBytes', arg: 'B', modes: NETWORK, group: 'limits', fallback: 67108864, help: 'request body size limit', read: int('max-body-size', 0, Number.MAX_SAFE_INTEGER) }),
+  row({ name: 'connect-timeout', key: 'connectTimeoutMs', arg: 'S', modes: NETWORK, group: 'limits', fallback: 5 * S, shown: '5', help: 'time to open the upstream connection', read: seconds('connect-timeout') }),
+  row({ name: 'upstream-timeout', key: 'upstreamTimeoutMs', arg: 'S', modes: NETWORK, group: 'limits', fallback: 60 * S, shown: '60', help: 'time for the upstream to send a response head, waiting for the link included', read: seconds('upstream-timeout') }),
+  row({ name: 'shutdown-timeout', key: 'shutdownTimeoutMs', arg: 'S', modes: ALL, group: 'limits', fallback: 30 * S, shown: '30', help: 'graceful drain on SIGTERM/SIGINT (stdio: time the child gets to exit)', read: seconds('shutdown-timeout', true) }),
+  row({ name: 'inspect-limit', key: 'inspectLimitBytes', arg: 'B', modes: ['http', 'stdio'], group: 'limits', fallback: 1048576, help: 'largest JSON message the MCP inspector reads; 0 turns it off', read: int('inspect-limit', 0, 1 << 30) }),
+  row({ name: 'rate-limit', key: 'rateLimit', arg: 'R', modes: HTTP, group: 'limits', fallback: 0, shown: '0 = off', help: 'requests per second per client IP, burst R; over it: 429', read: int('rate-limit', 0, 10_000_000) }),
+  row({ name: 'admin-port', key: 'adminPort', arg: 'P', modes: NETWORK, group: 'common', fallback: null, shown: 'off', help: 'serve /healthz, /metrics and /sessions on this port', read: int('admin-port', 0, 65535) }),
+  row({ name: 'admin-host', key: 'adminHost', arg: 'H', modes: NETWORK, group: 'common', fallback: '127.0.0.1', help: 'admin bind address; a non-loopback one needs --admin-token', read: text() }),
+  row({ name: 'admin-token', key: 'adminToken', arg: 'T', modes: NETWORK, group: 'common', fallback: null, shown: '$SHADOWCAT_ADMIN_TOKEN', help: 'admin requests need Authorization: Bearer T', read: text() }),
+  row({ name: 'log-level', key: 'logLevel', arg: 'L', modes: ALL, group: 'common', fallback: 'info', help: LOG_LEVELS.join('|'), read: parseLogLevel }),
+]);
+
+/** The row of a long flag name, or undefined. */
+export function flagRow(name: string): FlagRow | undefined {
+  return FLAGS.find((f) => f.name === name);
+}
+
+/** Checks that need more than one flag; throws ConfigError. */
+export function checkConfig(config: Config): void {
+  if (config.mode === 'tcp' && config.upstream === null) throw new ConfigError('forward tcp needs --upstream host:port');
+  if (config.mode === 'stdio' && config.command.length === 0) throw new ConfigError('forward stdio needs a command after --');
+  if (config.mode !== 'stdio' && config.command.length > 0) throw new ConfigError(`forward ${config.mode} takes no command after --`);
+  if (config.adminToken === '') throw new ConfigError('--admin-token needs a value');
+  if (config.mode !== 'stdio' && config.adminPort !== null && config.adminToken === null && !isLoopback(config.adminHost)) {
+    throw new ConfigError(`--admin-host ${config.adminHost} is not a loopback address: set --admin-token (or SHADOWCAT_ADMIN_TOKEN) so the admin API is not open to the network`);
+  }
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\./.test(h);
+}
+
+/** A frozen Config from the table's defaults plus `overrides` (tests, embedding); checked like the CLI's. */
+export function makeConfig(overrides: Partial<Config> & Pick<Config, 'mode'>, defaults: Partial<Config> = { port: 0, logLevel: 'silent' }): Config {
+  const base: Record<string, unknown> = { command: [] };
+  for (const f of FLAGS) base[f.key] = f.fallback;
+  const config = { ...base, ...defaults, ...overrides } as Config;
+  checkConfig(config);
+  return Object.freeze(config);
+}
