@@ -11,10 +11,13 @@ $(NPM_STAMP): package-lock.json package.json
 
 install: $(NPM_STAMP)
 
+# dist/ is made anew: npm pack ships all of it, so nothing stale may stay behind.
 build: install
+	rm -rf dist
 	npx tsc -p tsconfig.json
 
 test: build
+	rm -rf build-test
 	npx tsc -p test/tsconfig.json
 	node tools/run-tests.mjs
 
@@ -28,6 +31,7 @@ run: build
 	GLIBC_TUNABLES=glibc.malloc.trim_threshold=33554432 node --single-threaded-gc dist/cli.js forward http --port 8080 --multi-session --admin-port 9090
 
 bench: build
+	npx tsc -p test/tsconfig.json
 	bash native-bench/run.sh
 
 profile: build

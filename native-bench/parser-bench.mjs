@@ -5,7 +5,7 @@
 // framer tests is what createFramer() uses.
 // Usage: node native-bench/parser-bench.mjs [iterations]
 
-import { LlhttpWasmFramer } from '../dist/http/llhttp-wasm-framer.js';
+import { LlhttpWasmFramer } from '../build-test/helpers/llhttp-wasm-framer.js';
 import { UndiciLlhttpFramer } from '../dist/http/llhttp-undici-framer.js';
 
 const N = Number(process.argv[2] ?? 300_000);

@@ -17,9 +17,9 @@ export interface CliProcess {
   peakRssKiB(): number;
 }
 
-/** Starts `node dist/cli.js ...args`. */
-export function startCli(args: string[]): CliProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+/** Starts `node dist/cli.js ...args` (or another entry point, such as an installed bin). */
+export function startCli(args: string[], entry = CLI, env: NodeJS.ProcessEnv = process.env): CliProcess {
+  const child = spawn(process.execPath, [entry, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
   const lines: Array<Record<string, unknown>> = [];
   const waiters: Array<() => void> = [];
   let partial = '';

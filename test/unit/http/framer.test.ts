@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FRAME_END, FRAME_ERROR, FRAME_MORE, type Framer } from '../../../dist/http/framer.js';
-import { LlhttpWasmFramer } from '../../../dist/http/llhttp-wasm-framer.js';
+import { LlhttpWasmFramer } from '../../helpers/llhttp-wasm-framer.js';
 import { UndiciLlhttpFramer } from '../../../dist/http/llhttp-undici-framer.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');

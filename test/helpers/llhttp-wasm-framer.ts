@@ -4,7 +4,7 @@
 // binding the benchmark measures against.
 
 import { createParser, TYPE, type HeadersComplete, type Parser } from 'llhttp-wasm';
-import { LlhttpFramer } from './llhttp-framer.js';
+import { LlhttpFramer } from '../../dist/http/llhttp-framer.js';
 
 /** A Framer on the llhttp-wasm npm package. */
 export class LlhttpWasmFramer extends LlhttpFramer {
