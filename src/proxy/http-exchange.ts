@@ -438,8 +438,11 @@ export class HttpExchange implements SessionOwner {
 
   #clientEnd(): void {
     if (this.#closed) return;
-    if (this.#resPhase !== S_IDLE && this.#reqPhase === R_DONE) {
-      // The client half-closed after its request: deliver the response, then close.
+    // A response already streaming to a client that closed its side is abandoned at once,
+    // as nginx does: the upstream must see its stream end (an MCP server allows one GET
+    // stream per session, and would refuse the client's reconnect while it lives).
+    if (this.#resPhase === S_WAIT && this.#reqPhase === R_DONE) {
+      // The client half-closed after its request, before the answer: deliver it, then close.
       this.#closeAfter = true;
       return;
     }
