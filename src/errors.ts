@@ -5,6 +5,8 @@
 export type ErrorCode =
   | 'BAD_REQUEST'
   | 'HEADER_TIMEOUT'
+  | 'BODY_TIMEOUT'
+  | 'UNSUPPORTED_TRANSFER_CODING'
   | 'HEAD_TOO_LARGE'
   | 'BODY_TOO_LARGE'
   | 'SESSION_LIMIT'
@@ -12,6 +14,7 @@ export type ErrorCode =
   | 'UPSTREAM_UNREACHABLE'
   | 'UPSTREAM_TIMEOUT'
   | 'UPSTREAM_BROKEN'
+  | 'FD_EXHAUSTED'
   | 'SHUTTING_DOWN'
   | 'CONFIG_INVALID'
   | 'INTERNAL';
@@ -46,6 +49,20 @@ export class BadRequestError extends ProxyError {
 export class HeaderTimeoutError extends ProxyError {
   constructor(message = 'request head not received in time') {
     super('HEADER_TIMEOUT', 'client', message);
+  }
+}
+
+/** A request body paused longer than --body-timeout between two pieces. */
+export class BodyTimeoutError extends ProxyError {
+  constructor(message = 'request body not received in time') {
+    super('BODY_TIMEOUT', 'client', message);
+  }
+}
+
+/** A Transfer-Encoding other than exactly `chunked` (RFC 9112 §6.1: the proxy cannot frame it). */
+export class UnsupportedTransferCodingError extends ProxyError {
+  constructor(message = 'only Transfer-Encoding: chunked is supported') {
+    super('UNSUPPORTED_TRANSFER_CODING', 'client', message);
   }
 }
 
@@ -95,6 +112,13 @@ export class UpstreamTimeoutError extends ProxyError {
 export class UpstreamBrokenError extends ProxyError {
   constructor(message = 'upstream sent an invalid or truncated response', cause?: unknown) {
     super('UPSTREAM_BROKEN', 'upstream', message, { cause });
+  }
+}
+
+/** No file descriptor was left to open the upstream connection (EMFILE/ENFILE). */
+export class FdExhaustedError extends ProxyError {
+  constructor(message = 'no file descriptor left to reach the upstream', cause?: unknown) {
+    super('FD_EXHAUSTED', 'internal', message, { cause, retryAfterSeconds: 1 });
   }
 }
 

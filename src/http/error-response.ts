@@ -6,6 +6,9 @@ import { ProxyError, type ErrorCode } from '../errors.js';
 const STATUS: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   BAD_REQUEST: 400,
   HEADER_TIMEOUT: 408,
+  BODY_TIMEOUT: 408,
+  UNSUPPORTED_TRANSFER_CODING: 501,
+  FD_EXHAUSTED: 503,
   BODY_TOO_LARGE: 413,
   HEAD_TOO_LARGE: 431,
   RATE_LIMITED: 429,
@@ -16,9 +19,12 @@ const STATUS: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   UPSTREAM_TIMEOUT: 504,
 });
 
+// data.reason words SPEC names where the code's own word would differ.
+const REASON_WORD: Readonly<Partial<Record<ErrorCode, string>>> = Object.freeze({ FD_EXHAUSTED: 'fd-exhausted' });
+
 const REASON: Readonly<Record<number, string>> = Object.freeze({
   400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large', 429: 'Too Many Requests',
-  431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 502: 'Bad Gateway',
+  431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway',
   503: 'Service Unavailable', 504: 'Gateway Timeout',
 });
 
@@ -30,7 +36,8 @@ export function statusFor(err: unknown): number {
 
 /** Stable reason string carried in the JSON-RPC error's data. */
 export function reasonFor(err: unknown): string {
-  return err instanceof ProxyError ? err.code.toLowerCase() : 'internal';
+  if (!(err instanceof ProxyError)) return 'internal';
+  return REASON_WORD[err.code] ?? err.code.toLowerCase();
 }
 
 /** The JSON-RPC error body SPEC names, as a string. */

@@ -2,7 +2,7 @@
 // validated the bytes; this file only finds the fields the proxy acts on and rebuilds a
 // head from slices of the original, so header values are never decoded and re-encoded.
 
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, UnsupportedTransferCodingError } from '../errors.js';
 
 const CR = 0x0d;
 const COLON = 0x3a;
@@ -38,6 +38,8 @@ interface HeadBase {
   readonly mcpSessionId: string | null;
   readonly upgrade: string | null;
   readonly chunked: boolean;
+  /** Transfer-Encoding is present and is not exactly `chunked` (RFC 9112 §6.1: not ours to frame). */
+  readonly otherCoding: boolean;
   /** -1 when absent. */
   readonly contentLength: number;
 }
@@ -53,6 +55,8 @@ export interface RequestHead extends HeadBase {
   readonly via: string | null;
   /** The client asked to close after this exchange (HTTP/1.0 default or Connection: close). */
   readonly wantsClose: boolean;
+  /** `Expect: 100-continue`: the client waits for an interim answer before its body. */
+  readonly expectContinue: boolean;
 }
 
 /** A response head as the proxy sees it. */
@@ -199,6 +203,9 @@ interface Scan {
   upgrade: string | null;
   chunked: boolean;
   hasTransferEncoding: boolean;
+  /** Codings seen across every Transfer-Encoding field. */
+  codings: number;
+  expectContinue: boolean;
   contentLength: number;
   host: string | null;
   hostCount: number;
@@ -210,7 +217,7 @@ interface Scan {
 function scanValues(raw: Buffer, fields: readonly HeaderField[]): Scan {
   const out: Scan = {
     connectionTokens: NO_TOKENS, contentType: null, mcpSessionId: null, upgrade: null, chunked: false,
-    hasTransferEncoding: false, contentLength: -1, host: null, hostCount: 0, forwardedFor: null, via: null,
+    hasTransferEncoding: false, codings: 0, expectContinue: false, contentLength: -1, host: null, hostCount: 0, forwardedFor: null, via: null,
     keepAliveTimeoutMs: -1,
   };
   for (let i = 0; i < fields.length; i++) {
@@ -230,8 +237,10 @@ function scanValues(raw: Buffer, fields: readonly HeaderField[]): Scan {
         pushTokens(value(raw, f), t);
         out.chunked = t[t.length - 1] === 'chunked';
         out.hasTransferEncoding = true;
+        out.codings += t.length;
         break;
       }
+      case 'expect': out.expectContinue = value(raw, f).toLowerCase() === '100-continue'; break;
       case 'content-length': out.contentLength = decimal(raw, f.valueStart, f.valueEnd); break;
       case 'host': out.host = value(raw, f); out.hostCount++; break;
       case 'x-forwarded-for': out.forwardedFor = out.forwardedFor === null ? value(raw, f) : `${out.forwardedFor}, ${value(raw, f)}`; break;
@@ -260,10 +269,12 @@ export function readRequestHead(raw: Buffer): RequestHead {
   if (v.hostCount === 0 && versionMinor >= 1) throw new BadRequestError('missing Host header');
   // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 request cannot be trusted to frame it.
   if (versionMinor === 0 && v.hasTransferEncoding) throw new BadRequestError('Transfer-Encoding in an HTTP/1.0 request');
+  // nginx's answer too: a coding we would have to undo to find the body's end is not ours to pass on.
+  if (v.hasTransferEncoding && (!v.chunked || v.codings !== 1)) throw new UnsupportedTransferCodingError();
   const tokens = v.connectionTokens;
   return {
     raw, fields, startLineEnd, connectionTokens: tokens, contentType: v.contentType, mcpSessionId: v.mcpSessionId,
-    upgrade: v.upgrade, chunked: v.chunked, contentLength: v.contentLength,
+    upgrade: v.upgrade, chunked: v.chunked, otherCoding: false, contentLength: v.contentLength,
     method: METHODS.find(raw, 0, sp1, false) ?? raw.toString('latin1', 0, sp1),
     target: raw.toString('latin1', sp1 + 1, sp2),
     versionMinor,
@@ -271,6 +282,7 @@ export function readRequestHead(raw: Buffer): RequestHead {
     forwardedFor: v.forwardedFor,
     via: v.via,
     wantsClose: tokens.includes('close') || (versionMinor === 0 && !tokens.includes('keep-alive')),
+    expectContinue: v.expectContinue,
   };
 }
 
@@ -282,7 +294,7 @@ export function readResponseHead(raw: Buffer): ResponseHead {
   const v = scanValues(raw, fields);
   return {
     raw, fields, startLineEnd, connectionTokens: v.connectionTokens, contentType: v.contentType, mcpSessionId: v.mcpSessionId,
-    upgrade: v.upgrade, chunked: v.chunked, contentLength: v.contentLength,
+    upgrade: v.upgrade, chunked: v.chunked, otherCoding: v.hasTransferEncoding && (!v.chunked || v.codings !== 1), contentLength: v.contentLength,
     statusCode: (raw[sp1 + 1]! - 0x30) * 100 + (raw[sp1 + 2]! - 0x30) * 10 + (raw[sp1 + 3]! - 0x30),
     via: v.via,
     keepAliveTimeoutMs: v.keepAliveTimeoutMs,

@@ -79,7 +79,6 @@ const smuggling: Array<[string, string]> = [
   ['differing Content-Lengths', 'POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nsmug'],
   ['repeated Content-Length', 'POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Length: 4\r\nContent-Length: 4\r\n\r\nsmug'],
   ['Content-Length list', 'POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Length: 4, 4\r\n\r\nsmug'],
-  ['Transfer-Encoding other than a final chunked', 'POST /mcp HTTP/1.1\r\nHost: p\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n'],
   ['bad chunk size', 'POST /mcp HTTP/1.1\r\nHost: p\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nsmug\r\n0\r\n\r\n'],
   ['chunk size with a space', 'POST /mcp HTTP/1.1\r\nHost: p\r\nTransfer-Encoding: chunked\r\n\r\n4 \r\nsmug\r\n0\r\n\r\n'],
   ['obs-fold', 'POST /mcp HTTP/1.1\r\nHost: p\r\nX-A: a\r\n folded\r\nContent-Length: 0\r\n\r\n'],
@@ -99,6 +98,27 @@ for (const [name, bytes] of smuggling) {
     assertJsonRpcError(r, 400, 'bad_request');
     assert.ok(r.closed, 'the connection is closed after the error');
     // The upstream saw the neighbour's two requests and the good one, never the bad one.
+    assert.equal(seen, ['POST /mcp before', 'POST /mcp after', 'POST /mcp good']);
+    await until(() => proxy.app.registry.size === 0, 5000, 'no session left');
+  });
+}
+
+// SPEC: only `Transfer-Encoding: chunked` is accepted; any other coding is a 501 (nginx's answer).
+const codings = suite('501: a Transfer-Encoding other than chunked');
+codings.before.each(() => setup());
+codings.after.each(teardown);
+const otherCodings: Array<[string, string]> = [
+  ['chunked, identity', 'Transfer-Encoding: chunked, identity'],
+  ['identity, chunked', 'Transfer-Encoding: identity, chunked'],
+  ['gzip alone', 'Transfer-Encoding: gzip'],
+  ['chunked twice', 'Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked'],
+  ['gzip then chunked in two fields', 'Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked'],
+];
+for (const [name, field] of otherCodings) {
+  codings(name, async () => {
+    const r = await provoke(`POST /mcp HTTP/1.1\r\nHost: p\r\n${field}\r\n\r\n4\r\nsmug\r\n0\r\n\r\n`);
+    assertJsonRpcError(r, 501, 'unsupported_transfer_coding');
+    assert.ok(r.closed, 'the connection is closed after the error');
     assert.equal(seen, ['POST /mcp before', 'POST /mcp after', 'POST /mcp good']);
     await until(() => proxy.app.registry.size === 0, 5000, 'no session left');
   });
@@ -312,6 +332,7 @@ upstream('504 when the upstream does not accept within --connect-timeout', async
 });
 
 badRequests.run();
+codings.run();
 limits.run();
 admission.run();
 upstream.run();
