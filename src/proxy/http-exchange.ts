@@ -8,9 +8,10 @@
 import type net from 'node:net';
 import type { Config } from '../config.js';
 import {
-  BadRequestError, BodyTooLargeError, HeaderTimeoutError, HeadTooLargeError, ProxyError,
-  RateLimitedError, UpstreamBrokenError, UpstreamTimeoutError,
+  BadRequestError, BodyTimeoutError, BodyTooLargeError, HeaderTimeoutError, HeadTooLargeError, ProxyError,
+  RateLimitedError, UnsupportedTransferCodingError, UpstreamBrokenError, UpstreamTimeoutError,
 } from '../errors.js';
+import { ChunkedFilter } from '../http/chunked-filter.js';
 import { errorResponse, statusFor } from '../http/error-response.js';
 import { createFramer, FRAME_END, FRAME_ERROR } from '../http/framer.js';
 import {
@@ -35,6 +36,9 @@ function joinable(body: Buffer): boolean {
 }
 /** A kept upstream link is retired this long before the upstream's announced keep-alive timeout. */
 const KEEP_ALIVE_MARGIN_MS = 1000;
+/** Single-session: a request body up to this size is gathered before the request takes the shared link. */
+const GATHER_LIMIT_BYTES = 1 << 20;
+const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 
 // Request phases.
 const R_HEAD = 0;
@@ -130,6 +134,10 @@ export class HttpExchange implements SessionOwner {
     exchange.#responseTimeout();
   }
 
+  static #onBodyTimeout(exchange: HttpExchange): void {
+    exchange.#bodyTimeout();
+  }
+
   readonly #ctx: ExchangeContext;
   readonly #session: Session;
   readonly #client: net.Socket;
@@ -150,11 +158,21 @@ export class HttpExchange implements SessionOwner {
   #resRemaining = -1;
   #leftover: Buffer | null = null;
   #outQueue: Buffer[] | null = null;
+  /** Bytes in #outQueue: what a request gathered while it has no upstream yet. */
+  #queuedBytes = 0;
+  // Chunked messages lose their extensions and trailers on the way (http/chunked-filter.ts);
+  // null while the message in that direction is not chunked.
+  #reqChunks: ChunkedFilter | null = null;
+  #resChunks: ChunkedFilter | null = null;
+  #reqFilter: ChunkedFilter | null = null;
+  #resFilter: ChunkedFilter | null = null;
 
   #upstream: net.Socket | null = null;
   /** performance.now() after which the kept (idle) upstream link must not be reused. */
   #upstreamReuseUntil = Infinity;
   #acquiring = false;
+  /** The upstream being acquired is a connection of this request's own, not the shared link. */
+  #acquiringOwn = false;
   #detached = false;
   #resPhase = S_IDLE;
   #resHeadBuf: Buffer | null = null;
@@ -169,6 +187,9 @@ export class HttpExchange implements SessionOwner {
   // costs no setTimeout/clearTimeout pair.
   #responseTimer: NodeJS.Timeout | null = null;
   #responseDeadline = 0;
+  // The body deadline is checked the same way: a chunk only records when it came.
+  #bodyTimer: NodeJS.Timeout | null = null;
+  #bodyLastAt = 0;
   #clientPauses = 0;
   #upstreamPaused = false;
   #closed = false;
@@ -212,6 +233,7 @@ export class HttpExchange implements SessionOwner {
     this.#responseDeadline = 0;
     if (this.#responseTimer !== null) clearTimeout(this.#responseTimer);
     this.#responseTimer = null;
+    this.#clearBodyTimer();
     if (this.#acquiring) this.#source.cancel(this.#onUpstreamReady);
     this.#acquiring = false;
     const upstream = this.#upstream;
@@ -231,6 +253,7 @@ export class HttpExchange implements SessionOwner {
     this.#reqFramer.destroy();
     this.#resFramer.destroy();
     this.#outQueue = null;
+    this.#queuedBytes = 0;
     this.#leftover = null;
     this.#headBuf = null;
     this.#resHeadBuf = null;
@@ -279,7 +302,9 @@ export class HttpExchange implements SessionOwner {
     const framer = this.#reqFramer;
     const ret = framer.execute(chunk);
     if (ret === FRAME_ERROR) {
-      this.#fail(new BadRequestError(`malformed request: ${framer.errorReason}`, framer.errorName));
+      this.#fail(framer.errorName === 'HPE_INVALID_TRANSFER_ENCODING'
+        ? new UnsupportedTransferCodingError()
+        : new BadRequestError(`malformed request: ${framer.errorReason}`, framer.errorName));
       return null;
     }
     const maxHead = this.#ctx.config.maxHeaderBytes;
@@ -343,6 +368,8 @@ export class HttpExchange implements SessionOwner {
     this.#resFramer.expectNoBody(req.method === 'HEAD');
     this.#resPhase = S_WAIT;
     this.#obs.onRequestHead(req);
+    if (req.chunked) (this.#reqChunks = this.#reqFilter ??= new ChunkedFilter()).reset();
+    else this.#reqChunks = null;
 
     const bodyStart = headEnd - prev;
     let body: Buffer;
@@ -355,10 +382,18 @@ export class HttpExchange implements SessionOwner {
       body = chunk.subarray(bodyStart);
       this.#reqPhase = R_BODY;
       this.#reqRemaining = !req.chunked && req.contentLength >= 0 ? req.contentLength - body.length : -1;
+      this.#bodyLastAt = performance.now();
+      this.#bodyTimer ??= setTimeout(HttpExchange.#onBodyTimeout, this.#ctx.config.bodyTimeoutMs, this);
+      if (this.#source.sharesSockets && this.#upstream === null) {
+        // The body is gathered before the request takes the shared link, so a client that
+        // waits for 100 Continue gets it from us (RFC 9110 §10.1.1 lets a proxy answer).
+        if (req.expectContinue && req.versionMinor >= 1) this.#writeClient(CONTINUE);
+        if (req.contentLength > GATHER_LIMIT_BYTES) this.#acquireUpstream(true);
+      }
     }
     if (!this.#sendBody(body, req)) return null;
     if (this.#reqPhase === R_DONE) this.#requestDone();
-    if (this.#upstream === null) this.#acquireUpstream();
+    else if (this.#upstream === null && !this.#source.sharesSockets) this.#acquireUpstream(false);
     return rest;
   }
 
@@ -375,6 +410,7 @@ export class HttpExchange implements SessionOwner {
       } else {
         this.#reqRemaining = remaining - chunk.length;
       }
+      this.#bodyLastAt = performance.now();
       if (body.length > 0 && !this.#sendBody(body)) return null;
       if (this.#reqPhase === R_DONE) this.#requestDone();
       return rest;
@@ -392,21 +428,23 @@ export class HttpExchange implements SessionOwner {
       if (framer.offset < chunk.length) rest = chunk.subarray(framer.offset);
       this.#reqPhase = R_DONE;
     }
+    this.#bodyLastAt = performance.now();
     if (body.length > 0 && !this.#sendBody(body)) return null;
     if (this.#reqPhase === R_DONE) this.#requestDone();
     return rest;
   }
 
   /** Counts and forwards request body bytes (as sent on the wire), after the rewritten head of `req` when given; false when over the limit. */
-  #sendBody(body: Buffer, req: RequestHead | null = null): boolean {
-    this.#reqBodyBytes += body.length;
+  #sendBody(input: Buffer, req: RequestHead | null = null): boolean {
+    this.#reqBodyBytes += input.length;
     if (this.#reqBodyBytes > this.#ctx.config.maxBodyBytes) {
       this.#fail(new BodyTooLargeError(`request body larger than ${this.#ctx.config.maxBodyBytes} bytes`));
       return false;
     }
+    const body = this.#reqChunks === null || input.length === 0 ? input : this.#reqChunks.push(input);
     if (body.length > 0 && this.#obs.wantsBodies) this.#obs.onRequestBody(body);
     if (req === null) {
-      this.#sendUpstream(body);
+      if (body.length > 0) this.#sendUpstream(body);
       return true;
     }
     const join = joinable(body);
@@ -416,14 +454,20 @@ export class HttpExchange implements SessionOwner {
   }
 
   #requestDone(): void {
+    this.#clearBodyTimer();
     this.#obs.onRequestEnd();
-    if (this.#upstream !== null) this.#armResponseTimer();
+    if (this.#upstream === null && !this.#acquiring) this.#acquireUpstream(false);
+    // Time spent waiting for the shared link counts toward --upstream-timeout (SPEC).
+    if (this.#upstream !== null || (this.#source.sharesSockets && !this.#acquiringOwn)) this.#armResponseTimer();
   }
 
   #sendUpstream(buf: Buffer): void {
     const upstream = this.#upstream;
     if (upstream === null) {
       (this.#outQueue ??= []).push(buf);
+      this.#queuedBytes += buf.length;
+      // Gathering is bounded: past the limit the request gets a connection of its own.
+      if (this.#queuedBytes > GATHER_LIMIT_BYTES && !this.#acquiring) this.#acquireUpstream(true);
       return;
     }
     if (!upstream.write(buf)) this.#pauseClient(P_BACKPRESSURE);
@@ -471,7 +515,11 @@ export class HttpExchange implements SessionOwner {
       this.#leftover = null;
       this.#consume(leftover);
     }
-    if (this.#clientPauses === 0 && !this.#closed) this.#client.resume();
+    if (this.#clientPauses === 0 && !this.#closed) {
+      // A body gap while we held the client is ours, not the client's.
+      if (this.#reqPhase === R_BODY) this.#bodyLastAt = performance.now();
+      this.#client.resume();
+    }
   }
 
   #headerTimeout(): void {
@@ -486,12 +534,32 @@ export class HttpExchange implements SessionOwner {
     this.#headerTimer = null;
   }
 
+  #bodyTimeout(): void {
+    this.#bodyTimer = null;
+    if (this.#closed || this.#reqPhase !== R_BODY) return;
+    const ms = this.#ctx.config.bodyTimeoutMs;
+    const left = this.#bodyLastAt + ms - performance.now();
+    if (left > 1 || this.#clientPauses !== 0) {
+      this.#bodyTimer = setTimeout(HttpExchange.#onBodyTimeout, this.#clientPauses !== 0 ? ms : left, this);
+      return;
+    }
+    this.#fail(new BodyTimeoutError(`request body stalled for ${ms} ms`));
+  }
+
+  #clearBodyTimer(): void {
+    if (this.#bodyTimer !== null) clearTimeout(this.#bodyTimer);
+    this.#bodyTimer = null;
+  }
+
   // ---- upstream side --------------------------------------------------------------
 
-  #acquireUpstream(): void {
+  /** `own`: a connection of this request's own (single-session, a body too large to gather). */
+  #acquireUpstream(own: boolean): void {
     if (this.#acquiring || this.#closed) return;
     this.#acquiring = true;
-    this.#source.acquire(this.#onUpstreamReady);
+    this.#acquiringOwn = own;
+    if (own) this.#source.acquireOwn(this.#onUpstreamReady);
+    else this.#source.acquire(this.#onUpstreamReady);
     // Hold client bytes until the link comes, unless it came at once (a pause and resume
     // of the client socket costs a tick).
     if (this.#acquiring) this.#pauseClient(P_UPSTREAM);
@@ -509,7 +577,9 @@ export class HttpExchange implements SessionOwner {
       return;
     }
     this.#upstream = socket;
-    this.#detached = false;
+    // A connection of its own is never the shared link: it is retired, not released.
+    this.#detached = this.#acquiringOwn && this.#source.sharesSockets;
+    this.#acquiringOwn = false;
     (socket as Tagged)[EXCHANGE] = this;
     socket.on('data', HttpExchange.#onUpstreamData);
     socket.on('end', HttpExchange.#onUpstreamEnd);
@@ -518,6 +588,7 @@ export class HttpExchange implements SessionOwner {
     socket.on('drain', HttpExchange.#onUpstreamDrain);
     const queued = this.#outQueue;
     this.#outQueue = null;
+    this.#queuedBytes = 0;
     let ok = true;
     if (queued !== null) {
       socket.cork();
@@ -642,6 +713,12 @@ export class HttpExchange implements SessionOwner {
     }
 
     const bodyless = req.method === 'HEAD' || status === 204 || status === 304;
+    if (res.otherCoding && !bodyless) {
+      this.#upstreamFailed(new UpstreamBrokenError('upstream sent a Transfer-Encoding other than chunked'), 'protocol');
+      return;
+    }
+    if (res.chunked && !bodyless) (this.#resChunks = this.#resFilter ??= new ChunkedFilter()).reset();
+    else this.#resChunks = null;
     const eofDelimited = !bodyless && !res.chunked && res.contentLength < 0;
     if (req.wantsClose || eofDelimited || this.#reqPhase !== R_DONE || this.#ctx.isDraining() || this.#session.state !== 'open') {
       this.#closeAfter = true;
@@ -653,7 +730,7 @@ export class HttpExchange implements SessionOwner {
     this.#obs.onResponseHead(req, res);
     const contentType = res.contentType;
     const streaming = ret !== FRAME_END || (contentType !== null && contentType.toLowerCase().startsWith('text/event-stream'));
-    if (streaming && this.#source.sharesSockets) {
+    if (streaming && this.#source.sharesSockets && !this.#detached) {
       // A response still streaming after its head never holds the shared link (SPEC).
       this.#source.detach(this.#upstream!);
       this.#detached = true;
@@ -694,10 +771,11 @@ export class HttpExchange implements SessionOwner {
   }
 
   /** Forwards response body bytes to the client, after the rewritten head of `res` when given. */
-  #writeBody(body: Buffer, res: ResponseHead | null = null, http10Client = false): void {
+  #writeBody(input: Buffer, res: ResponseHead | null = null, http10Client = false): void {
+    const body = this.#resChunks === null || input.length === 0 ? input : this.#resChunks.push(input);
     if (body.length > 0 && this.#obs.wantsBodies) this.#obs.onResponseBody(body);
     if (res === null) {
-      this.#writeClient(body);
+      if (body.length > 0) this.#writeClient(body);
       return;
     }
     const join = joinable(body);
@@ -815,7 +893,7 @@ export class HttpExchange implements SessionOwner {
     const upstream = this.#upstream!;
     this.#unbindUpstream(upstream);
     this.#upstream = null;
-    this.#source.detach(upstream);
+    if (!this.#detached) this.#source.detach(upstream);
     this.#resPhase = S_TUNNEL;
     this.#resStatus = 101;
     this.#obs.onResponseHead(this.#req!, res);

@@ -19,6 +19,8 @@ export interface UpstreamSource {
   readonly sharesSockets: boolean;
   /** Calls `ready` (maybe synchronously) with a connected socket for one request. */
   acquire(ready: DialCallback): void;
+  /** Like acquire, but a connection of the caller's own, already detached (a request whose body is too large to gather first). */
+  acquireOwn(ready: DialCallback): void;
   /** Returns the socket after its response; `reusable` false destroys it; not reused after `reuseUntil` (performance.now()). */
   release(socket: net.Socket, reusable: boolean, reuseUntil?: number): void;
   /** The socket stays with the caller for good (a stream); the source forgets it. */
@@ -94,6 +96,10 @@ export class OwnUpstream implements UpstreamSource {
     });
   }
 
+  acquireOwn(ready: DialCallback): void {
+    this.acquire(ready);
+  }
+
   release(socket: net.Socket): void {
     socket.destroy();
   }
@@ -122,6 +128,8 @@ export class SharedLink implements UpstreamSource {
   readonly #waiting: DialCallback[] = [];
   #busy = false;
   #dialing: net.Socket | null = null;
+  /** Dials of connections of their own, by the caller waiting for each. */
+  readonly #ownDials = new Map<DialCallback, net.Socket>();
   #closed = false;
 
   constructor(target: UpstreamTarget) {
@@ -132,6 +140,15 @@ export class SharedLink implements UpstreamSource {
     if (this.#closed) return;
     this.#waiting.push(ready);
     if (!this.#busy) this.#next();
+  }
+
+  acquireOwn(ready: DialCallback): void {
+    if (this.#closed) return;
+    // Never the link: a body still arriving must not hold it (SPEC: no client stalls another).
+    this.#ownDials.set(ready, dial(this.#target.host, this.#target.port, this.#target.connectTimeoutMs, (err, socket) => {
+      this.#ownDials.delete(ready);
+      ready(err, socket);
+    }));
   }
 
   release(socket: net.Socket, reusable: boolean, reuseUntil?: number): void {
@@ -158,11 +175,18 @@ export class SharedLink implements UpstreamSource {
   cancel(ready: DialCallback): void {
     const i = this.#waiting.indexOf(ready);
     if (i !== -1) this.#waiting.splice(i, 1);
+    const own = this.#ownDials.get(ready);
+    if (own !== undefined) {
+      this.#ownDials.delete(ready);
+      own.destroy();
+    }
   }
 
   close(): void {
     this.#closed = true;
     this.#waiting.length = 0;
+    for (const s of this.#ownDials.values()) s.destroy();
+    this.#ownDials.clear();
     this.#dialing?.destroy();
     this.#dialing = null;
     this.#parked.drop();
