@@ -206,7 +206,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       listener.on('error', (err: NodeJS.ErrnoException) => log.error({ err: err.code ?? err.message }, 'accept failed'));
       let adminPort: number | null = null;
       if (config.adminPort !== null) {
-        admin = createAdminServer({ registry, metrics, isDraining: () => draining });
+        admin = createAdminServer({ registry, metrics, token: config.adminToken, isDraining: () => draining });
         adminPort = await listenOn(admin, config.adminPort, config.adminHost);
         admin.on('error', (err: NodeJS.ErrnoException) => log.error({ err: err.code ?? err.message }, 'admin server error'));
       }

@@ -1,6 +1,7 @@
 // The control plane (SPEC "Admin API"): health, metrics, and sessions to list or close.
 // node:http is fine here; it is never in the data path.
 
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { Registry } from '../session/registry.js';
 import type { Metrics } from './metrics.js';
@@ -9,7 +10,17 @@ import type { Metrics } from './metrics.js';
 export interface AdminDeps {
   readonly registry: Registry;
   readonly metrics: Metrics;
+  /** Every request must carry `Authorization: Bearer <token>` when set. */
+  readonly token: string | null;
   isDraining(): boolean;
+}
+
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+/** A check of the Authorization header in constant time (both sides hashed to one length first). */
+function bearerCheck(token: string): (header: string | undefined) => boolean {
+  const want = digest(`Bearer ${token}`);
+  return (header) => header !== undefined && timingSafeEqual(digest(header), want);
 }
 
 function send(res: http.ServerResponse, status: number, body: string, type = 'application/json'): void {
@@ -19,7 +30,12 @@ function send(res: http.ServerResponse, status: number, body: string, type = 'ap
 
 /** An http.Server serving the admin routes; the caller listens and closes it. */
 export function createAdminServer(deps: AdminDeps): http.Server {
+  const authorized = deps.token === null ? null : bearerCheck(deps.token);
   const server = http.createServer((req, res) => {
+    if (authorized !== null && !authorized(req.headers.authorization)) {
+      res.setHeader('www-authenticate', 'Bearer realm="shadowcat admin"');
+      return send(res, 401, JSON.stringify({ error: 'unauthorized' }));
+    }
     let path: string;
     let query: URLSearchParams;
     try {

@@ -10,12 +10,12 @@ import { readBody, startHttpUpstream, type TestServer } from '../helpers/upstrea
 let up: TestServer;
 let proxy: TestProxy;
 
-function admin(method: string, path: string): Promise<{ status: number; body: string; type: string }> {
+function admin(method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; type: string; auth: string | undefined }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: proxy.adminPort!, method, path, agent: false }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port: proxy.adminPort!, method, path, agent: false, headers }, (res) => {
       let body = '';
       res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, body, type: String(res.headers['content-type']) }));
+      res.on('end', () => resolve({ status: res.statusCode!, body, type: String(res.headers['content-type']), auth: res.headers['www-authenticate'] }));
     });
     req.on('error', reject);
     req.end();
@@ -174,6 +174,42 @@ lifecycle('app.close() leaves no handle open', async () => {
   await until(() => activeHandles().length <= before.length, 3000, `handles to close: ${activeHandles().join(',')}`);
 });
 
+const token = suite('admin token');
+token.after.each(async () => {
+  await proxy.close();
+  await up.close();
+});
+
+token('with --admin-token every route needs Authorization: Bearer <token> (401 otherwise); sessions and metrics never show it', async () => {
+  up = await startHttpUpstream((_req, res) => res.end('ok'));
+  const secret = 's3cr3t-token-value';
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url), adminPort: 0, adminToken: secret });
+  const c = await RawClient.connect(proxy.port);
+  c.write('GET /mcp HTTP/1.1\r\nHost: p\r\n\r\n');
+  await c.readResponse();
+  const id = proxy.app.registry.list()[0]!.id;
+  const wrong: Array<Record<string, string>> = [{}, { authorization: 'Bearer nope' }, { authorization: secret }, { authorization: `Basic ${secret}` }, { authorization: `Bearer ${secret}x` }];
+  for (const [method, path] of [['GET', '/healthz'], ['GET', '/metrics'], ['GET', '/sessions'], ['GET', `/sessions/${id}`], ['DELETE', `/sessions/${id}`], ['GET', '/nope']]) {
+    for (const headers of wrong) {
+      const r = await admin(method!, path!, headers);
+      assert.is(r.status, 401, `${method} ${path} with ${JSON.stringify(headers)}`);
+      assert.match(String(r.auth), /^Bearer/);
+      assert.not.match(r.body, new RegExp(secret));
+    }
+  }
+  assert.is(proxy.app.registry.size, 1, 'an unauthorised DELETE closed nothing');
+  const ok = { authorization: `Bearer ${secret}` };
+  assert.is((await admin('GET', '/healthz', ok)).status, 200);
+  const sessions = await admin('GET', '/sessions', ok);
+  assert.is(sessions.status, 200);
+  const metrics = await admin('GET', '/metrics', ok);
+  assert.is(metrics.status, 200);
+  assert.not.match(sessions.body + metrics.body, new RegExp(secret));
+  assert.is((await admin('DELETE', `/sessions/${id}`, ok)).status, 204);
+  c.close();
+});
+
 api.run();
+token.run();
 expiry.run();
 lifecycle.run();

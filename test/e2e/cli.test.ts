@@ -20,6 +20,46 @@ cli('a bad flag prints one line and exits 2', async () => {
   assert.is(r2.stderr.trim().split('\n').length, 1);
 });
 
+cli('flags read as typed: --port -1 is a bad port; a non-loopback admin address without a token is refused', async () => {
+  const r = await runCli(['forward', 'http', '--port', '-1']);
+  assert.is(r.code, 2);
+  assert.is(r.stderr, "shadowcat: invalid --port '-1': expected a whole number\n");
+  const open = await runCli(['forward', 'http', '--admin-port', '0', '--admin-host', '0.0.0.0']);
+  assert.is(open.code, 2);
+  assert.match(open.stderr, /^shadowcat: --admin-host 0\.0\.0\.0 is not a loopback address: set --admin-token/);
+  assert.is(open.stderr.trim().split('\n').length, 1);
+});
+
+cli('SHADOWCAT_ADMIN_TOKEN guards the admin API and never reaches a log line, at any level', async () => {
+  const secret = 'tok-7f3a9c-never-logged';
+  const p = startCli(['forward', 'http', '--port', '0', '--admin-port', '0', '--log-level', 'trace'], undefined, { ...process.env, SHADOWCAT_ADMIN_TOKEN: secret });
+  try {
+    const listening = await p.waitFor((l) => l.msg === 'listening');
+    const get = (headers: Record<string, string>): Promise<number> => new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: Number(listening.adminPort), path: '/sessions', agent: false, headers }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      }).on('error', reject);
+    });
+    assert.is(await get({}), 401);
+    assert.is(await get({ authorization: `Bearer ${secret}` }), 200);
+    // A request through the proxy, so per-request and per-message lines are logged too.
+    await new Promise<void>((resolve) => {
+      const req = http.request({ port: Number(listening.port), host: '127.0.0.1', path: '/mcp', method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve());
+      });
+      req.end('{"jsonrpc":"2.0","id":1,"method":"ping"}');
+    });
+    await p.waitFor((l) => l.msg === 'session end');
+  } finally {
+    p.child.kill('SIGTERM');
+    await p.exited;
+  }
+  assert.ok(p.lines.length > 3);
+  assert.not.ok(p.lines.some((l) => JSON.stringify(l).includes(secret)), 'the token is in a log line');
+});
+
 cli('--version and --help for every command', async () => {
   const v = await runCli(['--version']);
   assert.is(v.code, 0);
