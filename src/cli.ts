@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { createApp } from './app/app.js';
+import { onShutdownSignals } from './app/signals.js';
 import { runStdio } from './app/stdio.js';
 import { parseConfig } from './cli/config.js';
 import type { Config } from './config.js';
@@ -15,13 +16,7 @@ const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
 async function runNetwork(config: Config): Promise<void> {
   const log = createLogger(config.logLevel);
   const app = createApp(config, { logger: log });
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    signals++;
-    if (signals > 1) {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(130);
-    }
+  onShutdownSignals((signal) => {
     log.info({ signal, sessions: app.registry.size, timeoutMs: config.shutdownTimeoutMs }, 'draining');
     app.close().then(
       // app.close() logs how many sessions drained and how many were forced.
@@ -31,9 +26,10 @@ async function runNetwork(config: Config): Promise<void> {
         process.exit(1);
       },
     );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  }, (signal) => {
+    log.warn({ signal }, 'second signal: exiting now');
+    process.exit(130);
+  });
   const addr = await app.listen();
   // SPEC: without --url, tell a newcomer how to reach the demo server through the proxy.
   if (config.mode === 'http' && config.upstreamUrl === null && addr.upstreamUrl !== null) {

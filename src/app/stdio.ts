@@ -7,6 +7,7 @@ import { Correlator } from '../mcp/correlator.js';
 import { McpMessageSink } from '../mcp/inspector.js';
 import { Metrics } from '../observe/metrics.js';
 import { startStdioBridge } from '../proxy/stdio-bridge.js';
+import { onShutdownSignals } from './signals.js';
 
 /** Runs the stdio bridge until the child exits; resolves with the exit code to use. */
 export async function runStdio(config: Config, log: Logger): Promise<number> {
@@ -21,17 +22,14 @@ export async function runStdio(config: Config, log: Logger): Promise<number> {
     sink,
     log: log.child({ sid: 'stdio' }),
   });
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    signals++;
-    log.info({ signal }, signals > 1 ? 'second signal: killing the child' : 'signal: stopping the child');
-    if (signals > 1) bridge.kill();
-    else bridge.stop();
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  const unsubscribe = onShutdownSignals((signal) => {
+    log.info({ signal }, 'signal: stopping the child');
+    bridge.stop();
+  }, (signal) => {
+    log.info({ signal }, 'second signal: killing the child');
+    bridge.kill();
+  });
   const code = await bridge.exited;
-  process.removeListener('SIGTERM', onSignal);
-  process.removeListener('SIGINT', onSignal);
+  unsubscribe();
   return code;
 }

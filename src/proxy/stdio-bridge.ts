@@ -84,10 +84,10 @@ export function startStdioBridge(opts: StdioBridgeOptions): StdioBridge {
     childIn.end();
     // Escalate: the shutdown timeout to exit on its own, then SIGTERM, then SIGKILL.
     termTimer = setTimeout(() => {
-      log.warn({ pid: child.pid }, 'child did not exit: SIGTERM');
+      log.warn({ child: child.pid }, 'child did not exit: SIGTERM');
       child.kill('SIGTERM');
       killTimer = setTimeout(() => {
-        log.warn({ pid: child.pid }, 'child did not exit: SIGKILL');
+        log.warn({ child: child.pid }, 'child did not exit: SIGKILL');
         child.kill('SIGKILL');
       }, opts.killGraceMs);
     }, opts.shutdownTimeoutMs);
@@ -97,23 +97,36 @@ export function startStdioBridge(opts: StdioBridgeOptions): StdioBridge {
     stop();
   });
 
+  let started = false;
   const exited = new Promise<number>((resolve) => {
     let code: number | null = null;
     let signal: NodeJS.Signals | null = null;
     let exitSeen = false;
     let outEnded = false;
+    let finished = false;
     const done = (): void => {
-      if (!exitSeen || !outEnded) return;
+      if (finished || !exitSeen || !outEnded) return;
+      finished = true;
       if (termTimer !== null) clearTimeout(termTimer);
       if (killTimer !== null) clearTimeout(killTimer);
       input.removeListener('data', onInput);
       input.pause();
       fromServer.end();
       const exitCode = code ?? (signal === null ? 1 : 128 + signalNumber(signal));
-      log.info({ code, signal, exitCode }, 'child exited');
+      if (started) log.info({ code, signal, exitCode }, 'child exited');
       resolve(exitCode);
     };
+    child.once('spawn', () => {
+      started = true;
+      // The process's own pid is in every line already (pino's base): this one is the child's.
+      log.info({ child: child.pid, command: opts.command }, 'child started');
+    });
     child.on('error', (err) => {
+      if (started) {
+        // A failed kill() or write after start: the exit event still comes.
+        log.warn({ err: err.message }, 'child process error');
+        return;
+      }
       log.error({ err: err.message, command: file }, 'could not start the child');
       code = 127;
       exitSeen = true;
@@ -132,7 +145,6 @@ export function startStdioBridge(opts: StdioBridgeOptions): StdioBridge {
       done();
     });
   });
-  log.info({ pid: child.pid, command: opts.command }, 'child started');
 
   return {
     child,
