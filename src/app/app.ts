@@ -23,7 +23,8 @@ import { RateLimiter } from '../policy/rate-limit.js';
 import { Registry } from '../session/registry.js';
 import { Session, type CloseReason } from '../session/session.js';
 import { OwnUpstream, SharedLink, type UpstreamSource, type UpstreamTarget } from '../upstream/upstream-source.js';
-import { SessionObserver } from './observer.js';
+import { LogThrottle } from '../observe/log-throttle.js';
+import { logUpstreamError, SessionObserver } from './observer.js';
 
 /** Outcome of a shutdown: sessions that finished on their own and those cut off. */
 export interface ShutdownReport {
@@ -116,6 +117,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   let closing: Promise<ShutdownReport> | null = null;
 
   const touch = (session: Session): void => registry.touch(session);
+  const throttle = new LogThrottle();
 
   const onSessionEnd = (session: Session, reason: CloseReason, error: unknown): void => {
     registry.remove(session);
@@ -142,7 +144,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     let child: Logger | null = null;
     const sessionLog = (): Logger => (child ??= log.child({ sid: session.id }));
     const inspector = inspect ? new McpInspector(sink, sessionLog, session.id) : null;
-    const observer = new SessionObserver(session, metrics, sessionLog, debug, registry, inspector);
+    const observer = new SessionObserver(session, metrics, sessionLog, debug, registry, inspector, throttle);
     // Multi-session: the session's own upstream source, closed with the exchange.
     const source: UpstreamSource = shared ?? new OwnUpstream(target!);
     session.own(new HttpExchange(exchangeContext!, session, socket, source, observer, shared === null));
@@ -152,7 +154,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     const session = startSession(ip, port);
     const pipe = new TcpPipe(session, socket, target!, touch, (kind, err) => {
       metrics.upstreamError(kind);
-      log.warn({ sid: session.id, kind, err: err instanceof Error ? err.message : String(err) }, 'upstream error');
+      logUpstreamError(log.child({ sid: session.id }), throttle, kind, err);
     });
     session.own(pipe);
   };
@@ -203,7 +205,12 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       });
       const port = await listenOn(listener, config.port, config.host);
       // After listen, accept errors (EMFILE, ENFILE) must be logged, never thrown.
-      listener.on('error', (err: NodeJS.ErrnoException) => log.error({ err: err.code ?? err.message }, 'accept failed'));
+      // With no fd left, libuv resets the connections it cannot accept and every accept fails:
+      // one line a second, not one per connection.
+      listener.on('error', (err: NodeJS.ErrnoException) => {
+        const suppressed = throttle.allow('accept');
+        if (suppressed !== null) log.error({ err: err.code ?? err.message, ...(suppressed > 0 ? { suppressed } : {}) }, 'accept failed');
+      });
       let adminPort: number | null = null;
       if (config.adminPort !== null) {
         admin = createAdminServer({ registry, metrics, token: config.adminToken, isDraining: () => draining });

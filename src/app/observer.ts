@@ -4,10 +4,12 @@
 
 import type { RequestHead, ResponseHead } from '../http/head.js';
 import type { LazyLogger, McpInspector } from '../mcp/inspector.js';
+import type { LogThrottle } from '../observe/log-throttle.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { ExchangeObserver } from '../proxy/exchange-observer.js';
 import type { Registry } from '../session/registry.js';
 import type { Session } from '../session/session.js';
+import type { Logger } from '../observe/logger.js';
 
 /** Builds the observer of one session. */
 export class SessionObserver implements ExchangeObserver {
@@ -18,8 +20,10 @@ export class SessionObserver implements ExchangeObserver {
   readonly #registry: Registry;
   readonly #inspector: McpInspector | null;
   readonly #debug: boolean;
+  readonly #throttle: LogThrottle;
 
-  constructor(session: Session, metrics: Metrics, log: LazyLogger, debug: boolean, registry: Registry, inspector: McpInspector | null) {
+  constructor(session: Session, metrics: Metrics, log: LazyLogger, debug: boolean, registry: Registry, inspector: McpInspector | null, throttle: LogThrottle) {
+    this.#throttle = throttle;
     this.#session = session;
     this.#metrics = metrics;
     this.#log = log;
@@ -61,6 +65,15 @@ export class SessionObserver implements ExchangeObserver {
 
   onUpstreamError(kind: string, error: unknown): void {
     this.#metrics.upstreamError(kind);
-    this.#log().warn({ kind, err: error instanceof Error ? error.message : String(error) }, 'upstream error');
+    logUpstreamError(this.#log(), this.#throttle, kind, error);
   }
+}
+
+/** The warn line of an upstream failure; a storm of fd exhaustion is logged once a second. */
+export function logUpstreamError(log: Logger, throttle: LogThrottle, kind: string, error: unknown): void {
+  const suppressed = kind === 'fd-exhausted' ? throttle.allow(kind) : 0;
+  if (suppressed === null) return;
+  const fields: Record<string, unknown> = { kind, err: error instanceof Error ? error.message : String(error) };
+  if (suppressed > 0) fields.suppressed = suppressed;
+  log.warn(fields, 'upstream error');
 }

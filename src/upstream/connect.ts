@@ -1,7 +1,7 @@
 // Opening upstream sockets: a connect timeout, and errno → typed ProxyError.
 
 import net from 'node:net';
-import { ProxyError, UpstreamTimeoutError, UpstreamUnreachableError } from '../errors.js';
+import { FdExhaustedError, ProxyError, UpstreamTimeoutError, UpstreamUnreachableError } from '../errors.js';
 
 /** Called once: with a connected socket, or with the reason there is none. */
 export type DialCallback = (err: ProxyError | null, socket: net.Socket | null) => void;
@@ -26,7 +26,10 @@ export function dial(host: string, port: number, timeoutMs: number, done: DialCa
   };
   const onConnect = (): void => finish(null);
   const onError = (e: NodeJS.ErrnoException): void =>
-    finish(new UpstreamUnreachableError(`upstream ${host}:${port} unreachable (${e.code ?? e.message})`, e));
+    finish(e.code === 'EMFILE' || e.code === 'ENFILE'
+      // Not the upstream's fault and over as soon as connections close: a 503 to retry, not a 502.
+      ? new FdExhaustedError(`no file descriptor left to reach upstream ${host}:${port} (${e.code})`, e)
+      : new UpstreamUnreachableError(`upstream ${host}:${port} unreachable (${e.code ?? e.message})`, e));
   const onClose = (): void => finish(new UpstreamUnreachableError(`upstream ${host}:${port} connection aborted`));
   const timer = setTimeout(() => finish(new UpstreamTimeoutError(`upstream ${host}:${port} did not accept within ${timeoutMs} ms`)), timeoutMs);
   socket.once('connect', onConnect);
@@ -36,8 +39,8 @@ export function dial(host: string, port: number, timeoutMs: number, done: DialCa
 }
 
 /** The upstream_errors_total kind of a failed dial. */
-export function dialFailureKind(err: ProxyError | null): 'timeout' | 'connect' {
-  return err?.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'connect';
+export function dialFailureKind(err: ProxyError | null): 'timeout' | 'connect' | 'fd-exhausted' {
+  return err?.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : err?.code === 'FD_EXHAUSTED' ? 'fd-exhausted' : 'connect';
 }
 
 /** Maps an error on an established upstream socket to the error a client sees. */

@@ -19,7 +19,12 @@ export interface CliProcess {
 
 /** Starts `node dist/cli.js ...args` (or another entry point, such as an installed bin). */
 export function startCli(args: string[], entry = CLI, env: NodeJS.ProcessEnv = process.env): CliProcess {
-  const child = spawn(process.execPath, [entry, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
+  return startLogged(process.execPath, [entry, ...args], env);
+}
+
+/** Starts any command whose stderr carries pino lines (e.g. the CLI under `bash -c 'ulimit …; exec node …'`). */
+export function startLogged(file: string, argv: string[], env: NodeJS.ProcessEnv = process.env): CliProcess {
+  const child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'], env });
   const lines: Array<Record<string, unknown>> = [];
   const waiters: Array<() => void> = [];
   let partial = '';
