@@ -46,10 +46,27 @@ child's exit code.`,
 
 const GROUP_TITLES = { main: '', limits: 'Limits:', common: 'Common:' } as const;
 
+const HELP_INDENT = 26;
+const HELP_WIDTH = 100;
+
+/** `left` padded to the help column, then `text` wrapped at HELP_WIDTH under that column. */
+function helpEntry(left: string, text: string): string {
+  const lines: string[] = [];
+  let line = left.padEnd(HELP_INDENT);
+  for (const word of text.split(' ')) {
+    if (line.length + word.length > HELP_WIDTH && line.trim() !== left.trim()) {
+      lines.push(line.trimEnd());
+      line = ' '.repeat(HELP_INDENT);
+    }
+    line += `${word} `;
+  }
+  lines.push(line.trimEnd());
+  return lines.join('\n');
+}
+
 function helpLine(f: FlagRow): string {
-  const left = `  --${f.name}${f.arg === null ? '' : ` ${f.arg}`}`;
   const dflt = f.shown === '' ? '' : ` (default ${f.shown})`;
-  return `${left.padEnd(26)}${f.help}${dflt}`;
+  return helpEntry(`  --${f.name}${f.arg === null ? '' : ` ${f.arg}`}`, `${f.help}${dflt}`);
 }
 
 /** The --help text of one mode (or the overview), built from the flag table. */
@@ -61,7 +78,7 @@ export function helpText(mode: 'overview' | Mode): string {
     if (rows.length === 0) continue;
     out += `\n\n${GROUP_TITLES[group] === '' ? '' : `${GROUP_TITLES[group]}\n`}${rows.map(helpLine).join('\n')}`;
   }
-  return `${out}\n  -h, --help                this help\n  -v, --version             print the version`;
+  return `${out}\n${helpEntry('  -h, --help', 'this help')}\n${helpEntry('  -v, --version', 'print the version')}`;
 }
 
 /** Turns argv (without node and script) into an Invocation; throws ConfigError on bad input. */
