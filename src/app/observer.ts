@@ -5,11 +5,11 @@
 import type { RequestHead, ResponseHead } from '../http/head.js';
 import type { LazyLogger, McpInspector } from '../mcp/inspector.js';
 import type { LogThrottle } from '../observe/log-throttle.js';
+import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { ExchangeObserver } from '../proxy/exchange-observer.js';
 import type { Registry } from '../session/registry.js';
 import type { Session } from '../session/session.js';
-import type { Logger } from '../observe/logger.js';
 
 /** Builds the observer of one session. */
 export class SessionObserver implements ExchangeObserver {

@@ -255,6 +255,11 @@ function scanValues(raw: Buffer, fields: readonly HeaderField[]): Scan {
   return out;
 }
 
+/** Transfer-Encoding is there and is not exactly one `chunked` (across every field). */
+function otherCoding(v: Scan): boolean {
+  return v.hasTransferEncoding && (!v.chunked || v.codings !== 1);
+}
+
 /** Reads a validated request head (`raw` ends with CRLFCRLF); throws BadRequestError on what llhttp lets through. */
 export function readRequestHead(raw: Buffer): RequestHead {
   const startLineEnd = raw.indexOf(CR);
@@ -270,7 +275,7 @@ export function readRequestHead(raw: Buffer): RequestHead {
   // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 request cannot be trusted to frame it.
   if (versionMinor === 0 && v.hasTransferEncoding) throw new BadRequestError('Transfer-Encoding in an HTTP/1.0 request');
   // nginx's answer too: a coding we would have to undo to find the body's end is not ours to pass on.
-  if (v.hasTransferEncoding && (!v.chunked || v.codings !== 1)) throw new UnsupportedTransferCodingError();
+  if (otherCoding(v)) throw new UnsupportedTransferCodingError();
   const tokens = v.connectionTokens;
   return {
     raw, fields, startLineEnd, connectionTokens: tokens, contentType: v.contentType, mcpSessionId: v.mcpSessionId,
@@ -294,7 +299,7 @@ export function readResponseHead(raw: Buffer): ResponseHead {
   const v = scanValues(raw, fields);
   return {
     raw, fields, startLineEnd, connectionTokens: v.connectionTokens, contentType: v.contentType, mcpSessionId: v.mcpSessionId,
-    upgrade: v.upgrade, chunked: v.chunked, otherCoding: v.hasTransferEncoding && (!v.chunked || v.codings !== 1), contentLength: v.contentLength,
+    upgrade: v.upgrade, chunked: v.chunked, otherCoding: otherCoding(v), contentLength: v.contentLength,
     statusCode: (raw[sp1 + 1]! - 0x30) * 100 + (raw[sp1 + 2]! - 0x30) * 10 + (raw[sp1 + 3]! - 0x30),
     via: v.via,
     keepAliveTimeoutMs: v.keepAliveTimeoutMs,
