@@ -3,7 +3,8 @@
 // they never reach the other side as received, and a trailer never carries a framing
 // header). llhttp has already validated the framing; this only finds those bytes. Chunk
 // data is skipped by count, so the cost is a few byte reads per chunk, and a body without
-// extensions or trailers goes out as the very buffers that came in.
+// extensions or trailers goes out as the very buffers that came in. An observer that reads
+// the body (the MCP inspector) is handed the chunk data alone, without the framing.
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -29,9 +30,11 @@ export class ChunkedFilter {
   #keep: number[] | null = null;
   #keepStart = 0;
   #dropping = false;
+  #onData: ((data: Buffer) => void) | null = null;
 
-  /** Starts a new message. */
-  reset(): void {
+  /** Starts a new message; `onData` (optional) sees each run of chunk data as it passes. */
+  reset(onData: ((data: Buffer) => void) | null = null): void {
+    this.#onData = onData;
     this.#state = SIZE;
     this.#size = 0;
     this.#remaining = 0;
@@ -54,6 +57,7 @@ export class ChunkedFilter {
       const state = this.#state;
       if (state === DATA) {
         const n = Math.min(this.#remaining, len - i);
+        if (this.#onData !== null && n > 0) this.#onData(buf.subarray(i, i + n));
         this.#remaining -= n;
         i += n;
         if (this.#remaining === 0) this.#state = DATA_CR;

@@ -166,6 +166,8 @@ export class HttpExchange implements SessionOwner {
   #resChunks: ChunkedFilter | null = null;
   #reqFilter: ChunkedFilter | null = null;
   #resFilter: ChunkedFilter | null = null;
+  readonly #onRequestData = (data: Buffer): void => this.#obs.onRequestBody(data);
+  readonly #onResponseData = (data: Buffer): void => this.#obs.onResponseBody(data);
 
   #upstream: net.Socket | null = null;
   /** performance.now() after which the kept (idle) upstream link must not be reused. */
@@ -368,7 +370,7 @@ export class HttpExchange implements SessionOwner {
     this.#resFramer.expectNoBody(req.method === 'HEAD');
     this.#resPhase = S_WAIT;
     this.#obs.onRequestHead(req);
-    if (req.chunked) (this.#reqChunks = this.#reqFilter ??= new ChunkedFilter()).reset();
+    if (req.chunked) (this.#reqChunks = this.#reqFilter ??= new ChunkedFilter()).reset(this.#obs.wantsBodies ? this.#onRequestData : null);
     else this.#reqChunks = null;
 
     const bodyStart = headEnd - prev;
@@ -441,8 +443,10 @@ export class HttpExchange implements SessionOwner {
       this.#fail(new BodyTooLargeError(`request body larger than ${this.#ctx.config.maxBodyBytes} bytes`));
       return false;
     }
-    const body = this.#reqChunks === null || input.length === 0 ? input : this.#reqChunks.push(input);
-    if (body.length > 0 && this.#obs.wantsBodies) this.#obs.onRequestBody(body);
+    const chunks = this.#reqChunks;
+    const body = chunks === null || input.length === 0 ? input : chunks.push(input);
+    // A chunked body reaches the observer through the filter, as data without framing.
+    if (body.length > 0 && chunks === null && this.#obs.wantsBodies) this.#obs.onRequestBody(body);
     if (req === null) {
       if (body.length > 0) this.#sendUpstream(body);
       return true;
@@ -717,7 +721,7 @@ export class HttpExchange implements SessionOwner {
       this.#upstreamFailed(new UpstreamBrokenError('upstream sent a Transfer-Encoding other than chunked'), 'protocol');
       return;
     }
-    if (res.chunked && !bodyless) (this.#resChunks = this.#resFilter ??= new ChunkedFilter()).reset();
+    if (res.chunked && !bodyless) (this.#resChunks = this.#resFilter ??= new ChunkedFilter()).reset(this.#obs.wantsBodies ? this.#onResponseData : null);
     else this.#resChunks = null;
     const eofDelimited = !bodyless && !res.chunked && res.contentLength < 0;
     if (req.wantsClose || eofDelimited || this.#reqPhase !== R_DONE || this.#ctx.isDraining() || this.#session.state !== 'open') {
@@ -772,8 +776,9 @@ export class HttpExchange implements SessionOwner {
 
   /** Forwards response body bytes to the client, after the rewritten head of `res` when given. */
   #writeBody(input: Buffer, res: ResponseHead | null = null, http10Client = false): void {
-    const body = this.#resChunks === null || input.length === 0 ? input : this.#resChunks.push(input);
-    if (body.length > 0 && this.#obs.wantsBodies) this.#obs.onResponseBody(body);
+    const chunks = this.#resChunks;
+    const body = chunks === null || input.length === 0 ? input : chunks.push(input);
+    if (body.length > 0 && chunks === null && this.#obs.wantsBodies) this.#obs.onResponseBody(body);
     if (res === null) {
       if (body.length > 0) this.#writeClient(body);
       return;

@@ -96,4 +96,42 @@ chunked('a response with a Transfer-Encoding other than chunked is a 502, never 
   c.close();
 });
 
+chunked('the MCP inspector reads chunked bodies as data, without their framing, however the messages are split', async () => {
+  // Each message is written in two pieces: every piece is a chunk of its own on the wire.
+  const sse = ['event: message\ndata: {"jsonrpc":"2.0","id":1,', '"result":{"tools":[]}}\n\n'];
+  const json = ['{"jsonrpc":"2.0","id":2,', '"result":{}}'];
+  const http = await import('node:http');
+  up = await (await import('../helpers/upstreams.js')).startHttpUpstream((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const parts = req.headers['x-kind'] === 'sse' ? sse : json;
+      res.writeHead(200, { 'content-type': req.headers['x-kind'] === 'sse' ? 'text/event-stream' : 'application/json' });
+      res.write(parts[0]);
+      setImmediate(() => res.end(parts[1]));
+    });
+  });
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  for (const [kind, id, method] of [['sse', 1, 'tools/list'], ['json', 2, 'ping']] as const) {
+    await new Promise<void>((resolve, reject) => {
+      const req = http.request({ port: proxy!.port, host: '127.0.0.1', method: 'POST', path: '/mcp', agent: false, headers: { 'content-type': 'application/json', 'x-kind': kind } }, (res) => {
+        assert.is(res.headers['transfer-encoding'], 'chunked');
+        res.resume();
+        res.on('end', () => resolve());
+      });
+      req.on('error', reject);
+      // The request body is chunked too, split inside the message.
+      req.write(`{"jsonrpc":"2.0","id":${id},`);
+      setImmediate(() => req.end(`"method":"${method}"}`));
+    });
+  }
+  const metrics = await proxy.app.metrics.render();
+  for (const line of [
+    'shadowcat_mcp_messages_total{method="tools/list",direction="client_to_server"} 1',
+    'shadowcat_mcp_messages_total{method="tools/list",direction="server_to_client"} 1',
+    'shadowcat_mcp_messages_total{method="ping",direction="client_to_server"} 1',
+    'shadowcat_mcp_messages_total{method="ping",direction="server_to_client"} 1',
+  ]) assert.ok(metrics.includes(line), `${line}\n${metrics.split('\n').filter((l) => l.includes('mcp_')).join('\n')}`);
+  assert.not.match(metrics, /shadowcat_mcp_unparsed_total\{reason="malformed"\} [1-9]/);
+});
+
 chunked.run();
