@@ -21,6 +21,17 @@ const TRAILER = 7; // inside a trailer field line (dropped), up to its LF
 const END_LF = 8; // CR of the final empty line seen
 const DONE = 9;
 
+/** Value of a hex digit byte, -1 for any other byte. */
+const HEX = (() => {
+  const t = new Int8Array(256).fill(-1);
+  for (let c = 0; c < 10; c++) t[0x30 + c] = c;
+  for (let c = 0; c < 6; c++) {
+    t[0x41 + c] = 10 + c;
+    t[0x61 + c] = 10 + c;
+  }
+  return t;
+})();
+
 /** Rewrites one chunked message at a time; reset() before the next one. */
 export class ChunkedFilter {
   #state = SIZE;
@@ -52,12 +63,30 @@ export class ChunkedFilter {
     this.#keepStart = 0;
     if (this.#dropping) this.#keep = [];
     const len = buf.length;
+    const onData = this.#onData;
     let i = 0;
     while (i < len) {
       const state = this.#state;
+      if (state === SIZE && this.#size === 0) {
+        // Fast path: a whole plain chunk (size CRLF data CRLF) inside this read.
+        let j = i;
+        let size = 0;
+        let d: number;
+        while (j < len && (d = HEX[buf[j]!]!) >= 0) {
+          size = size * 16 + d;
+          j++;
+        }
+        const start = j + 2;
+        const end = start + size;
+        if (size > 0 && end + 2 <= len && buf[j] === CR && buf[j + 1] === LF && buf[end] === CR && buf[end + 1] === LF) {
+          if (onData !== null) onData(buf.subarray(start, end));
+          i = end + 2;
+          continue;
+        }
+      }
       if (state === DATA) {
         const n = Math.min(this.#remaining, len - i);
-        if (this.#onData !== null && n > 0) this.#onData(buf.subarray(i, i + n));
+        if (onData !== null && n > 0) onData(buf.subarray(i, i + n));
         this.#remaining -= n;
         i += n;
         if (this.#remaining === 0) this.#state = DATA_CR;
@@ -66,7 +95,7 @@ export class ChunkedFilter {
       const c = buf[i]!;
       switch (state) {
         case SIZE: {
-          const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : (c | 0x20) >= 0x61 && (c | 0x20) <= 0x66 ? (c | 0x20) - 0x57 : -1;
+          const d = HEX[c]!;
           if (d >= 0) this.#size = this.#size * 16 + d;
           else if (c === CR) this.#state = SIZE_LF;
           else {
