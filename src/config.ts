@@ -2,6 +2,7 @@
 // its per-mode refusals and the in-process defaults (makeConfig) all derive from FLAGS,
 // so a new flag is one row. Sits below every layer that reads Config; imports only errors.
 
+import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 
 /** Which corridor the process runs. */
@@ -16,6 +17,15 @@ export interface HostPort {
   readonly port: number;
 }
 
+/** A header line added to every request sent upstream (--upstream-header). */
+export interface HeaderLine {
+  readonly name: string;
+  readonly value: string;
+}
+
+/** Environment variables a flag value may name as ${VAR}. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
 /** Every setting of one proxy process, validated once at start. */
 export interface Config {
   readonly mode: Mode;
@@ -25,6 +35,14 @@ export interface Config {
   readonly upstreamUrl: URL | null;
   /** forward tcp: the upstream address. */
   readonly upstream: HostPort | null;
+  /** forward tcp: speak TLS to the upstream. (forward http: an https:// --url.) */
+  readonly upstreamTls: boolean;
+  /** PEM certificates trusted for the upstream besides Node's CA store. */
+  readonly upstreamCa: string | null;
+  /** Skip certificate verification of a TLS upstream. */
+  readonly upstreamInsecure: boolean;
+  /** Added to (or replacing) headers of every request sent upstream; values are secrets. */
+  readonly upstreamHeaders: readonly HeaderLine[];
   readonly multiSession: boolean;
   readonly maxSessions: number;
   readonly maxPerClient: number;
@@ -68,7 +86,9 @@ export interface FlagRow {
   /** How --help shows the default; '' shows none. */
   readonly shown: string;
   /** Turns the typed text into the Config value; throws ConfigError naming the flag. */
-  read(text: string): unknown;
+  read(text: string, env: Env): unknown;
+  /** May be given more than once: the Config value is the list of every value. */
+  readonly repeat?: boolean;
   /** Said when the flag is given to a mode it does not apply to. */
   readonly hint?: string;
 }
@@ -107,7 +127,7 @@ function parseUrl(t: string): URL {
   } catch {
     throw new ConfigError(`invalid --url '${t}': not a URL`);
   }
-  if (url.protocol !== 'http:') throw new ConfigError(`invalid --url '${t}': only http:// upstreams are supported`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`invalid --url '${t}': expected http:// or https://`);
   if (url.hostname === '') throw new ConfigError(`invalid --url '${t}': no host`);
   return url;
 }
@@ -128,7 +148,39 @@ function parseLogLevel(t: string): LogLevel {
   return t as LogLevel;
 }
 
-type Row = Omit<FlagRow, 'shown' | 'read'> & { shown?: string; read?: (text: string) => unknown };
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Headers the proxy frames or routes by itself: an injected value would desynchronise it. */
+const NOT_INJECTABLE = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection',
+  'te', 'trailer', 'upgrade', 'expect']);
+
+/** "Name: value" with ${VAR} taken from the environment; an unset VAR is a start error. */
+function parseHeaderLine(t: string, env: Env): HeaderLine {
+  const colon = t.indexOf(':');
+  const name = colon === -1 ? '' : t.slice(0, colon).trim();
+  // The value is never echoed back: it may hold a token.
+  if (!TOKEN.test(name)) throw new ConfigError(`invalid --upstream-header: expected "Name: value" with a token for a name`);
+  if (NOT_INJECTABLE.has(name.toLowerCase())) throw new ConfigError(`invalid --upstream-header ${name}: the proxy sets that header itself`);
+  const value = t.slice(colon + 1).trim().replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, v: string) => {
+    const got = env[v];
+    if (got === undefined) throw new ConfigError(`--upstream-header ${name}: environment variable ${v} is not set`);
+    return got;
+  });
+  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) throw new ConfigError(`invalid --upstream-header ${name}: control characters in the value`);
+  return Object.freeze({ name, value });
+}
+
+function readPem(file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read --upstream-ca '${file}': ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`invalid --upstream-ca '${file}': no PEM certificate in it`);
+  return pem;
+}
+
+type Row = Omit<FlagRow, 'shown' | 'read'> & { shown?: string; read?: (text: string, env: Env) => unknown };
 
 function row(r: Row): FlagRow {
   const shown = r.shown ?? (r.fallback === null || r.fallback === false ? '' : String(r.fallback));
@@ -147,6 +199,15 @@ export const FLAGS: readonly FlagRow[] = Object.freeze([
     hint: 'use --upstream host:port for forward tcp' }),
   row({ name: 'upstream', key: 'upstream', arg: 'HOST:PORT', modes: ['tcp'], group: 'main', fallback: null, read: parseHostPort,
     help: 'where each connection is piped to (required)', hint: 'use --url for forward http' }),
+  row({ name: 'upstream-tls', key: 'upstreamTls', arg: null, modes: ['tcp'], group: 'main', fallback: false,
+    help: 'speak TLS to the upstream (certificate checked against its host)', hint: 'forward http speaks TLS to an https:// --url' }),
+  row({ name: 'upstream-ca', key: 'upstreamCa', arg: 'FILE', modes: NETWORK, group: 'main', fallback: null, read: (t) => readPem(t),
+    help: 'PEM certificates trusted for a TLS upstream, besides Node\'s CA store' }),
+  row({ name: 'upstream-insecure', key: 'upstreamInsecure', arg: null, modes: NETWORK, group: 'main', fallback: false,
+    help: 'do not verify a TLS upstream\'s certificate (a warning at start and in /healthz)' }),
+  row({ name: 'upstream-header', key: 'upstreamHeaders', arg: '"NAME: VALUE"', modes: HTTP, group: 'main', fallback: Object.freeze([]), shown: '',
+    repeat: true, read: parseHeaderLine,
+    help: 'add or replace a header on every request sent upstream (repeatable); ${VAR} is read from the environment; never logged' }),
   row({ name: 'multi-session', key: 'multiSession', arg: null, modes: NETWORK, group: 'main', fallback: false,
     help: 'every client connection is its own session with its own upstream connection (http default: one shared link)' }),
   row({ name: 'max-sessions', key: 'maxSessions', arg: 'N', modes: NETWORK, group: 'limits', fallback: 1000, help: 'sessions alive at once', read: int('max-sessions', 1, 10_000_000) }),
@@ -178,6 +239,10 @@ export function checkConfig(config: Config): void {
   if (config.mode === 'stdio' && config.command.length === 0) throw new ConfigError('forward stdio needs a command after --');
   if (config.mode !== 'stdio' && config.command.length > 0) throw new ConfigError(`forward ${config.mode} takes no command after --`);
   if (config.adminToken === '') throw new ConfigError('--admin-token needs a value');
+  const tls = config.mode === 'http' ? config.upstreamUrl?.protocol === 'https:' : config.mode === 'tcp' && config.upstreamTls;
+  if (!tls && (config.upstreamCa !== null || config.upstreamInsecure)) {
+    throw new ConfigError(`--upstream-ca and --upstream-insecure need a TLS upstream (${config.mode === 'tcp' ? '--upstream-tls' : 'an https:// --url'})`);
+  }
   if (config.mode !== 'stdio' && config.adminPort !== null && config.adminToken === null && !isLoopback(config.adminHost)) {
     throw new ConfigError(`--admin-host ${config.adminHost} is not a loopback address: set --admin-token (or SHADOWCAT_ADMIN_TOKEN) so the admin API is not open to the network`);
   }

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'UPSTREAM_UNREACHABLE'
   | 'UPSTREAM_TIMEOUT'
   | 'UPSTREAM_BROKEN'
+  | 'UPSTREAM_TLS'
   | 'FD_EXHAUSTED'
   | 'SHUTTING_DOWN'
   | 'CONFIG_INVALID'
@@ -98,6 +99,13 @@ export class RateLimitedError extends ProxyError {
 export class UpstreamUnreachableError extends ProxyError {
   constructor(message = 'upstream unreachable', cause?: unknown) {
     super('UPSTREAM_UNREACHABLE', 'upstream', message, { cause });
+  }
+}
+
+/** The TLS handshake with the upstream failed, or its certificate did not verify. */
+export class UpstreamTlsError extends ProxyError {
+  constructor(message = 'TLS with the upstream failed', cause?: unknown) {
+    super('UPSTREAM_TLS', 'upstream', message, { cause });
   }
 }
 

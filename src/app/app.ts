@@ -5,6 +5,7 @@
 import type http from 'node:http';
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Config } from '../config.js';
 import { SessionLimitError, ShuttingDownError } from '../errors.js';
 import { errorResponse } from '../http/error-response.js';
@@ -23,6 +24,7 @@ import { RateLimiter } from '../policy/rate-limit.js';
 import { Registry } from '../session/registry.js';
 import { Session, type CloseReason } from '../session/session.js';
 import { OwnUpstream, SharedLink, type UpstreamSource, type UpstreamTarget } from '../upstream/upstream-source.js';
+import { UpstreamTls } from '../upstream/upstream-tls.js';
 import { LogThrottle } from '../observe/log-throttle.js';
 import { logUpstreamError, SessionObserver } from './observer.js';
 
@@ -117,6 +119,23 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   let closing: Promise<ShutdownReport> | null = null;
 
   const touch = (session: Session): void => registry.touch(session);
+  /** Said at start and in /healthz: settings that weaken the proxy's guarantees. */
+  const warnings: string[] = [];
+
+  const makeTarget = (host: string, port: number, secure: boolean): UpstreamTarget => {
+    let tlsSetup: UpstreamTls | null = null;
+    if (secure) {
+      if (config.upstreamInsecure) {
+        warnings.push('upstream TLS certificates are not verified (--upstream-insecure)');
+        log.warn({ upstream: `${host}:${port}` }, 'upstream TLS certificates are not verified (--upstream-insecure)');
+      }
+      const onSecure = debug
+        ? (socket: TLSSocket): void => log.debug({ upstream: `${host}:${port}`, protocol: socket.getProtocol(), cipher: socket.getCipher()?.name, resumed: socket.isSessionReused() }, 'upstream TLS connection')
+        : null;
+      tlsSetup = new UpstreamTls(host, config.upstreamCa, !config.upstreamInsecure, onSecure);
+    }
+    return Object.freeze({ host, port, connectTimeoutMs: config.connectTimeoutMs, tls: tlsSetup });
+  };
   const throttle = new LogThrottle();
 
   const onSessionEnd = (session: Session, reason: CloseReason, error: unknown): void => {
@@ -176,13 +195,15 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
           log.info({ url: demo.url.href }, 'embedded demo MCP server started');
         }
         const url = upstreamUrl;
-        target = Object.freeze({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80), connectTimeoutMs: config.connectTimeoutMs });
-        rewrite = new RequestRewrite(url.host, (url.pathname || '/') + url.search, '1.1 shadowcat');
+        const secure = url.protocol === 'https:';
+        target = makeTarget(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || (secure ? 443 : 80)), secure);
+        rewrite = new RequestRewrite(url.host, (url.pathname || '/') + url.search, '1.1 shadowcat', config.upstreamHeaders);
         if (!config.multiSession) shared = new SharedLink(target);
         exchangeContext = Object.freeze({ config, rewrite, touch, isDraining: () => draining, admitRequest });
       } else {
-        target = Object.freeze({ host: config.upstream!.host, port: config.upstream!.port, connectTimeoutMs: config.connectTimeoutMs });
+        target = makeTarget(config.upstream!.host, config.upstream!.port, config.upstreamTls);
       }
+      const upstreamName = upstreamUrl?.href ?? `${target.host}:${target.port}`;
       const accept = config.mode === 'http' ? acceptHttp : acceptTcp;
       listener = createAcceptLoop({
         admit: (ip) => {
@@ -213,11 +234,11 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       });
       let adminPort: number | null = null;
       if (config.adminPort !== null) {
-        admin = createAdminServer({ registry, metrics, token: config.adminToken, isDraining: () => draining });
+        admin = createAdminServer({ registry, metrics, token: config.adminToken, isDraining: () => draining, warnings });
         adminPort = await listenOn(admin, config.adminPort, config.adminHost);
         admin.on('error', (err: NodeJS.ErrnoException) => log.error({ err: err.code ?? err.message }, 'admin server error'));
       }
-      log.info({ mode: config.mode, port, host: config.host, multiSession: config.multiSession, upstream: upstreamUrl?.href ?? `${target.host}:${target.port}`, adminPort }, 'listening');
+      log.info({ mode: config.mode, port, host: config.host, multiSession: config.multiSession, upstream: upstreamName, adminPort }, 'listening');
       return { port, adminPort, upstreamUrl };
     },
 

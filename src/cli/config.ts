@@ -5,7 +5,7 @@
 // an unknown flag "-1").
 
 import { ConfigError } from '../errors.js';
-import { checkConfig, FLAGS, flagRow, type Config, type FlagRow, type Mode } from '../config.js';
+import { checkConfig, FLAGS, flagRow, type Config, type Env, type FlagRow, type Mode } from '../config.js';
 
 /** What the command line asks for: run a proxy, or print help or the version. */
 export type Invocation =
@@ -13,10 +13,8 @@ export type Invocation =
   | { readonly kind: 'help'; readonly text: string }
   | { readonly kind: 'version'; readonly text: string };
 
-/** The environment variables the CLI reads. */
-export interface CliEnv {
-  readonly SHADOWCAT_ADMIN_TOKEN?: string | undefined;
-}
+/** The environment the CLI reads: SHADOWCAT_ADMIN_TOKEN, and ${VAR}s named in flag values. */
+export type CliEnv = Env;
 
 const USAGE: Readonly<Record<'overview' | Mode, string>> = Object.freeze({
   overview: `shadowcat — a fast forward proxy for MCP traffic (HTTP/1.1, TCP, stdio)
@@ -83,7 +81,7 @@ export function helpText(mode: 'overview' | Mode): string {
 
 /** Turns argv (without node and script) into an Invocation; throws ConfigError on bad input. */
 export function parseConfig(argv: readonly string[], version: string, env: CliEnv = {}): Invocation {
-  const given = new Map<FlagRow, string>();
+  const given = new Map<FlagRow, string[]>();
   const positional: string[] = [];
   let command: string[] = [];
   let wantsHelp = false;
@@ -107,7 +105,7 @@ export function parseConfig(argv: readonly string[], version: string, env: CliEn
     const name = arg.slice(2, eq === -1 ? undefined : eq);
     const f = flagRow(name);
     if (f === undefined) throw new ConfigError(`unknown flag --${name}`);
-    if (given.has(f)) throw new ConfigError(`--${name} given twice`);
+    if (given.has(f) && f.repeat !== true) throw new ConfigError(`--${name} given twice`);
     let value: string;
     if (f.arg === null) {
       if (eq !== -1) throw new ConfigError(`--${name} takes no value`);
@@ -122,7 +120,7 @@ export function parseConfig(argv: readonly string[], version: string, env: CliEn
       i++;
     }
     if (f.arg !== null && value === '') throw new ConfigError(`--${name} needs a value`);
-    given.set(f, value);
+    given.set(f, [...(given.get(f) ?? []), value]);
   }
 
   const [verb, modeArg, extra] = positional;
@@ -144,9 +142,9 @@ export function parseConfig(argv: readonly string[], version: string, env: CliEn
 
   const values: Record<string, unknown> = { mode, command: Object.freeze([...command]) };
   for (const f of FLAGS) values[f.key] = f.fallback;
-  for (const [f, text] of given) {
+  for (const [f, texts] of given) {
     if (!f.modes.includes(mode)) throw new ConfigError(`--${f.name} does not apply to forward ${mode}${f.hint === undefined ? '' : `; ${f.hint}`}`);
-    values[f.key] = f.read(text);
+    values[f.key] = f.repeat === true ? Object.freeze(texts.map((t) => f.read(t, env))) : f.read(texts[0]!, env);
   }
   // The environment stands in for a flag that was not given (a token stays out of `ps`).
   const envToken = env.SHADOWCAT_ADMIN_TOKEN;

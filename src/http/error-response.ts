@@ -16,11 +16,12 @@ const STATUS: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   SHUTTING_DOWN: 503,
   UPSTREAM_UNREACHABLE: 502,
   UPSTREAM_BROKEN: 502,
+  UPSTREAM_TLS: 502,
   UPSTREAM_TIMEOUT: 504,
 });
 
 // data.reason words SPEC names where the code's own word would differ.
-const REASON_WORD: Readonly<Partial<Record<ErrorCode, string>>> = Object.freeze({ FD_EXHAUSTED: 'fd-exhausted' });
+const REASON_WORD: Readonly<Partial<Record<ErrorCode, string>>> = Object.freeze({ FD_EXHAUSTED: 'fd-exhausted', UPSTREAM_TLS: 'tls' });
 
 const REASON: Readonly<Record<number, string>> = Object.freeze({
   400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large', 429: 'Too Many Requests',

@@ -2,6 +2,7 @@
 // validated the bytes; this file only finds the fields the proxy acts on and rebuilds a
 // head from slices of the original, so header values are never decoded and re-encoded.
 
+import type { HeaderLine } from '../config.js';
 import { BadRequestError, UnsupportedTransferCodingError } from '../errors.js';
 
 const CR = 0x0d;
@@ -323,14 +324,19 @@ export class RequestRewrite {
   readonly rootPath: string;
   /** The Via entry this proxy adds. */
   readonly viaEntry: string;
+  /** Request headers never forwarded as received: the proxy writes its own (--upstream-header's included). */
+  readonly replacedInRequest: ReadonlySet<string>;
+  readonly #injected: string;
   readonly #requestLines = new Map<string, AddedLines>();
   // Via plus the Connection variant (none, close, keep-alive) of a response without a Via of its own.
   readonly #responseLines: (Buffer | undefined)[] = [];
 
-  constructor(upstreamHost: string, rootPath: string, viaEntry: string) {
+  constructor(upstreamHost: string, rootPath: string, viaEntry: string, injected: readonly HeaderLine[] = []) {
     this.upstreamHost = upstreamHost;
     this.rootPath = rootPath;
     this.viaEntry = viaEntry;
+    this.replacedInRequest = new Set([...REPLACED_IN_REQUEST, ...injected.map((h) => h.name.toLowerCase())]);
+    this.#injected = injected.map((h) => `${h.name}: ${h.value}\r\n`).join('');
   }
 
   /** The lines a forwarded request gains, CRLF CRLF included. */
@@ -344,7 +350,7 @@ export class RequestRewrite {
     const via = req.via === null ? this.viaEntry : `${req.via}, ${this.viaEntry}`;
     let extra = `Host: ${this.upstreamHost}\r\nX-Forwarded-For: ${xff}\r\nX-Forwarded-Proto: http\r\n`;
     if (req.host !== null) extra += `X-Forwarded-Host: ${req.host}\r\n`;
-    extra += `Via: ${via}\r\n`;
+    extra += `Via: ${via}\r\n${this.#injected}`;
     if (upgrading) extra += 'Connection: upgrade\r\n';
     extra += '\r\n';
     if (!cacheable) return extra;
@@ -436,7 +442,7 @@ export function buildUpstreamRequestHead(req: RequestHead, rw: RequestRewrite, c
   const target = upstreamTarget(req.target, rw.rootPath);
   // A target that maps to itself keeps the request line as received.
   const sameLine = target === req.target;
-  const runs = keptRuns(req, upgrading, REPLACED_IN_REQUEST, sameLine ? [0, req.startLineEnd + 2] : []);
+  const runs = keptRuns(req, upgrading, rw.replacedInRequest, sameLine ? [0, req.startLineEnd + 2] : []);
   const prefix = sameLine ? null : `${req.method} ${target} HTTP/1.${req.versionMinor}\r\n`;
   return assemble(prefix, req.raw, runs, rw.requestLines(req, clientIp, upgrading), body);
 }

@@ -12,6 +12,8 @@ export interface AdminDeps {
   readonly metrics: Metrics;
   /** Every request must carry `Authorization: Bearer <token>` when set. */
   readonly token: string | null;
+  /** Settings that weaken the proxy (e.g. unverified upstream TLS), shown by /healthz. */
+  readonly warnings: readonly string[];
   isDraining(): boolean;
 }
 
@@ -47,7 +49,9 @@ export function createAdminServer(deps: AdminDeps): http.Server {
     }
     if (req.method === 'GET' && path === '/healthz') {
       const draining = deps.isDraining();
-      return send(res, draining ? 503 : 200, JSON.stringify({ status: draining ? 'draining' : 'ok' }));
+      const body: Record<string, unknown> = { status: draining ? 'draining' : 'ok' };
+      if (deps.warnings.length > 0) body.warnings = deps.warnings;
+      return send(res, draining ? 503 : 200, JSON.stringify(body));
     }
     if (req.method === 'GET' && path === '/metrics') {
       deps.metrics.render().then(

@@ -26,7 +26,7 @@ export class TcpPipe implements SessionOwner {
     client.pause();
     client.on('error', this.#onEarlyClientGone);
     client.on('close', this.#onEarlyClientGone);
-    this.#dialing = dial(target.host, target.port, target.connectTimeoutMs, (err, upstream) => {
+    this.#dialing = dial(target, (err, upstream) => {
       this.#dialing = null;
       if (this.#closed) return;
       if (err !== null || upstream === null) {

@@ -1,46 +1,87 @@
-// Opening upstream sockets: a connect timeout, and errno → typed ProxyError.
+// Opening upstream sockets, plain or TLS: a connect timeout that covers the handshake,
+// and errno → typed ProxyError.
 
 import net from 'node:net';
-import { FdExhaustedError, ProxyError, UpstreamTimeoutError, UpstreamUnreachableError } from '../errors.js';
+import type tls from 'node:tls';
+import { FdExhaustedError, ProxyError, UpstreamTimeoutError, UpstreamTlsError, UpstreamUnreachableError } from '../errors.js';
+import type { UpstreamTls } from './upstream-tls.js';
 
 /** Called once: with a connected socket, or with the reason there is none. */
 export type DialCallback = (err: ProxyError | null, socket: net.Socket | null) => void;
 
-/** Connects to host:port within timeoutMs; returns the socket so the caller can abort it. */
-export function dial(host: string, port: number, timeoutMs: number, done: DialCallback): net.Socket {
-  const socket = net.connect({ host, port, noDelay: true, allowHalfOpen: true });
+/** Where and how to reach an upstream: fixed for the app's life. */
+export interface UpstreamTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly connectTimeoutMs: number;
+  /** null: plain TCP. */
+  readonly tls: UpstreamTls | null;
+}
+
+/** Connects to the target within its connect timeout (the TLS handshake included); returns the socket so the caller can abort it. */
+export function dial(target: UpstreamTarget, done: DialCallback): net.Socket {
+  const { host, port, connectTimeoutMs: timeoutMs } = target;
+  const secure = target.tls;
+  const socket = secure === null ? net.connect({ host, port, noDelay: true, allowHalfOpen: true }) : secure.connect(port);
+  const ready = secure === null ? 'connect' : 'secureConnect';
+  let tcpUp = false;
   let settled = false;
   const finish = (err: ProxyError | null): void => {
     if (settled) return;
     settled = true;
     clearTimeout(timer);
-    socket.removeListener('connect', onConnect);
+    socket.removeListener(ready, onReady);
+    socket.removeListener('connect', onTcp);
     socket.removeListener('error', onError);
     socket.removeListener('close', onClose);
     if (err !== null) {
       socket.destroy();
       done(err, null);
     } else {
+      if (secure !== null) secure.secured(socket as tls.TLSSocket);
       done(null, socket);
     }
   };
-  const onConnect = (): void => finish(null);
-  const onError = (e: NodeJS.ErrnoException): void =>
-    finish(e.code === 'EMFILE' || e.code === 'ENFILE'
+  const onReady = (): void => finish(null);
+  const onTcp = (): void => {
+    tcpUp = true;
+  };
+  const onError = (e: NodeJS.ErrnoException): void => {
+    if (e.code === 'EMFILE' || e.code === 'ENFILE') {
       // Not the upstream's fault and over as soon as connections close: a 503 to retry, not a 502.
-      ? new FdExhaustedError(`no file descriptor left to reach upstream ${host}:${port} (${e.code})`, e)
-      : new UpstreamUnreachableError(`upstream ${host}:${port} unreachable (${e.code ?? e.message})`, e));
-  const onClose = (): void => finish(new UpstreamUnreachableError(`upstream ${host}:${port} connection aborted`));
-  const timer = setTimeout(() => finish(new UpstreamTimeoutError(`upstream ${host}:${port} did not accept within ${timeoutMs} ms`)), timeoutMs);
-  socket.once('connect', onConnect);
+      finish(new FdExhaustedError(`no file descriptor left to reach upstream ${host}:${port} (${e.code})`, e));
+    } else if (secure !== null && (tcpUp || isTlsError(e))) {
+      finish(new UpstreamTlsError(`TLS with upstream ${host}:${port} failed: ${e.code ?? 'handshake'} (${e.message})`, e));
+    } else {
+      finish(new UpstreamUnreachableError(`upstream ${host}:${port} unreachable (${e.code ?? e.message})`, e));
+    }
+  };
+  const onClose = (): void => finish(secure !== null && tcpUp
+    ? new UpstreamTlsError(`TLS with upstream ${host}:${port} failed: the connection closed during the handshake`)
+    : new UpstreamUnreachableError(`upstream ${host}:${port} connection aborted`));
+  const timer = setTimeout(() => finish(new UpstreamTimeoutError(`upstream ${host}:${port} did not ${tcpUp ? 'complete the TLS handshake' : 'accept'} within ${timeoutMs} ms`)), timeoutMs);
+  socket.once(ready, onReady);
+  if (secure !== null) socket.once('connect', onTcp);
   socket.once('error', onError);
   socket.once('close', onClose);
   return socket;
 }
 
+/** Errors only a TLS layer raises (certificate checks, OpenSSL), whenever they come. */
+function isTlsError(e: NodeJS.ErrnoException): boolean {
+  const code = e.code ?? '';
+  return code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || code.includes('CERT') || code.startsWith('UNABLE_TO')
+    || code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || code === 'SELF_SIGNED_CERT_IN_CHAIN';
+}
+
 /** The upstream_errors_total kind of a failed dial. */
-export function dialFailureKind(err: ProxyError | null): 'timeout' | 'connect' | 'fd-exhausted' {
-  return err?.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : err?.code === 'FD_EXHAUSTED' ? 'fd-exhausted' : 'connect';
+export function dialFailureKind(err: ProxyError | null): 'timeout' | 'connect' | 'fd-exhausted' | 'tls' {
+  switch (err?.code) {
+    case 'UPSTREAM_TIMEOUT': return 'timeout';
+    case 'FD_EXHAUSTED': return 'fd-exhausted';
+    case 'UPSTREAM_TLS': return 'tls';
+    default: return 'connect';
+  }
 }
 
 /** Maps an error on an established upstream socket to the error a client sees. */

@@ -3,15 +3,10 @@
 // link, handed to one request at a time in arrival order.
 
 import type net from 'node:net';
-import { dial, type DialCallback } from './connect.js';
+import { dial, type DialCallback, type UpstreamTarget } from './connect.js';
 import type { ProxyError } from '../errors.js';
 
-/** Upstream address and connect timeout: fixed for the app's life. */
-export interface UpstreamTarget {
-  readonly host: string;
-  readonly port: number;
-  readonly connectTimeoutMs: number;
-}
+export type { UpstreamTarget } from './connect.js';
 
 /** A supplier of connected upstream sockets to one request at a time. */
 export interface UpstreamSource {
@@ -90,7 +85,7 @@ export class OwnUpstream implements UpstreamSource {
   }
 
   acquire(ready: DialCallback): void {
-    this.#dialing = dial(this.#target.host, this.#target.port, this.#target.connectTimeoutMs, (err, socket) => {
+    this.#dialing = dial(this.#target, (err, socket) => {
       this.#dialing = null;
       ready(err, socket);
     });
@@ -145,7 +140,7 @@ export class SharedLink implements UpstreamSource {
   acquireOwn(ready: DialCallback): void {
     if (this.#closed) return;
     // Never the link: a body still arriving must not hold it (SPEC: no client stalls another).
-    this.#ownDials.set(ready, dial(this.#target.host, this.#target.port, this.#target.connectTimeoutMs, (err, socket) => {
+    this.#ownDials.set(ready, dial(this.#target, (err, socket) => {
       this.#ownDials.delete(ready);
       ready(err, socket);
     }));
@@ -199,7 +194,7 @@ export class SharedLink implements UpstreamSource {
     this.#busy = true;
     const s = this.#parked.take();
     if (s !== null) return ready(null, s);
-    this.#dialing = dial(this.#target.host, this.#target.port, this.#target.connectTimeoutMs, (err: ProxyError | null, socket) => {
+    this.#dialing = dial(this.#target, (err: ProxyError | null, socket) => {
       this.#dialing = null;
       if (err !== null) {
         // A failed dial answers only this request; the next one tries again.
