@@ -89,7 +89,20 @@ let sse = '';
 for (let i = 0; sse.length < 64 * 1024; i++) sse += `id: ${i}\nevent: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":${i},"total":1000}}\n\n`;
 writeFileSync(join(WORK, 'www', 'sse'), sse);
 
-function nginxUpstreamConf(port, keepaliveTimeout = '75s') {
+// TLS rows use the test fixtures: a certificate for 127.0.0.1 signed by the test CA.
+const TLS_DIR = join(ROOT, 'test', 'fixtures', 'tls');
+
+function nginxUpstreamConf(port, keepaliveTimeout = '75s', tlsPort = null) {
+  const locations = `location = /mcp { default_type application/json; return 200 '${JSON_ANSWER}'; }
+    location = /big { root ${WORK}/www; default_type application/octet-stream; }
+    location = /sse { root ${WORK}/www; default_type text/event-stream; }`;
+  const tlsServer = tlsPort === null ? '' : `
+  server {
+    listen 127.0.0.1:${tlsPort} ssl reuseport backlog=4096;
+    ssl_certificate ${TLS_DIR}/server.pem; ssl_certificate_key ${TLS_DIR}/server.key;
+    ssl_session_cache shared:up:10m;
+    ${locations}
+  }`;
   return `daemon off; master_process on; worker_processes 1; pid ${WORK}/upstream-${port}.pid; error_log ${WORK}/logs/nginx-upstream.log warn;
 events { worker_connections 30000; }
 http {
@@ -97,15 +110,17 @@ http {
   client_body_temp_path ${WORK}/tmp-body; proxy_temp_path ${WORK}/tmp-proxy; fastcgi_temp_path ${WORK}/tmp-fcgi; uwsgi_temp_path ${WORK}/tmp-uwsgi; scgi_temp_path ${WORK}/tmp-scgi;
   server {
     listen 127.0.0.1:${port} reuseport backlog=4096;
-    location = /mcp { default_type application/json; return 200 '${JSON_ANSWER}'; }
-    location = /big { root ${WORK}/www; default_type application/octet-stream; }
-    location = /sse { root ${WORK}/www; default_type text/event-stream; }
-  }
+    ${locations}
+  }${tlsServer}
 }
 `;
 }
 
-function nginxProxyConf(port, upstreamPort) {
+function nginxProxyConf(port, upstreamPort, tls = false) {
+  // TLS: nginx verifies the upstream as shadowcat does, and reuses sessions and connections.
+  const pass = tls
+    ? `proxy_pass https://up; proxy_ssl_verify on; proxy_ssl_trusted_certificate ${TLS_DIR}/ca.pem; proxy_ssl_name localhost; proxy_ssl_session_reuse on;`
+    : 'proxy_pass http://up;';
   return `daemon off; master_process on; worker_processes 1; pid ${WORK}/proxy-${port}.pid; error_log ${WORK}/logs/nginx-proxy.log warn;
 events { worker_connections 30000; }
 http {
@@ -114,7 +129,7 @@ http {
   upstream up { server 127.0.0.1:${upstreamPort}; keepalive 128; keepalive_requests 1000000; }
   server {
     listen 127.0.0.1:${port} backlog=4096;
-    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location / { ${pass} proxy_http_version 1.1; proxy_set_header Connection ""; }
   }
 }
 `;
@@ -143,22 +158,25 @@ backend be
 
 const startNode = (argv, name, env = NODE_ENV) => start(process.execPath, [...NODE_FLAGS, ...argv], name, env);
 
-const shadowcat = (extra) => (port, up) => startNode([CLI, ...extra(port, up), '--log-level', 'warn',
-  '--max-sessions', '100000', '--max-per-client', '100000'], `shadowcat-${extra(port, up)[1]}`);
+const shadowcat = (extra) => (port, up, tlsUp) => startNode([CLI, ...extra(port, up, tlsUp), '--log-level', 'warn',
+  '--max-sessions', '100000', '--max-per-client', '100000'], `shadowcat-${extra(port, up, tlsUp)[1]}`);
+
+const nginxProxy = (tls) => ({
+  start: (p, u, t) => {
+    const conf = join(WORK, `nginx-proxy-${p}.conf`);
+    writeFileSync(conf, nginxProxyConf(p, tls ? t : u, tls));
+    return start('nginx', ['-c', conf, '-p', WORK], 'nginx-proxy');
+  },
+  pids: (child) => [child.pid, ...childPids(child.pid)].flatMap((pid) => [pid, ...childPids(pid)]).filter((pid, i, a) => a.indexOf(pid) === i && pid !== undefined),
+});
+const TLS_URL = (t) => ['--url', `https://127.0.0.1:${t}/mcp`, '--upstream-ca', join(TLS_DIR, 'ca.pem')];
 
 const TARGETS = [
   { name: 'direct', direct: true },
   { name: 'shadowcat L7 multi-session', start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session']) },
   { name: 'shadowcat L7 single-session', start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`]) },
   { name: 'shadowcat L4', start: shadowcat((p, u) => ['forward', 'tcp', '--port', String(p), '--upstream', `127.0.0.1:${u}`]) },
-  {
-    name: 'nginx', start: (p, u) => {
-      const conf = join(WORK, `nginx-proxy-${p}.conf`);
-      writeFileSync(conf, nginxProxyConf(p, u));
-      return start('nginx', ['-c', conf, '-p', WORK], 'nginx-proxy');
-    },
-    pids: (child) => [child.pid, ...childPids(child.pid)].flatMap((pid) => [pid, ...childPids(pid)]).filter((pid, i, a) => a.indexOf(pid) === i && pid !== undefined),
-  },
+  { name: 'nginx', ...nginxProxy(false) },
   {
     name: 'HAProxy', start: (p, u) => {
       const conf = join(WORK, `haproxy-${p}.cfg`);
@@ -168,6 +186,10 @@ const TARGETS = [
   },
   { name: 'http-proxy (npm)', start: (p, u) => startNode([join(HERE, 'http-proxy-target.mjs'), String(p), String(u)], 'http-proxy') },
   { name: 'node socket pipe', start: (p, u) => startNode([join(HERE, 'socket-pipe-target.mjs'), String(p), String(u)], 'socket-pipe') },
+  // The same proxies to the upstream's TLS port (the client side stays plain HTTP).
+  { name: 'shadowcat L7 multi, TLS upstream', scenarios: ['a', 'c'], start: shadowcat((p, _u, t) => ['forward', 'http', '--port', String(p), ...TLS_URL(t), '--multi-session']) },
+  { name: 'shadowcat L7 single, TLS upstream', scenarios: ['a', 'c'], start: shadowcat((p, _u, t) => ['forward', 'http', '--port', String(p), ...TLS_URL(t)]) },
+  { name: 'nginx, TLS upstream', scenarios: ['a', 'c'], ...nginxProxy(true) },
 ];
 
 const ALL_SCENARIOS = {
@@ -180,9 +202,11 @@ const ALL_SCENARIOS = {
 // ---- run ------------------------------------------------------------------------------
 
 const upstreamPort = await freePort();
-writeFileSync(join(WORK, 'upstream.conf'), nginxUpstreamConf(upstreamPort));
+const upstreamTlsPort = await freePort();
+writeFileSync(join(WORK, 'upstream.conf'), nginxUpstreamConf(upstreamPort, '75s', upstreamTlsPort));
 const upstream = start('nginx', ['-c', join(WORK, 'upstream.conf'), '-p', WORK], 'nginx-upstream');
 await waitPort(upstreamPort);
+await waitPort(upstreamTlsPort);
 const results = [];
 const partial = SCENARIOS.length < 4 || ONLY !== null;
 
@@ -191,8 +215,9 @@ try {
     const scenario = ALL_SCENARIOS[sid];
     for (const target of TARGETS) {
       if (ONLY !== null && !target.direct && !ONLY.some((o) => target.name.toLowerCase().includes(o.toLowerCase()))) continue;
+      if (target.scenarios !== undefined && !target.scenarios.includes(sid)) continue;
       const port = target.direct ? upstreamPort : await freePort();
-      const child = target.direct ? null : target.start(port, upstreamPort);
+      const child = target.direct ? null : target.start(port, upstreamPort, upstreamTlsPort);
       try {
         if (!target.direct) await waitPort(port);
         wrk(port, scenario, 1); // warm-up (JIT, pools, keep-alive links)

@@ -195,7 +195,7 @@ export const FLAGS: readonly FlagRow[] = Object.freeze([
   row({ name: 'port', key: 'port', arg: 'P', modes: NETWORK, group: 'main', fallback: 8080, help: 'listen port; 0 picks a free one', read: int('port', 0, 65535) }),
   row({ name: 'host', key: 'host', arg: 'H', modes: NETWORK, group: 'main', fallback: '127.0.0.1', help: 'listen address', read: text() }),
   row({ name: 'url', key: 'upstreamUrl', arg: 'URL', modes: HTTP, group: 'main', fallback: null, read: parseUrl,
-    help: 'upstream, e.g. http://127.0.0.1:3000/mcp; a request for / goes to its path (none: the embedded demo server)',
+    help: 'upstream, http:// or https://, e.g. http://127.0.0.1:3000/mcp; a request for / goes to its path (none: the embedded demo server)',
     hint: 'use --upstream host:port for forward tcp' }),
   row({ name: 'upstream', key: 'upstream', arg: 'HOST:PORT', modes: ['tcp'], group: 'main', fallback: null, read: parseHostPort,
     help: 'where each connection is piped to (required)', hint: 'use --url for forward http' }),

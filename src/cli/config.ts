@@ -20,9 +20,10 @@ const USAGE: Readonly<Record<'overview' | Mode, string>> = Object.freeze({
   overview: `shadowcat — a fast forward proxy for MCP traffic (HTTP/1.1, TCP, stdio)
 
 Usage:
-  shadowcat forward http  --port 8080 [--host 127.0.0.1] [--url http://upstream:port/path]
+  shadowcat forward http  --port 8080 [--host 127.0.0.1] [--url http(s)://upstream:port/path]
+                          [--upstream-ca FILE] [--upstream-insecure] [--upstream-header "Name: value"]
                           [--multi-session] [limits] [--admin-port 9090] [--log-level info]
-  shadowcat forward tcp   --port 8080 --upstream host:port [--multi-session] [limits]
+  shadowcat forward tcp   --port 8080 --upstream host:port [--upstream-tls] [--multi-session] [limits]
   shadowcat forward stdio [--log-level info] -- <command> [args...]
   shadowcat --help | --version
 
