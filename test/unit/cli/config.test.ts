@@ -130,4 +130,28 @@ config('the flag table is the one source: every flag is in its modes\' help, par
   assert.throws(() => makeConfig({ mode: 'tcp' }), /--upstream/);
 });
 
+config('TLS flags: https URLs, a repeatable --upstream-header with ${VAR}, --upstream-tls for tcp', () => {
+  const ca = new URL('../../../test/fixtures/tls/ca.pem', import.meta.url).pathname;
+  const r = parseConfig(['forward', 'http', '--url', 'https://h.example/mcp', '--upstream-ca', ca, '--upstream-header', 'Authorization: Bearer ${TOK}',
+    '--upstream-header=X-Two: a ${TOK} b'], '1', { TOK: 's3' });
+  assert.ok(r.kind === 'run');
+  const c = (r as { config: ReturnType<typeof makeConfig> }).config;
+  assert.is(c.upstreamUrl?.protocol, 'https:');
+  assert.match(String(c.upstreamCa), /BEGIN CERTIFICATE/);
+  assert.equal(c.upstreamHeaders, [{ name: 'Authorization', value: 'Bearer s3' }, { name: 'X-Two', value: 'a s3 b' }]);
+  assert.ok(Object.isFrozen(c.upstreamHeaders));
+  assert.is(run(['forward', 'tcp', '--upstream', 'h:1', '--upstream-tls']).upstreamTls, true);
+  for (const [argv, message] of [
+    [['forward', 'http', '--url', 'https://h/', '--upstream-header', 'no colon'], /expected "Name: value"/],
+    [['forward', 'http', '--upstream-header', 'Bad Name: v'], /expected "Name: value"/],
+    [['forward', 'http', '--upstream-header', 'Transfer-Encoding: chunked'], /sets that header itself/],
+    [['forward', 'http', '--upstream-tls'], /--upstream-tls does not apply to forward http; forward http speaks TLS to an https:\/\/ --url/],
+    [['forward', 'tcp', '--upstream', 'h:1', '--upstream-ca', ca], /need a TLS upstream \(--upstream-tls\)/],
+  ] as Array<[string[], RegExp]>) {
+    assert.throws(() => parseConfig(argv, '1', {}), message, argv.join(' '));
+  }
+  // An unset variable is an error that names the variable, never a value.
+  assert.throws(() => parseConfig(['forward', 'http', '--upstream-header', 'X-K: ${NOPE_UNSET}'], '1', {}), /NOPE_UNSET is not set/);
+});
+
 config.run();
