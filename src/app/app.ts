@@ -5,7 +5,6 @@
 import type http from 'node:http';
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import type { Config } from '../config.js';
 import { SessionLimitError, ShuttingDownError } from '../errors.js';
 import { errorResponse } from '../http/error-response.js';
@@ -26,7 +25,7 @@ import { Session, type CloseReason } from '../session/session.js';
 import { OwnUpstream, SharedLink, type UpstreamSource, type UpstreamTarget } from '../upstream/upstream-source.js';
 import { UpstreamTls } from '../upstream/upstream-tls.js';
 import { LogThrottle } from '../observe/log-throttle.js';
-import { logUpstreamError, SessionObserver } from './observer.js';
+import { logUpstreamConnected, logUpstreamError, SessionObserver } from './observer.js';
 
 /** Outcome of a shutdown: sessions that finished on their own and those cut off. */
 export interface ShutdownReport {
@@ -129,10 +128,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         warnings.push('upstream TLS certificates are not verified (--upstream-insecure)');
         log.warn({ upstream: `${host}:${port}` }, 'upstream TLS certificates are not verified (--upstream-insecure)');
       }
-      const onSecure = debug
-        ? (socket: TLSSocket): void => log.debug({ upstream: `${host}:${port}`, protocol: socket.getProtocol(), cipher: socket.getCipher()?.name, resumed: socket.isSessionReused() }, 'upstream TLS connection')
-        : null;
-      tlsSetup = new UpstreamTls(host, config.upstreamCa, !config.upstreamInsecure, onSecure);
+      tlsSetup = new UpstreamTls(host, config.upstreamCa, !config.upstreamInsecure);
     }
     return Object.freeze({ host, port, connectTimeoutMs: config.connectTimeoutMs, tls: tlsSetup });
   };
@@ -174,7 +170,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     const pipe = new TcpPipe(session, socket, target!, touch, (kind, err) => {
       metrics.upstreamError(kind);
       logUpstreamError(log.child({ sid: session.id }), throttle, kind, err);
-    });
+    }, debug ? (upstream) => logUpstreamConnected(log.child({ sid: session.id }), upstream) : null);
     session.own(pipe);
   };
 

@@ -2,6 +2,8 @@
 // debug log line and (when enabled) MCP inspection, composed into one object so the
 // exchange makes one call per event.
 
+import type net from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { RequestHead, ResponseHead } from '../http/head.js';
 import type { LazyLogger, McpInspector } from '../mcp/inspector.js';
 import type { LogThrottle } from '../observe/log-throttle.js';
@@ -63,10 +65,25 @@ export class SessionObserver implements ExchangeObserver {
     }
   }
 
+  onUpstreamConnected(socket: net.Socket): void {
+    if (this.#debug) logUpstreamConnected(this.#log(), socket);
+  }
+
   onUpstreamError(kind: string, error: unknown): void {
     this.#metrics.upstreamError(kind);
     logUpstreamError(this.#log(), this.#throttle, kind, error);
   }
+}
+
+/** The debug line of a new upstream connection: for TLS, what was negotiated. */
+export function logUpstreamConnected(log: Logger, socket: net.Socket): void {
+  const fields: Record<string, unknown> = { upstream: `${socket.remoteAddress}:${socket.remotePort}`, local: socket.localPort };
+  if (socket instanceof TLSSocket) {
+    fields.protocol = socket.getProtocol();
+    fields.cipher = socket.getCipher()?.name;
+    fields.resumed = socket.isSessionReused();
+  }
+  log.debug(fields, 'upstream connected');
 }
 
 /** The warn line of an upstream failure; a storm of fd exhaustion is logged once a second. */

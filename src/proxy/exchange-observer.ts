@@ -1,6 +1,7 @@
 // The hooks an exchange calls as a message passes (DESIGN "Observers, not middlemen").
 // Observers copy what they need, bounded, and never delay a write.
 
+import type net from 'node:net';
 import type { RequestHead, ResponseHead } from '../http/head.js';
 
 /** Per-session observer of the L7 corridor; hooks named in lifecycle order. */
@@ -14,6 +15,8 @@ export interface ExchangeObserver {
   onResponseBody(chunk: Buffer): void;
   /** The exchange ended: status sent (0 when none), and how long it took. */
   onResponseEnd(req: RequestHead | null, status: number, durationMs: number): void;
-  /** The upstream failed: `kind` is connect | timeout | reset | protocol. */
+  /** A new upstream connection was opened for this session (not an idle link handed on). */
+  onUpstreamConnected(socket: net.Socket): void;
+  /** The upstream failed: `kind` is connect | timeout | reset | protocol | tls | fd-exhausted. */
   onUpstreamError(kind: string, error: unknown): void;
 }

@@ -569,7 +569,7 @@ export class HttpExchange implements SessionOwner {
     if (this.#acquiring) this.#pauseClient(P_UPSTREAM);
   }
 
-  readonly #onUpstreamReady = (err: ProxyError | null, socket: net.Socket | null): void => {
+  readonly #onUpstreamReady = (err: ProxyError | null, socket: net.Socket | null, dialed?: boolean): void => {
     this.#acquiring = false;
     if (this.#closed) {
       if (socket !== null) this.#source.release(socket, true);
@@ -581,6 +581,7 @@ export class HttpExchange implements SessionOwner {
       return;
     }
     this.#upstream = socket;
+    if (dialed === true) this.#obs.onUpstreamConnected(socket);
     // A connection of its own is never the shared link: it is retired, not released.
     this.#detached = this.#acquiringOwn && this.#source.sharesSockets;
     this.#acquiringOwn = false;

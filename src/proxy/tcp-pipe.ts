@@ -17,7 +17,7 @@ export class TcpPipe implements SessionOwner {
   #pipe: RawPipe | null = null;
   #closed = false;
 
-  constructor(session: Session, client: net.Socket, target: UpstreamTarget, touch: (s: Session) => void, onUpstreamError: (kind: string, err: unknown) => void) {
+  constructor(session: Session, client: net.Socket, target: UpstreamTarget, touch: (s: Session) => void, onUpstreamError: (kind: string, err: unknown) => void, onConnected: ((upstream: net.Socket) => void) | null = null) {
     this.#session = session;
     this.#client = client;
     this.#touch = touch;
@@ -34,6 +34,7 @@ export class TcpPipe implements SessionOwner {
         session.close('upstream-error', err);
         return;
       }
+      onConnected?.(upstream);
       client.removeListener('error', this.#onEarlyClientGone);
       client.removeListener('close', this.#onEarlyClientGone);
       this.#pipe = pipeSession(session, client, upstream, this.#touch);

@@ -2,12 +2,11 @@
 // and errno → typed ProxyError.
 
 import net from 'node:net';
-import type tls from 'node:tls';
 import { FdExhaustedError, ProxyError, UpstreamTimeoutError, UpstreamTlsError, UpstreamUnreachableError } from '../errors.js';
 import type { UpstreamTls } from './upstream-tls.js';
 
-/** Called once: with a connected socket, or with the reason there is none. */
-export type DialCallback = (err: ProxyError | null, socket: net.Socket | null) => void;
+/** Called once: with a connected socket, or with the reason there is none; `dialed` when the socket is new (not an idle link handed on). */
+export type DialCallback = (err: ProxyError | null, socket: net.Socket | null, dialed?: boolean) => void;
 
 /** Where and how to reach an upstream: fixed for the app's life. */
 export interface UpstreamTarget {
@@ -38,8 +37,8 @@ export function dial(target: UpstreamTarget, done: DialCallback): net.Socket {
       socket.destroy();
       done(err, null);
     } else {
-      if (secure !== null) secure.secured(socket as tls.TLSSocket);
-      done(null, socket);
+      if (secure !== null) socket.setNoDelay(true);
+      done(null, socket, true);
     }
   };
   const onReady = (): void => finish(null);

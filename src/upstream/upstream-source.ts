@@ -85,9 +85,9 @@ export class OwnUpstream implements UpstreamSource {
   }
 
   acquire(ready: DialCallback): void {
-    this.#dialing = dial(this.#target, (err, socket) => {
+    this.#dialing = dial(this.#target, (err, socket, dialed) => {
       this.#dialing = null;
-      ready(err, socket);
+      ready(err, socket, dialed);
     });
   }
 
@@ -140,9 +140,9 @@ export class SharedLink implements UpstreamSource {
   acquireOwn(ready: DialCallback): void {
     if (this.#closed) return;
     // Never the link: a body still arriving must not hold it (SPEC: no client stalls another).
-    this.#ownDials.set(ready, dial(this.#target, (err, socket) => {
+    this.#ownDials.set(ready, dial(this.#target, (err, socket, dialed) => {
       this.#ownDials.delete(ready);
-      ready(err, socket);
+      ready(err, socket, dialed);
     }));
   }
 
@@ -203,7 +203,7 @@ export class SharedLink implements UpstreamSource {
         this.#next();
         return;
       }
-      ready(null, socket);
+      ready(null, socket, true);
     });
   }
 }

@@ -11,19 +11,17 @@ export class UpstreamTls {
   readonly #host: string;
   readonly #context: tls.SecureContext;
   readonly #verify: boolean;
-  readonly #onSecure: ((socket: tls.TLSSocket) => void) | null;
   #session: Buffer | undefined = undefined;
   readonly #remember = (session: Buffer): void => {
     this.#session = session;
   };
 
-  /** `ca`: extra PEM certificates; `verify` false skips certificate checks; `onSecure` sees each established connection. */
-  constructor(host: string, ca: string | null, verify: boolean, onSecure: ((socket: tls.TLSSocket) => void) | null = null) {
+  /** `ca`: extra PEM certificates; `verify` false skips certificate checks. */
+  constructor(host: string, ca: string | null, verify: boolean) {
     this.#host = host;
     // Extra CAs are added to Node's store, not put in its place.
     this.#context = tls.createSecureContext(ca === null ? {} : { ca: [...tls.rootCertificates, ca] });
     this.#verify = verify;
-    this.#onSecure = onSecure;
   }
 
   /** Starts a TLS connection to host:port; the caller waits for 'secureConnect'. */
@@ -41,11 +39,5 @@ export class UpstreamTls {
     } as tls.ConnectionOptions);
     socket.on('session', this.#remember);
     return socket;
-  }
-
-  /** Called by the dialer once a handshake succeeded. */
-  secured(socket: tls.TLSSocket): void {
-    socket.setNoDelay(true);
-    this.#onSecure?.(socket);
   }
 }

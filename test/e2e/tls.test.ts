@@ -171,15 +171,16 @@ tlsSuite('--upstream-header with ${VAR}: reaches the upstream, replaces the clie
     });
     assert.not.match(sessions, secret);
     c.close();
-    await p.waitFor((l) => l.msg === 'upstream TLS connection');
+    await p.waitFor((l) => l.msg === 'upstream connected');
   } finally {
     p.child.kill('SIGTERM');
     await p.exited;
   }
   assert.not.ok(p.lines.some((l) => JSON.stringify(l).includes(secret)), 'the injected value is in a log line');
-  const tlsLine = p.lines.find((l) => l.msg === 'upstream TLS connection')!;
+  const tlsLine = p.lines.find((l) => l.msg === 'upstream connected')!;
   assert.match(String(tlsLine.protocol), /^TLSv1\.[23]$/);
   assert.type(tlsLine.cipher, 'string');
+  assert.type(tlsLine.sid, 'string', 'the line names its session');
 });
 
 tlsSuite('bad TLS flags are start errors (exit 2)', async () => {
