@@ -15,6 +15,7 @@ install: $(NPM_STAMP)
 build: install
 	rm -rf dist
 	npx tsc -p tsconfig.json
+	chmod +x dist/cli.js
 
 test: build
 	rm -rf build-test
