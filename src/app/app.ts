@@ -22,7 +22,8 @@ import { TcpPipe } from '../proxy/tcp-pipe.js';
 import { RateLimiter } from '../policy/rate-limit.js';
 import { Registry } from '../session/registry.js';
 import { Session, type CloseReason } from '../session/session.js';
-import { OwnUpstream, SharedLink, type UpstreamSource, type UpstreamTarget } from '../upstream/upstream-source.js';
+import type { UpstreamTarget } from '../upstream/connect.js';
+import { OwnUpstream, SharedLink, type UpstreamSource } from '../upstream/upstream-source.js';
 import { UpstreamTls } from '../upstream/upstream-tls.js';
 import { LogThrottle } from '../observe/log-throttle.js';
 import { logUpstreamConnected, logUpstreamError, SessionObserver } from './observer.js';
@@ -222,8 +223,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       });
       const port = await listenOn(listener, config.port, config.host);
       // After listen, accept errors (EMFILE, ENFILE) must be logged, never thrown.
-      // With no fd left, libuv resets the connections it cannot accept and every accept fails:
-      // one line a second, not one per connection.
+      // Accept errors come in storms when they come (EMFILE itself libuv handles out of our
+      // sight, resetting what it cannot accept): one line a second, not one per connection.
       listener.on('error', (err: NodeJS.ErrnoException) => {
         const suppressed = throttle.allow('accept');
         if (suppressed !== null) log.error({ err: err.code ?? err.message, ...(suppressed > 0 ? { suppressed } : {}) }, 'accept failed');

@@ -32,7 +32,7 @@ const HEX = (() => {
   return t;
 })();
 
-/** Rewrites one chunked message at a time; reset() before the next one. */
+/** Rewrites one chunked message; a new filter for each message. */
 export class ChunkedFilter {
   #state = SIZE;
   #size = 0;
@@ -41,15 +41,11 @@ export class ChunkedFilter {
   #keep: number[] | null = null;
   #keepStart = 0;
   #dropping = false;
-  #onData: ((data: Buffer) => void) | null = null;
+  readonly #onData: ((data: Buffer) => void) | null;
 
-  /** Starts a new message; `onData` (optional) sees each run of chunk data as it passes. */
-  reset(onData: ((data: Buffer) => void) | null = null): void {
+  /** `onData` (optional) sees each run of chunk data, without framing, as it passes. */
+  constructor(onData: ((data: Buffer) => void) | null = null) {
     this.#onData = onData;
-    this.#state = SIZE;
-    this.#size = 0;
-    this.#remaining = 0;
-    this.#dropping = false;
   }
 
   /** True once the last chunk and the trailer section have been read. */

@@ -39,8 +39,6 @@ interface HeadBase {
   readonly mcpSessionId: string | null;
   readonly upgrade: string | null;
   readonly chunked: boolean;
-  /** Transfer-Encoding is present and is not exactly `chunked` (RFC 9112 §6.1: not ours to frame). */
-  readonly otherCoding: boolean;
   /** -1 when absent. */
   readonly contentLength: number;
 }
@@ -66,6 +64,8 @@ export interface ResponseHead extends HeadBase {
   readonly via: string | null;
   /** `Keep-Alive: timeout=N` in ms: how long the upstream keeps an idle link; -1 when unsaid. */
   readonly keepAliveTimeoutMs: number;
+  /** Transfer-Encoding is present and is not exactly `chunked` (a request like that is refused while read). */
+  readonly otherCoding: boolean;
 }
 
 /** Finds the end of a head (index past CRLFCRLF) in `buf`, searching from `from`; -1 if absent. */
@@ -280,7 +280,7 @@ export function readRequestHead(raw: Buffer): RequestHead {
   const tokens = v.connectionTokens;
   return {
     raw, fields, startLineEnd, connectionTokens: tokens, contentType: v.contentType, mcpSessionId: v.mcpSessionId,
-    upgrade: v.upgrade, chunked: v.chunked, otherCoding: false, contentLength: v.contentLength,
+    upgrade: v.upgrade, chunked: v.chunked, contentLength: v.contentLength,
     method: METHODS.find(raw, 0, sp1, false) ?? raw.toString('latin1', 0, sp1),
     target: raw.toString('latin1', sp1 + 1, sp2),
     versionMinor,

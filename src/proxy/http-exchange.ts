@@ -164,8 +164,6 @@ export class HttpExchange implements SessionOwner {
   // null while the message in that direction is not chunked.
   #reqChunks: ChunkedFilter | null = null;
   #resChunks: ChunkedFilter | null = null;
-  #reqFilter: ChunkedFilter | null = null;
-  #resFilter: ChunkedFilter | null = null;
   readonly #onRequestData = (data: Buffer): void => this.#obs.onRequestBody(data);
   readonly #onResponseData = (data: Buffer): void => this.#obs.onResponseBody(data);
 
@@ -370,8 +368,7 @@ export class HttpExchange implements SessionOwner {
     this.#resFramer.expectNoBody(req.method === 'HEAD');
     this.#resPhase = S_WAIT;
     this.#obs.onRequestHead(req);
-    if (req.chunked) (this.#reqChunks = this.#reqFilter ??= new ChunkedFilter()).reset(this.#obs.wantsBodies ? this.#onRequestData : null);
-    else this.#reqChunks = null;
+    this.#reqChunks = req.chunked ? new ChunkedFilter(this.#obs.wantsBodies ? this.#onRequestData : null) : null;
 
     const bodyStart = headEnd - prev;
     let body: Buffer;
@@ -722,8 +719,7 @@ export class HttpExchange implements SessionOwner {
       this.#upstreamFailed(new UpstreamBrokenError('upstream sent a Transfer-Encoding other than chunked'), 'protocol');
       return;
     }
-    if (res.chunked && !bodyless) (this.#resChunks = this.#resFilter ??= new ChunkedFilter()).reset(this.#obs.wantsBodies ? this.#onResponseData : null);
-    else this.#resChunks = null;
+    this.#resChunks = res.chunked && !bodyless ? new ChunkedFilter(this.#obs.wantsBodies ? this.#onResponseData : null) : null;
     const eofDelimited = !bodyless && !res.chunked && res.contentLength < 0;
     if (req.wantsClose || eofDelimited || this.#reqPhase !== R_DONE || this.#ctx.isDraining() || this.#session.state !== 'open') {
       this.#closeAfter = true;

@@ -4,7 +4,7 @@
 import type net from 'node:net';
 import type { Session, SessionOwner, CloseReason } from '../session/session.js';
 import { dial, dialFailureKind } from '../upstream/connect.js';
-import type { UpstreamTarget } from '../upstream/upstream-source.js';
+import type { UpstreamTarget } from '../upstream/connect.js';
 import { pipeSession, type RawPipe } from './raw-pipe.js';
 
 /** L4 handler of one client connection; owned by its Session. */

@@ -6,7 +6,6 @@ import type net from 'node:net';
 import { dial, type DialCallback, type UpstreamTarget } from './connect.js';
 import type { ProxyError } from '../errors.js';
 
-export type { UpstreamTarget } from './connect.js';
 
 /** A supplier of connected upstream sockets to one request at a time. */
 export interface UpstreamSource {
