@@ -8,7 +8,7 @@ import { onShutdownSignals } from './app/signals.js';
 import { runStdio } from './app/stdio.js';
 import { parseConfig } from './cli/config.js';
 import type { Config } from './config.js';
-import { ProxyError } from './errors.js';
+import { ConfigError, ProxyError } from './errors.js';
 import { createLogger } from './observe/logger.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -16,6 +16,8 @@ const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
 async function runNetwork(config: Config): Promise<void> {
   const log = createLogger(config.logLevel);
   const app = createApp(config, { logger: log });
+  // SIGHUP reloads the policy; without one it keeps its default (the process ends).
+  if (config.policyFile !== null) process.on('SIGHUP', () => app.reloadPolicy());
   onShutdownSignals((signal) => {
     log.info({ signal, sessions: app.registry.size, timeoutMs: config.shutdownTimeoutMs }, 'draining');
     app.close().then(
@@ -58,15 +60,16 @@ async function main(): Promise<void> {
     return;
   }
   const config = invocation.config;
-  if (config.mode === 'stdio') {
-    process.exitCode = await runStdio(config, createLogger(config.logLevel));
-    return;
-  }
   try {
+    if (config.mode === 'stdio') {
+      process.exitCode = await runStdio(config, createLogger(config.logLevel));
+      return;
+    }
     await runNetwork(config);
   } catch (err) {
+    // A bad --policy file is found when the app is made: a flag error like the others.
     process.stderr.write(`shadowcat: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
+    process.exit(err instanceof ConfigError ? 2 : 1);
   }
 }
 

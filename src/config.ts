@@ -58,6 +58,8 @@ export interface Config {
   readonly inspectLimitBytes: number;
   /** Requests per second per client IP; 0 = no limit. */
   readonly rateLimit: number;
+  /** --policy: the rule file (read, validated and watched by the app), or null. */
+  readonly policyFile: string | null;
   readonly adminPort: number | null;
   readonly adminHost: string;
   /** Bearer token every admin request must carry; null = no check (loopback only). */
@@ -113,6 +115,13 @@ function seconds(flag: string, allowZero = false): (text: string) => number {
     const ms = Math.round(Number(text) * 1000);
     if (ms < (allowZero ? 0 : 1) || ms > 2_147_483_647) throw new ConfigError(`invalid --${flag} '${text}': out of range`);
     return ms;
+  };
+}
+
+function nonEmpty(flag: string): (text: string) => string {
+  return (t) => {
+    if (t === '') throw new ConfigError(`--${flag} needs a value`);
+    return t;
   };
 }
 
@@ -222,6 +231,8 @@ export const FLAGS: readonly FlagRow[] = Object.freeze([
   row({ name: 'shutdown-timeout', key: 'shutdownTimeoutMs', arg: 'S', modes: ALL, group: 'limits', fallback: 30 * S, shown: '30', help: 'graceful drain on SIGTERM/SIGINT (stdio: time the child gets to exit)', read: seconds('shutdown-timeout', true) }),
   row({ name: 'inspect-limit', key: 'inspectLimitBytes', arg: 'B', modes: ['http', 'stdio'], group: 'limits', fallback: 1048576, help: 'largest JSON message the MCP inspector reads; 0 turns it off', read: int('inspect-limit', 0, 1 << 30) }),
   row({ name: 'rate-limit', key: 'rateLimit', arg: 'R', modes: HTTP, group: 'limits', fallback: 0, shown: '0 = off', help: 'requests per second per client IP, burst R; over it: 429', read: int('rate-limit', 0, 10_000_000) }),
+  row({ name: 'policy', key: 'policyFile', arg: 'FILE', modes: ['http', 'stdio'], group: 'main', fallback: null, shown: 'none', read: nonEmpty('policy'),
+    help: 'interceptor rules (JSON or YAML): block, hide, mock or delay MCP messages; reloaded when the file changes or on SIGHUP' }),
   row({ name: 'admin-port', key: 'adminPort', arg: 'P', modes: NETWORK, group: 'common', fallback: null, shown: 'off', help: 'serve /healthz, /metrics and /sessions on this port', read: int('admin-port', 0, 65535) }),
   row({ name: 'admin-host', key: 'adminHost', arg: 'H', modes: NETWORK, group: 'common', fallback: '127.0.0.1', help: 'admin bind address; a non-loopback one needs --admin-token', read: text() }),
   row({ name: 'admin-token', key: 'adminToken', arg: 'T', modes: NETWORK, group: 'common', fallback: null, shown: '$SHADOWCAT_ADMIN_TOKEN', help: 'admin requests need Authorization: Bearer T', read: text() }),
@@ -239,6 +250,7 @@ export function checkConfig(config: Config): void {
   if (config.mode === 'stdio' && config.command.length === 0) throw new ConfigError('forward stdio needs a command after --');
   if (config.mode !== 'stdio' && config.command.length > 0) throw new ConfigError(`forward ${config.mode} takes no command after --`);
   if (config.adminToken === '') throw new ConfigError('--admin-token needs a value');
+  if (config.policyFile !== null && config.inspectLimitBytes === 0) throw new ConfigError('--policy needs --inspect-limit above 0: a policy must read the messages it rules on');
   const tls = config.mode === 'http' ? config.upstreamUrl?.protocol === 'https:' : config.mode === 'tcp' && config.upstreamTls;
   if (!tls && (config.upstreamCa !== null || config.upstreamInsecure)) {
     throw new ConfigError(`--upstream-ca and --upstream-insecure need a TLS upstream (${config.mode === 'tcp' ? '--upstream-tls' : 'an https:// --url'})`);

@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'FD_EXHAUSTED'
   | 'SHUTTING_DOWN'
   | 'CONFIG_INVALID'
+  | 'POLICY_UNREADABLE'
+  | 'POLICY_TOO_LARGE'
   | 'INTERNAL';
 
 /** Which side caused the failure: decides the fallback status for unmapped codes. */
@@ -134,6 +136,20 @@ export class FdExhaustedError extends ProxyError {
 export class ShuttingDownError extends ProxyError {
   constructor(message = 'proxy is shutting down') {
     super('SHUTTING_DOWN', 'internal', message, { retryAfterSeconds: 1 });
+  }
+}
+
+/** A policy is loaded and the request cannot be read with certainty (invalid JSON, a repeated member, a batch, an Upgrade). */
+export class PolicyUnreadableError extends ProxyError {
+  constructor(message: string) {
+    super('POLICY_UNREADABLE', 'client', `policy: ${message}`);
+  }
+}
+
+/** A policy is loaded and the request body is larger than --inspect-limit, so it cannot be read. */
+export class PolicyTooLargeError extends ProxyError {
+  constructor(limit: number) {
+    super('POLICY_TOO_LARGE', 'client', `policy: a request body larger than ${limit} bytes (--inspect-limit) cannot be checked`);
   }
 }
 

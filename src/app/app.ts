@@ -12,7 +12,11 @@ import { RequestRewrite } from '../http/head.js';
 import { createAcceptLoop } from '../listener/accept-loop.js';
 import { Correlator } from '../mcp/correlator.js';
 import { startDemoServer, type DemoServer } from '../mcp/demo-server.js';
-import { McpInspector, McpMessageSink } from '../mcp/inspector.js';
+import { MessageGate } from '../mcp/gate.js';
+import { McpInspector, McpMessageSink, McpMetricsObserver } from '../mcp/inspector.js';
+import { MessageHooks, type MessageDecider } from '../mcp/message.js';
+import { PolicyDecider, type PolicySnapshot } from '../policy/policy.js';
+import { loadRuleFile } from '../policy/rules.js';
 import { createAdminServer } from '../observe/admin.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { Metrics } from '../observe/metrics.js';
@@ -53,6 +57,10 @@ export interface App {
   close(drainMs?: number): Promise<ShutdownReport>;
   /** True once close() has begun. */
   readonly draining: boolean;
+  /** Re-reads the --policy file (SIGHUP); false when there is none or it failed (the old rules stay). */
+  reloadPolicy(): boolean;
+  /** The rules in force, or null without --policy. */
+  policy(): PolicySnapshot | null;
 }
 
 /** Optional collaborators: a logger (silent by default). */
@@ -105,7 +113,13 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   const limiter = config.rateLimit > 0 ? new RateLimiter(config.rateLimit) : null;
   const admitRequest = limiter === null ? () => 0 : (ip: string) => limiter.take(ip);
   const debug = log.isLevelEnabled('debug');
-  const sink = new McpMessageSink(metrics, new Correlator(), config.inspectLimitBytes, debug);
+  // The message-level hooks (DESIGN): observers in order, then deciders. A bad policy file
+  // throws ConfigError here, before anything is started.
+  const policy = config.policyFile === null ? null : new PolicyDecider(loadRuleFile(config.policyFile), metrics, log);
+  const deciders: MessageDecider[] = policy === null ? [] : [policy];
+  const hooks = new MessageHooks([new McpMetricsObserver(metrics, new Correlator(), debug)], deciders);
+  const sink = new McpMessageSink(hooks, metrics, config.inspectLimitBytes, debug);
+  const gate = deciders.length > 0 ? new MessageGate(hooks) : null;
   const inspect = config.inspectLimitBytes > 0;
 
   let demo: DemoServer | null = null;
@@ -159,7 +173,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     const session = startSession(ip, port);
     let child: Logger | null = null;
     const sessionLog = (): Logger => (child ??= log.child({ sid: session.id }));
-    const inspector = inspect ? new McpInspector(sink, sessionLog, session.id) : null;
+    const inspector = inspect ? new McpInspector(sink, sessionLog, session.id, ip) : null;
     const observer = new SessionObserver(session, metrics, sessionLog, debug, registry, inspector, throttle);
     // Multi-session: the session's own upstream source, closed with the exchange.
     const source: UpstreamSource = shared ?? new OwnUpstream(target!);
@@ -183,6 +197,14 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       return draining;
     },
 
+    reloadPolicy(): boolean {
+      return policy?.reload('SIGHUP') ?? false;
+    },
+
+    policy(): PolicySnapshot | null {
+      return policy?.snapshot() ?? null;
+    },
+
     async listen(): Promise<AppAddresses> {
       if (config.mode === 'stdio') throw new Error('forward stdio has no listener: use runStdio (app/stdio.ts)');
       if (config.mode === 'http') {
@@ -196,7 +218,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         target = makeTarget(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || (secure ? 443 : 80)), secure);
         rewrite = new RequestRewrite(url.host, (url.pathname || '/') + url.search, '1.1 shadowcat', config.upstreamHeaders);
         if (!config.multiSession) shared = new SharedLink(target);
-        exchangeContext = Object.freeze({ config, rewrite, touch, isDraining: () => draining, admitRequest });
+        exchangeContext = Object.freeze({ config, rewrite, touch, isDraining: () => draining, admitRequest, gate });
       } else {
         target = makeTarget(config.upstream!.host, config.upstream!.port, config.upstreamTls);
       }
@@ -231,9 +253,13 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       });
       let adminPort: number | null = null;
       if (config.adminPort !== null) {
-        admin = createAdminServer({ registry, metrics, token: config.adminToken, isDraining: () => draining, warnings });
+        admin = createAdminServer({ registry, metrics, token: config.adminToken, isDraining: () => draining, warnings, policy: () => policy?.snapshot() ?? null });
         adminPort = await listenOn(admin, config.adminPort, config.adminHost);
         admin.on('error', (err: NodeJS.ErrnoException) => log.error({ err: err.code ?? err.message }, 'admin server error'));
+      }
+      if (policy !== null) {
+        policy.watch();
+        log.info({ file: config.policyFile, rules: policy.snapshot().rules.length }, 'policy loaded');
       }
       log.info({ mode: config.mode, port, host: config.host, multiSession: config.multiSession, upstream: upstreamName, adminPort }, 'listening');
       return { port, adminPort, upstreamUrl };
@@ -243,6 +269,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       if (closing !== null) return closing;
       closing = (async () => {
         draining = true;
+        policy?.close();
         const stopAccepting = closeServer(listener);
         const before = registry.size;
         for (const s of registry.list()) s.drain();

@@ -5,7 +5,8 @@
 import type net from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { RequestHead, ResponseHead } from '../http/head.js';
-import type { LazyLogger, McpInspector } from '../mcp/inspector.js';
+import type { McpInspector } from '../mcp/inspector.js';
+import type { LazyLogger } from '../mcp/message.js';
 import type { LogThrottle } from '../observe/log-throttle.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
@@ -18,7 +19,7 @@ export class SessionObserver implements ExchangeObserver {
   readonly wantsBodies: boolean;
   readonly #session: Session;
   readonly #metrics: Metrics;
-  readonly #log: LazyLogger;
+  readonly log: LazyLogger;
   readonly #registry: Registry;
   readonly #inspector: McpInspector | null;
   readonly #debug: boolean;
@@ -28,7 +29,7 @@ export class SessionObserver implements ExchangeObserver {
     this.#throttle = throttle;
     this.#session = session;
     this.#metrics = metrics;
-    this.#log = log;
+    this.log = log;
     this.#registry = registry;
     this.#inspector = inspector;
     this.wantsBodies = inspector !== null;
@@ -57,21 +58,25 @@ export class SessionObserver implements ExchangeObserver {
     this.#inspector?.onResponseBody(chunk);
   }
 
+  onAnswer(body: Buffer): void {
+    this.#inspector?.onAnswer(body);
+  }
+
   onResponseEnd(req: RequestHead | null, status: number, durationMs: number): void {
     this.#inspector?.onResponseEnd();
     this.#metrics.requestDone(status, durationMs / 1000);
     if (this.#debug) {
-      this.#log().debug({ method: req?.method, path: req?.target, status, ms: Math.round(durationMs * 1000) / 1000 }, 'request');
+      this.log().debug({ method: req?.method, path: req?.target, status, ms: Math.round(durationMs * 1000) / 1000 }, 'request');
     }
   }
 
   onUpstreamConnected(socket: net.Socket): void {
-    if (this.#debug) logUpstreamConnected(this.#log(), socket);
+    if (this.#debug) logUpstreamConnected(this.log(), socket);
   }
 
   onUpstreamError(kind: string, error: unknown): void {
     this.#metrics.upstreamError(kind);
-    logUpstreamError(this.#log(), this.#throttle, kind, error);
+    logUpstreamError(this.log(), this.#throttle, kind, error);
   }
 }
 

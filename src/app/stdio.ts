@@ -4,7 +4,11 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { Correlator } from '../mcp/correlator.js';
-import { McpMessageSink } from '../mcp/inspector.js';
+import { MessageGate } from '../mcp/gate.js';
+import { McpMessageSink, McpMetricsObserver } from '../mcp/inspector.js';
+import { MessageHooks } from '../mcp/message.js';
+import { PolicyDecider } from '../policy/policy.js';
+import { loadRuleFile } from '../policy/rules.js';
 import { Metrics } from '../observe/metrics.js';
 import { startStdioBridge } from '../proxy/stdio-bridge.js';
 import { onShutdownSignals } from './signals.js';
@@ -12,7 +16,11 @@ import { onShutdownSignals } from './signals.js';
 /** Runs the stdio bridge until the child exits; resolves with the exit code to use. */
 export async function runStdio(config: Config, log: Logger): Promise<number> {
   const metrics = new Metrics({ liveSessions: () => 1, liveBytes: () => ({ in: 0, out: 0 }) });
-  const sink = new McpMessageSink(metrics, new Correlator(), config.inspectLimitBytes, log.isLevelEnabled('debug'));
+  const debug = log.isLevelEnabled('debug');
+  const policy = config.policyFile === null ? null : new PolicyDecider(loadRuleFile(config.policyFile), metrics, log.child({ sid: 'stdio' }));
+  const hooks = new MessageHooks([new McpMetricsObserver(metrics, new Correlator(), debug)], policy === null ? [] : [policy]);
+  const sink = new McpMessageSink(hooks, metrics, config.inspectLimitBytes, debug);
+  const gate = policy === null ? null : new MessageGate(hooks);
   const bridge = startStdioBridge({
     command: config.command,
     input: process.stdin,
@@ -20,8 +28,14 @@ export async function runStdio(config: Config, log: Logger): Promise<number> {
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     killGraceMs: Math.min(5000, Math.max(1000, config.shutdownTimeoutMs)),
     sink,
+    gate,
     log: log.child({ sid: 'stdio' }),
   });
+  policy?.watch();
+  const onHup = (): void => {
+    policy?.reload('SIGHUP');
+  };
+  if (policy !== null) process.on('SIGHUP', onHup);
   const unsubscribe = onShutdownSignals((signal) => {
     log.info({ signal }, 'signal: stopping the child');
     bridge.stop();
@@ -31,5 +45,7 @@ export async function runStdio(config: Config, log: Logger): Promise<number> {
   });
   const code = await bridge.exited;
   unsubscribe();
+  policy?.close();
+  process.removeListener('SIGHUP', onHup);
   return code;
 }

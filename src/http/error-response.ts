@@ -18,10 +18,13 @@ const STATUS: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   UPSTREAM_BROKEN: 502,
   UPSTREAM_TLS: 502,
   UPSTREAM_TIMEOUT: 504,
+  POLICY_UNREADABLE: 400,
+  POLICY_TOO_LARGE: 413,
 });
 
 // data.reason words SPEC names where the code's own word would differ.
-const REASON_WORD: Readonly<Partial<Record<ErrorCode, string>>> = Object.freeze({ FD_EXHAUSTED: 'fd-exhausted', UPSTREAM_TLS: 'tls' });
+const REASON_WORD: Readonly<Partial<Record<ErrorCode, string>>> = Object.freeze({ FD_EXHAUSTED: 'fd-exhausted', UPSTREAM_TLS: 'tls', POLICY_UNREADABLE: 'policy-unreadable', POLICY_TOO_LARGE: 'policy-unreadable',
+});
 
 const REASON: Readonly<Record<number, string>> = Object.freeze({
   400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large', 429: 'Too Many Requests',

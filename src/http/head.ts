@@ -455,3 +455,14 @@ export function buildClientResponseHead(res: ResponseHead, rw: RequestRewrite, c
   const runs = keptRuns(res, upgrading, REPLACED_IN_RESPONSE, [raw.indexOf(SP), res.startLineEnd + 2]);
   return assemble('HTTP/1.1', raw, runs, rw.responseLines(res, upgrading, close, http10Client), body);
 }
+
+/** Framing headers a re-framed response (a rewritten body) drops: the proxy writes its own. */
+const REFRAMED_RESPONSE = new Set(['via', 'content-length', 'transfer-encoding']);
+
+/** The client head of a response whose body the proxy rewrites: framing replaced by `framing` (a header line with CRLF, or '' for close-delimited). */
+export function buildReframedResponseHead(res: ResponseHead, rw: RequestRewrite, close: boolean, http10Client: boolean, framing: string): Buffer {
+  const raw = res.raw;
+  const runs = keptRuns(res, false, REFRAMED_RESPONSE, [raw.indexOf(SP), res.startLineEnd + 2]);
+  const lines = rw.responseLines(res, false, close, http10Client);
+  return assemble('HTTP/1.1', raw, runs, framing + (typeof lines === 'string' ? lines : lines.toString('latin1')), null);
+}

@@ -298,3 +298,213 @@ export function readEnvelope(b: Buffer, start: number, end: number, out: Envelop
   }
   return ENVELOPE_OK;
 }
+
+// ---- the strict read a policy decides on ------------------------------------------
+// A decider must see what the upstream will see, so this read takes no shortcut: every
+// top-level member is read, a repeated `method`, `id` or `params` (or a repeated `name` /
+// `uri` inside params) makes the message unreadable, as a parser that keeps the first
+// and one that keeps the last would disagree on it. `params.name` and `params.uri` are
+// read when they are plain strings. Escapes anywhere it looks hand back FALLBACK.
+
+/** A batch (a JSON array): the caller reads it with JSON.parse. */
+export const ENVELOPE_BATCH = 4;
+/** A member the read depends on appears twice. */
+export const ENVELOPE_DUPLICATE = 5;
+
+/** The reusable result of one strict read. */
+export class CallEnvelope {
+  /** The method as sent, or null when there is none (a response or an invalid message). */
+  method: string | null = null;
+  /** True when the message has an `id` member (of any value, null included). */
+  hasId = false;
+  /** The id as JSON text ("1", "\"a\"", "null"), or null when there is none. */
+  id: string | null = null;
+  name: string | null = null;
+  uri: string | null = null;
+  hasResult = false;
+  hasError = false;
+}
+
+const K_PARAMS = 5;
+const K_NAME = 6;
+const K_URI = 7;
+
+function strictKey(b: Uint8Array, s: number, e: number): number {
+  const k = keyOf(b, s, e);
+  if (k !== K_OTHER || e - s !== 6) return k;
+  return b[s] === 0x70 && b[s + 1] === 0x61 && b[s + 2] === 0x72 && b[s + 3] === 0x61 && b[s + 4] === 0x6d && b[s + 5] === 0x73 ? K_PARAMS : K_OTHER;
+}
+
+function paramKey(b: Uint8Array, s: number, e: number): number {
+  if (e - s === 4 && b[s] === 0x6e && b[s + 1] === 0x61 && b[s + 2] === 0x6d && b[s + 3] === 0x65) return K_NAME;
+  if (e - s === 3 && b[s] === 0x75 && b[s + 1] === 0x72 && b[s + 2] === 0x69) return K_URI;
+  return K_OTHER;
+}
+
+/** Reads the members of the params object at b[i] ('{'): name and uri. Returns the index past it, or a negative ENVELOPE_* code. */
+function readParams(b: Buffer, i: number, end: number, out: CallEnvelope): number {
+  i = skipWs(b, i + 1, end);
+  if (i < end && b[i] === RBRACE) return i + 1;
+  let nameSeen = false;
+  let uriSeen = false;
+  for (;;) {
+    if (i >= end || b[i] !== QUOTE) return -ENVELOPE_MALFORMED;
+    const keyEnd = plainStringEnd(b, i, end);
+    if (keyEnd === -2) return -ENVELOPE_FALLBACK;
+    if (keyEnd === -1) return -ENVELOPE_MALFORMED;
+    const key = paramKey(b, i + 1, keyEnd - 1);
+    i = skipWs(b, keyEnd, end);
+    if (i >= end || b[i] !== COLON) return -ENVELOPE_MALFORMED;
+    i = skipWs(b, i + 1, end);
+    if (i >= end) return -ENVELOPE_MALFORMED;
+    let next: number;
+    if (key !== K_OTHER) {
+      if (key === K_NAME ? nameSeen : uriSeen) return -ENVELOPE_DUPLICATE;
+      if (key === K_NAME) nameSeen = true;
+      else uriSeen = true;
+      if (b[i] === QUOTE) {
+        next = plainStringEnd(b, i, end);
+        if (next === -2) return -ENVELOPE_FALLBACK;
+        if (next !== -1) {
+          const text = b.toString('utf8', i + 1, next - 1);
+          if (key === K_NAME) out.name = text;
+          else out.uri = text;
+        }
+      } else {
+        next = valueEnd(b, i, end);
+      }
+    } else {
+      next = valueEnd(b, i, end);
+    }
+    if (next === -1) return -ENVELOPE_MALFORMED;
+    i = skipWs(b, next, end);
+    if (i >= end) return -ENVELOPE_MALFORMED;
+    if (b[i] === COMMA) {
+      i = skipWs(b, i + 1, end);
+      continue;
+    }
+    if (b[i] !== RBRACE) return -ENVELOPE_MALFORMED;
+    return i + 1;
+  }
+}
+
+/** Reads the message in b[start, end) strictly into `out` (see above); returns an ENVELOPE_* code. */
+export function readCallEnvelope(b: Buffer, start: number, end: number, out: CallEnvelope): number {
+  out.method = null;
+  out.hasId = false;
+  out.id = null;
+  out.name = null;
+  out.uri = null;
+  out.hasResult = false;
+  out.hasError = false;
+  let i = skipWs(b, start, end);
+  if (i === end) return ENVELOPE_EMPTY;
+  if (b[i] === LBRACKET) return ENVELOPE_BATCH;
+  if (b[i] !== LBRACE) return ENVELOPE_MALFORMED;
+  let methodSeen = false;
+  let paramsSeen = false;
+  i = skipWs(b, i + 1, end);
+  if (i < end && b[i] === RBRACE) return skipWs(b, i + 1, end) === end ? ENVELOPE_OK : ENVELOPE_MALFORMED;
+  for (;;) {
+    if (i >= end || b[i] !== QUOTE) return ENVELOPE_MALFORMED;
+    const keyEnd = plainStringEnd(b, i, end);
+    if (keyEnd === -2) return ENVELOPE_FALLBACK;
+    if (keyEnd === -1) return ENVELOPE_MALFORMED;
+    const key = strictKey(b, i + 1, keyEnd - 1);
+    i = skipWs(b, keyEnd, end);
+    if (i >= end || b[i] !== COLON) return ENVELOPE_MALFORMED;
+    i = skipWs(b, i + 1, end);
+    if (i >= end) return ENVELOPE_MALFORMED;
+    const c = b[i]!;
+    let next: number;
+    if (key === K_METHOD) {
+      if (methodSeen) return ENVELOPE_DUPLICATE;
+      methodSeen = true;
+      if (c !== QUOTE) return ENVELOPE_FALLBACK;
+      next = plainStringEnd(b, i, end);
+      if (next === -2) return ENVELOPE_FALLBACK;
+      if (next === -1) return ENVELOPE_MALFORMED;
+      const known = methodOf(b, i + 1, next - 1);
+      out.method = known === OTHER_METHOD ? b.toString('utf8', i + 1, next - 1) : known.label;
+    } else if (key === K_ID) {
+      if (out.hasId) return ENVELOPE_DUPLICATE;
+      out.hasId = true;
+      next = valueEnd(b, i, end);
+      if (next === -1) return ENVELOPE_MALFORMED;
+      if (c === QUOTE) {
+        if (plainStringEnd(b, i, end) !== next) return ENVELOPE_FALLBACK;
+        out.id = b.toString('utf8', i, next);
+      } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+        const n = numberId(b, i, next);
+        if (n === null) return ENVELOPE_MALFORMED;
+        out.id = n;
+      } else if (c === 0x6e && next - i === 4 && b[i + 1] === 0x75 && b[i + 2] === 0x6c && b[i + 3] === 0x6c) {
+        out.id = 'null';
+      } else {
+        return ENVELOPE_FALLBACK;
+      }
+    } else if (key === K_PARAMS) {
+      if (paramsSeen) return ENVELOPE_DUPLICATE;
+      paramsSeen = true;
+      if (c === LBRACE) {
+        next = readParams(b, i, end, out);
+        if (next < 0) return -next;
+      } else {
+        next = valueEnd(b, i, end);
+      }
+    } else {
+      if (key === K_RESULT) out.hasResult = true;
+      else if (key === K_ERROR) out.hasError = true;
+      next = valueEnd(b, i, end);
+    }
+    if (next === -1) return ENVELOPE_MALFORMED;
+    i = skipWs(b, next, end);
+    if (i >= end) return ENVELOPE_MALFORMED;
+    if (b[i] === COMMA) {
+      i = skipWs(b, i + 1, end);
+      continue;
+    }
+    if (b[i] !== RBRACE) return ENVELOPE_MALFORMED;
+    return skipWs(b, i + 1, end) === end ? ENVELOPE_OK : ENVELOPE_MALFORMED;
+  }
+}
+
+/** True when any object anywhere in the JSON text has a key twice (keys compared decoded). */
+export function hasDuplicateKeys(text: string): boolean {
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      let j = i + 1;
+      let escaped = false;
+      for (; j < text.length; j++) {
+        const d = text.charCodeAt(j);
+        if (d === BACKSLASH) {
+          escaped = true;
+          j++;
+        } else if (d === QUOTE) break;
+      }
+      const top = stack.length > 0 ? stack[stack.length - 1] : null;
+      if (expectKey && top !== null && top !== undefined) {
+        const raw = text.slice(i, j + 1);
+        const key = escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+        if (top.has(key)) return true;
+        top.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === LBRACE) {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (c === LBRACKET) {
+      stack.push(null);
+    } else if (c === RBRACE || c === RBRACKET) {
+      stack.pop();
+      expectKey = false;
+    } else if (c === COMMA) {
+      expectKey = stack.length > 0 && stack[stack.length - 1] !== null;
+    }
+  }
+  return false;
+}

@@ -1,23 +1,27 @@
 // MCP awareness as an observer: JSON-RPC messages in request bodies, JSON response
 // bodies and text/event-stream `data:` events are read (the envelope only, see
-// envelope.ts; up to --inspect-limit bytes), counted per method, and correlated
-// request → response for latency. It copies what it needs, never delays a write, and
-// never rejects traffic: what it cannot read it counts.
+// envelope.ts; up to --inspect-limit bytes) into one McpMessage each and handed to the
+// app's observers (message.ts), the first of which counts them per method and
+// correlates request → response for latency. It copies what it needs, never delays a
+// write, and never rejects traffic: what it cannot read it counts.
 
-import type { Logger } from 'pino';
 import type { RequestHead, ResponseHead } from '../http/head.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Correlator, Pending } from './correlator.js';
 import { Envelope, ENVELOPE_FALLBACK, ENVELOPE_MALFORMED, ENVELOPE_OK, readEnvelope } from './envelope.js';
 import { classify, parseMessages, type MessageKind } from './jsonrpc.js';
+import type { LazyLogger, McpMessage, MessageHooks, MessageObserver, Sender } from './message.js';
 import type { CounterSeries, HistogramSeries } from '../observe/hot-metrics.js';
 import { SseReader } from './sse-reader.js';
 
-/** Who sent a message. */
-export type Sender = 'client' | 'server';
-
-/** A logger made on first use: most sessions never log, and a pino child costs memory. */
-export type LazyLogger = () => Logger;
+/** Where the messages a sink reads come from; the inspector of a connection keeps one. */
+export interface MessageOrigin {
+  readonly proxySession: string;
+  /** The MCP session of the request (a response keeps its request's). */
+  mcpSession: string | null;
+  readonly clientIp: string;
+  readonly log: LazyLogger;
+}
 
 /** The series one method label counts into, bound on first use. */
 class MethodSeries {
@@ -27,61 +31,91 @@ class MethodSeries {
   duration: HistogramSeries | null = null;
 }
 
-/** Process-wide sink for observed messages: metrics, correlation and debug logs. */
+/** Turns observed bytes into McpMessages (the envelope only, up to --inspect-limit) and hands each to the app's observers. */
 export class McpMessageSink {
   readonly limitBytes: number;
-  readonly #debug: boolean;
+  readonly #fullParse: boolean;
+  readonly #hooks: MessageHooks;
   readonly #metrics: Metrics;
-  readonly #correlator: Correlator;
-  readonly #series = new Map<string, MethodSeries>();
   readonly #envelope = new Envelope();
 
-  constructor(metrics: Metrics, correlator: Correlator, limitBytes: number, debug: boolean) {
+  /** `fullParse`: read every message with JSON.parse, for the tool names debug lines show. */
+  constructor(hooks: MessageHooks, metrics: Metrics, limitBytes: number, fullParse: boolean) {
+    this.#hooks = hooks;
     this.#metrics = metrics;
-    this.#correlator = correlator;
     this.limitBytes = limitBytes;
-    this.#debug = debug;
+    this.#fullParse = fullParse;
   }
 
-  /** Observes the JSON body or line in buf[start, end) (a message or a batch) sent by `from` within `scope`. */
-  bytes(buf: Buffer, start: number, end: number, from: Sender, scope: string, log: LazyLogger): void {
-    // Debug logs name the tool of each call, which only the full parse gives.
-    const read = this.#debug ? ENVELOPE_FALLBACK : readEnvelope(buf, start, end, this.#envelope);
+  /** Observes the JSON body or line in buf[start, end) (a message or a batch) sent by `from`. */
+  bytes(buf: Buffer, start: number, end: number, from: Sender, origin: MessageOrigin): void {
+    const read = this.#fullParse ? ENVELOPE_FALLBACK : readEnvelope(buf, start, end, this.#envelope);
     if (read === ENVELOPE_OK) {
       const env = this.#envelope;
-      this.#record(env.kind, env.method, env.id, null, from, scope, log);
+      this.#emit(env.kind, env.method, env.id, null, buf.subarray(start, end), from, origin);
     } else if (read === ENVELOPE_FALLBACK) {
-      this.#parse(buf.toString('utf8', start, end), from, scope, log);
+      this.#parse(buf, start, end, from, origin);
     } else if (read === ENVELOPE_MALFORMED) {
       this.skipped('malformed');
     }
   }
 
   /** Observes one whole body or line. */
-  body(buf: Buffer, from: Sender, scope: string, log: LazyLogger): void {
-    this.bytes(buf, 0, buf.length, from, scope, log);
+  body(buf: Buffer, from: Sender, origin: MessageOrigin): void {
+    this.bytes(buf, 0, buf.length, from, origin);
   }
 
-  #parse(text: string, from: Sender, scope: string, log: LazyLogger): void {
+  #parse(buf: Buffer, start: number, end: number, from: Sender, origin: MessageOrigin): void {
+    const text = buf.toString('utf8', start, end);
     if (text.trim() === '') return;
     const messages = parseMessages(text);
     if (messages === null) {
       this.skipped('malformed');
       return;
     }
+    const bytes = buf.subarray(start, end);
     for (const m of messages) {
       const info = classify(m);
-      this.#record(info.kind, info.method, info.id, info.tool, from, scope, log);
+      this.#emit(info.kind, info.method, info.id, info.tool, bytes, from, origin);
     }
   }
 
-  #record(kind: MessageKind, label: string, id: string | null, tool: string | null, from: Sender, scope: string, log: LazyLogger): void {
-    let method = label;
+  #emit(kind: MessageKind, method: string, id: string | null, name: string | null, bytes: Buffer, from: Sender, origin: MessageOrigin): void {
+    this.#hooks.observe({
+      from, proxySession: origin.proxySession, mcpSession: origin.mcpSession, kind, method, id, name, bytes,
+      clientIp: origin.clientIp, log: origin.log,
+    });
+  }
+
+  /** Counts a body the inspector did not parse: not_json, too_large or malformed. */
+  skipped(reason: string): void {
+    this.#metrics.mcpUnparsed.labels(reason).inc();
+  }
+}
+
+/** The metrics observer: messages counted per method and direction, requests correlated with their responses for latency, and (debug) one line per message. */
+export class McpMetricsObserver implements MessageObserver {
+  readonly #debug: boolean;
+  readonly #metrics: Metrics;
+  readonly #correlator: Correlator;
+  readonly #series = new Map<string, MethodSeries>();
+
+  constructor(metrics: Metrics, correlator: Correlator, debug: boolean) {
+    this.#metrics = metrics;
+    this.#correlator = correlator;
+    this.#debug = debug;
+  }
+
+  onMessage(m: McpMessage): void {
+    const from = m.from;
+    const kind = m.kind;
+    const scope = m.mcpSession ?? m.proxySession;
+    let method = m.method;
     let pending: Pending | undefined;
     if (kind === 'request') {
-      this.#correlator.start(scope, from, id!, method, performance.now());
+      this.#correlator.start(scope, from, m.id!, method, performance.now());
     } else if (kind === 'result' || kind === 'error') {
-      pending = id === null ? undefined : this.#correlator.finish(scope, from === 'client' ? 'server' : 'client', id);
+      pending = m.id === null ? undefined : this.#correlator.finish(scope, from === 'client' ? 'server' : 'client', m.id);
       method = pending?.method ?? 'unknown';
     }
     const series = this.#seriesOf(method);
@@ -90,7 +124,7 @@ export class McpMessageSink {
     if (from === 'client') (series.toServer ??= this.#metrics.mcpMessages.labels(method, 'client_to_server')).inc();
     else (series.toClient ??= this.#metrics.mcpMessages.labels(method, 'server_to_client')).inc();
     if (this.#debug) {
-      log().debug({ mcp: scope, kind, method, id, tool: tool ?? undefined, from }, 'mcp message');
+      m.log().debug({ mcp: scope, kind, method, id: m.id, tool: m.name ?? undefined, from }, 'mcp message');
     }
   }
 
@@ -101,11 +135,6 @@ export class McpMessageSink {
       this.#series.set(method, series);
     }
     return series;
-  }
-
-  /** Counts a body the inspector did not parse: not_json, too_large or malformed. */
-  skipped(reason: string): void {
-    this.#metrics.mcpUnparsed.labels(reason).inc();
   }
 }
 
@@ -156,9 +185,7 @@ class BodyCollector {
 /** One L7 session's view of MCP over Streamable HTTP. */
 export class McpInspector {
   readonly #sink: McpMessageSink;
-  readonly #log: LazyLogger;
-  readonly #fallbackScope: string;
-  #scope = '';
+  readonly #origin: MessageOrigin;
   #request: BodyCollector | null = null;
   #response: BodyCollector | null = null;
   #sse: SseReader | null = null;
@@ -166,15 +193,14 @@ export class McpInspector {
   #reqBody: BodyCollector | null = null;
   #resBody: BodyCollector | null = null;
 
-  constructor(sink: McpMessageSink, log: LazyLogger, proxySessionId: string) {
+  constructor(sink: McpMessageSink, log: LazyLogger, proxySessionId: string, clientIp: string) {
     this.#sink = sink;
-    this.#log = log;
-    this.#fallbackScope = proxySessionId;
+    this.#origin = { proxySession: proxySessionId, mcpSession: null, clientIp, log };
   }
 
   /** A request head: decide whether its body is a JSON-RPC message to read. */
   onRequestHead(req: RequestHead): void {
-    this.#scope = req.mcpSessionId ?? this.#fallbackScope;
+    this.#origin.mcpSession = req.mcpSessionId;
     this.#request = null;
     this.#response = null;
     this.#sse = null;
@@ -201,7 +227,7 @@ export class McpInspector {
     if (body === null) return;
     this.#request = null;
     if (body.overflow) this.#sink.skipped('too_large');
-    else this.#sink.body(body.take(), 'client', this.#scope, this.#log);
+    else this.#sink.body(body.take(), 'client', this.#origin);
   }
 
   /** A response head: JSON bodies are collected, event streams read event by event. */
@@ -213,8 +239,9 @@ export class McpInspector {
       this.#resBody.reset();
       this.#response = this.#resBody;
     } else if (isEventStream(res.contentType)) {
-      const scope = this.#scope;
-      this.#sse = new SseReader(this.#sink.limitBytes, (data, start, end) => this.#sink.bytes(data, start, end, 'server', scope, this.#log));
+      // A stream outlives nothing on its connection, but keeps its own copy of where it came from.
+      const origin: MessageOrigin = { ...this.#origin };
+      this.#sse = new SseReader(this.#sink.limitBytes, (data, start, end) => this.#sink.bytes(data, start, end, 'server', origin));
     }
   }
 
@@ -229,6 +256,11 @@ export class McpInspector {
     this.#sse = null;
     if (body === null) return;
     if (body.overflow) this.#sink.skipped('too_large');
-    else if (body.bytes > 0) this.#sink.body(body.take(), 'server', this.#scope, this.#log);
+    else if (body.bytes > 0) this.#sink.body(body.take(), 'server', this.#origin);
+  }
+
+  /** A decider answered the request: the answer is the server's message. */
+  onAnswer(body: Buffer): void {
+    this.#sink.body(body, 'server', this.#origin);
   }
 }

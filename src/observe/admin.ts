@@ -1,10 +1,11 @@
-// The control plane (SPEC "Admin API"): health, metrics, and sessions to list or close.
+// The control plane (SPEC "Admin API"): health, metrics, the policy in force, and sessions to list or close.
 // node:http is fine here; it is never in the data path.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { Registry } from '../session/registry.js';
 import type { Metrics } from './metrics.js';
+import type { PolicySnapshot } from '../policy/policy.js';
 
 /** What the admin API reads and controls. */
 export interface AdminDeps {
@@ -15,6 +16,8 @@ export interface AdminDeps {
   /** Settings that weaken the proxy (e.g. unverified upstream TLS), shown by /healthz. */
   readonly warnings: readonly string[];
   isDraining(): boolean;
+  /** The rules in force (GET /policy), or null without --policy. */
+  policy(): PolicySnapshot | null;
 }
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
@@ -59,6 +62,10 @@ export function createAdminServer(deps: AdminDeps): http.Server {
         (err: unknown) => send(res, 500, JSON.stringify({ error: String(err) })),
       );
       return;
+    }
+    if (req.method === 'GET' && path === '/policy') {
+      const snapshot = deps.policy();
+      return snapshot === null ? send(res, 404, JSON.stringify({ error: 'no policy loaded (--policy FILE)' })) : send(res, 200, JSON.stringify(snapshot));
     }
     if (path === '/sessions' && req.method === 'GET') {
       // ?mcpSessionId= lists the connections (POSTs, the GET stream) of one MCP session.

@@ -27,6 +27,8 @@ export class Metrics {
   readonly mcpErrors: HotCounter;
   readonly mcpDuration: HotHistogram;
   readonly mcpUnparsed: HotCounter;
+  readonly policyDecisions: HotCounter;
+  readonly policyReloads: HotCounter;
   #closedBytesIn = 0;
   #closedBytesOut = 0;
 
@@ -63,6 +65,8 @@ export class Metrics {
     this.mcpDuration = new HotHistogram(reg, 'shadowcat_mcp_request_duration_seconds', 'JSON-RPC request to response time, by method', ['method'],
       [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120]);
     this.mcpUnparsed = new HotCounter(reg, 'shadowcat_mcp_unparsed_total', 'Bodies the MCP inspector skipped, by reason', ['reason']);
+    this.policyDecisions = new HotCounter(reg, 'shadowcat_policy_decisions_total', 'Policy rule decisions, by rule and action', ['rule', 'action']);
+    this.policyReloads = new HotCounter(reg, 'shadowcat_policy_reloads_total', 'Policy file reloads, by result (ok, error)', ['result']);
     // Pre-create the label-free families' common series so /metrics always lists them.
     this.#upstreamErrors.labels('connect');
   }

@@ -3,6 +3,7 @@
 
 import type net from 'node:net';
 import type { RequestHead, ResponseHead } from '../http/head.js';
+import type { LazyLogger } from '../mcp/message.js';
 
 /** Per-session observer of the L7 corridor; hooks named in lifecycle order. */
 export interface ExchangeObserver {
@@ -13,6 +14,10 @@ export interface ExchangeObserver {
   onRequestEnd(): void;
   onResponseHead(req: RequestHead, res: ResponseHead): void;
   onResponseBody(chunk: Buffer): void;
+  /** A decider answered the request instead of the upstream: the JSON-RPC response sent. */
+  onAnswer(body: Buffer): void;
+  /** The session's logger (made on first use). */
+  readonly log: LazyLogger;
   /** The exchange ended: status sent (0 when none), and how long it took. */
   onResponseEnd(req: RequestHead | null, status: number, durationMs: number): void;
   /** A new upstream connection was opened for this session (not an idle link handed on). */

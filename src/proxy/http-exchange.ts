@@ -8,16 +8,19 @@
 import type net from 'node:net';
 import type { Config } from '../config.js';
 import {
-  BadRequestError, BodyTimeoutError, BodyTooLargeError, HeaderTimeoutError, HeadTooLargeError, ProxyError,
-  RateLimitedError, UnsupportedTransferCodingError, UpstreamBrokenError, UpstreamTimeoutError,
+  BadRequestError, BodyTimeoutError, BodyTooLargeError, HeaderTimeoutError, HeadTooLargeError, PolicyTooLargeError,
+  PolicyUnreadableError, ProxyError, RateLimitedError, UnsupportedTransferCodingError, UpstreamBrokenError, UpstreamTimeoutError,
 } from '../errors.js';
 import { ChunkedFilter } from '../http/chunked-filter.js';
 import { errorResponse, statusFor } from '../http/error-response.js';
 import { createFramer, FRAME_END, FRAME_ERROR } from '../http/framer.js';
 import {
-  buildClientResponseHead, buildUpstreamRequestHead, findHeadEnd, leadingEmptyLines, readRequestHead,
+  buildClientResponseHead, buildReframedResponseHead, buildUpstreamRequestHead, findHeadEnd, leadingEmptyLines, readRequestHead,
   readResponseHead, type RequestHead, type RequestRewrite, type ResponseHead,
 } from '../http/head.js';
+import type { MessageGate } from '../mcp/gate.js';
+import type { RewriteVerdict } from '../mcp/message.js';
+import { JsonBodyRewrite, SseRewrite, type ResponseTransform } from '../mcp/result-rewrite.js';
 import type { Session, SessionOwner, CloseReason } from '../session/session.js';
 import { dialFailureKind, upstreamSocketError } from '../upstream/connect.js';
 import type { UpstreamSource } from '../upstream/upstream-source.js';
@@ -69,7 +72,39 @@ export interface ExchangeContext {
   isDraining(): boolean;
   /** Rate-limit policy: 0 lets a request from `clientIp` through, else seconds to wait. */
   admitRequest(clientIp: string): number;
+  /** The deciders' gate; null when none is loaded (then nothing is ever held). */
+  readonly gate: MessageGate | null;
 }
+
+/** A request body held for the deciders: its data (de-chunked), bounded by --inspect-limit. */
+class HeldBody {
+  parts: Buffer[] = [];
+  bytes = 0;
+  overflow = false;
+
+  push(data: Buffer, limit: number): void {
+    if (this.overflow) return;
+    this.bytes += data.length;
+    if (this.bytes > limit) {
+      this.overflow = true;
+      this.parts = [];
+    } else {
+      this.parts.push(data);
+    }
+  }
+
+  take(): Buffer {
+    return this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
+  }
+}
+
+function isJsonType(contentType: string | null): boolean {
+  if (contentType === null) return false;
+  const t = contentType.toLowerCase();
+  return t.startsWith('application/json') || (t.startsWith('application/') && t.includes('+json'));
+}
+
+const CHUNKED_END = Buffer.from('0\r\n\r\n', 'latin1');
 
 /** The L7 handler of one client connection; owned by its Session. */
 export class HttpExchange implements SessionOwner {
@@ -138,6 +173,11 @@ export class HttpExchange implements SessionOwner {
     exchange.#bodyTimeout();
   }
 
+  static #onDelayed(exchange: HttpExchange): void {
+    exchange.#delayTimer = null;
+    if (!exchange.#closed) exchange.#release();
+  }
+
   readonly #ctx: ExchangeContext;
   readonly #session: Session;
   readonly #client: net.Socket;
@@ -164,8 +204,23 @@ export class HttpExchange implements SessionOwner {
   // null while the message in that direction is not chunked.
   #reqChunks: ChunkedFilter | null = null;
   #resChunks: ChunkedFilter | null = null;
-  readonly #onRequestData = (data: Buffer): void => this.#obs.onRequestBody(data);
-  readonly #onResponseData = (data: Buffer): void => this.#obs.onResponseBody(data);
+  readonly #onRequestData = (data: Buffer): void => {
+    if (this.#held !== null) this.#held.push(data, this.#ctx.config.inspectLimitBytes);
+    if (this.#obs.wantsBodies) this.#obs.onRequestBody(data);
+  };
+  readonly #onResponseData = (data: Buffer): void => {
+    if (this.#resTransform !== null) this.#resTransform.push(data);
+    if (this.#obs.wantsBodies) this.#obs.onResponseBody(data);
+  };
+  // The hold phase (only with a gate): the request's body is gathered before anything goes
+  // upstream, then forwarded, answered, delayed or refused; a response may be rewritten.
+  #held: HeldBody | null = null;
+  #delayTimer: NodeJS.Timeout | null = null;
+  #rewrite: RewriteVerdict | null = null;
+  #rewriteId = '';
+  #resTransform: ResponseTransform | null = null;
+  #resTransformChunked = false;
+  #transformHead: ResponseHead | null = null;
 
   #upstream: net.Socket | null = null;
   /** performance.now() after which the kept (idle) upstream link must not be reused. */
@@ -234,6 +289,10 @@ export class HttpExchange implements SessionOwner {
     if (this.#responseTimer !== null) clearTimeout(this.#responseTimer);
     this.#responseTimer = null;
     this.#clearBodyTimer();
+    if (this.#delayTimer !== null) clearTimeout(this.#delayTimer);
+    this.#delayTimer = null;
+    this.#held = null;
+    this.#resTransform = null;
     if (this.#acquiring) this.#source.cancel(this.#onUpstreamReady);
     this.#acquiring = false;
     const upstream = this.#upstream;
@@ -368,7 +427,8 @@ export class HttpExchange implements SessionOwner {
     this.#resFramer.expectNoBody(req.method === 'HEAD');
     this.#resPhase = S_WAIT;
     this.#obs.onRequestHead(req);
-    this.#reqChunks = req.chunked ? new ChunkedFilter(this.#obs.wantsBodies ? this.#onRequestData : null) : null;
+    if (this.#ctx.gate !== null && !this.#holdRequest(req)) return null;
+    this.#reqChunks = req.chunked ? new ChunkedFilter(this.#obs.wantsBodies || this.#held !== null ? this.#onRequestData : null) : null;
 
     const bodyStart = headEnd - prev;
     let body: Buffer;
@@ -383,16 +443,18 @@ export class HttpExchange implements SessionOwner {
       this.#reqRemaining = !req.chunked && req.contentLength >= 0 ? req.contentLength - body.length : -1;
       this.#bodyLastAt = performance.now();
       this.#bodyTimer ??= setTimeout(HttpExchange.#onBodyTimeout, this.#ctx.config.bodyTimeoutMs, this);
-      if (this.#source.sharesSockets && this.#upstream === null) {
-        // The body is gathered before the request takes the shared link, so a client that
-        // waits for 100 Continue gets it from us (RFC 9110 §10.1.1 lets a proxy answer).
+      const held = this.#held !== null;
+      if (held || (this.#source.sharesSockets && this.#upstream === null)) {
+        // The body is gathered before the request takes the shared link (or goes anywhere,
+        // when held), so a client that waits for 100 Continue gets it from us (RFC 9110
+        // §10.1.1 lets a proxy answer).
         if (req.expectContinue && req.versionMinor >= 1) this.#writeClient(CONTINUE);
-        if (req.contentLength > GATHER_LIMIT_BYTES) this.#acquireUpstream(true);
+        if (!held && req.contentLength > GATHER_LIMIT_BYTES) this.#acquireUpstream(true);
       }
     }
     if (!this.#sendBody(body, req)) return null;
     if (this.#reqPhase === R_DONE) this.#requestDone();
-    else if (this.#upstream === null && !this.#source.sharesSockets) this.#acquireUpstream(false);
+    else if (this.#upstream === null && !this.#source.sharesSockets && this.#held === null) this.#acquireUpstream(false);
     return rest;
   }
 
@@ -442,8 +504,15 @@ export class HttpExchange implements SessionOwner {
     }
     const chunks = this.#reqChunks;
     const body = chunks === null || input.length === 0 ? input : chunks.push(input);
-    // A chunked body reaches the observer through the filter, as data without framing.
-    if (body.length > 0 && chunks === null && this.#obs.wantsBodies) this.#obs.onRequestBody(body);
+    // A chunked body reaches the observer (and the hold) through the filter, as data without framing.
+    if (body.length > 0 && chunks === null) {
+      if (this.#held !== null) this.#held.push(body, this.#ctx.config.inspectLimitBytes);
+      if (this.#obs.wantsBodies) this.#obs.onRequestBody(body);
+    }
+    if (this.#held !== null && this.#held.overflow) {
+      this.#fail(new PolicyTooLargeError(this.#ctx.config.inspectLimitBytes));
+      return false;
+    }
     if (req === null) {
       if (body.length > 0) this.#sendUpstream(body);
       return true;
@@ -457,6 +526,10 @@ export class HttpExchange implements SessionOwner {
   #requestDone(): void {
     this.#clearBodyTimer();
     this.#obs.onRequestEnd();
+    if (this.#held !== null) {
+      this.#judge();
+      return;
+    }
     if (this.#upstream === null && !this.#acquiring) this.#acquireUpstream(false);
     // Time spent waiting for the shared link counts toward --upstream-timeout (SPEC).
     if (this.#upstream !== null || (this.#source.sharesSockets && !this.#acquiringOwn)) this.#armResponseTimer();
@@ -464,11 +537,12 @@ export class HttpExchange implements SessionOwner {
 
   #sendUpstream(buf: Buffer): void {
     const upstream = this.#upstream;
-    if (upstream === null) {
+    if (upstream === null || this.#held !== null) {
       (this.#outQueue ??= []).push(buf);
       this.#queuedBytes += buf.length;
-      // Gathering is bounded: past the limit the request gets a connection of its own.
-      if (this.#queuedBytes > GATHER_LIMIT_BYTES && !this.#acquiring) this.#acquireUpstream(true);
+      // Gathering is bounded: past the limit the request gets a connection of its own
+      // (a held body is bounded by --inspect-limit instead).
+      if (this.#queuedBytes > GATHER_LIMIT_BYTES && !this.#acquiring && this.#held === null) this.#acquireUpstream(true);
       return;
     }
     if (!upstream.write(buf)) this.#pauseClient(P_BACKPRESSURE);
@@ -550,6 +624,132 @@ export class HttpExchange implements SessionOwner {
   #clearBodyTimer(): void {
     if (this.#bodyTimer !== null) clearTimeout(this.#bodyTimer);
     this.#bodyTimer = null;
+  }
+
+  // ---- hold phase (only with a gate) -----------------------------------------------
+
+  /** Decides from the head whether this request is held; false when it was refused. */
+  #holdRequest(req: RequestHead): boolean {
+    if (req.upgrade !== null) {
+      // A tunnel would carry messages no decider sees.
+      this.#fail(new PolicyUnreadableError('a protocol upgrade is refused while a policy is loaded'));
+      return false;
+    }
+    if (req.contentLength === 0 || (req.contentLength < 0 && !req.chunked)) return true;
+    const limit = this.#ctx.config.inspectLimitBytes;
+    if (req.contentLength > limit) {
+      this.#fail(new PolicyTooLargeError(limit));
+      return false;
+    }
+    this.#held = new HeldBody();
+    return true;
+  }
+
+  /** The held request is complete: ask the gate what to do with it. */
+  #judge(): void {
+    const session = this.#session;
+    const req = this.#req!;
+    const j = this.#ctx.gate!.judge(this.#held!.take(), {
+      proxySession: session.id, mcpSession: req.mcpSessionId, clientIp: session.clientIp, log: this.#obs.log,
+    });
+    switch (j.type) {
+      case 'forward': return this.#release();
+      case 'rewrite':
+        this.#rewrite = j.verdict;
+        this.#rewriteId = j.idJson;
+        return this.#release();
+      case 'delay':
+        this.#delayTimer = setTimeout(HttpExchange.#onDelayed, j.ms, this);
+        return;
+      case 'answer': return this.#answer(j.body);
+      case 'refuse': return this.#fail(new PolicyUnreadableError(j.why));
+    }
+  }
+
+  /** Sends the held request on: its gathered head and body go upstream as one write. */
+  #release(): void {
+    this.#held = null;
+    const upstream = this.#upstream;
+    if (upstream === null) {
+      if (!this.#acquiring) this.#acquireUpstream(false);
+    } else {
+      const queued = this.#outQueue;
+      this.#outQueue = null;
+      this.#queuedBytes = 0;
+      if (queued !== null) {
+        let ok = true;
+        upstream.cork();
+        for (const buf of queued) ok = upstream.write(buf);
+        upstream.uncork();
+        if (!ok) this.#pauseClient(P_BACKPRESSURE);
+      }
+    }
+    if (this.#upstream !== null || (this.#source.sharesSockets && !this.#acquiringOwn)) this.#armResponseTimer();
+  }
+
+  /** Answers the held request ourselves (a JSON-RPC response, or 202 for a notification); the upstream never sees it. */
+  #answer(body: Buffer | null): void {
+    const req = this.#req!;
+    this.#held = null;
+    this.#outQueue = null;
+    this.#queuedBytes = 0;
+    if (req.wantsClose || this.#ctx.isDraining() || this.#session.state !== 'open') this.#closeAfter = true;
+    const connection = this.#closeAfter ? 'Connection: close\r\n' : req.versionMinor === 0 ? 'Connection: keep-alive\r\n' : '';
+    const status = body === null ? 202 : 200;
+    const head = body === null
+      ? `HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n${connection}\r\n`
+      : `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n${connection}\r\n`;
+    this.#resStatus = status;
+    this.#resStarted = true;
+    this.#writeClient(body === null ? Buffer.from(head, 'latin1') : Buffer.concat([Buffer.from(head, 'latin1'), body]));
+    if (body !== null) this.#obs.onAnswer(body);
+    this.#obs.onResponseEnd(req, status, performance.now() - this.#startedAt);
+    this.#endExchange();
+  }
+
+  /** Sets up the rewrite a decider asked for, when this response carries a body it can rewrite; false to forward as is. */
+  #startTransform(res: ResponseHead, http10Client: boolean): boolean {
+    const verdict = this.#rewrite!;
+    const limit = this.#ctx.config.inspectLimitBytes;
+    if (res.statusCode !== 200) return false;
+    if (isJsonType(res.contentType)) {
+      this.#resTransform = new JsonBodyRewrite(limit, this.#rewriteId, verdict);
+      return true;
+    }
+    const type = res.contentType;
+    if (type === null || !type.toLowerCase().startsWith('text/event-stream')) return false;
+    // Events change length: the stream is re-framed as chunked (close-delimited for HTTP/1.0).
+    const chunked = !http10Client;
+    if (!chunked) this.#closeAfter = true;
+    this.#resTransformChunked = chunked;
+    this.#resTransform = new SseRewrite(limit, this.#rewriteId, verdict, (event) => this.#writeTransformed(event));
+    this.#writeClient(buildReframedResponseHead(res, this.#ctx.rewrite, this.#closeAfter, http10Client, chunked ? 'Transfer-Encoding: chunked\r\n' : ''));
+    return true;
+  }
+
+  #writeTransformed(data: Buffer): void {
+    if (data.length === 0) return;
+    if (this.#resTransformChunked) this.#writeClient(Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`, 'latin1'), data, Buffer.from('\r\n', 'latin1')]));
+    else this.#writeClient(data);
+  }
+
+  /** The rewritten response ended: send what is left; false when it could not be rewritten (the session was closed). */
+  #finishTransform(res: ResponseHead | null): boolean {
+    const t = this.#resTransform!;
+    this.#resTransform = null;
+    const rest = t.finish();
+    if (rest === null) {
+      this.#fail(new PolicyUnreadableError(`the response could not be filtered: ${t.failed}`));
+      return false;
+    }
+    if (t instanceof JsonBodyRewrite) {
+      const head = buildReframedResponseHead(res!, this.#ctx.rewrite, this.#closeAfter, this.#req!.versionMinor === 0, `Content-Length: ${rest.length}\r\n`);
+      this.#writeClient(Buffer.concat([head, rest]));
+    } else {
+      this.#writeTransformed(rest);
+      if (this.#resTransformChunked) this.#writeClient(CHUNKED_END);
+    }
+    return true;
   }
 
   // ---- upstream side --------------------------------------------------------------
@@ -644,7 +844,9 @@ export class HttpExchange implements SessionOwner {
 
   #upstreamData(chunk: Buffer): void {
     this.#ctx.touch(this.#session);
-    if (this.#resPhase === S_BODY) this.#consumeResponseBody(chunk);
+    // While a request is held nothing of it went upstream: the kept link is idle.
+    if (this.#held !== null) this.#dropIdleUpstream();
+    else if (this.#resPhase === S_BODY) this.#consumeResponseBody(chunk);
     else if (this.#resPhase === S_WAIT) this.#consumeResponseHead(chunk);
     // Bytes on an idle keep-alive link would be misread as the next response: drop the link.
     else this.#dropIdleUpstream();
@@ -724,6 +926,13 @@ export class HttpExchange implements SessionOwner {
     if (req.wantsClose || eofDelimited || this.#reqPhase !== R_DONE || this.#ctx.isDraining() || this.#session.state !== 'open') {
       this.#closeAfter = true;
     }
+    if (this.#rewrite !== null) {
+      if (!bodyless && this.#startTransform(res, req.versionMinor === 0)) {
+        this.#transformHead = res;
+        if (res.chunked) this.#resChunks = new ChunkedFilter(this.#onResponseData);
+      }
+      this.#rewrite = null;
+    }
     this.#resStatus = status;
     this.#resKeepAliveMs = res.keepAliveTimeoutMs;
     this.#resStarted = true;
@@ -773,6 +982,7 @@ export class HttpExchange implements SessionOwner {
 
   /** Forwards response body bytes to the client, after the rewritten head of `res` when given. */
   #writeBody(input: Buffer, res: ResponseHead | null = null, http10Client = false): void {
+    if (this.#resTransform !== null) return this.#transformBody(input);
     const chunks = this.#resChunks;
     const body = chunks === null || input.length === 0 ? input : chunks.push(input);
     if (body.length > 0 && chunks === null && this.#obs.wantsBodies) this.#obs.onResponseBody(body);
@@ -785,6 +995,19 @@ export class HttpExchange implements SessionOwner {
     if (!join) this.#writeClient(body);
   }
 
+  /** Response body bytes of a response being rewritten: fed to the transform, which writes what it may. */
+  #transformBody(input: Buffer): void {
+    if (input.length === 0) return;
+    const t = this.#resTransform!;
+    const chunks = this.#resChunks;
+    if (chunks !== null) chunks.push(input);
+    else {
+      t.push(input);
+      if (this.#obs.wantsBodies) this.#obs.onResponseBody(input);
+    }
+    if (t.failed !== null) this.#fail(new PolicyUnreadableError(`the response could not be filtered: ${t.failed}`));
+  }
+
   #writeClient(buf: Buffer): void {
     this.#session.bytesOut += buf.length;
     if (!this.#client.write(buf) && !this.#upstreamPaused && this.#upstream !== null) {
@@ -795,6 +1018,8 @@ export class HttpExchange implements SessionOwner {
 
   /** The response ended; `trailingBytes` means the upstream sent more than one response. */
   #finishResponse(trailingBytes: boolean): void {
+    if (this.#closed) return;
+    if (this.#resTransform !== null && !this.#finishTransform(this.#transformHead)) return;
     this.#clearResponseTimer();
     const upstream = this.#upstream!;
     const clean = !trailingBytes && this.#reqPhase === R_DONE && this.#resFramer.keepAlive;
@@ -822,6 +1047,9 @@ export class HttpExchange implements SessionOwner {
 
   /** Resets for the next request, or closes when this exchange was the last. */
   #endExchange(): void {
+    this.#rewrite = null;
+    this.#resTransform = null;
+    this.#transformHead = null;
     this.#resPhase = S_IDLE;
     this.#reqRemaining = -1;
     this.#resRemaining = -1;
@@ -860,7 +1088,7 @@ export class HttpExchange implements SessionOwner {
 
   #upstreamEnd(): void {
     if (this.#closed) return;
-    if (this.#resPhase === S_IDLE) return this.#dropIdleUpstream();
+    if (this.#resPhase === S_IDLE || this.#held !== null) return this.#dropIdleUpstream();
     if (this.#resPhase === S_BODY && this.#resFramer.finish()) {
       // A body delimited by the connection closing has ended.
       this.#finishResponse(false);
@@ -873,13 +1101,13 @@ export class HttpExchange implements SessionOwner {
 
   #upstreamError(err: NodeJS.ErrnoException): void {
     if (this.#closed) return;
-    if (this.#resPhase === S_IDLE) return this.#dropIdleUpstream();
+    if (this.#resPhase === S_IDLE || this.#held !== null) return this.#dropIdleUpstream();
     this.#upstreamFailed(upstreamSocketError(err), 'reset');
   }
 
   #upstreamClose(): void {
     if (this.#closed || this.#upstream === null) return;
-    if (this.#resPhase === S_IDLE) return this.#dropIdleUpstream();
+    if (this.#resPhase === S_IDLE || this.#held !== null) return this.#dropIdleUpstream();
     this.#upstreamFailed(new UpstreamBrokenError('upstream connection closed'), 'reset');
   }
 

@@ -1,12 +1,22 @@
 // forward stdio: our stdin → the child's stdin and the child's stdout → our stdout, byte
 // for byte as they arrive, with backpressure both ways. Messages are framed on the side
 // for observation only; what the client receives is exactly what the child wrote.
+// With a gate (a policy loaded), lines are framed before they are written instead: each
+// client line is judged (forwarded, delayed, answered to the client, or refused) and the
+// child's lines are written whole, so an answer never lands inside one, and the response
+// to a list request a `hide` rule rewrites is rewritten.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import { NdjsonFramer } from '../mcp/ndjson.js';
-import type { McpMessageSink } from '../mcp/inspector.js';
+import { PolicyTooLargeError, PolicyUnreadableError } from '../errors.js';
+import { errorBody } from '../http/error-response.js';
+import { Envelope, ENVELOPE_OK, readEnvelope } from '../mcp/envelope.js';
+import type { MessageGate } from '../mcp/gate.js';
+import type { McpMessageSink, MessageOrigin } from '../mcp/inspector.js';
+import type { RewriteVerdict } from '../mcp/message.js';
+import { LineSplitter, NdjsonFramer } from '../mcp/ndjson.js';
+import { rewriteMessage } from '../mcp/result-rewrite.js';
 
 /** The streams and settings a bridge runs with (the process's own, in the CLI). */
 export interface StdioBridgeOptions {
@@ -17,6 +27,8 @@ export interface StdioBridgeOptions {
   /** Time between SIGTERM and SIGKILL. */
   readonly killGraceMs: number;
   readonly sink: McpMessageSink;
+  /** The deciders' gate, or null (then bytes pass as they arrive). */
+  readonly gate: MessageGate | null;
   readonly log: Logger;
 }
 
@@ -43,18 +55,26 @@ export function startStdioBridge(opts: StdioBridgeOptions): StdioBridge {
     log.warn({ from, bytes, limit: sink.limitBytes }, 'message longer than --inspect-limit: forwarded, not inspected');
   };
   const getLog = (): Logger => log;
-  const fromClient = new NdjsonFramer(sink.limitBytes, (line) => sink.body(line, 'client', 'stdio', getLog), oversize('client'));
-  const fromServer = new NdjsonFramer(sink.limitBytes, (line) => sink.body(line, 'server', 'stdio', getLog), oversize('server'));
+  const origin: MessageOrigin = { proxySession: 'stdio', mcpSession: null, clientIp: '', log: getLog };
+  const gated = opts.gate === null ? null : gatedStreams(opts.gate, opts, childIn, (b) => output.write(b), origin);
+  const fromClient = gated?.fromClient ?? new NdjsonFramer(sink.limitBytes, (line) => sink.body(line, 'client', origin), oversize('client'));
+  const fromServer = gated?.fromServer ?? new NdjsonFramer(sink.limitBytes, (line) => sink.body(line, 'server', origin), oversize('server'));
 
   let stopping = false;
   let termTimer: NodeJS.Timeout | null = null;
   let killTimer: NodeJS.Timeout | null = null;
 
-  const onInput = (chunk: Buffer): void => {
+  const onInput = gated !== null ? (chunk: Buffer): void => {
+    fromClient.push(chunk);
+    if (childIn.writableNeedDrain) input.pause();
+  } : (chunk: Buffer): void => {
     if (!childIn.write(chunk)) input.pause();
     fromClient.push(chunk);
   };
-  const onChildOut = (chunk: Buffer): void => {
+  const onChildOut = gated !== null ? (chunk: Buffer): void => {
+    fromServer.push(chunk);
+    if (output.writableNeedDrain) childOut.pause();
+  } : (chunk: Buffer): void => {
     if (!output.write(chunk)) childOut.pause();
     fromServer.push(chunk);
   };
@@ -81,6 +101,7 @@ export function startStdioBridge(opts: StdioBridgeOptions): StdioBridge {
     input.removeListener('data', onInput);
     input.pause();
     fromClient.end();
+    gated?.flushDelayed();
     childIn.end();
     // Escalate: the shutdown timeout to exit on its own, then SIGTERM, then SIGKILL.
     termTimer = setTimeout(() => {
@@ -112,6 +133,7 @@ export function startStdioBridge(opts: StdioBridgeOptions): StdioBridge {
       input.removeListener('data', onInput);
       input.pause();
       fromServer.end();
+      gated?.close();
       const exitCode = code ?? (signal === null ? 1 : 128 + signalNumber(signal));
       if (started) log.info({ code, signal, exitCode }, 'child exited');
       resolve(exitCode);
@@ -159,4 +181,133 @@ export function startStdioBridge(opts: StdioBridgeOptions): StdioBridge {
 function signalNumber(signal: NodeJS.Signals): number {
   const table: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGPIPE: 13 };
   return table[signal] ?? 1;
+}
+
+/** The framed sides of a gated bridge. */
+interface GatedStreams {
+  readonly fromClient: { push(chunk: Buffer): void; end(): void };
+  readonly fromServer: { push(chunk: Buffer): void; end(): void };
+  /** Writes delayed client lines now (stdin ended: the child's stdin is about to close). */
+  flushDelayed(): void;
+  close(): void;
+}
+
+/** Client lines judged before they reach the child; the child's lines written whole (and rewritten where a hide rule asked). */
+function gatedStreams(gate: MessageGate, opts: StdioBridgeOptions, childIn: NodeJS.WritableStream, write: (b: Buffer) => boolean, origin: MessageOrigin): GatedStreams {
+  const { sink, log } = opts;
+  const limit = sink.limitBytes;
+  const NL = Buffer.from('\n');
+  // Responses to rewrite, by request id (JSON text); bounded by what clients ask.
+  const rewrites = new Map<string, RewriteVerdict>();
+  const delayed = new Map<NodeJS.Timeout, Buffer>();
+  const env = new Envelope();
+  // Answers wait while an oversize child line is being passed on in parts.
+  let serverMidLine = false;
+  let held: Buffer[] = [];
+  const toClient = (line: Buffer): void => {
+    const out = Buffer.concat([line, NL]);
+    if (serverMidLine) held.push(out);
+    else write(out);
+  };
+  const toChild = (line: Buffer): void => {
+    childIn.write(Buffer.concat([line, NL]));
+  };
+  const refuse = (err: PolicyUnreadableError | PolicyTooLargeError): void => {
+    log.warn({ err: err.message }, 'policy: client line refused');
+    toClient(Buffer.from(errorBody(err), 'utf8'));
+  };
+  const fromClient = new LineSplitter(limit, (line) => {
+    sink.body(line, 'client', origin);
+    const j = gate.judge(line, { proxySession: 'stdio', mcpSession: null, clientIp: '', log: origin.log });
+    switch (j.type) {
+      case 'forward': return toChild(line);
+      case 'rewrite':
+        rewrites.set(j.idJson, j.verdict);
+        return toChild(line);
+      case 'delay': {
+        const timer = setTimeout(() => {
+          delayed.delete(timer);
+          toChild(line);
+        }, j.ms);
+        delayed.set(timer, line);
+        return;
+      }
+      case 'answer':
+        if (j.body !== null) {
+          toClient(j.body);
+          sink.body(j.body, 'server', origin);
+        }
+        return;
+      case 'refuse': return refuse(new PolicyUnreadableError(j.why));
+    }
+  }, {
+    start: () => {
+      refuse(new PolicyTooLargeError(limit));
+      return false;
+    },
+    part: () => {},
+    end: () => {},
+  });
+  const failPending = (why: string): void => {
+    for (const id of rewrites.keys()) {
+      const body = `{"jsonrpc":"2.0","id":${id},"error":{"code":-32001,"message":"policy: the response could not be filtered: ${why}","data":{"reason":"policy-unreadable"}}}`;
+      toClient(Buffer.from(body, 'utf8'));
+    }
+    rewrites.clear();
+  };
+  const fromServer = new LineSplitter(limit, (line) => {
+    let out = line;
+    if (rewrites.size > 0 && readEnvelope(line, 0, line.length, env) === ENVELOPE_OK && env.id !== null && (env.kind === 'result' || env.kind === 'error')) {
+      const verdict = rewrites.get(env.id);
+      if (verdict !== undefined) {
+        rewrites.delete(env.id);
+        const rewritten = rewriteMessage(line, env.id, verdict);
+        if (rewritten === null) {
+          rewrites.set(env.id, verdict);
+          return failPending('not valid JSON');
+        }
+        out = rewritten;
+      }
+    }
+    sink.body(out, 'server', origin);
+    toClient(out);
+  }, {
+    start: (head) => {
+      sink.skipped('too_large');
+      // Fail closed: a line too long to read may be the response a rule must filter.
+      if (rewrites.size > 0) {
+        failPending('longer than --inspect-limit');
+        return false;
+      }
+      serverMidLine = true;
+      write(head);
+      return true;
+    },
+    part: (bytes) => {
+      write(bytes);
+    },
+    end: (passed) => {
+      if (!passed) return;
+      write(NL);
+      serverMidLine = false;
+      const waiting = held;
+      held = [];
+      for (const b of waiting) write(b);
+    },
+  });
+  return {
+    fromClient,
+    fromServer,
+    flushDelayed: () => {
+      for (const [timer, line] of delayed) {
+        clearTimeout(timer);
+        toChild(line);
+      }
+      delayed.clear();
+    },
+    close: () => {
+      for (const timer of delayed.keys()) clearTimeout(timer);
+      delayed.clear();
+    },
+  };
 }

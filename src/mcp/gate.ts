@@ -1,0 +1,102 @@
+// The judge of a held client message (an HTTP request body or a stdio line): read it
+// strictly, ask the deciders, and say what the transport must do. It fails closed: what
+// it cannot read with certainty (invalid JSON, a repeated member, a batch that holds a
+// message a decider acts on) is refused, never forwarded.
+
+import { CallEnvelope, ENVELOPE_BATCH, ENVELOPE_DUPLICATE, ENVELOPE_EMPTY, ENVELOPE_FALLBACK, ENVELOPE_OK, hasDuplicateKeys, readCallEnvelope } from './envelope.js';
+import { methodLabel } from './jsonrpc.js';
+import { answerBytes, type ClientCall, type LazyLogger, type MessageHooks, type RewriteVerdict, type Verdict } from './message.js';
+
+/** Where a held message came from. */
+export interface GateContext {
+  readonly proxySession: string;
+  readonly mcpSession: string | null;
+  readonly clientIp: string;
+  readonly log: LazyLogger;
+}
+
+/** What the transport does with a held message. */
+export type Judgement =
+  | { readonly type: 'forward' }
+  | { readonly type: 'delay'; readonly ms: number }
+  /** Answer instead of the upstream; `body` null: a notification, which gets no answer. */
+  | { readonly type: 'answer'; readonly body: Buffer | null }
+  /** Forward, and rewrite the result of the response with this id. */
+  | { readonly type: 'rewrite'; readonly verdict: RewriteVerdict; readonly idJson: string }
+  /** Unreadable while a policy is loaded: refused with `why`. */
+  | { readonly type: 'refuse'; readonly why: string };
+
+const FORWARD: Judgement = Object.freeze({ type: 'forward' });
+
+/** Reads held client messages and asks the app's deciders about them. */
+export class MessageGate {
+  readonly #hooks: MessageHooks;
+  readonly #env = new CallEnvelope();
+
+  constructor(hooks: MessageHooks) {
+    this.#hooks = hooks;
+  }
+
+  /** True when a message with this method would be held (a decider may care). */
+  cares(method: string): boolean {
+    return this.#hooks.cares(method);
+  }
+
+  /** Judges the JSON body or line in `body`. */
+  judge(body: Buffer, ctx: GateContext): Judgement {
+    const env = this.#env;
+    const read = readCallEnvelope(body, 0, body.length, env);
+    if (read === ENVELOPE_OK) {
+      if (env.method === null || !this.#hooks.cares(env.method)) return FORWARD;
+      const name = env.method === 'resources/read' ? env.uri : env.name ?? env.uri;
+      return this.#judgeOne(env.method, env.hasId, env.id, name, body, ctx);
+    }
+    if (read === ENVELOPE_EMPTY) return FORWARD;
+    if (read === ENVELOPE_DUPLICATE) return { type: 'refuse', why: 'a member appears twice in the message' };
+    if (read !== ENVELOPE_BATCH && read !== ENVELOPE_FALLBACK) return { type: 'refuse', why: 'the message is not valid JSON' };
+    return this.#judgeParsed(body, ctx);
+  }
+
+  /** The slow path: escapes, odd ids and batches, read with JSON.parse. */
+  #judgeParsed(body: Buffer, ctx: GateContext): Judgement {
+    const text = body.toString('utf8');
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return { type: 'refuse', why: 'the message is not valid JSON' };
+    }
+    if (hasDuplicateKeys(text)) return { type: 'refuse', why: 'a member appears twice in the message' };
+    if (!Array.isArray(value)) return this.#judgeValue(value, body, ctx);
+    for (const item of value) {
+      const j = this.#judgeValue(item, body, ctx);
+      if (j.type !== 'forward') return { type: 'refuse', why: 'a batch holds a message a policy rule acts on' };
+    }
+    return FORWARD;
+  }
+
+  #judgeValue(value: unknown, body: Buffer, ctx: GateContext): Judgement {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return FORWARD;
+    const m = value as Record<string, unknown>;
+    if (typeof m.method !== 'string') return FORWARD;
+    const method = m.method;
+    if (!this.#hooks.cares(method)) return FORWARD;
+    const hasId = 'id' in m;
+    const params = typeof m.params === 'object' && m.params !== null ? m.params as Record<string, unknown> : null;
+    const nameOf = (k: string): string | null => (params !== null && typeof params[k] === 'string' ? params[k] as string : null);
+    const name = method === 'resources/read' ? nameOf('uri') : nameOf('name') ?? nameOf('uri');
+    return this.#judgeOne(method, hasId, hasId ? JSON.stringify(m.id ?? null) : null, name, body, ctx);
+  }
+
+  #judgeOne(method: string, hasId: boolean, idJson: string | null, name: string | null, body: Buffer, ctx: GateContext): Judgement {
+    const call: ClientCall = {
+      from: 'client', proxySession: ctx.proxySession, mcpSession: ctx.mcpSession, kind: hasId ? 'request' : 'notification',
+      method: methodLabel(method), rawMethod: method, hasId, id: idJson, name, bytes: body, clientIp: ctx.clientIp, log: ctx.log,
+    };
+    const v: Verdict = this.#hooks.decide(call);
+    if (v === null) return FORWARD;
+    if (v.type === 'delay') return v;
+    if (v.type === 'answer') return { type: 'answer', body: hasId ? answerBytes(idJson!, v) : null };
+    return hasId ? { type: 'rewrite', verdict: v, idJson: idJson! } : FORWARD;
+  }
+}

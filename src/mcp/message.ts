@@ -1,0 +1,115 @@
+// The message is the unit above the bytes (DESIGN "Observers, not middlemen — and
+// deciders where a rule must act"): the inspectors of forward http and forward stdio make
+// one McpMessage per JSON-RPC message and hand it to one ordered list of hooks that app/
+// builds once. Observers see every message and return nothing; deciders see the client
+// messages of a held request and may answer instead of the upstream.
+
+import type { Logger } from 'pino';
+import type { MessageKind } from './jsonrpc.js';
+
+/** Who sent a message. */
+export type Sender = 'client' | 'server';
+
+/** A logger made on first use: most sessions never log, and a pino child costs memory. */
+export type LazyLogger = () => Logger;
+
+/** One JSON-RPC message as it passes. `bytes` is a view valid only during the call: copy to keep. */
+export interface McpMessage {
+  readonly from: Sender;
+  /** The proxy session id ('stdio' for forward stdio). */
+  readonly proxySession: string;
+  /** The MCP session the message belongs to (its request's, for a response), or null. */
+  readonly mcpSession: string | null;
+  readonly kind: MessageKind;
+  /** Method label (known MCP methods verbatim, else 'other'); '' for responses. */
+  readonly method: string;
+  /** The id as JSON text, or null. */
+  readonly id: string | null;
+  /** Tool or prompt name (tools/call, prompts/get) or resource uri (resources/read), when read. */
+  readonly name: string | null;
+  readonly bytes: Buffer;
+  /** The client's IP ('' for stdio). */
+  readonly clientIp: string;
+  readonly log: LazyLogger;
+}
+
+/** A client message a decider judges: the method as sent (not a label) and whether it has an id. */
+export interface ClientCall extends McpMessage {
+  /** The method as sent, unbounded (rules may name methods outside MCP's). */
+  readonly rawMethod: string;
+  readonly hasId: boolean;
+}
+
+/** Sees every message; returns nothing and never blocks. */
+export interface MessageObserver {
+  onMessage(m: McpMessage): void;
+}
+
+/** Answer instead of the upstream: a JSON-RPC result or error member, as JSON text. */
+export interface AnswerVerdict {
+  readonly type: 'answer';
+  readonly member: 'result' | 'error';
+  readonly json: string;
+}
+
+/** Forward after `ms`. */
+export interface DelayVerdict {
+  readonly type: 'delay';
+  readonly ms: number;
+}
+
+/** Forward, and rewrite the result of the response to this request. */
+export interface RewriteVerdict {
+  readonly type: 'rewrite';
+  rewrite(result: Record<string, unknown>): Record<string, unknown>;
+}
+
+/** A decider's word on one message; null lets it through untouched. */
+export type Verdict = AnswerVerdict | DelayVerdict | RewriteVerdict | null;
+
+/** May answer instead of the upstream. */
+export interface MessageDecider {
+  /** Whether this decider may care about a message with this method (the exchange holds only those). */
+  cares(method: string): boolean;
+  decide(m: ClientCall): Verdict;
+}
+
+/** The ordered hooks of an app, built once. */
+export class MessageHooks {
+  readonly observers: readonly MessageObserver[];
+  readonly deciders: readonly MessageDecider[];
+
+  constructor(observers: readonly MessageObserver[], deciders: readonly MessageDecider[]) {
+    this.observers = Object.freeze([...observers]);
+    this.deciders = Object.freeze([...deciders]);
+  }
+
+  /** Hands a message to every observer, in order. */
+  observe(m: McpMessage): void {
+    const list = this.observers;
+    for (let i = 0; i < list.length; i++) list[i]!.onMessage(m);
+  }
+
+  /** True when some decider may care about this method. */
+  cares(method: string): boolean {
+    const list = this.deciders;
+    for (let i = 0; i < list.length; i++) if (list[i]!.cares(method)) return true;
+    return false;
+  }
+
+  /** The first verdict that is not null, asking deciders in order. */
+  decide(m: ClientCall): Verdict {
+    const list = this.deciders;
+    for (let i = 0; i < list.length; i++) {
+      if (!list[i]!.cares(m.rawMethod)) continue;
+      const v = list[i]!.decide(m);
+      if (v !== null) return v;
+    }
+    return null;
+  }
+}
+
+/** A JSON-RPC response to `idJson` carrying the verdict's member, as bytes. */
+export function answerBytes(idJson: string, verdict: AnswerVerdict): Buffer {
+  return Buffer.from(`{"jsonrpc":"2.0","id":${idJson},"${verdict.member}":${verdict.json}}`, 'utf8');
+}

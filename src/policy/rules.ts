@@ -1,0 +1,255 @@
+// Policy rules (SPEC "Policies: interceptor rules"): read from a JSON or YAML file (or an
+// embedder's object), validated whole (the first problem is one line naming the rule and
+// field), compiled once (globs to matchers, CIDRs to a BlockList), then matched against
+// client messages: the first rule that matches decides.
+
+import { readFileSync } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
+import { extname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../errors.js';
+import type { ClientCall } from '../mcp/message.js';
+
+/** What a rule does with a message it matches. */
+export type Action = 'allow' | 'block' | 'hide' | 'mock' | 'delay';
+const ACTIONS: readonly Action[] = ['allow', 'block', 'hide', 'mock', 'delay'];
+
+/** A compiled glob (`*` any run, `?` one character) or exact string. */
+export type Matcher = (text: string) => boolean;
+
+/** The list method a `hide` rule filters → the method that reaches what it hides. */
+const HIDE_TARGETS: Readonly<Record<string, string>> = Object.freeze({
+  'tools/list': 'tools/call', 'prompts/list': 'prompts/get', 'resources/list': 'resources/read',
+});
+
+/** One compiled rule. */
+export interface Rule {
+  readonly name: string;
+  readonly action: Action;
+  readonly method: Matcher | null;
+  readonly tool: Matcher | null;
+  readonly client: BlockList | null;
+  readonly mcpSessionId: Matcher | null;
+  readonly direction: 'request' | 'notification';
+  /** block: the error message. */
+  readonly message: string;
+  /** hide: what list entries (by name, or uri for resources) to drop; the list method and its call method. */
+  readonly hide: { readonly names: Matcher; readonly list: string; readonly call: string } | null;
+  /** mock: the result as JSON text. */
+  readonly resultJson: string;
+  /** delay: milliseconds. */
+  readonly ms: number;
+  /** The rule as written, for GET /policy. */
+  readonly source: Readonly<Record<string, unknown>>;
+}
+
+/** How a rule matched: by its own match block, or (hide) as the call that reaches a hidden entry. */
+export interface RuleMatch {
+  readonly rule: Rule;
+  readonly hiddenCall: boolean;
+}
+
+const RULE_KEYS = new Set(['name', 'match', 'action', 'message', 'names', 'result', 'ms']);
+const MATCH_KEYS = new Set(['method', 'tool', 'client', 'mcpSessionId', 'direction']);
+const NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+const MAX_DELAY_MS = 600_000;
+const METHOD_CACHE = 1024;
+
+/** A glob as a matcher; exact text compares as a string. */
+export function glob(pattern: string): Matcher {
+  if (!/[*?]/.test(pattern)) return (t) => t === pattern;
+  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[\\s\\S]*').replace(/\?/g, '[\\s\\S]')}$`);
+  return (t) => re.test(t);
+}
+
+function anyOf(matchers: readonly Matcher[]): Matcher {
+  return matchers.length === 1 ? matchers[0]! : (t) => matchers.some((m) => m(t));
+}
+
+/** The client address as the BlockList reads it (IPv4-mapped IPv6 as IPv4). */
+function plainIp(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+/** The rule set in force: rules in order, and which methods any of them may match. */
+export class RuleSet {
+  readonly rules: readonly Rule[];
+  /** Methods named exactly; null when some rule matches every method. */
+  readonly #exact: ReadonlySet<string> | null;
+  readonly #globs: readonly Matcher[];
+  readonly #cache = new Map<string, boolean>();
+
+  constructor(rules: readonly Rule[]) {
+    this.rules = Object.freeze([...rules]);
+    const exact = new Set<string>();
+    const globs: Matcher[] = [];
+    let all = false;
+    for (const r of rules) {
+      const m = r.source.match as Record<string, unknown> | undefined;
+      const method = typeof m?.method === 'string' ? m.method : null;
+      if (method === null) all = true;
+      else if (/[*?]/.test(method)) globs.push(r.method!);
+      else exact.add(method);
+      if (r.hide !== null) exact.add(r.hide.call);
+    }
+    this.#exact = all ? null : exact;
+    this.#globs = globs;
+  }
+
+  /** True when some rule may match a message with this method. */
+  cares(method: string): boolean {
+    const exact = this.#exact;
+    if (exact === null) return true;
+    if (exact.has(method)) return true;
+    if (this.#globs.length === 0) return false;
+    let hit = this.#cache.get(method);
+    if (hit === undefined) {
+      hit = this.#globs.some((g) => g(method));
+      if (this.#cache.size >= METHOD_CACHE) this.#cache.clear();
+      this.#cache.set(method, hit);
+    }
+    return hit;
+  }
+
+  /** The first rule that matches `call`, or null. */
+  match(call: ClientCall): RuleMatch | null {
+    const isNotification = !call.hasId;
+    const requestLike = call.hasId || !call.rawMethod.startsWith('notifications/');
+    for (const rule of this.rules) {
+      if (rule.direction === 'notification' ? !isNotification : !requestLike) continue;
+      if (rule.client !== null && !rule.client.check(plainIp(call.clientIp), isIP(plainIp(call.clientIp)) === 6 ? 'ipv6' : 'ipv4')) continue;
+      if (rule.mcpSessionId !== null && (call.mcpSession === null || !rule.mcpSessionId(call.mcpSession))) continue;
+      const hide = rule.hide;
+      if (hide !== null && call.rawMethod === hide.call) {
+        if (call.name !== null && hide.names(call.name)) return { rule, hiddenCall: true };
+        continue;
+      }
+      if (rule.method !== null && !rule.method(call.rawMethod)) continue;
+      if (rule.tool !== null && (call.name === null || !rule.tool(call.name))) continue;
+      return { rule, hiddenCall: false };
+    }
+    return null;
+  }
+}
+
+/** A loaded rule file: its rules and when it was read. */
+export interface LoadedRules {
+  readonly set: RuleSet;
+  readonly file: string | null;
+  readonly loadedAt: Date;
+}
+
+/** Reads and compiles a rule file (JSON or YAML by extension); throws ConfigError naming the problem. */
+export function loadRuleFile(file: string): LoadedRules {
+  const ext = extname(file).toLowerCase();
+  if (ext !== '.json' && ext !== '.yaml' && ext !== '.yml') throw new ConfigError(`policy ${file}: expected a .json, .yaml or .yml file`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`policy ${file}: cannot read it: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let doc: unknown;
+  try {
+    doc = ext === '.json' ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true });
+  } catch (err) {
+    throw new ConfigError(`policy ${file}: not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${String((err as Error).message).split('\n')[0]}`);
+  }
+  return { set: compileRules(doc, file), file, loadedAt: new Date() };
+}
+
+/** Compiles a rule document (`{ rules: [...] }`); `where` names it in errors. */
+export function compileRules(doc: unknown, where: string): RuleSet {
+  const fail = (msg: string): never => {
+    throw new ConfigError(`policy ${where}: ${msg}`);
+  };
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) fail('expected an object with a rules list');
+  const top = doc as Record<string, unknown>;
+  for (const k of Object.keys(top)) if (k !== 'rules') fail(`unknown key '${k}' (expected rules)`);
+  if (!Array.isArray(top.rules)) fail('rules: expected a list');
+  const names = new Set<string>();
+  const rules = (top.rules as unknown[]).map((raw, i) => {
+    const label = (): string => {
+      const n = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).name : undefined;
+      return typeof n === 'string' ? `rule ${i + 1} (${n})` : `rule ${i + 1}`;
+    };
+    const bad = (field: string, msg: string): never => fail(`${label()}: ${field}: ${msg}`);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fail(`${label()}: expected an object`);
+    const r = raw as Record<string, unknown>;
+    for (const k of Object.keys(r)) if (!RULE_KEYS.has(k)) bad(k, 'unknown field');
+    if (typeof r.name !== 'string' || !NAME.test(r.name)) bad('name', 'expected 1-64 letters, digits, _ . : or -');
+    const name = r.name as string;
+    if (names.has(name)) bad('name', 'used by an earlier rule');
+    names.add(name);
+    if (typeof r.action !== 'string' || !(ACTIONS as readonly string[]).includes(r.action)) bad('action', `expected one of ${ACTIONS.join(', ')}`);
+    const action = r.action as Action;
+    const m = r.match ?? {};
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) bad('match', 'expected an object');
+    const match = m as Record<string, unknown>;
+    for (const k of Object.keys(match)) if (!MATCH_KEYS.has(k)) bad(`match.${k}`, 'unknown field');
+    const str = (k: string): string | null => {
+      const v = match[k];
+      if (v === undefined) return null;
+      if (typeof v !== 'string' || v === '') return bad(`match.${k}`, 'expected a non-empty string');
+      return v as string;
+    };
+    const method = str('method');
+    const tool = str('tool');
+    const mcp = str('mcpSessionId');
+    const direction = str('direction') ?? 'request';
+    if (direction !== 'request' && direction !== 'notification') bad('match.direction', 'expected request or notification');
+    let client: BlockList | null = null;
+    if (match.client !== undefined) {
+      const list = Array.isArray(match.client) ? match.client : [match.client];
+      client = new BlockList();
+      for (const c of list) {
+        if (typeof c !== 'string') return bad('match.client', 'expected an IP or CIDR (or a list of them)');
+        const [addr, bits, extra] = c.split('/');
+        const family = isIP(addr ?? '');
+        if (family === 0 || extra !== undefined) return bad('match.client', `'${c}' is not an IP or CIDR`);
+        const type = family === 6 ? 'ipv6' : 'ipv4';
+        if (bits === undefined) client.addAddress(addr!, type);
+        else {
+          const prefix = Number(bits);
+          if (!/^\d{1,3}$/.test(bits) || prefix > (family === 6 ? 128 : 32)) return bad('match.client', `'${c}' has a bad prefix length`);
+          client.addSubnet(addr!, prefix, type);
+        }
+      }
+    }
+    const allowed = (field: string, ok: boolean): void => {
+      if (r[field] !== undefined && !ok) bad(field, `only for action ${field === 'message' ? 'block' : field === 'names' ? 'hide' : field === 'result' ? 'mock' : 'delay'}`);
+    };
+    allowed('message', action === 'block');
+    allowed('names', action === 'hide');
+    allowed('result', action === 'mock');
+    allowed('ms', action === 'delay');
+    let message = `blocked by policy rule ${name}`;
+    if (r.message !== undefined) {
+      if (typeof r.message !== 'string' || r.message === '') bad('message', 'expected a non-empty string');
+      message = r.message as string;
+    }
+    let hide: Rule['hide'] = null;
+    if (action === 'hide') {
+      if (method === null || HIDE_TARGETS[method] === undefined) bad('match.method', `hide needs one of ${Object.keys(HIDE_TARGETS).join(', ')}`);
+      if (tool !== null) bad('match.tool', 'hide filters by names, not by tool');
+      if (!Array.isArray(r.names) || r.names.length === 0 || !r.names.every((n) => typeof n === 'string' && n !== '')) bad('names', 'expected a list of names or globs');
+      hide = Object.freeze({ names: anyOf((r.names as string[]).map(glob)), list: method!, call: HIDE_TARGETS[method!]! });
+    }
+    let resultJson = '';
+    if (action === 'mock') {
+      if (typeof r.result !== 'object' || r.result === null || Array.isArray(r.result)) bad('result', 'expected an object (the JSON-RPC result)');
+      resultJson = JSON.stringify(r.result);
+    }
+    let ms = 0;
+    if (action === 'delay') {
+      if (typeof r.ms !== 'number' || !Number.isInteger(r.ms) || r.ms < 0 || r.ms > MAX_DELAY_MS) bad('ms', `expected whole milliseconds, 0..${MAX_DELAY_MS}`);
+      ms = r.ms as number;
+    }
+    return Object.freeze({
+      name, action, method: method === null ? null : glob(method), tool: tool === null ? null : glob(tool), client,
+      mcpSessionId: mcp === null ? null : glob(mcp), direction: direction as Rule['direction'], message, hide, resultJson, ms,
+      source: Object.freeze(structuredClone(r)),
+    });
+  });
+  return new RuleSet(rules);
+}

@@ -1,0 +1,443 @@
+// --policy (SPEC "Policies: interceptor rules") driven the way users do: the official SDK
+// client to server-everything through the proxy, over Streamable HTTP in both session
+// modes and over stdio; a tapping relay in front of the upstream shows what reached it.
+// Then the bypass attempts, through raw sockets, against a counting upstream.
+
+import http from 'node:http';
+import net from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CLI, runCli } from '../helpers/cli.js';
+import { EVERYTHING, startEverythingHttp, type Everything } from '../helpers/everything.js';
+import { startProxy, until, type TestProxy } from '../helpers/proxy.js';
+import { RawClient, rawExchange } from '../helpers/raw-client.js';
+import { readBody, startHttpUpstream, type TestServer } from '../helpers/upstreams.js';
+
+const RULES = `
+rules:
+  - name: no-echo
+    match: { method: tools/call, tool: echo }
+    action: block
+    message: echo is disabled here
+  - name: hide-env
+    match: { method: tools/list }
+    action: hide
+    names: ["get-env", "gzip-*"]
+  - name: canned-sum
+    match: { method: tools/call, tool: get-sum }
+    action: mock
+    result: { content: [{ type: text, text: "mocked sum" }] }
+  - name: slow-image
+    match: { method: tools/call, tool: get-tiny-image }
+    action: delay
+    ms: 300
+`;
+
+const dir = mkdtempSync(join(tmpdir(), 'shadowcat-policy-'));
+const policyFile = (name: string, text: string): string => {
+  const file = join(dir, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, text);
+  return file;
+};
+
+/** A TCP relay in front of an upstream that keeps every byte sent to it. */
+async function startTap(targetPort: number): Promise<{ port: number; sent: () => string; close(): Promise<void> }> {
+  const chunks: Buffer[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const up = net.connect(targetPort, '127.0.0.1');
+    sockets.add(client);
+    sockets.add(up);
+    client.on('data', (d: Buffer) => chunks.push(d));
+    client.pipe(up);
+    up.pipe(client);
+    const done = (): void => {
+      client.destroy();
+      up.destroy();
+      sockets.delete(client);
+      sockets.delete(up);
+    };
+    client.on('error', done).on('close', done);
+    up.on('error', done).on('close', done);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    sent: () => Buffer.concat(chunks).toString('utf8'),
+    close: () => new Promise<void>((r) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => r());
+    }),
+  };
+}
+
+function sdkClient(url: string, name: string): { client: Client; transport: StreamableHTTPClientTransport; agent: Agent } {
+  const agent = new Agent({ keepAliveTimeout: 10_000 });
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    fetch: ((input: string | URL, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch,
+  });
+  return { client: new Client({ name, version: '1.0.0' }), transport, agent };
+}
+
+function textOf(result: unknown): string {
+  return (result as { content: Array<{ text: string }> }).content.map((c) => c.text).join('');
+}
+
+function adminGet(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+}
+
+async function expectMcpError(p: Promise<unknown>, code: number, message: RegExp): Promise<McpError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.instance(err, McpError);
+    assert.is((err as McpError).code, code);
+    assert.match((err as McpError).message, message);
+    return err as McpError;
+  }
+  throw new Error('expected an McpError');
+}
+
+/** The behaviour every transport must show with RULES loaded. */
+async function exerciseRules(client: Client): Promise<void> {
+  const tools = (await client.listTools()).tools.map((t) => t.name);
+  assert.ok(tools.includes('echo'), 'echo is listed (blocked, not hidden)');
+  assert.ok(tools.includes('trigger-long-running-operation'));
+  assert.not.ok(tools.includes('get-env'), 'get-env is hidden');
+  assert.not.ok(tools.some((t) => t.startsWith('gzip-')), 'gzip-* is hidden');
+  const blocked = await expectMcpError(client.callTool({ name: 'echo', arguments: { message: 'no' } }), -32001, /echo is disabled here/);
+  assert.equal(blocked.data, { reason: 'policy', rule: 'no-echo' });
+  await expectMcpError(client.callTool({ name: 'get-env', arguments: {} }), -32001, /get-env is not available here/);
+  assert.is(textOf(await client.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } })), 'mocked sum');
+  const t0 = performance.now();
+  const image = await client.callTool({ name: 'get-tiny-image', arguments: {} });
+  assert.ok(performance.now() - t0 >= 290, 'the delayed call arrives no sooner than the delay');
+  assert.ok((image.content as unknown[]).length > 0);
+  const progress: number[] = [];
+  const long = await client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } }, undefined, {
+    onprogress: (p) => progress.push(p.progress),
+  });
+  assert.equal(progress, [1, 2, 3]);
+  assert.match(textOf(long), /Long running operation completed/);
+}
+
+const sdk = suite('policies with the SDK client and server-everything');
+let everything: Everything;
+let proxy: TestProxy | null = null;
+
+sdk.before(async () => {
+  everything = await startEverythingHttp();
+});
+sdk.after(async () => {
+  await everything.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+sdk.after.each(async () => {
+  await proxy?.close();
+  proxy = null;
+});
+
+for (const multiSession of [true, false]) {
+  sdk(`Streamable HTTP, ${multiSession ? 'multi' : 'single'}-session: blocked, hidden, mocked and delayed; the upstream never sees the blocked calls`, async () => {
+    const tap = await startTap(everything.port);
+    try {
+      proxy = await startProxy({
+        mode: 'http', multiSession, upstreamUrl: new URL(`http://127.0.0.1:${tap.port}/mcp`), adminPort: 0,
+        policyFile: policyFile(`rules-${multiSession}.yaml`, RULES),
+      });
+      const { client, transport, agent } = sdkClient(`http://127.0.0.1:${proxy.port}/mcp`, 'policy');
+      await client.connect(transport);
+      await exerciseRules(client);
+      const sent = tap.sent();
+      assert.ok(sent.includes('"tools/list"'), 'the list went upstream');
+      assert.ok(sent.includes('get-tiny-image'), 'the delayed call went upstream');
+      assert.not.ok(/"name":"echo"/.test(sent), 'the blocked call never reached the upstream');
+      assert.not.ok(sent.includes('get-sum'), 'the mocked call never reached the upstream');
+      assert.not.ok(/"name":"get-env"/.test(sent), 'the call to a hidden tool never reached the upstream');
+      const metrics = await adminGet(proxy.adminPort!, '/metrics');
+      assert.match(metrics, /shadowcat_policy_decisions_total\{rule="no-echo",action="block"\} 1/);
+      assert.match(metrics, /shadowcat_policy_decisions_total\{rule="hide-env",action="hide"\} 1/);
+      assert.match(metrics, /shadowcat_policy_decisions_total\{rule="hide-env",action="block"\} 1/);
+      assert.match(metrics, /shadowcat_policy_decisions_total\{rule="canned-sum",action="mock"\} 1/);
+      assert.match(metrics, /shadowcat_policy_decisions_total\{rule="slow-image",action="delay"\} 1/);
+      const shown = JSON.parse(await adminGet(proxy.adminPort!, '/policy')) as { rules: Array<{ name: string; hits: number }>; file: string };
+      assert.equal(shown.rules.map((r) => [r.name, r.hits]), [['no-echo', 1], ['hide-env', 2], ['canned-sum', 1], ['slow-image', 1]]);
+      await transport.terminateSession();
+      await client.close();
+      await agent.close();
+    } finally {
+      await tap.close();
+    }
+  });
+}
+
+sdk('reload: a rewritten file rules the next call of a live session; a broken one keeps the rules in force', async () => {
+  const file = policyFile('reload.json', JSON.stringify({ rules: [{ name: 'no-echo', match: { method: 'tools/call', tool: 'echo' }, action: 'block' }] }));
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(everything.url), adminPort: 0, policyFile: file });
+  const { client, transport, agent } = sdkClient(`http://127.0.0.1:${proxy.port}/mcp`, 'reload');
+  await client.connect(transport);
+  await expectMcpError(client.callTool({ name: 'echo', arguments: { message: 'x' } }), -32001, /blocked by policy rule no-echo/);
+  const app = proxy.app;
+  const before = app.policy()!.loadedAt;
+  writeFileSync(file, JSON.stringify({ rules: [{ name: 'mock-echo', match: { method: 'tools/call', tool: 'echo' }, action: 'mock', result: { content: [{ type: 'text', text: 'reloaded' }] } }] }));
+  await until(() => app.policy()!.loadedAt !== before && app.policy()!.rules[0]!.name === 'mock-echo', 10_000, 'the file to be reloaded');
+  assert.is(textOf(await client.callTool({ name: 'echo', arguments: { message: 'x' } })), 'reloaded');
+  writeFileSync(file, '{"rules": [{"name": "broken", "action": "explode"}]}');
+  await until(async () => /shadowcat_policy_reloads_total\{result="error"\} [1-9]/.test(await adminGet(proxy!.adminPort!, '/metrics')), 10_000, 'the failed reload');
+  assert.match(String(app.policy()!.lastReloadError), /rule 1 \(broken\): action: expected one of/);
+  assert.is(textOf(await client.callTool({ name: 'echo', arguments: { message: 'x' } })), 'reloaded', 'the old rules stay in force');
+  // SIGHUP's path: an explicit reload of the file as it is now fails the same way.
+  assert.is(app.reloadPolicy(), false);
+  writeFileSync(file, JSON.stringify({ rules: [] }));
+  await until(() => app.policy()!.rules.length === 0, 10_000, 'the empty rule set');
+  assert.is(textOf(await client.callTool({ name: 'echo', arguments: { message: 'free' } })), 'Echo: free');
+  await client.close();
+  await agent.close();
+});
+
+const stdio = suite('policies over stdio with StdioClientTransport');
+stdio.after(() => rmSync(dir, { recursive: true, force: true }));
+
+stdio('the same rules through forward stdio -- server-everything stdio', async () => {
+  const file = policyFile('stdio-rules.yaml', RULES);
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, 'forward', 'stdio', '--log-level', 'warn', '--policy', file, '--', process.execPath, EVERYTHING, 'stdio'],
+    stderr: 'pipe',
+  });
+  const client = new Client({ name: 'stdio-policy', version: '1.0.0' });
+  await client.connect(transport);
+  await exerciseRules(client);
+  await client.close();
+});
+
+// ---- bypass attempts against a counting upstream ------------------------------------
+
+const bypass = suite('nothing slips a blocked call past the policy');
+let up: TestServer;
+let seen: string[] = [];
+
+bypass.before(async () => {
+  up = await startHttpUpstream(async (req, res) => {
+    const body = (await readBody(req)).toString();
+    seen.push(body);
+    res.setHeader('content-type', 'application/json');
+    res.end('{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"upstream"}]}}');
+  });
+  proxy = await startProxy({
+    mode: 'http', multiSession: true, upstreamUrl: new URL(up.url), inspectLimitBytes: 1024,
+    policyFile: policyFile('bypass.yaml', RULES),
+  });
+});
+bypass.after(async () => {
+  await proxy?.close();
+  proxy = null;
+  await up.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+bypass.before.each(() => {
+  seen = [];
+});
+
+const post = (body: string, headers = 'Content-Type: application/json\r\n'): string =>
+  `POST /mcp HTTP/1.1\r\nHost: x\r\n${headers}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+const blockedEcho = (res: { status: number; body: Buffer }, id: unknown): void => {
+  assert.is(res.status, 200);
+  const msg = JSON.parse(res.body.toString()) as { id: unknown; error: { code: number; data: { rule: string } } };
+  assert.is(msg.id, id);
+  assert.is(msg.error.code, -32001);
+  assert.is(msg.error.data.rule, 'no-echo');
+};
+
+const unreadable = (res: { status: number; body: Buffer }, status: number): void => {
+  assert.is(res.status, status);
+  const msg = JSON.parse(res.body.toString()) as { error: { data: { reason: string } } };
+  assert.is(msg.error.data.reason, 'policy-unreadable');
+};
+
+bypass('a plain blocked call is answered with its own id; an allowed one passes', async () => {
+  blockedEcho(await rawExchange(proxy!.port, post('{"jsonrpc":"2.0","id":"a-1","method":"tools/call","params":{"name":"echo","arguments":{}}}', 'Content-Type: application/json\r\nConnection: close\r\n')), 'a-1');
+  const ok = await rawExchange(proxy!.port, post('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"other"}}', 'Content-Type: application/json\r\nConnection: close\r\n'));
+  assert.is(ok.status, 200);
+  assert.match(ok.body.toString(), /upstream/);
+  assert.is(seen.length, 1);
+});
+
+bypass('escaped method and name, duplicate members, odd ids and batches', async () => {
+  const c = await RawClient.connect(proxy!.port);
+  try {
+    c.write(post('{"jsonrpc":"2.0","id":1,"method":"tools\\/call","params":{"name":"echo"}}'));
+    blockedEcho(await c.readResponse(), 1);
+    c.write(post('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"ec\\u0068o"}}'));
+    blockedEcho(await c.readResponse(), 2);
+    c.write(post('{"jsonrpc":"2.0","id":3,"m\\u0065thod":"tools/call","params":{"name":"echo"}}'));
+    blockedEcho(await c.readResponse(), 3);
+    c.write(post('{"jsonrpc":"2.0","id":null,"method":"tools/call","params":{"name":"echo"}}'));
+    blockedEcho(await c.readResponse(), null);
+  } finally {
+    c.close();
+  }
+  // A notification-shaped call (no id) is dropped with 202, never forwarded.
+  const note = await rawExchange(proxy!.port, post('{"jsonrpc":"2.0","method":"tools/call","params":{"name":"echo"}}', 'Content-Type: application/json\r\nConnection: close\r\n'));
+  assert.is(note.status, 202);
+  // Repeated members: parsers that keep the first and the last would disagree.
+  unreadable(await rawExchange(proxy!.port, post('{"jsonrpc":"2.0","id":4,"method":"ping","method":"tools/call","params":{"name":"echo"}}')), 400);
+  unreadable(await rawExchange(proxy!.port, post('{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"other","name":"echo"}}')), 400);
+  unreadable(await rawExchange(proxy!.port, post('{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"other"},"params":{"name":"echo"}}')), 400);
+  unreadable(await rawExchange(proxy!.port, post('{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"x"},"\\u006dethod":"tools/call"}')), 400);
+  // A batch holding a matched call.
+  unreadable(await rawExchange(proxy!.port, post('[{"jsonrpc":"2.0","id":8,"method":"ping"},{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"echo"}}]')), 400);
+  // Not JSON at all, or JSON with trailing bytes.
+  unreadable(await rawExchange(proxy!.port, post('{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"echo"}} x')), 400);
+  unreadable(await rawExchange(proxy!.port, post("{'method':'tools/call'}")), 400);
+  assert.equal(seen, [], 'nothing reached the upstream');
+});
+
+bypass('an object id is echoed back as sent', async () => {
+  const res = await rawExchange(proxy!.port, post('{"jsonrpc":"2.0","id":{"x":1},"method":"tools/call","params":{"name":"echo"}}', 'Content-Type: application/json\r\nConnection: close\r\n'));
+  assert.is(res.status, 200);
+  assert.equal((JSON.parse(res.body.toString()) as { id: unknown }).id, { x: 1 });
+  assert.equal(seen, []);
+});
+
+bypass('padding past --inspect-limit, chunked bodies, other content types, upgrades', async () => {
+  const padded = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}${' '.repeat(2000)}`;
+  unreadable(await rawExchange(proxy!.port, post(padded)), 413);
+  // The same padding without a Content-Length: refused once the gathered body passes the limit.
+  const chunk = (s: string): string => `${Buffer.byteLength(s).toString(16)}\r\n${s}\r\n`;
+  const chunked = `POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunk(padded.slice(0, 600))}${chunk(padded.slice(600))}0\r\n\r\n`;
+  unreadable(await rawExchange(proxy!.port, chunked), 413);
+  // A small chunked call, split in pieces with an extension: read and blocked.
+  const body = '{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"echo"}}';
+  const small = `POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${Buffer.byteLength(body.slice(0, 20)).toString(16)};ext=1\r\n${body.slice(0, 20)}\r\n${chunk(body.slice(20))}0\r\n\r\n`;
+  blockedEcho(await rawExchange(proxy!.port, small), 11);
+  // The content type is no way around it.
+  blockedEcho(await rawExchange(proxy!.port, post(body, 'Content-Type: text/plain\r\nConnection: close\r\n')), 11);
+  // Nor is a tunnel.
+  unreadable(await rawExchange(proxy!.port, 'GET /mcp HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n'), 400);
+  assert.equal(seen, []);
+});
+
+bypass('a body that arrives in pieces is held until whole, and 100-continue is answered by the proxy', async () => {
+  const body = '{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"echo"}}';
+  const c = await RawClient.connect(proxy!.port);
+  try {
+    c.write(`POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n`);
+    const cont = await c.readResponse();
+    assert.is(cont.status, 100);
+    c.write(body.slice(0, 30));
+    await new Promise((r) => setImmediate(r));
+    c.write(body.slice(30));
+    blockedEcho(await c.readResponse(), 12);
+  } finally {
+    c.close();
+  }
+  assert.equal(seen, []);
+});
+
+// ---- hide over a JSON body, plain and chunked -------------------------------------------
+
+const hide = suite('hide rewrites JSON bodies and event streams, re-framed');
+let listUp: TestServer;
+
+hide.before(async () => {
+  listUp = await startHttpUpstream(async (req, res) => {
+    const msg = JSON.parse((await readBody(req)).toString()) as { id: unknown };
+    const result = JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { tools: [{ name: 'get-env' }, { name: 'echo' }, { name: 'gzip-file' }], nextCursor: 'c2' } });
+    const how = req.headers['x-how'];
+    if (how === 'sse') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('event: message\nid: e1\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}\n\n');
+      // The response event split across writes, CRLF line ends.
+      const ev = `event: message\r\nid: e2\r\ndata: ${result}\r\n\r\n`;
+      res.write(ev.slice(0, 25));
+      setTimeout(() => res.end(ev.slice(25)), 20);
+      return;
+    }
+    if (how === 'chunked') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(result.slice(0, 10));
+      res.end(result.slice(10));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(result) });
+    res.end(result);
+  });
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(listUp.url), policyFile: policyFile('hide.yaml', RULES) });
+});
+hide.after(async () => {
+  await proxy?.close();
+  proxy = null;
+  await listUp.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+hide('JSON with Content-Length and chunked: hidden entries gone, cursor kept, length re-framed', async () => {
+  for (const how of ['length', 'chunked']) {
+    const c = await RawClient.connect(proxy!.port);
+    try {
+      c.write(post('{"jsonrpc":"2.0","id":"L","method":"tools/list","params":{"cursor":"c1"}}', `Content-Type: application/json\r\nX-How: ${how}\r\n`));
+      const res = await c.readResponse();
+      assert.is(res.status, 200);
+      assert.is(res.headers['content-length'], String(res.body.length));
+      assert.is(res.headers['transfer-encoding'], undefined);
+      const msg = JSON.parse(res.body.toString()) as { id: string; result: { tools: Array<{ name: string }>; nextCursor: string } };
+      assert.is(msg.id, 'L');
+      assert.equal(msg.result.tools.map((t) => t.name), ['echo']);
+      assert.is(msg.result.nextCursor, 'c2');
+      // The connection stays usable for the next request.
+      c.write(post('{"jsonrpc":"2.0","id":"M","method":"tools/list"}', `Content-Type: application/json\r\nX-How: ${how}\r\n`));
+      assert.is((await c.readResponse()).status, 200);
+    } finally {
+      c.close();
+    }
+  }
+});
+
+hide('an event stream: other events pass as sent, the response event is rewritten, framing is chunked', async () => {
+  const res = await rawExchange(proxy!.port, post('{"jsonrpc":"2.0","id":5,"method":"tools/list"}', 'Content-Type: application/json\r\nX-How: sse\r\nConnection: close\r\n'));
+  assert.is(res.status, 200);
+  assert.is(res.headers['transfer-encoding'], 'chunked');
+  const text = res.body.toString();
+  assert.ok(text.startsWith('event: message\nid: e1\ndata: {"jsonrpc":"2.0","method":"notifications/message"'), text);
+  assert.match(text, /event: message\nid: e2\ndata: \{"jsonrpc":"2.0","id":5,"result":\{"tools":\[\{"name":"echo"\}\],"nextCursor":"c2"\}\}\n\n$/);
+});
+
+const cli = suite('--policy on the command line');
+cli.after(() => rmSync(dir, { recursive: true, force: true }));
+
+cli('a bad rule file is a one-line error naming the rule and field, exit 2', async () => {
+  const bad = policyFile('bad.yaml', 'rules:\n  - name: ok\n    action: block\n  - name: slow\n    action: delay\n    ms: -5\n');
+  const r = await runCli(['forward', 'http', '--port', '0', '--policy', bad]);
+  assert.is(r.code, 2);
+  assert.is(r.stderr.trim().split('\n').length, 1);
+  assert.match(r.stderr, /policy .*bad\.yaml: rule 2 \(slow\): ms: expected whole milliseconds/);
+  const missing = await runCli(['forward', 'stdio', '--policy', join(dir, 'nope.json'), '--', 'true']);
+  assert.is(missing.code, 2);
+  assert.match(missing.stderr, /cannot read it: ENOENT/);
+  const tcp = await runCli(['forward', 'tcp', '--upstream', '127.0.0.1:1', '--policy', bad]);
+  assert.is(tcp.code, 2);
+});
+
+sdk.run();
+stdio.run();
+bypass.run();
+hide.run();
+cli.run();
