@@ -22,9 +22,10 @@ const USAGE: Readonly<Record<'overview' | Mode, string>> = Object.freeze({
 Usage:
   shadowcat forward http  --port 8080 [--host 127.0.0.1] [--url http(s)://upstream:port/path]
                           [--upstream-ca FILE] [--upstream-insecure] [--upstream-header "Name: value"]
-                          [--multi-session] [limits] [--admin-port 9090] [--log-level info]
+                          [--multi-session] [--policy FILE] [limits] [--admin-port 9090]
+                          [--log-level info]
   shadowcat forward tcp   --port 8080 --upstream host:port [--upstream-tls] [--multi-session] [limits]
-  shadowcat forward stdio [--log-level info] -- <command> [args...]
+  shadowcat forward stdio [--policy FILE] [--log-level info] -- <command> [args...]
   shadowcat --help | --version
 
 Run 'shadowcat forward <http|tcp|stdio> --help' for the flags of one mode.`,
@@ -39,8 +40,8 @@ Usage: shadowcat forward tcp --port 8080 --upstream host:port [flags]`,
 Usage: shadowcat forward stdio [flags] -- <command> [args...]
 
 Spawns <command>, joins our stdin/stdout to the child's, and frames the newline-delimited
-JSON-RPC messages on the side for logs and metrics. Logs go to stderr. Exits with the
-child's exit code.`,
+JSON-RPC messages on the side for logs and metrics (with --policy, each client line is
+judged before it reaches the child). Logs go to stderr. Exits with the child's exit code.`,
 });
 
 const GROUP_TITLES = { main: '', limits: 'Limits:', common: 'Common:' } as const;
@@ -51,9 +52,11 @@ const HELP_WIDTH = 100;
 /** `left` padded to the help column, then `text` wrapped at HELP_WIDTH under that column. */
 function helpEntry(left: string, text: string): string {
   const lines: string[] = [];
-  let line = left.padEnd(HELP_INDENT);
+  // A flag too long for the column gets its help on the lines below.
+  if (left.length >= HELP_INDENT - 1) lines.push(left);
+  let line = left.length >= HELP_INDENT - 1 ? ' '.repeat(HELP_INDENT) : left.padEnd(HELP_INDENT);
   for (const word of text.split(' ')) {
-    if (line.length + word.length > HELP_WIDTH && line.trim() !== left.trim()) {
+    if (line.length + word.length > HELP_WIDTH && line.trim() !== left.trim() && line.trim() !== '') {
       lines.push(line.trimEnd());
       line = ' '.repeat(HELP_INDENT);
     }

@@ -97,7 +97,11 @@ export class SseRewrite implements ResponseTransform {
 
   push(data: Buffer): void {
     if (this.failed !== null || data.length === 0) return;
-    const b = this.#buf === null ? data : Buffer.concat([this.#buf, data]);
+    this.#split(this.#buf === null ? data : Buffer.concat([this.#buf, data]), false);
+  }
+
+  /** Hands on every whole event in `b`; `final`: the stream ended, so a CR at the end is a line end. */
+  #split(b: Buffer, final: boolean): void {
     let eventStart = 0;
     let lineStart = this.#lineStart;
     let i = this.#scan;
@@ -109,7 +113,7 @@ export class SseRewrite implements ResponseTransform {
       }
       let next = i + 1;
       if (c === CR) {
-        if (next >= b.length) break; // a CRLF may be split across reads
+        if (next >= b.length && !final) break; // a CRLF may be split across reads
         if (b[next] === LF) next++;
       }
       if (i === lineStart) {
@@ -133,6 +137,8 @@ export class SseRewrite implements ResponseTransform {
   }
 
   finish(): Buffer | null {
+    if (this.failed !== null) return null;
+    if (this.#buf !== null) this.#split(this.#buf, true);
     if (this.failed !== null) return null;
     const rest = this.#buf;
     this.#buf = null;
