@@ -85,6 +85,19 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const JSON_ANSWER = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'Echo: hello' }], structuredContent: { echo: 'hello', note: 'padding to about three hundred bytes of JSON-RPC answer....................................................................................' } } });
 writeFileSync(join(WORK, 'www', 'big'), Buffer.alloc(1024 * 1024, 0x61));
+// A policy of 20 rules, none of which matches scenario (a)'s tools/call of echo: every
+// request is held, read strictly and matched against the tools/call rules (the worst case
+// of a policy that lets traffic through).
+const POLICY = join(WORK, 'policy-20.json');
+writeFileSync(POLICY, JSON.stringify({
+  rules: [
+    ...['shell_*', 'delete_*', 'exec', 'rm', 'drop_*', 'sudo*', 'kill_?', 'format_disk', 'write_file', 'net_*'].map((tool, i) => ({ name: `call-${i}`, match: { method: 'tools/call', tool }, action: 'block' })),
+    ...['file:///etc/*', 'file:///root/*', 'secret://*', 'vault://*', 'db://prod/*'].map((tool, i) => ({ name: `read-${i}`, match: { method: 'resources/read', tool }, action: 'delay', ms: 10 })),
+    ...['admin-*', 'debug', 'internal-?'].map((tool, i) => ({ name: `prompt-${i}`, match: { method: 'prompts/get', tool }, action: 'block' })),
+    { name: 'hide-shell', match: { method: 'tools/list' }, action: 'hide', names: ['shell_*', 'delete_*'] },
+    { name: 'lan-echo', match: { method: 'tools/call', tool: 'echo', client: '10.0.0.0/8' }, action: 'mock', result: { content: [] } },
+  ],
+}));
 let sse = '';
 for (let i = 0; sse.length < 64 * 1024; i++) sse += `id: ${i}\nevent: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":${i},"total":1000}}\n\n`;
 writeFileSync(join(WORK, 'www', 'sse'), sse);
@@ -175,6 +188,8 @@ const TARGETS = [
   { name: 'direct', direct: true },
   { name: 'shadowcat L7 multi-session', start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session']) },
   { name: 'shadowcat L7 single-session', start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`]) },
+  // The same proxy with --policy: 20 rules, none matching (a)'s request (the hold phase's cost).
+  { name: 'shadowcat L7 multi, policy (20 rules, no match)', scenarios: ['a'], start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session', '--policy', POLICY]) },
   { name: 'shadowcat L4', start: shadowcat((p, u) => ['forward', 'tcp', '--port', String(p), '--upstream', `127.0.0.1:${u}`]) },
   { name: 'nginx', ...nginxProxy(false) },
   {

@@ -388,6 +388,28 @@ function readParams(b: Buffer, i: number, end: number, out: CallEnvelope): numbe
   }
 }
 
+/** True when b[s, e) is a JSON number. */
+function isNumberText(b: Buffer, s: number, e: number): boolean {
+  let i = s;
+  if (b[i] === 0x2d) i++;
+  const digits = (): boolean => {
+    const from = i;
+    while (i < e && b[i]! >= 0x30 && b[i]! <= 0x39) i++;
+    return i > from;
+  };
+  if (!digits()) return false;
+  if (i < e && b[i] === 0x2e) {
+    i++;
+    if (!digits()) return false;
+  }
+  if (i < e && (b[i] === 0x65 || b[i] === 0x45)) {
+    i++;
+    if (i < e && (b[i] === 0x2b || b[i] === 0x2d)) i++;
+    if (!digits()) return false;
+  }
+  return i === e;
+}
+
 /** Reads the message in b[start, end) strictly into `out` (see above); returns an ENVELOPE_* code. */
 export function readCallEnvelope(b: Buffer, start: number, end: number, out: CallEnvelope): number {
   out.method = null;
@@ -435,9 +457,9 @@ export function readCallEnvelope(b: Buffer, start: number, end: number, out: Cal
         if (plainStringEnd(b, i, end) !== next) return ENVELOPE_FALLBACK;
         out.id = b.toString('utf8', i, next);
       } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
-        const n = numberId(b, i, next);
-        if (n === null) return ENVELOPE_MALFORMED;
-        out.id = n;
+        // Kept as sent: an answer must carry the very id the client used.
+        if (!isNumberText(b, i, next)) return ENVELOPE_MALFORMED;
+        out.id = b.toString('latin1', i, next);
       } else if (c === 0x6e && next - i === 4 && b[i + 1] === 0x75 && b[i + 2] === 0x6c && b[i + 3] === 0x6c) {
         out.id = 'null';
       } else {

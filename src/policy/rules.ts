@@ -4,11 +4,11 @@
 // client messages: the first rule that matches decides.
 
 import { readFileSync } from 'node:fs';
-import { BlockList, isIP } from 'node:net';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
 import type { ClientCall } from '../mcp/message.js';
+import { CidrList } from './cidr.js';
 
 /** What a rule does with a message it matches. */
 export type Action = 'allow' | 'block' | 'hide' | 'mock' | 'delay';
@@ -28,7 +28,7 @@ export interface Rule {
   readonly action: Action;
   readonly method: Matcher | null;
   readonly tool: Matcher | null;
-  readonly client: BlockList | null;
+  readonly client: CidrList | null;
   readonly mcpSessionId: Matcher | null;
   readonly direction: 'request' | 'notification';
   /** block: the error message. */
@@ -39,6 +39,8 @@ export interface Rule {
   readonly resultJson: string;
   /** delay: milliseconds. */
   readonly ms: number;
+  /** The name globs this rule needs a message to match (match.tool, or a hide rule's names for its call), for the per-method prefilter. */
+  readonly namePatterns: readonly string[] | null;
   /** The rule as written, for GET /policy. */
   readonly source: Readonly<Record<string, unknown>>;
 }
@@ -55,20 +57,26 @@ const NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 const MAX_DELAY_MS = 600_000;
 const METHOD_CACHE = 1024;
 
+/** The regular-expression source of a glob (unanchored). */
+function globSource(pattern: string): string {
+  return pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[\\s\\S]*').replace(/\?/g, '[\\s\\S]');
+}
+
 /** A glob as a matcher; exact text compares as a string. */
 export function glob(pattern: string): Matcher {
   if (!/[*?]/.test(pattern)) return (t) => t === pattern;
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[\\s\\S]*').replace(/\?/g, '[\\s\\S]')}$`);
+  const re = new RegExp(`^${globSource(pattern)}$`);
+  return (t) => re.test(t);
+}
+
+/** One matcher for any of the globs: `^(?:a|b|...)$`. */
+function globUnion(patterns: readonly string[]): Matcher {
+  const re = new RegExp(`^(?:${patterns.map(globSource).join('|')})$`);
   return (t) => re.test(t);
 }
 
 function anyOf(matchers: readonly Matcher[]): Matcher {
   return matchers.length === 1 ? matchers[0]! : (t) => matchers.some((m) => m(t));
-}
-
-/** The client address as the BlockList reads it (IPv4-mapped IPv6 as IPv4). */
-function plainIp(ip: string): string {
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }
 
 /** The rule set in force: rules in order, and which methods any of them may match. */
@@ -78,6 +86,9 @@ export class RuleSet {
   readonly #exact: ReadonlySet<string> | null;
   readonly #globs: readonly Matcher[];
   readonly #cache = new Map<string, boolean>();
+  // Per method: the rules that can match it, in order, and (when each needs a name) one
+  // matcher for all their name globs, so a call none of them names costs one test.
+  readonly #byMethod = new Map<string, { readonly rules: readonly Rule[]; readonly names: Matcher | null }>();
 
   constructor(rules: readonly Rule[]) {
     this.rules = Object.freeze([...rules]);
@@ -111,22 +122,40 @@ export class RuleSet {
     return hit;
   }
 
+  #candidates(method: string): { readonly rules: readonly Rule[]; readonly names: Matcher | null } {
+    let c = this.#byMethod.get(method);
+    if (c === undefined) {
+      const rules = this.rules.filter((r) => (r.hide !== null && r.hide.call === method) || (r.hide?.call !== method && (r.method === null || r.method(method))));
+      const named = rules.length > 0 && rules.every((r) => r.namePatterns !== null && (r.hide === null || r.hide.call === method));
+      c = { rules, names: named ? globUnion(rules.flatMap((r) => r.namePatterns!)) : null };
+      if (this.#byMethod.size >= METHOD_CACHE) this.#byMethod.clear();
+      this.#byMethod.set(method, c);
+    }
+    return c;
+  }
+
   /** The first rule that matches `call`, or null. */
   match(call: ClientCall): RuleMatch | null {
+    const c = this.#candidates(call.rawMethod);
+    if (c.rules.length === 0) return null;
+    if (c.names !== null && (call.name === null || !c.names(call.name))) return null;
     const isNotification = !call.hasId;
     const requestLike = call.hasId || !call.rawMethod.startsWith('notifications/');
-    for (const rule of this.rules) {
+    // Cheapest tests first: method and names, then the session, then the client address.
+    for (const rule of c.rules) {
       if (rule.direction === 'notification' ? !isNotification : !requestLike) continue;
-      if (rule.client !== null && !rule.client.check(plainIp(call.clientIp), isIP(plainIp(call.clientIp)) === 6 ? 'ipv6' : 'ipv4')) continue;
-      if (rule.mcpSessionId !== null && (call.mcpSession === null || !rule.mcpSessionId(call.mcpSession))) continue;
       const hide = rule.hide;
+      let hiddenCall = false;
       if (hide !== null && call.rawMethod === hide.call) {
-        if (call.name !== null && hide.names(call.name)) return { rule, hiddenCall: true };
-        continue;
+        if (call.name === null || !hide.names(call.name)) continue;
+        hiddenCall = true;
+      } else {
+        if (rule.method !== null && !rule.method(call.rawMethod)) continue;
+        if (rule.tool !== null && (call.name === null || !rule.tool(call.name))) continue;
       }
-      if (rule.method !== null && !rule.method(call.rawMethod)) continue;
-      if (rule.tool !== null && (call.name === null || !rule.tool(call.name))) continue;
-      return { rule, hiddenCall: false };
+      if (rule.mcpSessionId !== null && (call.mcpSession === null || !rule.mcpSessionId(call.mcpSession))) continue;
+      if (rule.client !== null && !rule.client.has(call.clientIp)) continue;
+      return { rule, hiddenCall };
     }
     return null;
   }
@@ -198,22 +227,14 @@ export function compileRules(doc: unknown, where: string): RuleSet {
     const mcp = str('mcpSessionId');
     const direction = str('direction') ?? 'request';
     if (direction !== 'request' && direction !== 'notification') bad('match.direction', 'expected request or notification');
-    let client: BlockList | null = null;
+    let client: CidrList | null = null;
     if (match.client !== undefined) {
       const list = Array.isArray(match.client) ? match.client : [match.client];
-      client = new BlockList();
+      client = new CidrList();
       for (const c of list) {
         if (typeof c !== 'string') return bad('match.client', 'expected an IP or CIDR (or a list of them)');
-        const [addr, bits, extra] = c.split('/');
-        const family = isIP(addr ?? '');
-        if (family === 0 || extra !== undefined) return bad('match.client', `'${c}' is not an IP or CIDR`);
-        const type = family === 6 ? 'ipv6' : 'ipv4';
-        if (bits === undefined) client.addAddress(addr!, type);
-        else {
-          const prefix = Number(bits);
-          if (!/^\d{1,3}$/.test(bits) || prefix > (family === 6 ? 128 : 32)) return bad('match.client', `'${c}' has a bad prefix length`);
-          client.addSubnet(addr!, prefix, type);
-        }
+        const problem = client.add(c);
+        if (problem !== null) return bad('match.client', problem);
       }
     }
     const allowed = (field: string, ok: boolean): void => {
@@ -229,11 +250,13 @@ export function compileRules(doc: unknown, where: string): RuleSet {
       message = r.message as string;
     }
     let hide: Rule['hide'] = null;
+    let namePatterns: readonly string[] | null = tool === null ? null : Object.freeze([tool]);
     if (action === 'hide') {
       if (method === null || HIDE_TARGETS[method] === undefined) bad('match.method', `hide needs one of ${Object.keys(HIDE_TARGETS).join(', ')}`);
       if (tool !== null) bad('match.tool', 'hide filters by names, not by tool');
       if (!Array.isArray(r.names) || r.names.length === 0 || !r.names.every((n) => typeof n === 'string' && n !== '')) bad('names', 'expected a list of names or globs');
       hide = Object.freeze({ names: anyOf((r.names as string[]).map(glob)), list: method!, call: HIDE_TARGETS[method!]! });
+      namePatterns = Object.freeze([...(r.names as string[])]);
     }
     let resultJson = '';
     if (action === 'mock') {
@@ -247,7 +270,7 @@ export function compileRules(doc: unknown, where: string): RuleSet {
     }
     return Object.freeze({
       name, action, method: method === null ? null : glob(method), tool: tool === null ? null : glob(tool), client,
-      mcpSessionId: mcp === null ? null : glob(mcp), direction: direction as Rule['direction'], message, hide, resultJson, ms,
+      mcpSessionId: mcp === null ? null : glob(mcp), direction: direction as Rule['direction'], message, hide, resultJson, ms, namePatterns,
       source: Object.freeze(structuredClone(r)),
     });
   });

@@ -18,7 +18,7 @@ import {
   buildClientResponseHead, buildReframedResponseHead, buildUpstreamRequestHead, findHeadEnd, leadingEmptyLines, readRequestHead,
   readResponseHead, type RequestHead, type RequestRewrite, type ResponseHead,
 } from '../http/head.js';
-import type { MessageGate } from '../mcp/gate.js';
+import type { Judgement, MessageGate } from '../mcp/gate.js';
 import type { RewriteVerdict } from '../mcp/message.js';
 import { JsonBodyRewrite, SseRewrite, type ResponseTransform } from '../mcp/result-rewrite.js';
 import type { Session, SessionOwner, CloseReason } from '../session/session.js';
@@ -218,6 +218,8 @@ export class HttpExchange implements SessionOwner {
   #delayTimer: NodeJS.Timeout | null = null;
   #rewrite: RewriteVerdict | null = null;
   #rewriteId = '';
+  /** The judgement of a body that came whole with its head, kept for #judge when it holds the request. */
+  #preJudged: Judgement | null = null;
   #resTransform: ResponseTransform | null = null;
   #resTransformChunked = false;
   #transformHead: ResponseHead | null = null;
@@ -452,6 +454,7 @@ export class HttpExchange implements SessionOwner {
         if (!held && req.contentLength > GATHER_LIMIT_BYTES) this.#acquireUpstream(true);
       }
     }
+    if (this.#held !== null && this.#reqPhase === R_DONE && this.#reqChunks === null) this.#judgeEarly(body);
     if (!this.#sendBody(body, req)) return null;
     if (this.#reqPhase === R_DONE) this.#requestDone();
     else if (this.#upstream === null && !this.#source.sharesSockets && this.#held === null) this.#acquireUpstream(false);
@@ -645,13 +648,30 @@ export class HttpExchange implements SessionOwner {
     return true;
   }
 
+  #judgeBody(body: Buffer): Judgement {
+    const session = this.#session;
+    return this.#ctx.gate!.judge(body, { proxySession: session.id, mcpSession: this.#req!.mcpSessionId, clientIp: session.clientIp, log: this.#obs.log });
+  }
+
+  /** The whole body came with the head (the common case): judged at once, a request that
+   *  goes on is not held at all and streams as if no gate were there. */
+  #judgeEarly(body: Buffer): void {
+    const j = this.#judgeBody(body);
+    if (j.type === 'forward' || j.type === 'rewrite') {
+      this.#held = null;
+      if (j.type === 'rewrite') {
+        this.#rewrite = j.verdict;
+        this.#rewriteId = j.idJson;
+      }
+    } else {
+      this.#preJudged = j;
+    }
+  }
+
   /** The held request is complete: ask the gate what to do with it. */
   #judge(): void {
-    const session = this.#session;
-    const req = this.#req!;
-    const j = this.#ctx.gate!.judge(this.#held!.take(), {
-      proxySession: session.id, mcpSession: req.mcpSessionId, clientIp: session.clientIp, log: this.#obs.log,
-    });
+    const j = this.#preJudged ?? this.#judgeBody(this.#held!.take());
+    this.#preJudged = null;
     switch (j.type) {
       case 'forward': return this.#release();
       case 'rewrite':
@@ -1048,6 +1068,7 @@ export class HttpExchange implements SessionOwner {
   /** Resets for the next request, or closes when this exchange was the last. */
   #endExchange(): void {
     this.#rewrite = null;
+    this.#preJudged = null;
     this.#resTransform = null;
     this.#transformHead = null;
     this.#resPhase = S_IDLE;
