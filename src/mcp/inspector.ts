@@ -31,6 +31,25 @@ class MethodSeries {
   duration: HistogramSeries | null = null;
 }
 
+const NO_BYTES = Buffer.alloc(0);
+const NO_LOG: LazyLogger = () => {
+  throw new Error('no message is passing');
+};
+
+/** The McpMessage a sink hands to observers, refilled for each message. */
+class PassingMessage implements McpMessage {
+  from: Sender = 'client';
+  proxySession = '';
+  mcpSession: string | null = null;
+  kind: MessageKind = 'invalid';
+  method = '';
+  id: string | null = null;
+  name: string | null = null;
+  bytes: Buffer = NO_BYTES;
+  clientIp = '';
+  log: LazyLogger = NO_LOG;
+}
+
 /** Turns observed bytes into McpMessages (the envelope only, up to --inspect-limit) and hands each to the app's observers. */
 export class McpMessageSink {
   readonly limitBytes: number;
@@ -38,6 +57,7 @@ export class McpMessageSink {
   readonly #hooks: MessageHooks;
   readonly #metrics: Metrics;
   readonly #envelope = new Envelope();
+  readonly #message = new PassingMessage();
 
   /** `fullParse`: read every message with JSON.parse, for the tool names debug lines show. */
   constructor(hooks: MessageHooks, metrics: Metrics, limitBytes: number, fullParse: boolean) {
@@ -81,10 +101,20 @@ export class McpMessageSink {
   }
 
   #emit(kind: MessageKind, method: string, id: string | null, name: string | null, bytes: Buffer, from: Sender, origin: MessageOrigin): void {
-    this.#hooks.observe({
-      from, proxySession: origin.proxySession, mcpSession: origin.mcpSession, kind, method, id, name, bytes,
-      clientIp: origin.clientIp, log: origin.log,
-    });
+    // One message object, refilled: observers get it for the call only (message.ts), so the
+    // path that every request takes allocates nothing for it.
+    const m = this.#message;
+    m.from = from;
+    m.proxySession = origin.proxySession;
+    m.mcpSession = origin.mcpSession;
+    m.kind = kind;
+    m.method = method;
+    m.id = id;
+    m.name = name;
+    m.bytes = bytes;
+    m.clientIp = origin.clientIp;
+    m.log = origin.log;
+    this.#hooks.observe(m);
   }
 
   /** Counts a body the inspector did not parse: not_json, too_large or malformed. */

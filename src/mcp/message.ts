@@ -13,7 +13,7 @@ export type Sender = 'client' | 'server';
 /** A logger made on first use: most sessions never log, and a pino child costs memory. */
 export type LazyLogger = () => Logger;
 
-/** One JSON-RPC message as it passes. `bytes` is a view valid only during the call: copy to keep. */
+/** One JSON-RPC message as it passes. The object and its `bytes` are valid only during the call (the inspector refills one object per message): copy what you keep. */
 export interface McpMessage {
   readonly from: Sender;
   /** The proxy session id ('stdio' for forward stdio). */

@@ -43,6 +43,12 @@ api('GET /healthz', async () => {
   assert.equal(JSON.parse(r.body), { status: 'ok' });
 });
 
+api('GET /policy without --policy is a 404 that says how to load one', async () => {
+  const r = await admin('GET', '/policy');
+  assert.is(r.status, 404);
+  assert.match(r.body, /no policy loaded/);
+});
+
 api('GET /sessions, /sessions/:id and DELETE /sessions/:id', async () => {
   const c = await RawClient.connect(proxy.port);
   c.write('POST /mcp HTTP/1.1\r\nHost: p\r\nX-Init: 1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
