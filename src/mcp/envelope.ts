@@ -202,6 +202,32 @@ function tailId(b: Buffer, start: number, end: number): string | null | undefine
   return undefined;
 }
 
+// The three member loops below (the envelope, the strict read and its params) share these
+// steps. Each returns an index, or a negative ENVELOPE_* code.
+
+/** The end of the key (a plain string) of the member at b[i]. */
+function memberKeyEnd(b: Uint8Array, i: number, end: number): number {
+  if (i >= end || b[i] !== QUOTE) return -ENVELOPE_MALFORMED;
+  const keyEnd = plainStringEnd(b, i, end);
+  if (keyEnd === -2) return -ENVELOPE_FALLBACK;
+  return keyEnd === -1 ? -ENVELOPE_MALFORMED : keyEnd;
+}
+
+/** Where the member's value starts: past the colon after its key and the blanks around it. */
+function memberValue(b: Uint8Array, keyEnd: number, end: number): number {
+  let i = skipWs(b, keyEnd, end);
+  if (i >= end || b[i] !== COLON) return -ENVELOPE_MALFORMED;
+  i = skipWs(b, i + 1, end);
+  return i >= end ? -ENVELOPE_MALFORMED : i;
+}
+
+/** The index of the ',' or '}' after a value that ends at `next`. */
+function delimiter(b: Uint8Array, next: number, end: number): number {
+  if (next === -1) return -ENVELOPE_MALFORMED;
+  const i = skipWs(b, next, end);
+  return i < end && (b[i] === COMMA || b[i] === RBRACE) ? i : -ENVELOPE_MALFORMED;
+}
+
 /** Reads the envelope of the message in b[start, end) into `out`. */
 export function readEnvelope(b: Buffer, start: number, end: number, out: Envelope): number {
   const prefix = out.notificationPrefix;
@@ -225,15 +251,11 @@ export function readEnvelope(b: Buffer, start: number, end: number, out: Envelop
     if (skipWs(b, i + 1, end) !== end) return ENVELOPE_MALFORMED;
   } else {
     for (;;) {
-      if (i >= end || b[i] !== QUOTE) return ENVELOPE_MALFORMED;
-      const keyEnd = plainStringEnd(b, i, end);
-      if (keyEnd === -2) return ENVELOPE_FALLBACK;
-      if (keyEnd === -1) return ENVELOPE_MALFORMED;
+      const keyEnd = memberKeyEnd(b, i, end);
+      if (keyEnd < 0) return -keyEnd;
       const key = keyOf(b, i + 1, keyEnd - 1);
-      i = skipWs(b, keyEnd, end);
-      if (i >= end || b[i] !== COLON) return ENVELOPE_MALFORMED;
-      i = skipWs(b, i + 1, end);
-      if (i >= end) return ENVELOPE_MALFORMED;
+      i = memberValue(b, keyEnd, end);
+      if (i < 0) return -i;
       const c = b[i]!;
       let next: number;
       if (key === K_METHOD && c === QUOTE) {
@@ -276,15 +298,13 @@ export function readEnvelope(b: Buffer, start: number, end: number, out: Envelop
         }
         next = valueEnd(b, i, end);
       }
-      if (next === -1) return ENVELOPE_MALFORMED;
-      i = skipWs(b, next, end);
-      if (i >= end) return ENVELOPE_MALFORMED;
-      if (b[i] === COMMA) {
-        i = skipWs(b, i + 1, end);
+      const d = delimiter(b, next, end);
+      if (d < 0) return -d;
+      if (b[d] === COMMA) {
+        i = skipWs(b, d + 1, end);
         continue;
       }
-      if (b[i] !== RBRACE) return ENVELOPE_MALFORMED;
-      if (skipWs(b, i + 1, end) !== end) return ENVELOPE_MALFORMED;
+      if (skipWs(b, d + 1, end) !== end) return ENVELOPE_MALFORMED;
       break;
     }
   }
@@ -348,15 +368,11 @@ function readParams(b: Buffer, i: number, end: number, out: CallEnvelope): numbe
   let nameSeen = false;
   let uriSeen = false;
   for (;;) {
-    if (i >= end || b[i] !== QUOTE) return -ENVELOPE_MALFORMED;
-    const keyEnd = plainStringEnd(b, i, end);
-    if (keyEnd === -2) return -ENVELOPE_FALLBACK;
-    if (keyEnd === -1) return -ENVELOPE_MALFORMED;
+    const keyEnd = memberKeyEnd(b, i, end);
+    if (keyEnd < 0) return keyEnd;
     const key = paramKey(b, i + 1, keyEnd - 1);
-    i = skipWs(b, keyEnd, end);
-    if (i >= end || b[i] !== COLON) return -ENVELOPE_MALFORMED;
-    i = skipWs(b, i + 1, end);
-    if (i >= end) return -ENVELOPE_MALFORMED;
+    i = memberValue(b, keyEnd, end);
+    if (i < 0) return i;
     let next: number;
     if (key !== K_OTHER) {
       if (key === K_NAME ? nameSeen : uriSeen) return -ENVELOPE_DUPLICATE;
@@ -376,15 +392,10 @@ function readParams(b: Buffer, i: number, end: number, out: CallEnvelope): numbe
     } else {
       next = valueEnd(b, i, end);
     }
-    if (next === -1) return -ENVELOPE_MALFORMED;
-    i = skipWs(b, next, end);
-    if (i >= end) return -ENVELOPE_MALFORMED;
-    if (b[i] === COMMA) {
-      i = skipWs(b, i + 1, end);
-      continue;
-    }
-    if (b[i] !== RBRACE) return -ENVELOPE_MALFORMED;
-    return i + 1;
+    const d = delimiter(b, next, end);
+    if (d < 0) return d;
+    if (b[d] === RBRACE) return d + 1;
+    i = skipWs(b, d + 1, end);
   }
 }
 
@@ -428,15 +439,11 @@ export function readCallEnvelope(b: Buffer, start: number, end: number, out: Cal
   i = skipWs(b, i + 1, end);
   if (i < end && b[i] === RBRACE) return skipWs(b, i + 1, end) === end ? ENVELOPE_OK : ENVELOPE_MALFORMED;
   for (;;) {
-    if (i >= end || b[i] !== QUOTE) return ENVELOPE_MALFORMED;
-    const keyEnd = plainStringEnd(b, i, end);
-    if (keyEnd === -2) return ENVELOPE_FALLBACK;
-    if (keyEnd === -1) return ENVELOPE_MALFORMED;
+    const keyEnd = memberKeyEnd(b, i, end);
+    if (keyEnd < 0) return -keyEnd;
     const key = strictKey(b, i + 1, keyEnd - 1);
-    i = skipWs(b, keyEnd, end);
-    if (i >= end || b[i] !== COLON) return ENVELOPE_MALFORMED;
-    i = skipWs(b, i + 1, end);
-    if (i >= end) return ENVELOPE_MALFORMED;
+    i = memberValue(b, keyEnd, end);
+    if (i < 0) return -i;
     const c = b[i]!;
     let next: number;
     if (key === K_METHOD) {
@@ -479,15 +486,10 @@ export function readCallEnvelope(b: Buffer, start: number, end: number, out: Cal
       else if (key === K_ERROR) out.hasError = true;
       next = valueEnd(b, i, end);
     }
-    if (next === -1) return ENVELOPE_MALFORMED;
-    i = skipWs(b, next, end);
-    if (i >= end) return ENVELOPE_MALFORMED;
-    if (b[i] === COMMA) {
-      i = skipWs(b, i + 1, end);
-      continue;
-    }
-    if (b[i] !== RBRACE) return ENVELOPE_MALFORMED;
-    return skipWs(b, i + 1, end) === end ? ENVELOPE_OK : ENVELOPE_MALFORMED;
+    const d = delimiter(b, next, end);
+    if (d < 0) return -d;
+    if (b[d] === RBRACE) return skipWs(b, d + 1, end) === end ? ENVELOPE_OK : ENVELOPE_MALFORMED;
+    i = skipWs(b, d + 1, end);
   }
 }
 

@@ -168,7 +168,8 @@ export class McpMetricsObserver implements MessageObserver {
   }
 }
 
-function isJson(contentType: string | null): boolean {
+/** True for a JSON media type (application/json, application/*+json). */
+export function isJson(contentType: string | null): boolean {
   if (contentType === null) return false;
   const t = contentType.toLowerCase();
   return t.startsWith('application/json') || (t.startsWith('application/') && t.includes('+json'));
@@ -179,7 +180,7 @@ function isEventStream(contentType: string | null): boolean {
 }
 
 /** Bounded body collector: keeps at most `limit` bytes, remembers whether it overflowed. */
-class BodyCollector {
+export class BodyCollector {
   parts: Buffer[] = [];
   bytes = 0;
   overflow = false;

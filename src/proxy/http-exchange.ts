@@ -19,6 +19,7 @@ import {
   readResponseHead, type RequestHead, type RequestRewrite, type ResponseHead,
 } from '../http/head.js';
 import type { Judgement, MessageGate } from '../mcp/gate.js';
+import { BodyCollector, isJson } from '../mcp/inspector.js';
 import type { RewriteVerdict } from '../mcp/message.js';
 import { JsonBodyRewrite, SseRewrite, type ResponseTransform } from '../mcp/result-rewrite.js';
 import type { Session, SessionOwner, CloseReason } from '../session/session.js';
@@ -74,34 +75,6 @@ export interface ExchangeContext {
   admitRequest(clientIp: string): number;
   /** The deciders' gate; null when none is loaded (then nothing is ever held). */
   readonly gate: MessageGate | null;
-}
-
-/** A request body held for the deciders: its data (de-chunked), bounded by --inspect-limit. */
-class HeldBody {
-  parts: Buffer[] = [];
-  bytes = 0;
-  overflow = false;
-
-  push(data: Buffer, limit: number): void {
-    if (this.overflow) return;
-    this.bytes += data.length;
-    if (this.bytes > limit) {
-      this.overflow = true;
-      this.parts = [];
-    } else {
-      this.parts.push(data);
-    }
-  }
-
-  take(): Buffer {
-    return this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
-  }
-}
-
-function isJsonType(contentType: string | null): boolean {
-  if (contentType === null) return false;
-  const t = contentType.toLowerCase();
-  return t.startsWith('application/json') || (t.startsWith('application/') && t.includes('+json'));
 }
 
 const CHUNKED_END = Buffer.from('0\r\n\r\n', 'latin1');
@@ -214,7 +187,7 @@ export class HttpExchange implements SessionOwner {
   };
   // The hold phase (only with a gate): the request's body is gathered before anything goes
   // upstream, then forwarded, answered, delayed or refused; a response may be rewritten.
-  #held: HeldBody | null = null;
+  #held: BodyCollector | null = null;
   #delayTimer: NodeJS.Timeout | null = null;
   #rewrite: RewriteVerdict | null = null;
   #rewriteId = '';
@@ -644,7 +617,7 @@ export class HttpExchange implements SessionOwner {
       this.#fail(new PolicyTooLargeError(limit));
       return false;
     }
-    this.#held = new HeldBody();
+    this.#held = new BodyCollector();
     return true;
   }
 
@@ -732,7 +705,7 @@ export class HttpExchange implements SessionOwner {
     const verdict = this.#rewrite!;
     const limit = this.#ctx.config.inspectLimitBytes;
     if (res.statusCode !== 200) return false;
-    if (isJsonType(res.contentType)) {
+    if (isJson(res.contentType)) {
       this.#resTransform = new JsonBodyRewrite(limit, this.#rewriteId, verdict);
       return true;
     }

@@ -11,7 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CLI } from '../helpers/cli.js';
 import { EVERYTHING, startEverythingHttp, type Everything } from '../helpers/everything.js';
-import { startProxy, until, type TestProxy } from '../helpers/proxy.js';
+import { adminGet, startProxy, until, type TestProxy } from '../helpers/proxy.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { readBody, startHttpUpstream, type TestServer } from '../helpers/upstreams.js';
 
@@ -31,16 +31,6 @@ function sdkClient(url: string, name: string): { client: Client; transport: Stre
 function textOf(result: unknown): string {
   const content = (result as { content: Array<{ type: string; text: string }> }).content;
   return content.map((c) => c.text).join('');
-}
-
-function adminGet(port: number, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
-  });
 }
 
 const streamable = suite('Streamable HTTP with the SDK and server-everything');

@@ -3,7 +3,6 @@
 // modes and over stdio; a tapping relay in front of the upstream shows what reached it.
 // Then the bypass attempts, through raw sockets, against a counting upstream.
 
-import http from 'node:http';
 import net from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +16,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CLI, runCli, startCli } from '../helpers/cli.js';
 import { EVERYTHING, startEverythingHttp, type Everything } from '../helpers/everything.js';
-import { startProxy, until, type TestProxy } from '../helpers/proxy.js';
+import { adminGet, startProxy, until, type TestProxy } from '../helpers/proxy.js';
 import { RawClient, rawExchange } from '../helpers/raw-client.js';
 import { readBody, startHttpUpstream, type TestServer } from '../helpers/upstreams.js';
 
@@ -90,16 +89,6 @@ function sdkClient(url: string, name: string): { client: Client; transport: Stre
 
 function textOf(result: unknown): string {
   return (result as { content: Array<{ text: string }> }).content.map((c) => c.text).join('');
-}
-
-function adminGet(port: number, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
-  });
 }
 
 async function expectMcpError(p: Promise<unknown>, code: number, message: RegExp): Promise<McpError> {

@@ -1,5 +1,6 @@
 // Starts a whole proxy app in-process for a test, and checks it leaves nothing behind.
 
+import http from 'node:http';
 import { createApp, type App } from '../../dist/app/app.js';
 import { makeConfig, type Config } from '../../dist/config.js';
 
@@ -43,4 +44,15 @@ export async function openFds(): Promise<number> {
 /** Active handles by type, from node's resource tracking. */
 export function activeHandles(): string[] {
   return process.getActiveResourcesInfo().filter((t) => t !== 'TTYWrap' && t !== 'FSReqCallback');
+}
+
+/** GET on an admin port; resolves with the body. */
+export function adminGet(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
 }
