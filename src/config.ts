@@ -60,6 +60,8 @@ export interface Config {
   readonly rateLimit: number;
   /** --policy: the rule file (read, validated and watched by the app), or null. */
   readonly policyFile: string | null;
+  /** --config: the file the other settings were read from, or null. */
+  readonly configFile: string | null;
   readonly adminPort: number | null;
   readonly adminHost: string;
   /** Bearer token every admin request must carry; null = no check (loopback only). */
@@ -236,6 +238,8 @@ export const FLAGS: readonly FlagRow[] = Object.freeze([
   row({ name: 'admin-port', key: 'adminPort', arg: 'P', modes: NETWORK, group: 'common', fallback: null, shown: 'off', help: 'serve /healthz, /metrics, /sessions and /policy on this port', read: int('admin-port', 0, 65535) }),
   row({ name: 'admin-host', key: 'adminHost', arg: 'H', modes: NETWORK, group: 'common', fallback: '127.0.0.1', help: 'admin bind address; a non-loopback one needs --admin-token', read: text() }),
   row({ name: 'admin-token', key: 'adminToken', arg: 'T', modes: NETWORK, group: 'common', fallback: null, shown: '$SHADOWCAT_ADMIN_TOKEN', help: 'admin requests need Authorization: Bearer T', read: text() }),
+  row({ name: 'config', key: 'configFile', arg: 'FILE', modes: ALL, group: 'common', fallback: null, shown: 'none', read: nonEmpty('config'),
+    help: 'read flags from a JSON or YAML file, by their long names (a policy: section may hold the rules); the command line wins' }),
   row({ name: 'log-level', key: 'logLevel', arg: 'L', modes: ALL, group: 'common', fallback: 'info', help: LOG_LEVELS.join('|'), read: parseLogLevel }),
 ]);
 
@@ -271,6 +275,56 @@ export function makeConfig(overrides: Partial<Config> & Pick<Config, 'mode'>, de
   const base: Record<string, unknown> = { command: [] };
   for (const f of FLAGS) base[f.key] = f.fallback;
   const config = { ...base, ...defaults, ...overrides } as Config;
+  checkConfig(config);
+  return Object.freeze(config);
+}
+
+/** Text values per flag as given (the command line, a --config file or an embedder's options). */
+export type FlagValues = Map<FlagRow, string[]>;
+
+/** The camelCase name of a flag (its key in embedding options). */
+export function camelName(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+}
+
+/**
+ * A flag's value from a config file or options object as the texts the command line would
+ * carry, so one `read` validates all three: true for a switch (false: not given), a string
+ * or number for a valued flag, a list for a repeatable one. `where` names the source in errors.
+ */
+export function flagTexts(f: FlagRow, value: unknown, where: string): string[] {
+  const bad = (what: string): never => {
+    throw new ConfigError(`${where}: ${what}`);
+  };
+  if (f.arg === null) {
+    if (typeof value !== 'boolean') bad('expected true or false');
+    return value === true ? [''] : [];
+  }
+  const one = (v: unknown): string => {
+    if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+    if (typeof v !== 'string' || v === '') return bad(f.repeat === true ? 'expected a list of non-empty strings' : 'expected a non-empty string or a number');
+    return v as string;
+  };
+  if (Array.isArray(value)) {
+    if (f.repeat !== true) bad('expected one value, not a list');
+    return value.map(one);
+  }
+  return [one(value)];
+}
+
+/** Builds the frozen Config of `mode` from given flag values (the rest from the table's defaults); throws ConfigError. */
+export function buildConfig(mode: Mode, given: FlagValues, env: Env, command: readonly string[]): Config {
+  const values: Record<string, unknown> = { mode, command: Object.freeze([...command]) };
+  for (const f of FLAGS) values[f.key] = f.fallback;
+  for (const [f, texts] of given) {
+    if (texts.length === 0) continue;
+    if (!f.modes.includes(mode)) throw new ConfigError(`--${f.name} does not apply to forward ${mode}${f.hint === undefined ? '' : `; ${f.hint}`}`);
+    values[f.key] = f.repeat === true ? Object.freeze(texts.map((t) => f.read(t, env))) : f.read(texts[0]!, env);
+  }
+  // The environment stands in for a flag that was not given (a token stays out of `ps`).
+  const envToken = env.SHADOWCAT_ADMIN_TOKEN;
+  if (values.adminToken === null && envToken !== undefined && envToken !== '' && mode !== 'stdio') values.adminToken = envToken;
+  const config = values as unknown as Config;
   checkConfig(config);
   return Object.freeze(config);
 }

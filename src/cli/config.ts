@@ -5,7 +5,8 @@
 // an unknown flag "-1").
 
 import { ConfigError } from '../errors.js';
-import { checkConfig, FLAGS, flagRow, type Config, type Env, type FlagRow, type Mode } from '../config.js';
+import { buildConfig, FLAGS, flagRow, type Config, type Env, type FlagRow, type FlagValues, type Mode } from '../config.js';
+import { readConfigFile } from './config-file.js';
 
 /** What the command line asks for: run a proxy, or print help or the version. */
 export type Invocation =
@@ -144,16 +145,10 @@ export function parseConfig(argv: readonly string[], version: string, env: CliEn
   if (wantsHelp) return { kind: 'help', text: helpText(mode) };
   if (extra !== undefined) throw new ConfigError(`unexpected argument '${extra}'`);
 
-  const values: Record<string, unknown> = { mode, command: Object.freeze([...command]) };
-  for (const f of FLAGS) values[f.key] = f.fallback;
-  for (const [f, texts] of given) {
-    if (!f.modes.includes(mode)) throw new ConfigError(`--${f.name} does not apply to forward ${mode}${f.hint === undefined ? '' : `; ${f.hint}`}`);
-    values[f.key] = f.repeat === true ? Object.freeze(texts.map((t) => f.read(t, env))) : f.read(texts[0]!, env);
-  }
-  // The environment stands in for a flag that was not given (a token stays out of `ps`).
-  const envToken = env.SHADOWCAT_ADMIN_TOKEN;
-  if (values.adminToken === null && envToken !== undefined && envToken !== '' && mode !== 'stdio') values.adminToken = envToken;
-  const config = values as unknown as Config;
-  checkConfig(config);
-  return { kind: 'run', config: Object.freeze(config) };
+  const configFlag = flagRow('config')!;
+  const file = given.get(configFlag)?.[0];
+  // The file's values first; a flag on the command line replaces the file's.
+  const merged: FlagValues = file === undefined ? new Map() : readConfigFile(file, mode);
+  for (const [f, texts] of given) merged.set(f, texts);
+  return { kind: 'run', config: buildConfig(mode, merged, env, command) };
 }

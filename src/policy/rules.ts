@@ -184,7 +184,9 @@ export function loadRuleFile(file: string): LoadedRules {
   } catch (err) {
     throw new ConfigError(`policy ${file}: not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${String((err as Error).message).split('\n')[0]}`);
   }
-  return { set: compileRules(doc, file), file, loadedAt: new Date() };
+  // A --config file may carry the rules in its policy: section.
+  const rules = typeof doc === 'object' && doc !== null && !Array.isArray(doc) && 'policy' in doc ? (doc as { policy: unknown }).policy : doc;
+  return { set: compileRules(rules, file), file, loadedAt: new Date() };
 }
 
 /** Compiles a rule document (`{ rules: [...] }`); `where` names it in errors. */
