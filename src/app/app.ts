@@ -14,9 +14,9 @@ import { Correlator } from '../mcp/correlator.js';
 import { startDemoServer, type DemoServer } from '../mcp/demo-server.js';
 import { MessageGate } from '../mcp/gate.js';
 import { McpInspector, McpMessageSink, McpMetricsObserver } from '../mcp/inspector.js';
-import { MessageHooks, type MessageDecider } from '../mcp/message.js';
+import { MessageHooks, type MessageDecider, type MessageObserver } from '../mcp/message.js';
 import { PolicyDecider, type PolicySnapshot } from '../policy/policy.js';
-import { loadRuleFile } from '../policy/rules.js';
+import { compileRules, loadRuleFile, type LoadedRules } from '../policy/rules.js';
 import { createAdminServer } from '../observe/admin.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { Metrics } from '../observe/metrics.js';
@@ -63,9 +63,17 @@ export interface App {
   policy(): PolicySnapshot | null;
 }
 
-/** Optional collaborators: a logger (silent by default). */
+/** Optional collaborators: a logger (silent by default), and an embedder's hooks. */
 export interface AppDeps {
   readonly logger?: Logger;
+  /** Observers after the app's own (metrics, logs), in order. */
+  readonly observers?: readonly MessageObserver[];
+  /** Deciders after the policy, in order. */
+  readonly deciders?: readonly MessageDecider[];
+  /** Policy rules given as an object (`{ rules: [...] }`) instead of --policy FILE. */
+  readonly policyRules?: unknown;
+  onSessionOpen?(session: Session): void;
+  onSessionClose?(session: Session, reason: CloseReason): void;
 }
 
 function listenOn(server: net.Server | http.Server, port: number, host: string): Promise<number> {
@@ -115,9 +123,11 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   const debug = log.isLevelEnabled('debug');
   // The message-level hooks (DESIGN): observers in order, then deciders. A bad policy file
   // throws ConfigError here, before anything is started.
-  const policy = config.policyFile === null ? null : new PolicyDecider(loadRuleFile(config.policyFile), metrics, log);
-  const deciders: MessageDecider[] = policy === null ? [] : [policy];
-  const hooks = new MessageHooks([new McpMetricsObserver(metrics, new Correlator(), debug)], deciders);
+  const rules: LoadedRules | null = config.policyFile !== null ? loadRuleFile(config.policyFile)
+    : deps.policyRules !== undefined ? { set: compileRules(deps.policyRules, 'rules'), file: null, loadedAt: new Date() } : null;
+  const policy = rules === null ? null : new PolicyDecider(rules, metrics, log);
+  const deciders: MessageDecider[] = [...(policy === null ? [] : [policy]), ...(deps.deciders ?? [])];
+  const hooks = new MessageHooks([new McpMetricsObserver(metrics, new Correlator(), debug), ...(deps.observers ?? [])], deciders);
   const sink = new McpMessageSink(hooks, metrics, config.inspectLimitBytes, debug);
   const gate = deciders.length > 0 ? new MessageGate(hooks) : null;
   const inspect = config.inspectLimitBytes > 0;
@@ -158,6 +168,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       err: error instanceof Error ? error.message : undefined,
     };
     log.info(fields, 'session end');
+    deps.onSessionClose?.(session, reason);
     if (draining && registry.size === 0 && drainWaiter !== null) drainWaiter();
   };
 
@@ -166,6 +177,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     registry.add(session);
     metrics.sessionStarted();
     log.info({ sid: session.id, client: session.client }, 'session start');
+    deps.onSessionOpen?.(session);
     return session;
   };
 
@@ -259,7 +271,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       }
       if (policy !== null) {
         policy.watch();
-        log.info({ file: config.policyFile, rules: policy.snapshot().rules.length }, 'policy loaded');
+        log.info({ file: policy.snapshot().file ?? undefined, rules: policy.snapshot().rules.length }, 'policy loaded');
       }
       log.info({ mode: config.mode, port, host: config.host, multiSession: config.multiSession, upstream: upstreamName, adminPort }, 'listening');
       return { port, adminPort, upstreamUrl };

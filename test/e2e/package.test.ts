@@ -150,4 +150,68 @@ pack('a refused upstream connect through the installed command is a 502, not a c
   assert.is(p.child.exitCode, null, 'still running');
 });
 
+// The embedding API as a user gets it: a script in the consumer folder imports the package
+// by name (its exports map), drives startProxy with hooks, and closes it; the SDK client it
+// uses is the repo's (the consumer installed production dependencies only).
+const EMBED = `
+import { startProxy } from 'shadowcat';
+import { Client } from ${JSON.stringify(join(ROOT, 'node_modules/@modelcontextprotocol/sdk/dist/esm/client/index.js'))};
+import { StreamableHTTPClientTransport } from ${JSON.stringify(join(ROOT, 'node_modules/@modelcontextprotocol/sdk/dist/esm/client/streamableHttp.js'))};
+const seen = [];
+const opened = [];
+const closed = [];
+const before = new Set(process.getActiveResourcesInfo());
+const proxy = await startProxy({
+  port: 0, multiSession: true, sessionTimeout: 60,
+  hooks: {
+    onMessage: (m) => seen.push(m.from + ' ' + m.method + (m.name ? ' ' + m.name : '')),
+    onSessionOpen: (s) => opened.push(s.id),
+    onSessionClose: (s, reason) => closed.push(reason),
+    decide: (call) => (call.name === 'echo' && call.bytes.includes('blocked') ? { block: 'not from this hook' } : undefined),
+    decideMethods: ['tools/call'],
+  },
+});
+const client = new Client({ name: 'embedder', version: '1.0.0' });
+await client.connect(new StreamableHTTPClientTransport(new URL('http://127.0.0.1:' + proxy.addresses.port + '/mcp')));
+const echo = await client.callTool({ name: 'echo', arguments: { message: 'fine' } });
+let blocked = null;
+try {
+  await client.callTool({ name: 'echo', arguments: { message: 'blocked' } });
+} catch (err) {
+  blocked = { code: err.code, message: err.message };
+}
+const sessions = proxy.sessions().length;
+await client.close();
+const report = await proxy.close({ drainMs: 2000 });
+let bad = null;
+try { await startProxy({ port: -1 }); } catch (err) { bad = err.message; }
+let unknown = null;
+try { await startProxy({ colour: 'red' }); } catch (err) { unknown = err.message; }
+await new Promise((r) => setTimeout(r, 50));
+const left = process.getActiveResourcesInfo().filter((t) => !before.has(t) && t !== 'Timeout');
+console.log(JSON.stringify({ echo: echo.content[0].text, blocked, seen, opened: opened.length, closed, sessions, report, bad, unknown, left }));
+`;
+
+pack('import { startProxy } from \'shadowcat\': hooks see the messages, a decider answers, close() leaves nothing behind', async () => {
+  const app = join(work, 'app');
+  writeFileSync(join(app, 'embed.mjs'), EMBED);
+  const out = JSON.parse((await run(process.execPath, ['embed.mjs'], app, 60_000)).trim().split('\n').pop()!) as {
+    echo: string; blocked: { code: number; message: string } | null; seen: string[]; opened: number; closed: string[]; sessions: number;
+    report: { forced: number }; bad: string; unknown: string; left: string[];
+  };
+  assert.is(out.echo, 'Echo: fine');
+  assert.is(out.blocked?.code, -32001);
+  assert.match(String(out.blocked?.message), /not from this hook/);
+  assert.ok(out.seen.includes('client initialize'), out.seen.join(', '));
+  assert.ok(out.seen.includes('client tools/call'));
+  assert.ok(out.seen.includes('server '), 'responses seen too');
+  assert.ok(out.opened >= 1);
+  assert.is(out.closed.length, out.opened, 'every session opened was closed');
+  assert.ok(out.sessions >= 1);
+  assert.is(out.report.forced, 0);
+  assert.match(out.bad, /invalid --port '-1'/, 'the CLI\'s own message');
+  assert.match(out.unknown, /unknown option 'colour'/);
+  assert.equal(out.left, [], `handles left behind: ${out.left.join(', ')}`);
+});
+
 pack.run();
