@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: install build test test-only run bench profile cost-split clean
+.PHONY: install build binary test test-only run bench profile cost-split clean
 
 # npm ci only when the lockfile changed since the last install.
 $(NPM_STAMP): package-lock.json package.json
@@ -17,7 +17,11 @@ build: install
 	npx tsc -p tsconfig.json
 	chmod +x dist/cli.js
 
-test: build
+# One executable with Node inside (Node's single executable applications): dist/bin/shadowcat.
+binary: build
+	node tools/build-binary.mjs
+
+test: build binary
 	rm -rf build-test
 	npx tsc -p test/tsconfig.json
 	node tools/run-tests.mjs
@@ -44,4 +48,4 @@ cost-split: build
 	node native-bench/cost-split.mjs
 
 clean:
-	rm -rf dist build-test native-bench/.work
+	rm -rf dist build-test build-binary native-bench/.work

@@ -11,7 +11,15 @@ import type { Config } from './config.js';
 import { ConfigError, ProxyError } from './errors.js';
 import { createLogger } from './observe/logger.js';
 
-const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+// The single executable defines this at bundle time: nothing beside it is read at run time.
+declare const SHADOWCAT_BUNDLED_VERSION: string | undefined;
+
+/** The package version; the binary also names the Node inside it. */
+function versionText(): string {
+  if (typeof SHADOWCAT_BUNDLED_VERSION === 'string') return `${SHADOWCAT_BUNDLED_VERSION} (single executable, Node.js ${process.version} inside)`;
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+const version = versionText();
 
 async function runNetwork(config: Config): Promise<void> {
   const log = createLogger(config.logLevel);
