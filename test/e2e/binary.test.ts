@@ -53,8 +53,11 @@ binary.after.each(async () => {
   proxy = null;
 });
 
+// No Node on PATH for the binary: only the folder it sits in.
+const NO_NODE_ENV = { PATH: '' } as const;
+
 const run = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => new Promise((resolve) => {
-  execFile(bin, args, { cwd: work, env: { PATH: '/usr/bin:/bin' } }, (err, stdout, stderr) => {
+  execFile(bin, args, { cwd: work, env: { ...NO_NODE_ENV, PATH: work } }, (err, stdout, stderr) => {
     resolve({ code: err === null ? 0 : Number((err as NodeJS.ErrnoException & { code: unknown }).code), stdout, stderr });
   });
 });
@@ -73,7 +76,7 @@ binary('--version names the version and the Node inside; a bad flag exits 2', as
 });
 
 binary('forward http: the SDK client initialises, echoes and streams progress through the binary', async () => {
-  proxy = startLogged(bin, ['forward', 'http', '--port', '0', '--url', everything.url, '--multi-session'], { PATH: '/usr/bin:/bin' });
+  proxy = startLogged(bin, ['forward', 'http', '--port', '0', '--url', everything.url, '--multi-session'], { PATH: work });
   const port = Number((await proxy.waitFor((l) => l.msg === 'listening', 30_000)).port);
   const client = new Client({ name: 'binary', version: '1.0.0' });
   const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`));
