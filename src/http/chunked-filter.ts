@@ -48,6 +48,11 @@ export class ChunkedFilter {
     this.#onData = onData;
   }
 
+  /** True between chunks: everything pushed so far ends a whole chunk (a new one may be written after it). */
+  get atChunkStart(): boolean {
+    return this.#state === SIZE;
+  }
+
   /** True once the last chunk and the trailer section have been read. */
   get done(): boolean {
     return this.#state === DONE;

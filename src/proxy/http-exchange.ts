@@ -78,6 +78,16 @@ export interface ExchangeContext {
 }
 
 const CHUNKED_END = Buffer.from('0\r\n\r\n', 'latin1');
+/** What ends a drained GET event stream: reconnect after a second. */
+const SSE_RETRY = 'retry: 1000\n\n';
+/** The tail of a stream that has sent nothing yet: a boundary. */
+const SSE_START = 0x0a0a;
+
+/** True when an event stream whose last bytes are `tail` stands between events. */
+function atSseBoundary(tail: number): boolean {
+  const two = tail & 0xffff;
+  return two === 0x0a0a || two === 0x0d0d || (tail & 0xffffff) === 0x0a0d0a || tail === 0x0d0a0d0a;
+}
 
 /** The L7 handler of one client connection; owned by its Session. */
 export class HttpExchange implements SessionOwner {
@@ -182,6 +192,7 @@ export class HttpExchange implements SessionOwner {
     if (this.#obs.wantsBodies) this.#obs.onRequestBody(data);
   };
   readonly #onResponseData = (data: Buffer): void => {
+    if (this.#sseGet) this.#trackSse(data);
     if (this.#resTransform !== null) this.#resTransform.push(data);
     if (this.#obs.wantsBodies) this.#obs.onResponseBody(data);
   };
@@ -196,6 +207,15 @@ export class HttpExchange implements SessionOwner {
   #resTransform: ResponseTransform | null = null;
   #resTransformChunked = false;
   #transformHead: ResponseHead | null = null;
+  // Cooperative drain (SPEC "MCP-aware resilience"): a GET event stream carries no
+  // responses, so on shutdown it is ended at an event boundary after a `retry:` field and
+  // the client reconnects at once (to another replica behind a balancer).
+  /** The response is an event stream answering a GET. */
+  #sseGet = false;
+  /** The last four bytes of its data, newest lowest: whether it stands at an event boundary. */
+  #sseTail = SSE_START;
+  /** Shutdown asked for the stream to end at its next event boundary. */
+  #drainStream = false;
 
   #upstream: net.Socket | null = null;
   /** performance.now() after which the kept (idle) upstream link must not be reused. */
@@ -253,6 +273,40 @@ export class HttpExchange implements SessionOwner {
       return;
     }
     this.#closeAfter = true;
+    if (this.#sseGet && this.#resPhase === S_BODY) {
+      this.#drainStream = true;
+      this.#endStreamAtBoundary();
+    }
+  }
+
+  #trackSse(data: Buffer): void {
+    let tail = this.#sseTail;
+    for (let i = Math.max(0, data.length - 4); i < data.length; i++) tail = ((tail << 8) | data[i]!) >>> 0;
+    this.#sseTail = tail;
+  }
+
+  /** Ends a draining GET event stream if it stands between events (and between chunks). */
+  #endStreamAtBoundary(): void {
+    const chunks = this.#resChunks;
+    if (!atSseBoundary(this.#sseTail) || (chunks !== null && !chunks.atChunkStart)) return;
+    let last: Buffer | null;
+    if (chunks !== null) last = Buffer.from(`${SSE_RETRY.length.toString(16)}\r\n${SSE_RETRY}\r\n0\r\n\r\n`, 'latin1');
+    else if (this.#resRemaining >= 0) last = null; // a length-delimited stream has no room for more
+    else last = Buffer.from(SSE_RETRY, 'latin1');
+    const upstream = this.#upstream;
+    if (upstream !== null) {
+      // The upstream's stream is abandoned: its server sees the connection close.
+      this.#unbindUpstream(upstream);
+      this.#upstream = null;
+      upstream.destroy();
+    }
+    this.#obs.onResponseEnd(this.#req, this.#resStatus, performance.now() - this.#startedAt);
+    this.#pauseClient(P_CLOSING);
+    this.#leftover = null;
+    this.#handOffClient();
+    if (last !== null) this.#session.bytesOut += last.length;
+    endAndLinger(this.#client, last);
+    this.#session.close('shutdown');
   }
 
   /** Destroys both sockets, timers and parser state; called once by Session.close(). */
@@ -839,8 +893,17 @@ export class HttpExchange implements SessionOwner {
     this.#ctx.touch(this.#session);
     // While a request is held nothing of it went upstream: the kept link is idle.
     if (this.#held !== null) this.#dropIdleUpstream();
-    else if (this.#resPhase === S_BODY) this.#consumeResponseBody(chunk);
-    else if (this.#resPhase === S_WAIT) this.#consumeResponseHead(chunk);
+    else if (this.#resPhase === S_BODY) {
+      this.#consumeResponseBody(chunk);
+      if (this.#drainStream && this.#resPhase === S_BODY && !this.#closed) this.#endStreamAtBoundary();
+    } else if (this.#resPhase === S_WAIT) {
+      this.#consumeResponseHead(chunk);
+      if (this.#sseGet && (this.#resPhase as number) === S_BODY && !this.#closed && this.#ctx.isDraining()) {
+        // The stream opened while draining: it ends at once (it stands at its first boundary).
+        this.#drainStream = true;
+        this.#endStreamAtBoundary();
+      }
+    }
     // Bytes on an idle keep-alive link would be misread as the next response: drop the link.
     else this.#dropIdleUpstream();
   }
@@ -914,7 +977,10 @@ export class HttpExchange implements SessionOwner {
       this.#upstreamFailed(new UpstreamBrokenError('upstream sent a Transfer-Encoding other than chunked'), 'protocol');
       return;
     }
-    this.#resChunks = res.chunked && !bodyless ? new ChunkedFilter(this.#obs.wantsBodies ? this.#onResponseData : null) : null;
+    const type = res.contentType;
+    this.#sseGet = req.method === 'GET' && status === 200 && !bodyless && type !== null && type.toLowerCase().startsWith('text/event-stream');
+    this.#sseTail = SSE_START;
+    this.#resChunks = res.chunked && !bodyless ? new ChunkedFilter(this.#obs.wantsBodies || this.#sseGet ? this.#onResponseData : null) : null;
     const eofDelimited = !bodyless && !res.chunked && res.contentLength < 0;
     if (req.wantsClose || eofDelimited || this.#reqPhase !== R_DONE || this.#ctx.isDraining() || this.#session.state !== 'open') {
       this.#closeAfter = true;
@@ -978,7 +1044,10 @@ export class HttpExchange implements SessionOwner {
     if (this.#resTransform !== null) return this.#transformBody(input);
     const chunks = this.#resChunks;
     const body = chunks === null || input.length === 0 ? input : chunks.push(input);
-    if (body.length > 0 && chunks === null && this.#obs.wantsBodies) this.#obs.onResponseBody(body);
+    if (body.length > 0 && chunks === null) {
+      if (this.#obs.wantsBodies) this.#obs.onResponseBody(body);
+      if (this.#sseGet) this.#trackSse(body);
+    }
     if (res === null) {
       if (body.length > 0) this.#writeClient(body);
       return;
@@ -1040,6 +1109,8 @@ export class HttpExchange implements SessionOwner {
 
   /** Resets for the next request, or closes when this exchange was the last. */
   #endExchange(): void {
+    this.#sseGet = false;
+    this.#drainStream = false;
     this.#rewrite = null;
     this.#preJudged = null;
     this.#resTransform = null;
