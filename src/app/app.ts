@@ -12,6 +12,7 @@ import { RequestRewrite } from '../http/head.js';
 import { createAcceptLoop } from '../listener/accept-loop.js';
 import { Correlator } from '../mcp/correlator.js';
 import { startDemoServer, type DemoServer } from '../mcp/demo-server.js';
+import { ConformanceLint } from '../mcp/conformance.js';
 import { MessageGate } from '../mcp/gate.js';
 import { McpInspector, McpMessageSink, McpMetricsObserver } from '../mcp/inspector.js';
 import { MessageHooks, type MessageDecider, type MessageObserver } from '../mcp/message.js';
@@ -127,7 +128,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     : deps.policyRules !== undefined ? { set: compileRules(deps.policyRules, 'rules'), file: null, loadedAt: new Date() } : null;
   const policy = rules === null ? null : new PolicyDecider(rules, metrics, log);
   const deciders: MessageDecider[] = [...(policy === null ? [] : [policy]), ...(deps.deciders ?? [])];
-  const hooks = new MessageHooks([new McpMetricsObserver(metrics, new Correlator(), debug), ...(deps.observers ?? [])], deciders);
+  const lint = new ConformanceLint(metrics, log);
+  const hooks = new MessageHooks([new McpMetricsObserver(metrics, new Correlator(), debug), lint, ...(deps.observers ?? [])], deciders);
   const sink = new McpMessageSink(hooks, metrics, config.inspectLimitBytes, debug);
   const gate = deciders.length > 0 ? new MessageGate(hooks) : null;
   const inspect = config.inspectLimitBytes > 0;
@@ -186,7 +188,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     let child: Logger | null = null;
     const sessionLog = (): Logger => (child ??= log.child({ sid: session.id }));
     const inspector = inspect ? new McpInspector(sink, sessionLog, session.id, ip) : null;
-    const observer = new SessionObserver(session, metrics, sessionLog, debug, registry, inspector, throttle);
+    const observer = new SessionObserver(session, metrics, sessionLog, debug, registry, inspector, throttle, lint);
     // Multi-session: the session's own upstream source, closed with the exchange.
     const source: UpstreamSource = shared ?? new OwnUpstream(target!);
     session.own(new HttpExchange(exchangeContext!, session, socket, source, observer, shared === null));
@@ -265,7 +267,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       });
       let adminPort: number | null = null;
       if (config.adminPort !== null) {
-        admin = createAdminServer({ registry, metrics, token: config.adminToken, isDraining: () => draining, warnings, policy: () => policy?.snapshot() ?? null });
+        admin = createAdminServer({ registry, metrics, token: config.adminToken, isDraining: () => draining, warnings, policy: () => policy?.snapshot() ?? null, conformance: () => lint.snapshot() });
         adminPort = await listenOn(admin, config.adminPort, config.adminHost);
         admin.on('error', (err: NodeJS.ErrnoException) => log.error({ err: err.code ?? err.message }, 'admin server error'));
       }

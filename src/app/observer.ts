@@ -5,7 +5,8 @@
 import type net from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { RequestHead, ResponseHead } from '../http/head.js';
-import type { McpInspector } from '../mcp/inspector.js';
+import type { ConformanceLint } from '../mcp/conformance.js';
+import { isJson, type McpInspector } from '../mcp/inspector.js';
 import type { LazyLogger } from '../mcp/message.js';
 import type { LogThrottle } from '../observe/log-throttle.js';
 import type { Logger } from '../observe/logger.js';
@@ -24,9 +25,15 @@ export class SessionObserver implements ExchangeObserver {
   readonly #inspector: McpInspector | null;
   readonly #debug: boolean;
   readonly #throttle: LogThrottle;
+  readonly #lint: ConformanceLint;
+  /** The response being read is neither JSON nor an event stream: its first bytes are linted. */
+  #untypedReq: RequestHead | null = null;
+  #untypedRes: ResponseHead | null = null;
+  #chunked202: RequestHead | null = null;
 
-  constructor(session: Session, metrics: Metrics, log: LazyLogger, debug: boolean, registry: Registry, inspector: McpInspector | null, throttle: LogThrottle) {
+  constructor(session: Session, metrics: Metrics, log: LazyLogger, debug: boolean, registry: Registry, inspector: McpInspector | null, throttle: LogThrottle, lint: ConformanceLint) {
     this.#throttle = throttle;
+    this.#lint = lint;
     this.#session = session;
     this.#metrics = metrics;
     this.log = log;
@@ -37,7 +44,10 @@ export class SessionObserver implements ExchangeObserver {
   }
 
   onRequestHead(req: RequestHead): void {
-    if (req.mcpSessionId !== null) this.#registry.setMcpSession(this.#session, req.mcpSessionId);
+    if (req.mcpSessionId !== null) {
+      this.#registry.setMcpSession(this.#session, req.mcpSessionId);
+      if (!req.mcpProtocolVersion) this.#lint.onRequest(req);
+    }
     this.#inspector?.onRequestHead(req);
   }
 
@@ -51,10 +61,27 @@ export class SessionObserver implements ExchangeObserver {
 
   onResponseHead(req: RequestHead, res: ResponseHead): void {
     if (res.mcpSessionId !== null) this.#registry.setMcpSession(this.#session, res.mcpSessionId);
+    if (res.mcpSessionId !== null || req.mcpSessionId !== null || res.statusCode === 202) this.#lint.onResponse(req, res);
+    const type = res.contentType;
+    // A chunked 202 may still be empty: only data makes it a breach.
+    this.#chunked202 = res.statusCode === 202 && res.chunked ? req : null;
+    // Body bytes reach this observer only while inspecting.
+    const untyped = this.wantsBodies && res.statusCode === 200 && !isJson(type) && (type === null || !type.toLowerCase().startsWith('text/event-stream'));
+    this.#untypedReq = untyped ? req : null;
+    this.#untypedRes = untyped ? res : null;
     this.#inspector?.onResponseHead(req, res);
   }
 
   onResponseBody(chunk: Buffer): void {
+    if (this.#chunked202 !== null) {
+      this.#lint.on202Body(this.#chunked202, chunk.length);
+      this.#chunked202 = null;
+    }
+    const res = this.#untypedRes;
+    if (res !== null) {
+      this.#untypedRes = null;
+      this.#lint.onUntypedBody(this.#untypedReq!, res, chunk);
+    }
     this.#inspector?.onResponseBody(chunk);
   }
 

@@ -56,6 +56,8 @@ export interface RequestHead extends HeadBase {
   readonly wantsClose: boolean;
   /** `Expect: 100-continue`: the client waits for an interim answer before its body. */
   readonly expectContinue: boolean;
+  /** An `MCP-Protocol-Version` header is present. */
+  readonly mcpProtocolVersion: boolean;
 }
 
 /** A response head as the proxy sees it. */
@@ -201,6 +203,7 @@ interface Scan {
   connectionTokens: readonly string[];
   contentType: string | null;
   mcpSessionId: string | null;
+  mcpProtocolVersion: boolean;
   upgrade: string | null;
   chunked: boolean;
   hasTransferEncoding: boolean;
@@ -217,7 +220,7 @@ interface Scan {
 
 function scanValues(raw: Buffer, fields: readonly HeaderField[]): Scan {
   const out: Scan = {
-    connectionTokens: NO_TOKENS, contentType: null, mcpSessionId: null, upgrade: null, chunked: false,
+    connectionTokens: NO_TOKENS, contentType: null, mcpSessionId: null, mcpProtocolVersion: false, upgrade: null, chunked: false,
     hasTransferEncoding: false, codings: 0, expectContinue: false, contentLength: -1, host: null, hostCount: 0, forwardedFor: null, via: null,
     keepAliveTimeoutMs: -1,
   };
@@ -232,6 +235,7 @@ function scanValues(raw: Buffer, fields: readonly HeaderField[]): Scan {
       }
       case 'content-type': out.contentType = CONTENT_TYPES.find(raw, f.valueStart, f.valueEnd, false) ?? value(raw, f); break;
       case 'mcp-session-id': out.mcpSessionId = value(raw, f); break;
+      case 'mcp-protocol-version': out.mcpProtocolVersion = true; break;
       case 'upgrade': out.upgrade = value(raw, f); break;
       case 'transfer-encoding': {
         const t: string[] = [];
@@ -279,7 +283,7 @@ export function readRequestHead(raw: Buffer): RequestHead {
   if (otherCoding(v)) throw new UnsupportedTransferCodingError();
   const tokens = v.connectionTokens;
   return {
-    raw, fields, startLineEnd, connectionTokens: tokens, contentType: v.contentType, mcpSessionId: v.mcpSessionId,
+    raw, fields, startLineEnd, connectionTokens: tokens, contentType: v.contentType, mcpSessionId: v.mcpSessionId, mcpProtocolVersion: v.mcpProtocolVersion,
     upgrade: v.upgrade, chunked: v.chunked, contentLength: v.contentLength,
     method: METHODS.find(raw, 0, sp1, false) ?? raw.toString('latin1', 0, sp1),
     target: raw.toString('latin1', sp1 + 1, sp2),

@@ -20,6 +20,8 @@ export interface MessageOrigin {
   /** The MCP session of the request (a response keeps its request's). */
   mcpSession: string | null;
   readonly clientIp: string;
+  /** Messages read from a GET event stream. */
+  onGetStream: boolean;
   readonly log: LazyLogger;
 }
 
@@ -47,6 +49,7 @@ class PassingMessage implements McpMessage {
   name: string | null = null;
   bytes: Buffer = NO_BYTES;
   clientIp = '';
+  onGetStream = false;
   log: LazyLogger = NO_LOG;
 }
 
@@ -58,6 +61,8 @@ export class McpMessageSink {
   readonly #metrics: Metrics;
   readonly #envelope = new Envelope();
   readonly #message = new PassingMessage();
+  /** Told of what could not be read as JSON-RPC (the conformance lint), or null. */
+  onMalformed: ((from: Sender, bytes: Buffer) => void) | null = null;
 
   /** `fullParse`: read every message with JSON.parse, for the tool names debug lines show. */
   constructor(hooks: MessageHooks, metrics: Metrics, limitBytes: number, fullParse: boolean) {
@@ -77,6 +82,7 @@ export class McpMessageSink {
       this.#parse(buf, start, end, from, origin);
     } else if (read === ENVELOPE_MALFORMED) {
       this.skipped('malformed');
+      this.onMalformed?.(from, buf.subarray(start, end));
     }
   }
 
@@ -91,6 +97,7 @@ export class McpMessageSink {
     const messages = parseMessages(text);
     if (messages === null) {
       this.skipped('malformed');
+      this.onMalformed?.(from, buf.subarray(start, end));
       return;
     }
     const bytes = buf.subarray(start, end);
@@ -113,6 +120,7 @@ export class McpMessageSink {
     m.name = name;
     m.bytes = bytes;
     m.clientIp = origin.clientIp;
+    m.onGetStream = origin.onGetStream;
     m.log = origin.log;
     this.#hooks.observe(m);
   }
@@ -226,7 +234,7 @@ export class McpInspector {
 
   constructor(sink: McpMessageSink, log: LazyLogger, proxySessionId: string, clientIp: string) {
     this.#sink = sink;
-    this.#origin = { proxySession: proxySessionId, mcpSession: null, clientIp, log };
+    this.#origin = { proxySession: proxySessionId, mcpSession: null, clientIp, onGetStream: false, log };
   }
 
   /** A request head: decide whether its body is a JSON-RPC message to read. */
@@ -262,7 +270,7 @@ export class McpInspector {
   }
 
   /** A response head: JSON bodies are collected, event streams read event by event. */
-  onResponseHead(_req: RequestHead, res: ResponseHead): void {
+  onResponseHead(req: RequestHead, res: ResponseHead): void {
     // The response keeps the request's scope, even when it is the one that first names
     // the MCP session (initialize): that is what lets the two be correlated.
     if (isJson(res.contentType)) {
@@ -271,7 +279,7 @@ export class McpInspector {
       this.#response = this.#resBody;
     } else if (isEventStream(res.contentType)) {
       // A stream outlives nothing on its connection, but keeps its own copy of where it came from.
-      const origin: MessageOrigin = { ...this.#origin };
+      const origin: MessageOrigin = { ...this.#origin, onGetStream: req.method === 'GET' };
       this.#sse = new SseReader(this.#sink.limitBytes, (data, start, end) => this.#sink.bytes(data, start, end, 'server', origin));
     }
   }

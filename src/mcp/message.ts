@@ -30,6 +30,8 @@ export interface McpMessage {
   readonly bytes: Buffer;
   /** The client's IP ('' for stdio). */
   readonly clientIp: string;
+  /** The message came on a GET event stream (which carries no responses). */
+  readonly onGetStream: boolean;
   readonly log: LazyLogger;
 }
 

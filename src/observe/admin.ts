@@ -18,6 +18,8 @@ export interface AdminDeps {
   isDraining(): boolean;
   /** The rules in force (GET /policy), or null without --policy. */
   policy(): PolicySnapshot | null;
+  /** Conformance lint counts and latest examples (GET /conformance). */
+  conformance(): unknown;
 }
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
@@ -63,6 +65,7 @@ export function createAdminServer(deps: AdminDeps): http.Server {
       );
       return;
     }
+    if (req.method === 'GET' && path === '/conformance') return send(res, 200, JSON.stringify(deps.conformance()));
     if (req.method === 'GET' && path === '/policy') {
       const snapshot = deps.policy();
       return snapshot === null ? send(res, 404, JSON.stringify({ error: 'no policy loaded (--policy FILE)' })) : send(res, 200, JSON.stringify(snapshot));

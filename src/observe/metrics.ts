@@ -29,6 +29,7 @@ export class Metrics {
   readonly mcpUnparsed: HotCounter;
   readonly policyDecisions: HotCounter;
   readonly policyReloads: HotCounter;
+  readonly mcpConformance: HotCounter;
   #closedBytesIn = 0;
   #closedBytesOut = 0;
 
@@ -67,6 +68,7 @@ export class Metrics {
     this.mcpUnparsed = new HotCounter(reg, 'shadowcat_mcp_unparsed_total', 'Bodies the MCP inspector skipped, by reason', ['reason']);
     this.policyDecisions = new HotCounter(reg, 'shadowcat_policy_decisions_total', 'Policy rule decisions, by rule and action', ['rule', 'action']);
     this.policyReloads = new HotCounter(reg, 'shadowcat_policy_reloads_total', 'Policy file reloads, by result (ok, error)', ['result']);
+    this.mcpConformance = new HotCounter(reg, 'shadowcat_mcp_conformance_total', 'Breaches of the MCP transport spec seen, by rule (GET /conformance)', ['rule']);
     // Pre-create the label-free families' common series so /metrics always lists them.
     this.#upstreamErrors.labels('connect');
   }

@@ -55,7 +55,7 @@ export function startStdioBridge(opts: StdioBridgeOptions): StdioBridge {
     log.warn({ from, bytes, limit: sink.limitBytes }, 'message longer than --inspect-limit: forwarded, not inspected');
   };
   const getLog = (): Logger => log;
-  const origin: MessageOrigin = { proxySession: 'stdio', mcpSession: null, clientIp: '', log: getLog };
+  const origin: MessageOrigin = { proxySession: 'stdio', mcpSession: null, clientIp: '', onGetStream: false, log: getLog };
   const gated = opts.gate === null ? null : gatedStreams(opts.gate, opts, childIn, (b) => output.write(b), origin);
   const fromClient = gated?.fromClient ?? new NdjsonFramer(sink.limitBytes, (line) => sink.body(line, 'client', origin), oversize('client'));
   const fromServer = gated?.fromServer ?? new NdjsonFramer(sink.limitBytes, (line) => sink.body(line, 'server', origin), oversize('server'));
