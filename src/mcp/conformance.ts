@@ -71,7 +71,7 @@ export class ConformanceLint implements MessageObserver {
 
   /** A request head (client side). */
   onRequest(req: RequestHead): void {
-    if (req.mcpSessionId !== null && !req.mcpProtocolVersion && req.method === 'POST') {
+    if (req.mcpSessionId !== null && !req.mcpProtocolVersion) {
       this.report('missing-protocol-version', { method: req.method, session: req.mcpSessionId, status: null, excerpt: `${req.method} ${req.target}` });
     }
   }
