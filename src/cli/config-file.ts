@@ -3,28 +3,14 @@
 // reloaded as one); `policy: FILE` names a rule file. Relative FILE values are read from
 // the config file's folder. Unknown keys and bad values are errors naming the key.
 
-import { readFileSync } from 'node:fs';
-import { dirname, extname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { dirname, resolve } from 'node:path';
+import { readDataFile } from '../data-file.js';
 import { flagRow, flagTexts, type FlagValues, type Mode } from '../config.js';
 import { ConfigError } from '../errors.js';
 
 /** The flag values a config file gives for `mode`; throws ConfigError naming the file and key. */
 export function readConfigFile(file: string, mode: Mode): FlagValues {
-  const ext = extname(file).toLowerCase();
-  if (ext !== '.json' && ext !== '.yaml' && ext !== '.yml') throw new ConfigError(`config ${file}: expected a .json, .yaml or .yml file`);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`config ${file}: cannot read it: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  let doc: unknown;
-  try {
-    doc = ext === '.json' ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true });
-  } catch (err) {
-    throw new ConfigError(`config ${file}: not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${String((err as Error).message).split('\n')[0]}`);
-  }
+  const doc = readDataFile(file, 'config');
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ConfigError(`config ${file}: expected an object of flags by their long names`);
   const out: FlagValues = new Map();
   for (const [key, value] of Object.entries(doc)) {

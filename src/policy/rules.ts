@@ -3,9 +3,7 @@
 // field), compiled once (globs to matchers, CIDRs to a BlockList), then matched against
 // client messages: the first rule that matches decides.
 
-import { readFileSync } from 'node:fs';
-import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { readDataFile } from '../data-file.js';
 import { ConfigError } from '../errors.js';
 import type { ClientCall } from '../mcp/message.js';
 import { CidrList } from './cidr.js';
@@ -170,20 +168,7 @@ export interface LoadedRules {
 
 /** Reads and compiles a rule file (JSON or YAML by extension); throws ConfigError naming the problem. */
 export function loadRuleFile(file: string): LoadedRules {
-  const ext = extname(file).toLowerCase();
-  if (ext !== '.json' && ext !== '.yaml' && ext !== '.yml') throw new ConfigError(`policy ${file}: expected a .json, .yaml or .yml file`);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`policy ${file}: cannot read it: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  let doc: unknown;
-  try {
-    doc = ext === '.json' ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true });
-  } catch (err) {
-    throw new ConfigError(`policy ${file}: not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${String((err as Error).message).split('\n')[0]}`);
-  }
+  const doc = readDataFile(file, 'policy');
   // A --config file may carry the rules in its policy: section.
   const rules = typeof doc === 'object' && doc !== null && !Array.isArray(doc) && 'policy' in doc ? (doc as { policy: unknown }).policy : doc;
   return { set: compileRules(rules, file), file, loadedAt: new Date() };
