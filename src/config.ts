@@ -60,6 +60,8 @@ export interface Config {
   readonly rateLimit: number;
   /** --policy: the rule file (read, validated and watched by the app), or null. */
   readonly policyFile: string | null;
+  /** --recover-sessions: re-run a session's handshake when the upstream forgets it. */
+  readonly recoverSessions: boolean;
   /** --config: the file the other settings were read from, or null. */
   readonly configFile: string | null;
   readonly adminPort: number | null;
@@ -219,6 +221,8 @@ export const FLAGS: readonly FlagRow[] = Object.freeze([
   row({ name: 'upstream-header', key: 'upstreamHeaders', arg: '"NAME: VALUE"', modes: HTTP, group: 'main', fallback: Object.freeze([]), shown: '',
     repeat: true, read: parseHeaderLine,
     help: 'add or replace a header on every request sent upstream (repeatable); ${VAR} is read from the environment; never logged' }),
+  row({ name: 'recover-sessions', key: 'recoverSessions', arg: null, modes: HTTP, group: 'main', fallback: false,
+    help: 'when the upstream answers 404 for an MCP session it had initialised, re-run its handshake and retry, mapping the new session id to the client\'s' }),
   row({ name: 'multi-session', key: 'multiSession', arg: null, modes: NETWORK, group: 'main', fallback: false,
     help: 'every client connection is its own session with its own upstream connection (http default: one shared link)' }),
   row({ name: 'max-sessions', key: 'maxSessions', arg: 'N', modes: NETWORK, group: 'limits', fallback: 1000, help: 'sessions alive at once', read: int('max-sessions', 1, 10_000_000) }),

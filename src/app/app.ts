@@ -14,6 +14,7 @@ import { Correlator } from '../mcp/correlator.js';
 import { startDemoServer, type DemoServer } from '../mcp/demo-server.js';
 import { ConformanceLint } from '../mcp/conformance.js';
 import { MessageGate } from '../mcp/gate.js';
+import { SessionRecovery } from '../mcp/session-recovery.js';
 import { McpInspector, McpMessageSink, McpMetricsObserver } from '../mcp/inspector.js';
 import { MessageHooks, type MessageDecider, type MessageObserver } from '../mcp/message.js';
 import { PolicyDecider, type PolicySnapshot } from '../policy/policy.js';
@@ -232,7 +233,10 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         target = makeTarget(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || (secure ? 443 : 80)), secure);
         rewrite = new RequestRewrite(url.host, (url.pathname || '/') + url.search, '1.1 shadowcat', config.upstreamHeaders);
         if (!config.multiSession) shared = new SharedLink(target);
-        exchangeContext = Object.freeze({ config, rewrite, touch, isDraining: () => draining, admitRequest, gate });
+        const recovery = config.recoverSessions
+          ? new SessionRecovery({ url, headers: config.upstreamHeaders, ca: config.upstreamCa, verify: !config.upstreamInsecure, timeoutMs: config.upstreamTimeoutMs }, metrics)
+          : null;
+        exchangeContext = Object.freeze({ config, rewrite, touch, isDraining: () => draining, admitRequest, gate, recovery });
       } else {
         target = makeTarget(config.upstream!.host, config.upstream!.port, config.upstreamTls);
       }

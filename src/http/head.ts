@@ -441,32 +441,45 @@ function keptRuns(head: HeadBase, keepUpgrade: boolean, replaced: ReadonlySet<st
 }
 
 /** Builds the head sent upstream (hop-by-hop out, Host, path and X-Forwarded-*, Via in), followed by `body` when given. */
-export function buildUpstreamRequestHead(req: RequestHead, rw: RequestRewrite, clientIp: string, body: Buffer | null = null): Buffer {
+export function buildUpstreamRequestHead(req: RequestHead, rw: RequestRewrite, clientIp: string, body: Buffer | null = null, mcpSessionId: string | null = null): Buffer {
   const upgrading = req.upgrade !== null && req.connectionTokens.includes('upgrade');
   const target = upstreamTarget(req.target, rw.rootPath);
   // A target that maps to itself keeps the request line as received.
   const sameLine = target === req.target;
-  const runs = keptRuns(req, upgrading, rw.replacedInRequest, sameLine ? [0, req.startLineEnd + 2] : []);
+  const replaced = mcpSessionId === null ? rw.replacedInRequest : new Set([...rw.replacedInRequest, 'mcp-session-id']);
+  const runs = keptRuns(req, upgrading, replaced, sameLine ? [0, req.startLineEnd + 2] : []);
   const prefix = sameLine ? null : `${req.method} ${target} HTTP/1.${req.versionMinor}\r\n`;
-  return assemble(prefix, req.raw, runs, rw.requestLines(req, clientIp, upgrading), body);
+  const lines = rw.requestLines(req, clientIp, upgrading);
+  return assemble(prefix, req.raw, runs, mcpSessionId === null ? lines : withSessionLine(mcpSessionId, lines), body);
 }
 
+/** The added lines with an Mcp-Session-Id line of the proxy's in front (a recovered session's id, mapped). */
+function withSessionLine(id: string, lines: string | Buffer): string {
+  return `Mcp-Session-Id: ${id}\r\n${typeof lines === 'string' ? lines : lines.toString('latin1')}`;
+}
+
+const REPLACED_SESSION_IN_RESPONSE = new Set(['via', 'mcp-session-id']);
+
 /** Builds the head sent to the client (our HTTP version, hop-by-hop out, Via and Connection in), followed by `body` when given. */
-export function buildClientResponseHead(res: ResponseHead, rw: RequestRewrite, close: boolean, http10Client = false, body: Buffer | null = null): Buffer {
+export function buildClientResponseHead(res: ResponseHead, rw: RequestRewrite, close: boolean, http10Client = false, body: Buffer | null = null, mcpSessionId: string | null = null): Buffer {
   const raw = res.raw;
   const upgrading = res.statusCode === 101;
   // RFC 9110 §6.2: an intermediary sends its own HTTP version: keep the status line from its first space.
-  const runs = keptRuns(res, upgrading, REPLACED_IN_RESPONSE, [raw.indexOf(SP), res.startLineEnd + 2]);
-  return assemble('HTTP/1.1', raw, runs, rw.responseLines(res, upgrading, close, http10Client), body);
+  const runs = keptRuns(res, upgrading, mcpSessionId === null ? REPLACED_IN_RESPONSE : REPLACED_SESSION_IN_RESPONSE, [raw.indexOf(SP), res.startLineEnd + 2]);
+  const lines = rw.responseLines(res, upgrading, close, http10Client);
+  return assemble('HTTP/1.1', raw, runs, mcpSessionId === null ? lines : withSessionLine(mcpSessionId, lines), body);
 }
 
 /** Framing headers a re-framed response (a rewritten body) drops: the proxy writes its own. */
 const REFRAMED_RESPONSE = new Set(['via', 'content-length', 'transfer-encoding']);
 
 /** The client head of a response whose body the proxy rewrites: framing replaced by `framing` (a header line with CRLF, or '' for close-delimited). */
-export function buildReframedResponseHead(res: ResponseHead, rw: RequestRewrite, close: boolean, http10Client: boolean, framing: string): Buffer {
+export function buildReframedResponseHead(res: ResponseHead, rw: RequestRewrite, close: boolean, http10Client: boolean, framing: string, mcpSessionId: string | null = null): Buffer {
   const raw = res.raw;
-  const runs = keptRuns(res, false, REFRAMED_RESPONSE, [raw.indexOf(SP), res.startLineEnd + 2]);
+  const runs = keptRuns(res, false, mcpSessionId === null ? REFRAMED_RESPONSE : REFRAMED_SESSION_RESPONSE, [raw.indexOf(SP), res.startLineEnd + 2]);
   const lines = rw.responseLines(res, false, close, http10Client);
-  return assemble('HTTP/1.1', raw, runs, framing + (typeof lines === 'string' ? lines : lines.toString('latin1')), null);
+  const added = framing + (typeof lines === 'string' ? lines : lines.toString('latin1'));
+  return assemble('HTTP/1.1', raw, runs, mcpSessionId === null ? added : `Mcp-Session-Id: ${mcpSessionId}\r\n${added}`, null);
 }
+
+const REFRAMED_SESSION_RESPONSE = new Set([...REFRAMED_RESPONSE, 'mcp-session-id']);

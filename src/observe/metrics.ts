@@ -30,6 +30,7 @@ export class Metrics {
   readonly policyDecisions: HotCounter;
   readonly policyReloads: HotCounter;
   readonly mcpConformance: HotCounter;
+  readonly mcpSessionsRecovered: HotCounter;
   #closedBytesIn = 0;
   #closedBytesOut = 0;
 
@@ -69,6 +70,7 @@ export class Metrics {
     this.policyDecisions = new HotCounter(reg, 'shadowcat_policy_decisions_total', 'Policy rule decisions, by rule and action', ['rule', 'action']);
     this.policyReloads = new HotCounter(reg, 'shadowcat_policy_reloads_total', 'Policy file reloads, by result (ok, error)', ['result']);
     this.mcpConformance = new HotCounter(reg, 'shadowcat_mcp_conformance_total', 'Breaches of the MCP transport spec seen, by rule (GET /conformance)', ['rule']);
+    this.mcpSessionsRecovered = new HotCounter(reg, 'shadowcat_mcp_sessions_recovered_total', 'MCP sessions re-established upstream after a 404 (--recover-sessions), by result', ['result']);
     // Pre-create the label-free families' common series so /metrics always lists them.
     this.#upstreamErrors.labels('connect');
   }

@@ -22,6 +22,8 @@ import type { Judgement, MessageGate } from '../mcp/gate.js';
 import { BodyCollector, isJson } from '../mcp/inspector.js';
 import type { RewriteVerdict } from '../mcp/message.js';
 import { JsonBodyRewrite, SseRewrite, type ResponseTransform } from '../mcp/result-rewrite.js';
+import { CallEnvelope, ENVELOPE_OK, readCallEnvelope } from '../mcp/envelope.js';
+import { REPLAYED_METHODS, type SessionRecovery } from '../mcp/session-recovery.js';
 import type { Session, SessionOwner, CloseReason } from '../session/session.js';
 import { dialFailureKind, upstreamSocketError } from '../upstream/connect.js';
 import type { UpstreamSource } from '../upstream/upstream-source.js';
@@ -75,6 +77,8 @@ export interface ExchangeContext {
   admitRequest(clientIp: string): number;
   /** The deciders' gate; null when none is loaded (then nothing is ever held). */
   readonly gate: MessageGate | null;
+  /** --recover-sessions: the sessions that can be re-established upstream, or null. */
+  readonly recovery: SessionRecovery | null;
 }
 
 const CHUNKED_END = Buffer.from('0\r\n\r\n', 'latin1');
@@ -216,6 +220,11 @@ export class HttpExchange implements SessionOwner {
   #sseTail = SSE_START;
   /** Shutdown asked for the stream to end at its next event boundary. */
   #drainStream = false;
+  // --recover-sessions: a copy of the request's body (Content-Length bodies only, bounded by
+  // --inspect-limit) to learn a session's handshake from and to re-send after a recovery.
+  #reqCopy: BodyCollector | null = null;
+  /** This request was already re-sent once after a recovery. */
+  #retried = false;
 
   #upstream: net.Socket | null = null;
   /** performance.now() after which the kept (idle) upstream link must not be reused. */
@@ -457,6 +466,10 @@ export class HttpExchange implements SessionOwner {
     this.#resPhase = S_WAIT;
     this.#obs.onRequestHead(req);
     if (this.#ctx.gate !== null && !this.#holdRequest(req)) return null;
+    if (this.#ctx.recovery !== null) {
+      this.#retried = false;
+      this.#reqCopy = req.contentLength > 0 && !req.chunked ? new BodyCollector() : null;
+    }
     this.#reqChunks = req.chunked ? new ChunkedFilter(this.#obs.wantsBodies || this.#held !== null ? this.#onRequestData : null) : null;
 
     const bodyStart = headEnd - prev;
@@ -537,6 +550,7 @@ export class HttpExchange implements SessionOwner {
     // A chunked body reaches the observer (and the hold) through the filter, as data without framing.
     if (body.length > 0 && chunks === null) {
       if (this.#held !== null) this.#held.push(body, this.#ctx.config.inspectLimitBytes);
+      if (this.#reqCopy !== null) this.#reqCopy.push(body, this.#ctx.config.inspectLimitBytes);
       if (this.#obs.wantsBodies) this.#obs.onRequestBody(body);
     }
     if (this.#held !== null && this.#held.overflow) {
@@ -548,9 +562,21 @@ export class HttpExchange implements SessionOwner {
       return true;
     }
     const join = joinable(body);
-    this.#sendUpstream(buildUpstreamRequestHead(req, this.#ctx.rewrite, this.#session.clientIp, join && body.length > 0 ? body : null));
+    this.#sendUpstream(buildUpstreamRequestHead(req, this.#ctx.rewrite, this.#session.clientIp, join && body.length > 0 ? body : null, this.#upstreamSessionId(req)));
     if (!join) this.#sendUpstream(body);
     return true;
+  }
+
+  /** The upstream's id for a recovered session this request names, or null (sent as received). */
+  #upstreamSessionId(req: RequestHead): string | null {
+    const recovery = this.#ctx.recovery;
+    return recovery === null || req.mcpSessionId === null ? null : recovery.upstreamIdFor(req.mcpSessionId);
+  }
+
+  /** The client's id for a recovered session a response names, or null (sent as received). */
+  #clientSessionId(res: ResponseHead): string | null {
+    const recovery = this.#ctx.recovery;
+    return recovery === null || res.mcpSessionId === null ? null : recovery.clientIdFor(res.mcpSessionId);
   }
 
   #requestDone(): void {
@@ -770,7 +796,7 @@ export class HttpExchange implements SessionOwner {
     if (!chunked) this.#closeAfter = true;
     this.#resTransformChunked = chunked;
     this.#resTransform = new SseRewrite(limit, this.#rewriteId, verdict, (event) => this.#writeTransformed(event));
-    this.#writeClient(buildReframedResponseHead(res, this.#ctx.rewrite, this.#closeAfter, http10Client, chunked ? 'Transfer-Encoding: chunked\r\n' : ''));
+    this.#writeClient(buildReframedResponseHead(res, this.#ctx.rewrite, this.#closeAfter, http10Client, chunked ? 'Transfer-Encoding: chunked\r\n' : '', this.#clientSessionId(res)));
     return true;
   }
 
@@ -790,13 +816,77 @@ export class HttpExchange implements SessionOwner {
       return false;
     }
     if (t instanceof JsonBodyRewrite) {
-      const head = buildReframedResponseHead(res!, this.#ctx.rewrite, this.#closeAfter, this.#req!.versionMinor === 0, `Content-Length: ${rest.length}\r\n`);
+      const head = buildReframedResponseHead(res!, this.#ctx.rewrite, this.#closeAfter, this.#req!.versionMinor === 0, `Content-Length: ${rest.length}\r\n`, this.#clientSessionId(res!));
       this.#writeClient(Buffer.concat([head, rest]));
     } else {
       this.#writeTransformed(rest);
       if (this.#resTransformChunked) this.#writeClient(CHUNKED_END);
     }
     return true;
+  }
+
+  // ---- session recovery (--recover-sessions) -----------------------------------------
+
+  /** A successful answer teaches the recovery store a session's handshake. */
+  #learnSession(req: RequestHead, res: ResponseHead): void {
+    const recovery = this.#ctx.recovery!;
+    const sid = req.mcpSessionId;
+    if (req.method === 'DELETE' && sid !== null) return recovery.forget(sid);
+    const copy = this.#reqCopy;
+    if (copy === null || copy.overflow || copy.bytes === 0 || this.#reqPhase !== R_DONE) return;
+    const body = copy.take();
+    copy.push(body, Infinity);
+    const env = new CallEnvelope();
+    if (readCallEnvelope(body, 0, body.length, env) !== ENVELOPE_OK || env.method === null) return;
+    if (sid === null && env.method === 'initialize' && res.mcpSessionId !== null) recovery.learnInit(res.mcpSessionId, body);
+    else if (sid !== null && REPLAYED_METHODS.has(env.method)) recovery.learnCall(sid, body);
+  }
+
+  /** True when a 404 to this request may be a forgotten session worth recovering. */
+  #recoverable(req: RequestHead): boolean {
+    const sid = req.mcpSessionId;
+    if (this.#retried || sid === null || this.#reqPhase !== R_DONE || !this.#ctx.recovery!.knows(sid)) return false;
+    // The request is re-sent whole: a body must be in hand.
+    return req.contentLength <= 0 && !req.chunked ? true : this.#reqCopy !== null && !this.#reqCopy.overflow;
+  }
+
+  /** The upstream forgot the session: hold the 404, re-run the handshake, then re-send or pass the 404 down. */
+  #recoverSession(req: RequestHead, notFound: ResponseHead, notFoundBody: Buffer): void {
+    this.#retried = true;
+    this.#clearResponseTimer();
+    // The 404 was whole and alone; the retry takes a fresh link (a shared one goes back first).
+    const upstream = this.#upstream;
+    if (upstream !== null) {
+      this.#unbindUpstream(upstream);
+      this.#upstream = null;
+      if (this.#source.sharesSockets && !this.#detached) this.#source.release(upstream, false);
+      else upstream.destroy();
+    }
+    this.#detached = false;
+    this.#resFramer.next();
+    this.#resFramer.expectNoBody(req.method === 'HEAD');
+    const log = this.#obs.log();
+    this.#ctx.recovery!.recover(req.mcpSessionId!, log).then((newId) => {
+      if (this.#closed) return;
+      if (newId === null) return this.#passNotFound(req, notFound, notFoundBody);
+      const copy = this.#reqCopy;
+      const body = copy === null ? null : copy.take();
+      const head = buildUpstreamRequestHead(req, this.#ctx.rewrite, this.#session.clientIp, body, newId);
+      this.#outQueue = [head];
+      this.#queuedBytes = head.length;
+      this.#release();
+    }, (err: unknown) => this.#fail(err));
+  }
+
+  /** A recovery failed: the client gets the upstream's 404 as it was. */
+  #passNotFound(req: RequestHead, res: ResponseHead, body: Buffer): void {
+    if (req.wantsClose || this.#ctx.isDraining() || this.#session.state !== 'open') this.#closeAfter = true;
+    this.#resStatus = res.statusCode;
+    this.#resStarted = true;
+    this.#obs.onResponseHead(req, res);
+    this.#writeClient(buildClientResponseHead(res, this.#ctx.rewrite, this.#closeAfter, req.versionMinor === 0, body.length > 0 ? body : null));
+    this.#obs.onResponseEnd(req, res.statusCode, performance.now() - this.#startedAt);
+    this.#endExchange();
   }
 
   // ---- upstream side --------------------------------------------------------------
@@ -962,6 +1052,13 @@ export class HttpExchange implements SessionOwner {
       if (end < chunk.length) this.#consumeResponseHead(chunk.subarray(end));
       return;
     }
+    if (this.#ctx.recovery !== null) {
+      if (status === 404 && ret === FRAME_END && framer.offset === chunk.length && this.#recoverable(req)) {
+        this.#recoverSession(req, res, Buffer.from(chunk.subarray(bodyStart, framer.offset)));
+        return;
+      }
+      if (status >= 200 && status < 300) this.#learnSession(req, res);
+    }
     this.#clearResponseTimer();
     if (status === 101) {
       if (req.upgrade === null) {
@@ -1053,7 +1150,7 @@ export class HttpExchange implements SessionOwner {
       return;
     }
     const join = joinable(body);
-    this.#writeClient(buildClientResponseHead(res, this.#ctx.rewrite, this.#closeAfter, http10Client, join && body.length > 0 ? body : null));
+    this.#writeClient(buildClientResponseHead(res, this.#ctx.rewrite, this.#closeAfter, http10Client, join && body.length > 0 ? body : null, this.#clientSessionId(res)));
     if (!join) this.#writeClient(body);
   }
 

@@ -1,0 +1,150 @@
+// --recover-sessions (SPEC "MCP-aware resilience"): the proxy keeps each MCP session's
+// handshake (its `initialize` request and `notifications/initialized`, and its
+// `logging/setLevel` / `resources/subscribe` calls, bounded). When the upstream answers
+// 404 for a session it saw initialised (the server restarted or dropped it), the exchange
+// asks this store to re-run that handshake upstream; the new upstream session id is then
+// mapped to the client's both ways for the rest of the session. The handshake is a few
+// requests on connections of its own, made with node:http (rare, off the data path).
+
+import http from 'node:http';
+import https from 'node:https';
+import type { HeaderLine } from '../config.js';
+import type { Logger } from '../observe/logger.js';
+import type { Metrics } from '../observe/metrics.js';
+
+/** Methods whose calls are replayed after the handshake, in the order they were made. */
+export const REPLAYED_METHODS: ReadonlySet<string> = new Set(['notifications/initialized', 'logging/setLevel', 'resources/subscribe']);
+
+const MAX_SESSIONS = 10_000;
+const MAX_REPLAYS = 32;
+
+interface KnownSession {
+  readonly init: Buffer;
+  readonly replays: Buffer[];
+  /** The upstream's id for this session now (the client's own until a recovery). */
+  upstreamId: string;
+  recovering: Promise<string | null> | null;
+}
+
+/** Where and how the handshake reaches the upstream. */
+export interface RecoveryTarget {
+  readonly url: URL;
+  readonly headers: readonly HeaderLine[];
+  readonly ca: string | null;
+  readonly verify: boolean;
+  readonly timeoutMs: number;
+}
+
+/** The sessions the proxy can recover, and their id mappings. */
+export class SessionRecovery {
+  readonly #known = new Map<string, KnownSession>();
+  readonly #toClient = new Map<string, string>();
+  readonly #target: RecoveryTarget;
+  readonly #metrics: Metrics;
+
+  constructor(target: RecoveryTarget, metrics: Metrics) {
+    this.#target = target;
+    this.#metrics = metrics;
+  }
+
+  /** An initialize request (its body) was answered with session `id`. */
+  learnInit(id: string, init: Buffer): void {
+    if (this.#known.has(id)) return;
+    if (this.#known.size >= MAX_SESSIONS) this.#forget(this.#known.keys().next().value as string);
+    this.#known.set(id, { init: Buffer.from(init), replays: [], upstreamId: id, recovering: null });
+  }
+
+  /** A call to replay (REPLAYED_METHODS) succeeded in session `id`. */
+  learnCall(id: string, body: Buffer): void {
+    const s = this.#known.get(id);
+    if (s === undefined) return;
+    if (s.replays.length < MAX_REPLAYS) s.replays.push(Buffer.from(body));
+  }
+
+  /** True when session `id` can be recovered. */
+  knows(id: string): boolean {
+    return this.#known.has(id);
+  }
+
+  /** The upstream's id for the client's session `id`, or null when it is the same. */
+  upstreamIdFor(id: string): string | null {
+    const s = this.#known.get(id);
+    return s === undefined || s.upstreamId === id ? null : s.upstreamId;
+  }
+
+  /** The client's id for an upstream session id, or null when it is not a recovered one. */
+  clientIdFor(upstreamId: string): string | null {
+    return this.#toClient.get(upstreamId) ?? null;
+  }
+
+  /** The session ended (DELETE answered): nothing more to recover. */
+  forget(id: string): void {
+    this.#forget(id);
+  }
+
+  #forget(id: string): void {
+    const s = this.#known.get(id);
+    if (s === undefined) return;
+    this.#known.delete(id);
+    if (s.upstreamId !== id) this.#toClient.delete(s.upstreamId);
+  }
+
+  /** Re-runs session `id`'s handshake upstream (once at a time per session); resolves with the new upstream id, or null when it failed. */
+  recover(id: string, log: Logger): Promise<string | null> {
+    const s = this.#known.get(id);
+    if (s === undefined) return Promise.resolve(null);
+    s.recovering ??= this.#handshake(s, id, log).finally(() => {
+      s.recovering = null;
+    });
+    return s.recovering;
+  }
+
+  async #handshake(s: KnownSession, id: string, log: Logger): Promise<string | null> {
+    try {
+      const init = await this.#post(s.init, null);
+      const newId = init.sessionId;
+      if (init.status !== 200 || newId === null) throw new Error(`initialize answered ${init.status}${newId === null ? ' without a session id' : ''}`);
+      for (const body of s.replays) {
+        const r = await this.#post(body, newId);
+        if (r.status >= 300) throw new Error(`a replayed call answered ${r.status}`);
+      }
+      if (s.upstreamId !== id) this.#toClient.delete(s.upstreamId);
+      s.upstreamId = newId;
+      this.#toClient.set(newId, id);
+      this.#metrics.mcpSessionsRecovered.labels('ok').inc();
+      log.info({ mcp: id, upstreamSession: newId, replayed: s.replays.length }, 'mcp session recovered');
+      return newId;
+    } catch (err) {
+      this.#metrics.mcpSessionsRecovered.labels('failed').inc();
+      log.warn({ mcp: id, err: (err as Error).message }, 'mcp session recovery failed: the 404 goes to the client');
+      return null;
+    }
+  }
+
+  /** One POST of the handshake; the answer's body (JSON or a short event stream) is read and dropped. */
+  #post(body: Buffer, sessionId: string | null): Promise<{ status: number; sessionId: string | null }> {
+    const t = this.#target;
+    const headers: Record<string, string> = {
+      'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-length': String(body.length),
+    };
+    for (const h of t.headers) headers[h.name.toLowerCase()] = h.value;
+    if (sessionId !== null) headers['mcp-session-id'] = sessionId;
+    const secure = t.url.protocol === 'https:';
+    const options: https.RequestOptions = { method: 'POST', headers, agent: false, timeout: t.timeoutMs };
+    if (secure) {
+      options.rejectUnauthorized = t.verify;
+      if (t.ca !== null) options.ca = t.ca;
+    }
+    return new Promise((resolve, reject) => {
+      const req = (secure ? https : http).request(t.url, options, (res) => {
+        const sid = res.headers['mcp-session-id'];
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, sessionId: typeof sid === 'string' ? sid : null }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error('the upstream did not answer in time')));
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+}

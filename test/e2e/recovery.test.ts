@@ -1,0 +1,134 @@
+// --recover-sessions (SPEC "MCP-aware resilience"): an MCP server on the SDK
+// (StreamableHTTPServerTransport, stateful) is restarted on the same port mid-session. With
+// the flag the SDK client's next call succeeds without re-initialising, under the same
+// session id, and the new server got a fresh initialize; without it the client sees the
+// 404; a recovery whose handshake fails passes the 404 down.
+
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { adminGet, startProxy, type TestProxy } from '../helpers/proxy.js';
+import { readBody } from '../helpers/upstreams.js';
+
+/** What the restartable server counts across its lives. */
+interface Life {
+  instance: number;
+  inits: number;
+  refuseInit: boolean;
+}
+
+/** A stateful SDK server on `port` (0: any); its sessions die with it. */
+async function startSdkServer(port: number, life: Life): Promise<{ port: number; close(): Promise<void> }> {
+  const transports = new Map<string, StreamableHTTPServerTransport>();
+  const instance = life.instance;
+  const server = http.createServer((req, res) => {
+    void (async () => {
+      const sid = req.headers['mcp-session-id'];
+      const raw = req.method === 'POST' ? (await readBody(req)).toString() : '';
+      const body = raw === '' ? undefined : JSON.parse(raw) as { method?: string };
+      let t = typeof sid === 'string' ? transports.get(sid) : undefined;
+      if (t === undefined) {
+        if (sid !== undefined || body?.method !== 'initialize') {
+          res.writeHead(404, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":null,"error":{"code":-32001,"message":"Session not found"}}');
+          return;
+        }
+        if (life.refuseInit) {
+          res.writeHead(503).end();
+          return;
+        }
+        life.inits++;
+        const fresh = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (id) => void transports.set(id, fresh) });
+        const mcp = new McpServer({ name: 'restartable', version: '1.0.0' });
+        mcp.registerTool('whoami', { description: 'which server instance answers' }, async () => ({ content: [{ type: 'text' as const, text: `instance ${instance}` }] }));
+        await mcp.connect(fresh);
+        t = fresh;
+      }
+      await t.handleRequest(req, res, body);
+    })();
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+}
+
+const textOf = (result: unknown): string => (result as { content: Array<{ text: string }> }).content.map((c) => c.text).join('');
+
+const recovery = suite('--recover-sessions across an upstream restart');
+let proxy: TestProxy | null = null;
+let closers: Array<() => Promise<void>> = [];
+
+recovery.after.each(async () => {
+  await proxy?.close();
+  proxy = null;
+  for (const c of closers.splice(0)) await c();
+});
+
+async function scenario(recover: boolean, multiSession: boolean, refuseAfterRestart = false): Promise<{ second: string | Error; life: Life; before: string; after: string | undefined; metrics: string }> {
+  const life: Life = { instance: 1, inits: 0, refuseInit: false };
+  const first = await startSdkServer(0, life);
+  let current = first;
+  closers.push(() => current.close());
+  proxy = await startProxy({ mode: 'http', multiSession, recoverSessions: recover, upstreamUrl: new URL(`http://127.0.0.1:${first.port}/mcp`), adminPort: 0 });
+  const client = new Client({ name: 'restart', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${proxy.port}/mcp`), {
+    reconnectionOptions: { initialReconnectionDelay: 50, maxReconnectionDelay: 200, reconnectionDelayGrowFactor: 1, maxRetries: 2 },
+  });
+  await client.connect(transport);
+  assert.is(textOf(await client.callTool({ name: 'whoami', arguments: {} })), 'instance 1');
+  const before = transport.sessionId!;
+  // The restart: the server and every session it held are gone; a new one takes the port.
+  await first.close();
+  life.instance = 2;
+  life.refuseInit = refuseAfterRestart;
+  current = await startSdkServer(first.port, life);
+  let second: string | Error;
+  try {
+    second = textOf(await client.callTool({ name: 'whoami', arguments: {} }));
+  } catch (err) {
+    second = err as Error;
+  }
+  // From then on the mapping carries every call: no second recovery.
+  const third = second instanceof Error ? null : textOf(await client.callTool({ name: 'whoami', arguments: {} }));
+  if (third !== null) assert.is(third, 'instance 2');
+  const after = transport.sessionId;
+  const metrics = await adminGet(proxy.adminPort!, '/metrics');
+  await client.close().catch(() => {});
+  return { second, life, before, after, metrics };
+}
+
+for (const multiSession of [true, false]) {
+  recovery(`${multiSession ? 'multi' : 'single'}-session: the next call succeeds under the same session id, and the new server got a fresh initialize`, async () => {
+    const r = await scenario(true, multiSession);
+    assert.is(r.second, 'instance 2', String(r.second));
+    assert.is(r.after, r.before, 'the client kept its session id');
+    assert.is(r.life.inits, 2, 'the new server was initialised by the proxy');
+    assert.match(r.metrics, /shadowcat_mcp_sessions_recovered_total\{result="ok"\} 1/);
+  });
+}
+
+recovery('without the flag the client sees the 404', async () => {
+  const r = await scenario(false, true);
+  assert.instance(r.second, Error);
+  assert.match(String((r.second as Error).message), /404|Session not found/);
+  assert.is(r.life.inits, 1);
+});
+
+recovery('a recovery whose handshake fails passes the 404 down', async () => {
+  const r = await scenario(true, true, true);
+  assert.instance(r.second, Error);
+  assert.match(String((r.second as Error).message), /404|Session not found/);
+  assert.match(r.metrics, /shadowcat_mcp_sessions_recovered_total\{result="failed"\} [1-9]/);
+});
+
+recovery.run();
