@@ -1,4 +1,4 @@
-// The package's embedding API (`import { startProxy } from 'shadowcat'`): the CLI's flags
+// The package's embedding API (startProxy, what the package name resolves to): the CLI's flags
 // as camelCase options, read through the same flag table (same defaults, same validation
 // messages), plus hooks on the message-level hook point and the session lifecycle.
 

@@ -10,15 +10,12 @@ import { SessionLimitError, ShuttingDownError } from '../errors.js';
 import { errorResponse } from '../http/error-response.js';
 import { RequestRewrite } from '../http/head.js';
 import { createAcceptLoop } from '../listener/accept-loop.js';
-import { Correlator } from '../mcp/correlator.js';
 import { startDemoServer, type DemoServer } from '../mcp/demo-server.js';
-import { ConformanceLint } from '../mcp/conformance.js';
-import { MessageGate } from '../mcp/gate.js';
 import { SessionRecovery } from '../mcp/session-recovery.js';
-import { McpInspector, McpMessageSink, McpMetricsObserver } from '../mcp/inspector.js';
-import { MessageHooks, type MessageDecider, type MessageObserver } from '../mcp/message.js';
-import { PolicyDecider, type PolicySnapshot } from '../policy/policy.js';
-import { compileRules, loadRuleFile, type LoadedRules } from '../policy/rules.js';
+import { McpInspector } from '../mcp/inspector.js';
+import type { MessageDecider, MessageObserver } from '../mcp/message.js';
+import type { PolicySnapshot } from '../policy/policy.js';
+import { createMessageLayer } from './message-layer.js';
 import { createAdminServer } from '../observe/admin.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { Metrics } from '../observe/metrics.js';
@@ -123,16 +120,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   const limiter = config.rateLimit > 0 ? new RateLimiter(config.rateLimit) : null;
   const admitRequest = limiter === null ? () => 0 : (ip: string) => limiter.take(ip);
   const debug = log.isLevelEnabled('debug');
-  // The message-level hooks (DESIGN): observers in order, then deciders. A bad policy file
-  // throws ConfigError here, before anything is started.
-  const rules: LoadedRules | null = config.policyFile !== null ? loadRuleFile(config.policyFile)
-    : deps.policyRules !== undefined ? { set: compileRules(deps.policyRules, 'rules'), file: null, loadedAt: new Date() } : null;
-  const policy = rules === null ? null : new PolicyDecider(rules, metrics, log);
-  const deciders: MessageDecider[] = [...(policy === null ? [] : [policy]), ...(deps.deciders ?? [])];
-  const lint = new ConformanceLint(metrics, log);
-  const hooks = new MessageHooks([new McpMetricsObserver(metrics, new Correlator(), debug), lint, ...(deps.observers ?? [])], deciders);
-  const sink = new McpMessageSink(hooks, metrics, config.inspectLimitBytes, debug);
-  const gate = deciders.length > 0 ? new MessageGate(hooks) : null;
+  // A bad policy file throws ConfigError here, before anything is started.
+  const { policy, lint, sink, gate } = createMessageLayer(config, metrics, log, debug, deps);
   const inspect = config.inspectLimitBytes > 0;
 
   let demo: DemoServer | null = null;

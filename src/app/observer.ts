@@ -66,7 +66,7 @@ export class SessionObserver implements ExchangeObserver {
     // A chunked 202 may still be empty: only data makes it a breach.
     this.#chunked202 = res.statusCode === 202 && res.chunked ? req : null;
     // Body bytes reach this observer only while inspecting.
-    const untyped = this.wantsBodies && res.statusCode === 200 && !isJson(type) && (type === null || !type.toLowerCase().startsWith('text/event-stream'));
+    const untyped = this.wantsBodies && res.statusCode === 200 && type !== 'application/json' && !isJson(type) && (type === null || !type.toLowerCase().startsWith('text/event-stream'));
     this.#untypedReq = untyped ? req : null;
     this.#untypedRes = untyped ? res : null;
     this.#inspector?.onResponseHead(req, res);

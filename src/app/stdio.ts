@@ -3,13 +3,7 @@
 
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { Correlator } from '../mcp/correlator.js';
-import { ConformanceLint } from '../mcp/conformance.js';
-import { MessageGate } from '../mcp/gate.js';
-import { McpMessageSink, McpMetricsObserver } from '../mcp/inspector.js';
-import { MessageHooks } from '../mcp/message.js';
-import { PolicyDecider } from '../policy/policy.js';
-import { loadRuleFile } from '../policy/rules.js';
+import { createMessageLayer } from './message-layer.js';
 import { Metrics } from '../observe/metrics.js';
 import { startStdioBridge } from '../proxy/stdio-bridge.js';
 import { onShutdownSignals } from './signals.js';
@@ -18,14 +12,10 @@ import { onShutdownSignals } from './signals.js';
 export async function runStdio(config: Config, log: Logger): Promise<number> {
   const metrics = new Metrics({ liveSessions: () => 1, liveBytes: () => ({ in: 0, out: 0 }) });
   const debug = log.isLevelEnabled('debug');
-  const policy = config.policyFile === null ? null : new PolicyDecider(loadRuleFile(config.policyFile), metrics, log.child({ sid: 'stdio' }));
-  const lint = new ConformanceLint(metrics, log.child({ sid: 'stdio' }));
-  const hooks = new MessageHooks([new McpMetricsObserver(metrics, new Correlator(), debug), lint], policy === null ? [] : [policy]);
-  const sink = new McpMessageSink(hooks, metrics, config.inspectLimitBytes, debug);
+  const { policy, lint, sink, gate } = createMessageLayer(config, metrics, log.child({ sid: 'stdio' }), debug);
   sink.onMalformed = (from, bytes) => {
     if (from === 'server') lint.onNonJsonLine(bytes);
   };
-  const gate = policy === null ? null : new MessageGate(hooks);
   const bridge = startStdioBridge({
     command: config.command,
     input: process.stdin,

@@ -206,6 +206,12 @@ export class BodyCollector {
     this.parts.push(chunk);
   }
 
+  /** The body so far as one buffer, kept (joined in place). */
+  whole(): Buffer {
+    if (this.parts.length !== 1) this.parts = [Buffer.concat(this.parts)];
+    return this.parts[0]!;
+  }
+
   take(): Buffer {
     const parts = this.parts;
     const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts);

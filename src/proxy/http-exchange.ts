@@ -834,8 +834,7 @@ export class HttpExchange implements SessionOwner {
     if (req.method === 'DELETE' && sid !== null) return recovery.forget(sid);
     const copy = this.#reqCopy;
     if (copy === null || copy.overflow || copy.bytes === 0 || this.#reqPhase !== R_DONE) return;
-    const body = copy.take();
-    copy.push(body, Infinity);
+    const body = copy.whole();
     const env = new CallEnvelope();
     if (readCallEnvelope(body, 0, body.length, env) !== ENVELOPE_OK || env.method === null) return;
     if (sid === null && env.method === 'initialize' && res.mcpSessionId !== null) recovery.learnInit(res.mcpSessionId, body);

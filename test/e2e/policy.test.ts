@@ -496,6 +496,22 @@ cli('SIGHUP reloads the file; a broken file is logged and the old rules stay', a
   }
 });
 
+cli('startProxy with the rules as an object: the SDK client to the demo server sees the block', async () => {
+  const { startProxy: embed } = await import('../../dist/index.js');
+  const running = await embed({ port: 0, multiSession: true, policy: { rules: [{ name: 'no-echo', match: { method: 'tools/call', tool: 'echo' }, action: 'block' }] } });
+  try {
+    const { client, transport, agent } = sdkClient(`http://127.0.0.1:${running.addresses.port}/mcp`, 'embedded');
+    await client.connect(transport);
+    await expectMcpError(client.callTool({ name: 'echo', arguments: { message: 'x' } }), -32001, /blocked by policy rule no-echo/);
+    assert.is(running.policy()!.rules[0]!.hits, 1);
+    assert.is(running.policy()!.file, null);
+    await client.close();
+    await agent.close();
+  } finally {
+    await running.close({ drainMs: 1000 });
+  }
+});
+
 sdk.run();
 stdio.run();
 bypass.run();

@@ -1,0 +1,44 @@
+// The message-level hooks of a process (DESIGN "Observers, not middlemen — and deciders
+// where a rule must act"), built once for forward http and forward stdio alike: the
+// metrics observer, the conformance lint and an embedder's observers, in that order; the
+// policy and an embedder's deciders; the sink the inspectors feed and the gate that
+// judges held messages (only when some decider exists).
+
+import type { Config } from '../config.js';
+import { ConformanceLint } from '../mcp/conformance.js';
+import { Correlator } from '../mcp/correlator.js';
+import { MessageGate } from '../mcp/gate.js';
+import { McpMessageSink, McpMetricsObserver } from '../mcp/inspector.js';
+import { MessageHooks, type MessageDecider, type MessageObserver } from '../mcp/message.js';
+import type { Logger } from '../observe/logger.js';
+import type { Metrics } from '../observe/metrics.js';
+import { PolicyDecider } from '../policy/policy.js';
+import { compileRules, loadRuleFile, type LoadedRules } from '../policy/rules.js';
+
+/** What a process's message layer is made of. */
+export interface MessageLayer {
+  readonly policy: PolicyDecider | null;
+  readonly lint: ConformanceLint;
+  readonly sink: McpMessageSink;
+  readonly gate: MessageGate | null;
+}
+
+/** An embedder's additions. */
+export interface MessageExtras {
+  readonly observers?: readonly MessageObserver[];
+  readonly deciders?: readonly MessageDecider[];
+  /** Policy rules as an object, when there is no --policy FILE. */
+  readonly policyRules?: unknown;
+}
+
+/** Builds the layer; a bad policy file throws ConfigError here, before anything starts. */
+export function createMessageLayer(config: Config, metrics: Metrics, log: Logger, debug: boolean, extras: MessageExtras = {}): MessageLayer {
+  const rules: LoadedRules | null = config.policyFile !== null ? loadRuleFile(config.policyFile)
+    : extras.policyRules !== undefined ? { set: compileRules(extras.policyRules, 'rules'), file: null, loadedAt: new Date() } : null;
+  const policy = rules === null ? null : new PolicyDecider(rules, metrics, log);
+  const deciders: MessageDecider[] = [...(policy === null ? [] : [policy]), ...(extras.deciders ?? [])];
+  const lint = new ConformanceLint(metrics, log);
+  const hooks = new MessageHooks([new McpMetricsObserver(metrics, new Correlator(), debug), lint, ...(extras.observers ?? [])], deciders);
+  const sink = new McpMessageSink(hooks, metrics, config.inspectLimitBytes, debug);
+  return { policy, lint, sink, gate: deciders.length > 0 ? new MessageGate(hooks) : null };
+}
