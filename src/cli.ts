@@ -2,24 +2,19 @@
 // The shadowcat command: parse flags once, start the chosen mode, and turn signals into
 // a graceful shutdown (a second signal forces exit). The only reader of argv and exit codes.
 
-import { readFileSync } from 'node:fs';
 import { createApp } from './app/app.js';
 import { onShutdownSignals } from './app/signals.js';
 import { runStdio } from './app/stdio.js';
+import { runReplay, runTapeShow } from './app/replay.js';
+import { TapeError } from './tape/format.js';
 import { parseConfig } from './cli/config.js';
 import type { Config } from './config.js';
 import { ConfigError, ProxyError } from './errors.js';
 import { createLogger } from './observe/logger.js';
+import { BUNDLED, VERSION } from './version.js';
 
-// The single executable defines this at bundle time: nothing beside it is read at run time.
-declare const SHADOWCAT_BUNDLED_VERSION: string | undefined;
-
-/** The package version; the binary also names the Node inside it. */
-function versionText(): string {
-  if (typeof SHADOWCAT_BUNDLED_VERSION === 'string') return `${SHADOWCAT_BUNDLED_VERSION} (single executable, Node.js ${process.version} inside)`;
-  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
-const version = versionText();
+// The binary also names the Node inside it.
+const version = BUNDLED ? `${VERSION} (single executable, Node.js ${process.version} inside)` : VERSION;
 
 async function runNetwork(config: Config): Promise<void> {
   const log = createLogger(config.logLevel);
@@ -63,8 +58,19 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  if (invocation.kind !== 'run') {
+  if (invocation.kind === 'help' || invocation.kind === 'version') {
     process.stdout.write(`${invocation.text}\n`);
+    return;
+  }
+  if (invocation.kind === 'replay' || invocation.kind === 'tape-show') {
+    try {
+      if (invocation.kind === 'replay') await runReplay(invocation.args, createLogger(invocation.args.logLevel));
+      else runTapeShow(invocation.file);
+    } catch (err) {
+      // A tape that cannot be read is a bad argument, like a bad flag.
+      process.stderr.write(`shadowcat: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(err instanceof TapeError ? 2 : 1);
+    }
     return;
   }
   const config = invocation.config;

@@ -60,6 +60,10 @@ export interface Config {
   readonly rateLimit: number;
   /** --policy: the rule file (read, validated and watched by the app), or null. */
   readonly policyFile: string | null;
+  /** --record: the folder tapes are written to, or null. */
+  readonly recordDir: string | null;
+  /** Tape bytes the recorder may queue for the disk before it drops messages. */
+  readonly recordQueueBytes: number;
   /** --recover-sessions: re-run a session's handshake when the upstream forgets it. */
   readonly recoverSessions: boolean;
   /** --config: the file the other settings were read from, or null. */
@@ -239,6 +243,10 @@ export const FLAGS: readonly FlagRow[] = Object.freeze([
   row({ name: 'rate-limit', key: 'rateLimit', arg: 'R', modes: HTTP, group: 'limits', fallback: 0, shown: '0 = off', help: 'requests per second per client IP, burst R; over it: 429', read: int('rate-limit', 0, 10_000_000) }),
   row({ name: 'policy', key: 'policyFile', arg: 'FILE', modes: ['http', 'stdio'], group: 'main', fallback: null, shown: 'none', read: nonEmpty('policy'),
     help: 'interceptor rules (JSON or YAML): block, hide, mock or delay MCP messages; reloaded when the file changes or on SIGHUP' }),
+  row({ name: 'record', key: 'recordDir', arg: 'DIR', modes: ['http', 'stdio'], group: 'main', fallback: null, shown: 'off', read: nonEmpty('record'),
+    help: 'write every MCP message to a JSONL tape per MCP session in DIR (created if missing), for `shadowcat replay` and `shadowcat tape show`' }),
+  row({ name: 'record-queue', key: 'recordQueueBytes', arg: 'B', modes: ['http', 'stdio'], group: 'limits', fallback: 8 * 1024 * 1024,
+    help: 'tape bytes waiting for the disk before messages are dropped (counted in shadowcat_recorder_dropped_total)', read: int('record-queue', 4096, 1 << 30) }),
   row({ name: 'admin-port', key: 'adminPort', arg: 'P', modes: NETWORK, group: 'common', fallback: null, shown: 'off', help: 'serve /healthz, /metrics, /sessions and /policy on this port', read: int('admin-port', 0, 65535) }),
   row({ name: 'admin-host', key: 'adminHost', arg: 'H', modes: NETWORK, group: 'common', fallback: '127.0.0.1', help: 'admin bind address; a non-loopback one needs --admin-token', read: text() }),
   row({ name: 'admin-token', key: 'adminToken', arg: 'T', modes: NETWORK, group: 'common', fallback: null, shown: '$SHADOWCAT_ADMIN_TOKEN', help: 'admin requests need Authorization: Bearer T', read: text() }),
@@ -259,6 +267,7 @@ export function checkConfig(config: Config): void {
   if (config.mode !== 'stdio' && config.command.length > 0) throw new ConfigError(`forward ${config.mode} takes no command after --`);
   if (config.adminToken === '') throw new ConfigError('--admin-token needs a value');
   if (config.policyFile !== null && config.inspectLimitBytes === 0) throw new ConfigError('--policy needs --inspect-limit above 0: a policy must read the messages it rules on');
+  if (config.recordDir !== null && config.inspectLimitBytes === 0) throw new ConfigError('--record needs --inspect-limit above 0: the recorder writes the messages the inspector reads');
   const tls = config.mode === 'http' ? config.upstreamUrl?.protocol === 'https:' : config.mode === 'tcp' && config.upstreamTls;
   if (!tls && (config.upstreamCa !== null || config.upstreamInsecure)) {
     throw new ConfigError(`--upstream-ca and --upstream-insecure need a TLS upstream (${config.mode === 'tcp' ? '--upstream-tls' : 'an https:// --url'})`);

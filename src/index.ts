@@ -86,6 +86,10 @@ export interface ProxyOptions {
   readonly rateLimit?: number;
   /** A rule file path, or the rules themselves ({ rules: [...] }, as in the file). */
   readonly policy?: string | { readonly rules: readonly unknown[] };
+  /** A folder to write one JSONL tape per MCP session to (http; see `shadowcat replay`). */
+  readonly record?: string;
+  /** Bytes of tape lines waiting for the disk before messages are dropped. */
+  readonly recordQueue?: number;
   readonly adminPort?: number;
   readonly adminHost?: string;
   readonly adminToken?: string;

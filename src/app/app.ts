@@ -16,6 +16,8 @@ import { McpInspector } from '../mcp/inspector.js';
 import type { MessageDecider, MessageObserver } from '../mcp/message.js';
 import type { PolicySnapshot } from '../policy/policy.js';
 import { createMessageLayer } from './message-layer.js';
+import { publicUpstream } from '../policy/recorder.js';
+import type { TapeOpener } from '../policy/tape-file.js';
 import { createAdminServer } from '../observe/admin.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { Metrics } from '../observe/metrics.js';
@@ -71,6 +73,8 @@ export interface AppDeps {
   readonly deciders?: readonly MessageDecider[];
   /** Policy rules given as an object (`{ rules: [...] }`) instead of --policy FILE. */
   readonly policyRules?: unknown;
+  /** How --record opens tape files (tests give a pipe nobody reads); default: created in the folder. */
+  readonly openTape?: TapeOpener;
   onSessionOpen?(session: Session): void;
   onSessionClose?(session: Session, reason: CloseReason): void;
 }
@@ -121,7 +125,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   const admitRequest = limiter === null ? () => 0 : (ip: string) => limiter.take(ip);
   const debug = log.isLevelEnabled('debug');
   // A bad policy file throws ConfigError here, before anything is started.
-  const { policy, lint, sink, gate } = createMessageLayer(config, metrics, log, debug, deps);
+  const { policy, lint, sink, gate, recorder } = createMessageLayer(config, metrics, log, debug, deps);
   const inspect = config.inspectLimitBytes > 0;
 
   let demo: DemoServer | null = null;
@@ -160,6 +164,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       err: error instanceof Error ? error.message : undefined,
     };
     log.info(fields, 'session end');
+    if (recorder !== null) sink.proxySessionEnded(session.id);
     deps.onSessionClose?.(session, reason);
     if (draining && registry.size === 0 && drainWaiter !== null) drainWaiter();
   };
@@ -230,6 +235,10 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         target = makeTarget(config.upstream!.host, config.upstream!.port, config.upstreamTls);
       }
       const upstreamName = upstreamUrl?.href ?? `${target.host}:${target.port}`;
+      if (recorder !== null && upstreamUrl !== null) {
+        recorder.upstream = publicUpstream(upstreamUrl);
+        log.info({ dir: config.recordDir }, 'recording tapes');
+      }
       const accept = config.mode === 'http' ? acceptHttp : acceptTcp;
       listener = createAcceptLoop({
         admit: (ip) => {
@@ -297,6 +306,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         const adminClosed = closeServer(admin);
         admin?.closeAllConnections();
         await Promise.all([stopAccepting, adminClosed, demo?.close()]);
+        // Sessions are closed, so every tape has its last message: flush them (bounded wait).
+        await recorder?.close(Math.max(1000, drainMs));
         const report = { drained: before - forced, forced };
         log.info(report, 'drained');
         return report;

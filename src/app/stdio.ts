@@ -12,7 +12,7 @@ import { onShutdownSignals } from './signals.js';
 export async function runStdio(config: Config, log: Logger): Promise<number> {
   const metrics = new Metrics({ liveSessions: () => 1, liveBytes: () => ({ in: 0, out: 0 }) });
   const debug = log.isLevelEnabled('debug');
-  const { policy, lint, sink, gate } = createMessageLayer(config, metrics, log.child({ sid: 'stdio' }), debug);
+  const { policy, lint, sink, gate, recorder } = createMessageLayer(config, metrics, log.child({ sid: 'stdio' }), debug);
   sink.onMalformed = (from, bytes) => {
     if (from === 'server') lint.onNonJsonLine(bytes);
   };
@@ -39,6 +39,10 @@ export async function runStdio(config: Config, log: Logger): Promise<number> {
     bridge.kill();
   });
   const code = await bridge.exited;
+  if (recorder !== null) {
+    sink.proxySessionEnded('stdio');
+    await recorder.close(Math.max(1000, config.shutdownTimeoutMs));
+  }
   unsubscribe();
   policy?.close();
   process.removeListener('SIGHUP', onHup);

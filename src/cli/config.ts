@@ -7,10 +7,13 @@
 import { ConfigError } from '../errors.js';
 import { buildConfig, FLAGS, flagRow, type Config, type Env, type FlagRow, type FlagValues, type Mode } from '../config.js';
 import { readConfigFile } from './config-file.js';
+import { parseReplayArgs, parseTapeArgs, REPLAY_HELP, TAPE_HELP, type ReplayArgs } from './tape-args.js';
 
 /** What the command line asks for: run a proxy, or print help or the version. */
 export type Invocation =
   | { readonly kind: 'run'; readonly config: Config }
+  | { readonly kind: 'replay'; readonly args: ReplayArgs }
+  | { readonly kind: 'tape-show'; readonly file: string }
   | { readonly kind: 'help'; readonly text: string }
   | { readonly kind: 'version'; readonly text: string };
 
@@ -23,13 +26,16 @@ const USAGE: Readonly<Record<'overview' | Mode, string>> = Object.freeze({
 Usage:
   shadowcat forward http  --port 8080 [--host 127.0.0.1] [--url http(s)://upstream:port/path]
                           [--upstream-ca FILE] [--upstream-insecure] [--upstream-header "Name: value"]
-                          [--multi-session] [--policy FILE] [limits] [--admin-port 9090]
+                          [--multi-session] [--policy FILE] [--record DIR] [limits] [--admin-port 9090]
                           [--log-level info]
   shadowcat forward tcp   --port 8080 --upstream host:port [--upstream-tls] [--multi-session] [limits]
-  shadowcat forward stdio [--policy FILE] [--log-level info] -- <command> [args...]
+  shadowcat forward stdio [--policy FILE] [--record DIR] [--log-level info] -- <command> [args...]
+  shadowcat replay TAPE|DIR --port 8080 [--timing recorded|fast] | --stdio
+  shadowcat tape show FILE
   shadowcat --help | --version
 
-Run 'shadowcat forward <http|tcp|stdio> --help' for the flags of one mode.`,
+Run 'shadowcat forward <http|tcp|stdio> --help' for the flags of one mode,
+'shadowcat replay --help' and 'shadowcat tape show --help' for the tape commands.`,
   http: `shadowcat forward http — L7 HTTP/1.1 proxy for MCP Streamable HTTP
 
 Usage: shadowcat forward http --port 8080 [--host 127.0.0.1] [--url URL] [--multi-session] [flags]`,
@@ -86,6 +92,17 @@ export function helpText(mode: 'overview' | Mode): string {
 
 /** Turns argv (without node and script) into an Invocation; throws ConfigError on bad input. */
 export function parseConfig(argv: readonly string[], version: string, env: CliEnv = {}): Invocation {
+  // The tape commands run no proxy: their own arguments.
+  const first = argv.findIndex((a) => !a.startsWith('-'));
+  if (first !== -1 && (argv[first] === 'replay' || argv[first] === 'tape') && !argv.slice(0, first).some((a) => a === '-v' || a === '--version')) {
+    const rest = [...argv.slice(0, first), ...argv.slice(first + 1)];
+    if (argv[first] === 'replay') {
+      const r = parseReplayArgs(rest);
+      return r === 'help' ? { kind: 'help', text: REPLAY_HELP } : { kind: 'replay', args: r };
+    }
+    const t = parseTapeArgs(rest);
+    return t === 'help' ? { kind: 'help', text: TAPE_HELP } : { kind: 'tape-show', file: t.file };
+  }
   const given = new Map<FlagRow, string[]>();
   const positional: string[] = [];
   let command: string[] = [];

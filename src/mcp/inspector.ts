@@ -10,7 +10,7 @@ import type { Metrics } from '../observe/metrics.js';
 import type { Correlator, Pending } from './correlator.js';
 import { Envelope, ENVELOPE_FALLBACK, ENVELOPE_MALFORMED, ENVELOPE_OK, readEnvelope } from './envelope.js';
 import { classify, parseMessages, type MessageKind } from './jsonrpc.js';
-import type { LazyLogger, McpMessage, MessageHooks, MessageObserver, Sender } from './message.js';
+import type { HttpFacts, LazyLogger, McpMessage, MessageHooks, MessageObserver, Sender, SkippedBody } from './message.js';
 import type { CounterSeries, HistogramSeries } from '../observe/hot-metrics.js';
 import { SseReader } from './sse-reader.js';
 
@@ -22,7 +22,35 @@ export interface MessageOrigin {
   readonly clientIp: string;
   /** Messages read from a GET event stream. */
   onGetStream: boolean;
+  /** The exchange's HTTP facts, when an observer wants them (else null). */
+  http: ExchangeFacts | null;
   readonly log: LazyLogger;
+}
+
+/** One side of an HTTP exchange, as observers that ask see it (McpMessage.http). */
+export class ExchangeFacts implements HttpFacts {
+  eventId: string | null = null;
+  constructor(
+    readonly exchange: number,
+    readonly method: string,
+    readonly path: string,
+    readonly status: number,
+    readonly contentType: string | null,
+    readonly mcpSessionId: string | null,
+    readonly lastEventId: string | null,
+  ) {}
+}
+
+/** The value of a header of `head` by lower-case name, or null. */
+function headerValue(head: RequestHead, name: string): string | null {
+  for (const f of head.fields) if (f.name === name) return head.raw.toString('latin1', f.valueStart, f.valueEnd);
+  return null;
+}
+
+/** The path of a request target, without its query. */
+function pathOf(target: string): string {
+  const q = target.indexOf('?');
+  return q === -1 ? target : target.slice(0, q);
 }
 
 /** The series one method label counts into, bound on first use. */
@@ -50,6 +78,7 @@ class PassingMessage implements McpMessage {
   bytes: Buffer = NO_BYTES;
   clientIp = '';
   onGetStream = false;
+  http: HttpFacts | null = null;
   log: LazyLogger = NO_LOG;
 }
 
@@ -63,6 +92,9 @@ export class McpMessageSink {
   readonly #message = new PassingMessage();
   /** Told of what could not be read as JSON-RPC (the conformance lint), or null. */
   onMalformed: ((from: Sender, bytes: Buffer) => void) | null = null;
+  /** Some observer reads HTTP facts, skipped bodies and session ends (the recorder). */
+  readonly wantsHttp: boolean;
+  #exchanges = 0;
 
   /** `fullParse`: read every message with JSON.parse, for the tool names debug lines show. */
   constructor(hooks: MessageHooks, metrics: Metrics, limitBytes: number, fullParse: boolean) {
@@ -70,6 +102,30 @@ export class McpMessageSink {
     this.#metrics = metrics;
     this.limitBytes = limitBytes;
     this.#fullParse = fullParse;
+    this.wantsHttp = hooks.wantsHttp;
+  }
+
+  /** The next exchange number (HttpFacts.exchange). */
+  nextExchange(): number {
+    return ++this.#exchanges;
+  }
+
+  /** A body that passed unread: counted, and told to the observers that asked. */
+  skippedBody(reason: SkippedBody['reason'], from: Sender, origin: MessageOrigin, bytes: number): void {
+    this.skipped(reason);
+    if (this.wantsHttp) {
+      this.#hooks.skipped({ from, proxySession: origin.proxySession, mcpSession: origin.mcpSession, reason, bytes, http: origin.http });
+    }
+  }
+
+  /** The client ended an MCP session. */
+  mcpSessionEnded(mcpSession: string): void {
+    this.#hooks.mcpSessionEnded(mcpSession);
+  }
+
+  /** A proxy session ended. */
+  proxySessionEnded(proxySession: string): void {
+    this.#hooks.proxySessionEnded(proxySession);
   }
 
   /** Observes the JSON body or line in buf[start, end) (a message or a batch) sent by `from`. */
@@ -81,7 +137,7 @@ export class McpMessageSink {
     } else if (read === ENVELOPE_FALLBACK) {
       this.#parse(buf, start, end, from, origin);
     } else if (read === ENVELOPE_MALFORMED) {
-      this.skipped('malformed');
+      this.skippedBody('malformed', from, origin, end - start);
       this.onMalformed?.(from, buf.subarray(start, end));
     }
   }
@@ -96,7 +152,7 @@ export class McpMessageSink {
     if (text.trim() === '') return;
     const messages = parseMessages(text);
     if (messages === null) {
-      this.skipped('malformed');
+      this.skippedBody('malformed', from, origin, end - start);
       this.onMalformed?.(from, buf.subarray(start, end));
       return;
     }
@@ -121,6 +177,7 @@ export class McpMessageSink {
     m.bytes = bytes;
     m.clientIp = origin.clientIp;
     m.onGetStream = origin.onGetStream;
+    m.http = origin.http;
     m.log = origin.log;
     this.#hooks.observe(m);
   }
@@ -194,8 +251,9 @@ export class BodyCollector {
   overflow = false;
 
   push(chunk: Buffer, limit: number): void {
-    if (this.overflow) return;
+    // Counted past the limit too: a skipped body is told with its size.
     this.bytes += chunk.length;
+    if (this.overflow) return;
     if (this.bytes > limit) {
       this.overflow = true;
       this.parts = [];
@@ -237,10 +295,15 @@ export class McpInspector {
   // Made on first use: most connections of an idle session never need them again.
   #reqBody: BodyCollector | null = null;
   #resBody: BodyCollector | null = null;
+  // With an observer that wants HTTP facts: the sizes of bodies that pass unread.
+  #reqSkip: SkippedBody['reason'] | null = null;
+  #resSkip: SkippedBody['reason'] | null = null;
+  #skipBytes = 0;
+  #reqFacts: ExchangeFacts | null = null;
 
   constructor(sink: McpMessageSink, log: LazyLogger, proxySessionId: string, clientIp: string) {
     this.#sink = sink;
-    this.#origin = { proxySession: proxySessionId, mcpSession: null, clientIp, onGetStream: false, log };
+    this.#origin = { proxySession: proxySessionId, mcpSession: null, clientIp, onGetStream: false, http: null, log };
   }
 
   /** A request head: decide whether its body is a JSON-RPC message to read. */
@@ -249,13 +312,22 @@ export class McpInspector {
     this.#request = null;
     this.#response = null;
     this.#sse = null;
+    const facts = this.#sink.wantsHttp;
+    if (facts) {
+      this.#reqFacts = new ExchangeFacts(this.#sink.nextExchange(), req.method, pathOf(req.target), 0, req.contentType, req.mcpSessionId, headerValue(req, 'last-event-id'));
+      this.#origin.http = this.#reqFacts;
+      this.#reqSkip = null;
+      this.#resSkip = null;
+    }
     if (req.method !== 'POST') return;
     if (!isJson(req.contentType)) {
-      this.#sink.skipped('not_json');
+      if (facts) this.#skipFrom(null, 'not_json');
+      else this.#sink.skipped('not_json');
       return;
     }
     if (req.contentLength > this.#sink.limitBytes) {
-      this.#sink.skipped('too_large');
+      if (facts) this.#skipFrom(null, 'too_large');
+      else this.#sink.skipped('too_large');
       return;
     }
     this.#reqBody ??= new BodyCollector();
@@ -263,15 +335,29 @@ export class McpInspector {
     this.#request = this.#reqBody;
   }
 
+  /** Starts counting a body that passes unread (only with an observer that wants to be told). */
+  #skipFrom(res: ResponseHead | null, reason: SkippedBody['reason']): void {
+    this.#skipBytes = 0;
+    if (res === null) this.#reqSkip = reason;
+    else this.#resSkip = reason;
+  }
+
   onRequestBody(chunk: Buffer): void {
-    this.#request?.push(chunk, this.#sink.limitBytes);
+    if (this.#request !== null) this.#request.push(chunk, this.#sink.limitBytes);
+    else if (this.#reqSkip !== null) this.#skipBytes += chunk.length;
   }
 
   onRequestEnd(): void {
     const body = this.#request;
-    if (body === null) return;
+    if (body === null) {
+      if (this.#reqSkip !== null) {
+        this.#sink.skippedBody(this.#reqSkip, 'client', this.#origin, this.#skipBytes);
+        this.#reqSkip = null;
+      }
+      return;
+    }
     this.#request = null;
-    if (body.overflow) this.#sink.skipped('too_large');
+    if (body.overflow) this.#sink.skippedBody('too_large', 'client', this.#origin, body.bytes);
     else this.#sink.body(body.take(), 'client', this.#origin);
   }
 
@@ -279,33 +365,62 @@ export class McpInspector {
   onResponseHead(req: RequestHead, res: ResponseHead): void {
     // The response keeps the request's scope, even when it is the one that first names
     // the MCP session (initialize): that is what lets the two be correlated.
+    let origin = this.#origin;
+    if (this.#sink.wantsHttp) {
+      const q = this.#reqFacts;
+      const facts = new ExchangeFacts(q?.exchange ?? this.#sink.nextExchange(), req.method, q?.path ?? pathOf(req.target), res.statusCode, res.contentType,
+        res.mcpSessionId ?? req.mcpSessionId, q?.lastEventId ?? null);
+      this.#origin.http = facts;
+      origin = this.#origin;
+      if (req.method === 'DELETE' && req.mcpSessionId !== null && res.statusCode < 300) this.#sink.mcpSessionEnded(req.mcpSessionId);
+    }
     if (isJson(res.contentType)) {
       this.#resBody ??= new BodyCollector();
       this.#resBody.reset();
       this.#response = this.#resBody;
     } else if (isEventStream(res.contentType)) {
       // A stream outlives nothing on its connection, but keeps its own copy of where it came from.
-      const origin: MessageOrigin = { ...this.#origin, onGetStream: req.method === 'GET' };
-      this.#sse = new SseReader(this.#sink.limitBytes, (data, start, end) => this.#sink.bytes(data, start, end, 'server', origin));
+      const own: MessageOrigin = { ...origin, onGetStream: req.method === 'GET' };
+      const facts = own.http;
+      const sink = this.#sink;
+      const reader: SseReader = new SseReader(sink.limitBytes, facts === null
+        ? (data, start, end) => sink.bytes(data, start, end, 'server', own)
+        : (data, start, end) => {
+          facts.eventId = reader.eventId;
+          sink.bytes(data, start, end, 'server', own);
+        }, facts !== null);
+      this.#sse = reader;
+    } else if (this.#sink.wantsHttp) {
+      this.#skipFrom(res, 'not_json');
     }
   }
 
   onResponseBody(chunk: Buffer): void {
     if (this.#response !== null) this.#response.push(chunk, this.#sink.limitBytes);
-    else this.#sse?.push(chunk);
+    else if (this.#sse !== null) this.#sse.push(chunk);
+    else if (this.#resSkip !== null) this.#skipBytes += chunk.length;
   }
 
   onResponseEnd(): void {
     const body = this.#response;
     this.#response = null;
     this.#sse = null;
-    if (body === null) return;
-    if (body.overflow) this.#sink.skipped('too_large');
+    if (body === null) {
+      // An empty body (202, 204, a HEAD) is no message to tell of.
+      if (this.#resSkip !== null && this.#skipBytes > 0) this.#sink.skippedBody(this.#resSkip, 'server', this.#origin, this.#skipBytes);
+      this.#resSkip = null;
+      return;
+    }
+    if (body.overflow) this.#sink.skippedBody('too_large', 'server', this.#origin, body.bytes);
     else if (body.bytes > 0) this.#sink.body(body.take(), 'server', this.#origin);
   }
 
   /** A decider answered the request: the answer is the server's message. */
   onAnswer(body: Buffer): void {
+    if (this.#sink.wantsHttp) {
+      const q = this.#reqFacts;
+      this.#origin.http = new ExchangeFacts(q?.exchange ?? this.#sink.nextExchange(), q?.method ?? 'POST', q?.path ?? '', 200, 'application/json', q?.mcpSessionId ?? null, null);
+    }
     this.#sink.body(body, 'server', this.#origin);
   }
 }

@@ -32,7 +32,38 @@ export interface McpMessage {
   readonly clientIp: string;
   /** The message came on a GET event stream (which carries no responses). */
   readonly onGetStream: boolean;
+  /** The HTTP exchange that carried it, when some observer asked for it (forward http with --record); else null. */
+  readonly http: HttpFacts | null;
   readonly log: LazyLogger;
+}
+
+/** What an HTTP exchange said about the message it carried (read only by observers that ask, see MessageObserver.wantsHttp). */
+export interface HttpFacts {
+  /** Numbers the exchanges of one process: a request and the messages of its response share it. */
+  readonly exchange: number;
+  readonly method: string;
+  /** The request path, without its query (a query may carry a key). */
+  readonly path: string;
+  /** The response status; 0 on the request's side. */
+  readonly status: number;
+  readonly contentType: string | null;
+  /** Mcp-Session-Id of this side's head (a response without one: its request's). */
+  readonly mcpSessionId: string | null;
+  /** The request's Last-Event-ID. */
+  readonly lastEventId: string | null;
+  /** The id of the SSE event that carried the message, or null. */
+  readonly eventId: string | null;
+}
+
+/** A body that passed but was not read as a message: not JSON, over --inspect-limit, or malformed. */
+export interface SkippedBody {
+  readonly from: Sender;
+  readonly proxySession: string;
+  readonly mcpSession: string | null;
+  readonly reason: 'not_json' | 'too_large' | 'malformed';
+  /** Its size, as far as it was seen. */
+  readonly bytes: number;
+  readonly http: HttpFacts | null;
 }
 
 /** A client message a decider judges: the method as sent (not a label) and whether it has an id. */
@@ -45,6 +76,14 @@ export interface ClientCall extends McpMessage {
 /** Sees every message; returns nothing and never blocks. */
 export interface MessageObserver {
   onMessage(m: McpMessage): void;
+  /** Set when the observer reads `McpMessage.http` and the optional hooks below (the recorder): the inspector then fills them in. */
+  readonly wantsHttp?: boolean;
+  /** A body that passed unread. */
+  onSkipped?(s: SkippedBody): void;
+  /** The client ended an MCP session (DELETE). */
+  onMcpSessionEnd?(mcpSession: string): void;
+  /** A proxy session (a client connection; stdio's one session) ended. */
+  onProxySessionEnd?(proxySession: string): void;
 }
 
 /** Answer instead of the upstream: a JSON-RPC result or error member, as JSON text. */
@@ -80,10 +119,30 @@ export interface MessageDecider {
 export class MessageHooks {
   readonly observers: readonly MessageObserver[];
   readonly deciders: readonly MessageDecider[];
+  /** Some observer reads HTTP facts and the lifecycle hooks: without one the inspector never builds them. */
+  readonly wantsHttp: boolean;
+  readonly #lifecycle: readonly MessageObserver[];
 
   constructor(observers: readonly MessageObserver[], deciders: readonly MessageDecider[]) {
     this.observers = Object.freeze([...observers]);
     this.deciders = Object.freeze([...deciders]);
+    this.#lifecycle = Object.freeze(observers.filter((o) => o.wantsHttp === true));
+    this.wantsHttp = this.#lifecycle.length > 0;
+  }
+
+  /** Tells the observers that asked of a body that passed unread. */
+  skipped(s: SkippedBody): void {
+    for (const o of this.#lifecycle) o.onSkipped?.(s);
+  }
+
+  /** Tells the observers that asked that the client ended an MCP session. */
+  mcpSessionEnded(mcpSession: string): void {
+    for (const o of this.#lifecycle) o.onMcpSessionEnd?.(mcpSession);
+  }
+
+  /** Tells the observers that asked that a proxy session ended. */
+  proxySessionEnded(proxySession: string): void {
+    for (const o of this.#lifecycle) o.onProxySessionEnd?.(proxySession);
   }
 
   /** Hands a message to every observer, in order. */

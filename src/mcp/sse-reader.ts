@@ -13,6 +13,10 @@ function isDataField(b: Buffer, s: number, e: number): boolean {
   return e - s >= 5 && b[s] === 0x64 && b[s + 1] === 0x61 && b[s + 2] === 0x74 && b[s + 3] === 0x61 && b[s + 4] === 0x3a;
 }
 
+function isIdField(b: Buffer, s: number, e: number): boolean {
+  return e - s >= 3 && b[s] === 0x69 && b[s + 1] === 0x64 && b[s + 2] === 0x3a;
+}
+
 /** Receives one event's data: buf[start, end). Valid only during the call. */
 export type SseEventHandler = (buf: Buffer, start: number, end: number) => void;
 
@@ -20,6 +24,9 @@ export type SseEventHandler = (buf: Buffer, start: number, end: number) => void;
 export class SseReader {
   readonly #limit: number;
   readonly #onEvent: SseEventHandler;
+  readonly #trackIds: boolean;
+  /** The stream's last event ID (the `id:` field, kept across events as SSE says); tracked only when asked. */
+  eventId: string | null = null;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   #overflow = false;
@@ -34,9 +41,11 @@ export class SseReader {
   #dataBytes = 0;
   #lastWasCr = false;
 
-  constructor(limitBytes: number, onEvent: SseEventHandler) {
+  /** `trackIds`: keep `eventId` (the recorder asks; nothing else needs it). */
+  constructor(limitBytes: number, onEvent: SseEventHandler, trackIds = false) {
     this.#limit = limitBytes;
     this.#onEvent = onEvent;
+    this.#trackIds = trackIds;
   }
 
   /** Feeds bytes as they pass. */
@@ -122,7 +131,15 @@ export class SseReader {
       this.#dispatch();
       return;
     }
-    if (!isDataField(buf, s, e)) return; // event:, id:, retry:, comments: not needed
+    if (!isDataField(buf, s, e)) {
+      // event:, retry:, comments: not needed; id: only for the recorder.
+      if (this.#trackIds && isIdField(buf, s, e)) {
+        const id = buf.toString('utf8', buf[s + 3] === 0x20 ? s + 4 : s + 3, e);
+        // SSE: an id containing NULL is ignored.
+        if (!id.includes('\0')) this.eventId = id;
+      }
+      return;
+    }
     const vs = buf[s + 5] === 0x20 ? s + 6 : s + 5;
     this.#dataBytes += e - vs + (this.#first === null ? 0 : 1);
     if (this.#dataBytes > this.#limit) return;

@@ -31,6 +31,9 @@ export class Metrics {
   readonly policyReloads: HotCounter;
   readonly mcpConformance: HotCounter;
   readonly mcpSessionsRecovered: HotCounter;
+  readonly recorderDropped: HotCounter;
+  readonly recorderTapes: HotCounter;
+  #recorderQueued: (() => number) | null = null;
   #closedBytesIn = 0;
   #closedBytesOut = 0;
 
@@ -71,6 +74,12 @@ export class Metrics {
     this.policyReloads = new HotCounter(reg, 'shadowcat_policy_reloads_total', 'Policy file reloads, by result (ok, error)', ['result']);
     this.mcpConformance = new HotCounter(reg, 'shadowcat_mcp_conformance_total', 'Breaches of the MCP transport spec seen, by rule (GET /conformance)', ['rule']);
     this.mcpSessionsRecovered = new HotCounter(reg, 'shadowcat_mcp_sessions_recovered_total', 'MCP sessions re-established upstream after a 404 (--recover-sessions), by result', ['result']);
+    this.recorderDropped = new HotCounter(reg, 'shadowcat_recorder_dropped_total', 'Messages --record could not write, by reason (queue_full: the disk fell behind; write_error)', ['reason']);
+    this.recorderTapes = new HotCounter(reg, 'shadowcat_recorder_tapes_total', 'Tapes started by --record', []);
+    new Gauge({
+      name: 'shadowcat_recorder_queued_bytes', help: 'Tape bytes waiting for the disk (bounded by --record-queue)', registers,
+      collect() { this.set(self.#recorderQueued?.() ?? 0); },
+    });
     // Pre-create the label-free families' common series so /metrics always lists them.
     this.#upstreamErrors.labels('connect');
   }
@@ -85,6 +94,11 @@ export class Metrics {
     this.#closedBytesIn += bytesIn;
     this.#closedBytesOut += bytesOut;
     if (expired) this.#sessionsExpired.inc();
+  }
+
+  /** Where shadowcat_recorder_queued_bytes reads from (--record). */
+  recorderQueued(read: () => number): void {
+    this.#recorderQueued = read;
   }
 
   /** A connection was refused at admission. */

@@ -50,12 +50,12 @@ export function startStdioBridge(opts: StdioBridgeOptions): StdioBridge {
   const childIn = child.stdin!;
   const childOut = child.stdout!;
   const { input, output, sink } = opts;
-  const oversize = (from: string) => (bytes: number): void => {
-    sink.skipped('too_large');
+  const oversize = (from: 'client' | 'server') => (bytes: number): void => {
+    sink.skippedBody('too_large', from, origin, bytes);
     log.warn({ from, bytes, limit: sink.limitBytes }, 'message longer than --inspect-limit: forwarded, not inspected');
   };
   const getLog = (): Logger => log;
-  const origin: MessageOrigin = { proxySession: 'stdio', mcpSession: null, clientIp: '', onGetStream: false, log: getLog };
+  const origin: MessageOrigin = { proxySession: 'stdio', mcpSession: null, clientIp: '', onGetStream: false, http: null, log: getLog };
   const gated = opts.gate === null ? null : gatedStreams(opts.gate, opts, childIn, (b) => output.write(b), origin);
   const fromClient = gated?.fromClient ?? new NdjsonFramer(sink.limitBytes, (line) => sink.body(line, 'client', origin), oversize('client'));
   const fromServer = gated?.fromServer ?? new NdjsonFramer(sink.limitBytes, (line) => sink.body(line, 'server', origin), oversize('server'));

@@ -64,7 +64,7 @@ const match = suite('rule matching');
 function call(rawMethod: string, name: string | null = null, extra: Partial<ClientCall> = {}): ClientCall {
   return {
     from: 'client', proxySession: 'p', mcpSession: 'sess-1', kind: 'request', method: rawMethod, rawMethod, hasId: true, id: '1', name,
-    bytes: Buffer.alloc(0), clientIp: '127.0.0.1', onGetStream: false, log: () => { throw new Error('no log'); }, ...extra,
+    bytes: Buffer.alloc(0), clientIp: '127.0.0.1', onGetStream: false, http: null, log: () => { throw new Error('no log'); }, ...extra,
   };
 }
 
