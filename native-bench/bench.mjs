@@ -6,7 +6,7 @@
 // Usage: node native-bench/bench.mjs [--runs 3] [--seconds 5] [--only name,name] [--scenarios a,b,c,d]
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -182,6 +182,10 @@ const nginxProxy = (tls) => ({
   },
   pids: (child) => [child.pid, ...childPids(child.pid)].flatMap((pid) => [pid, ...childPids(pid)]).filter((pid, i, a) => a.indexOf(pid) === i && pid !== undefined),
 });
+// Tapes go to a tmpfs, so the row measures the recorder rather than the disk; removed at exit.
+const TAPES = existsSync('/dev/shm') ? mkdtempSync('/dev/shm/shadowcat-bench-tapes-') : mkdtempSync(join(WORK, 'tapes-'));
+process.on('exit', () => rmSync(TAPES, { recursive: true, force: true }));
+const recordDir = (port) => join(TAPES, String(port));
 const TLS_URL = (t) => ['--url', `https://127.0.0.1:${t}/mcp`, '--upstream-ca', join(TLS_DIR, 'ca.pem')];
 
 const TARGETS = [
@@ -190,6 +194,8 @@ const TARGETS = [
   { name: 'shadowcat L7 single-session', start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`]) },
   // The same proxy with --policy: 20 rules, none matching (a)'s request (the hold phase's cost).
   { name: 'shadowcat L7 multi, policy (20 rules, no match)', scenarios: ['a'], start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session', '--policy', POLICY]) },
+  // The same proxy with --record to a tmpfs: two messages written per request (the recorder's cost).
+  { name: 'shadowcat L7 multi, --record (tmpfs)', scenarios: ['a'], start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session', '--record', recordDir(p)]) },
   { name: 'shadowcat L4', start: shadowcat((p, u) => ['forward', 'tcp', '--port', String(p), '--upstream', `127.0.0.1:${u}`]) },
   { name: 'nginx', ...nginxProxy(false) },
   {

@@ -14,7 +14,7 @@ import type { HttpFacts, McpMessage, MessageObserver, SkippedBody } from '../mcp
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { CounterSeries } from '../observe/hot-metrics.js';
-import { TapeFile, WriteBudget, type TapeFailure, type TapeOpener } from './tape-file.js';
+import { copyOneLine, TapeFile, WriteBudget, type TapeFailure, type TapeOpener } from './tape-file.js';
 import { TAPE_FORMAT, type TapeEndReason, type TapeMeta } from '../tape/format.js';
 
 /** What the recorder writes into every tape's first line. */
@@ -64,9 +64,18 @@ export function publicUpstream(url: URL): string {
   return `${url.protocol}//${url.host}${url.pathname}`;
 }
 
-const LF = 0x0a;
-const CR = 0x0d;
-const SPACE = 0x20;
+
+const MSG_OPEN = Buffer.from(',"msg":');
+const LINE_END = Buffer.from('}\n');
+
+/** A duration in ms to the µs as JSON text, from integers (a double's shortest form costs more to print). */
+function msText(ms: number): string {
+  const us = Math.round(ms * 1000);
+  const whole = Math.floor(us / 1000);
+  const frac = us - whole * 1000;
+  if (frac === 0) return `${whole}`;
+  return `${whole}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
+}
 
 /** `ms` since `start`, in ms to the µs, as JSON text. */
 function offset(now: number, start: number): number {
@@ -83,16 +92,66 @@ function stamp(d: Date): string {
   return d.toISOString().replace(/[-:]/g, '');
 }
 
-/** The `"http":{...}` member of a line (with its leading comma), or ''. */
+/** The facts of an `"http"` member after its exchange number, as JSON text (a cache entry). */
+class FactsText {
+  method = '';
+  path = '';
+  status = -1;
+  contentType: string | null = null;
+  mcpSessionId: string | null = null;
+  lastEventId: string | null = null;
+  eventId: string | null = null;
+  text = '';
+  /** `text` encoded, for the line writer. */
+  bytes: Buffer = Buffer.alloc(0);
+
+  /** True when `h` says what this entry says (the exchange number aside). */
+  matches(h: HttpFacts): boolean {
+    return h.status === this.status && h.method === this.method && h.path === this.path && h.contentType === this.contentType
+      && h.mcpSessionId === this.mcpSessionId && h.lastEventId === this.lastEventId && h.eventId === this.eventId;
+  }
+
+  fill(h: HttpFacts): void {
+    this.method = h.method;
+    this.path = h.path;
+    this.status = h.status;
+    this.contentType = h.contentType;
+    this.mcpSessionId = h.mcpSessionId;
+    this.lastEventId = h.lastEventId;
+    this.eventId = h.eventId;
+    let s = `,"method":${JSON.stringify(h.method)},"path":${JSON.stringify(h.path)}`;
+    if (h.status !== 0) s += `,"status":${h.status}`;
+    if (h.contentType !== null) s += `,"content-type":${JSON.stringify(h.contentType)}`;
+    if (h.mcpSessionId !== null) s += `,"mcp-session-id":${JSON.stringify(h.mcpSessionId)}`;
+    if (h.lastEventId !== null) s += `,"last-event-id":${JSON.stringify(h.lastEventId)}`;
+    if (h.eventId !== null) s += `,"event-id":${JSON.stringify(h.eventId)}`;
+    this.text = `${s}}`;
+    this.bytes = Buffer.from(this.text, 'utf8');
+  }
+}
+
+/** Builds `"http"` members; consecutive requests (and responses) mostly say the same, so the last text of each side is reused. */
+class HttpMembers {
+  readonly #request = new FactsText();
+  readonly #response = new FactsText();
+
+  /** The `"http":{...}` member of a line (with its leading comma), or ''. */
+  of(h: HttpFacts | null): string {
+    if (h === null) return '';
+    return `,"http":{"exchange":${h.exchange}${this.rest(h).text}`;
+  }
+
+  /** What follows the exchange number in `h`'s member (cached per side). */
+  rest(h: HttpFacts): FactsText {
+    const c = h.status === 0 ? this.#request : this.#response;
+    if (!c.matches(h)) c.fill(h);
+    return c;
+  }
+}
+
+/** The `"http":{...}` member of a line (with its leading comma), or '' (uncached). */
 function httpMember(h: HttpFacts | null): string {
-  if (h === null) return '';
-  let s = `,"http":{"exchange":${h.exchange},"method":${JSON.stringify(h.method)},"path":${JSON.stringify(h.path)}`;
-  if (h.status !== 0) s += `,"status":${h.status}`;
-  if (h.contentType !== null) s += `,"content-type":${JSON.stringify(h.contentType)}`;
-  if (h.mcpSessionId !== null) s += `,"mcp-session-id":${JSON.stringify(h.mcpSessionId)}`;
-  if (h.lastEventId !== null) s += `,"last-event-id":${JSON.stringify(h.lastEventId)}`;
-  if (h.eventId !== null) s += `,"event-id":${JSON.stringify(h.eventId)}`;
-  return `${s}}`;
+  return new HttpMembers().of(h);
 }
 
 /** One tape: its file, its clock, and what its first line will say. */
@@ -134,6 +193,11 @@ export class Recorder implements MessageObserver {
   readonly #sweep: NodeJS.Timeout;
   /** The bytes of the last message written: a batch reaches observers once per message, and is written once. */
   #lastBytes: Buffer | null = null;
+  readonly #members = new HttpMembers();
+  // The tape of the last message, and what found it: the next message is most often the same session's.
+  #lastTape: Tape | null = null;
+  #lastMcp: string | null = null;
+  #lastProxy = '';
   #closed = false;
   /** What the tapes name as the upstream. */
   upstream: string;
@@ -162,23 +226,19 @@ export class Recorder implements MessageObserver {
     const bytes = m.bytes;
     if (bytes === this.#lastBytes) return;
     this.#lastBytes = bytes;
-    const tape = this.#tapeOf(m.http?.mcpSessionId ?? m.mcpSession, m.proxySession, m.clientIp);
+    const mcp = m.http?.mcpSessionId ?? m.mcpSession;
+    let tape = this.#lastTape;
+    if (tape === null || mcp !== this.#lastMcp || (mcp === null && m.proxySession !== this.#lastProxy)) {
+      tape = this.#tapeOf(mcp, m.proxySession, m.clientIp);
+      this.#lastTape = tape;
+      this.#lastMcp = mcp;
+      this.#lastProxy = m.proxySession;
+    }
     const now = performance.now();
     tape.lastAt = now;
     // The handshake names the tape: its first line says what was negotiated.
     if (!tape.named) this.#learn(tape, m);
-    const head = `{"t":${offset(now, tape.start)},"dir":"${m.from === 'client' ? 'in' : 'out'}"${httpMember(m.http)},"msg":`;
-    const headLen = Buffer.byteLength(head);
-    const line = Buffer.allocUnsafe(headLen + bytes.length + 2);
-    line.write(head, 0);
-    bytes.copy(line, headLen);
-    const end = headLen + bytes.length;
-    // JSON allows a line break only between tokens: a space there says the same on one line.
-    for (let i = line.indexOf(LF, headLen); i !== -1 && i < end; i = line.indexOf(LF, i + 1)) line[i] = SPACE;
-    for (let i = line.indexOf(CR, headLen); i !== -1 && i < end; i = line.indexOf(CR, i + 1)) line[i] = SPACE;
-    line[end] = 0x7d;
-    line[end + 1] = LF;
-    this.#write(tape, line);
+    this.#writeMessage(tape, now, m, bytes);
     if (!tape.named && (m.from === 'server' || tape.mcpSessionId !== null)) this.#name(tape);
   }
 
@@ -188,7 +248,7 @@ export class Recorder implements MessageObserver {
     const now = performance.now();
     tape.lastAt = now;
     const text = `{"t":${offset(now, tape.start)},"dir":"${s.from === 'client' ? 'in' : 'out'}"${httpMember(s.http)},"skipped":"${s.reason}","bytes":${s.bytes}}\n`;
-    this.#write(tape, Buffer.from(text, 'utf8'));
+    this.#write(tape, text, null, '');
   }
 
   onMcpSessionEnd(mcpSession: string): void {
@@ -242,6 +302,7 @@ export class Recorder implements MessageObserver {
       const pending = this.#tapes.get(`p:${proxySession}`);
       if (pending !== undefined && pending.mcpSessionId === null && !pending.named) {
         this.#tapes.delete(`p:${proxySession}`);
+        if (this.#lastTape === pending) this.#lastTape = null;
         pending.mcpSessionId = mcpSession;
         this.#tapes.set(key, pending);
         return pending;
@@ -292,21 +353,47 @@ export class Recorder implements MessageObserver {
       proxySession: tape.proxySession, mcpSessionId: tape.mcpSessionId, protocolVersion: tape.protocolVersion,
       clientInfo: tape.clientInfo ?? undefined, serverInfo: tape.serverInfo ?? undefined, startedAt: tape.startedAt.toISOString(),
     };
-    tape.file.pushAlways(Buffer.from(`${JSON.stringify(meta)}\n`, 'utf8'), true);
+    tape.file.lineAlways(`${JSON.stringify(meta)}\n`, true);
     const base = `${stamp(tape.startedAt)}-${fileId(tape.mcpSessionId ?? tape.proxySession)}`;
     tape.file.open([0, 2, 3, 4, 5].map((n) => path.join(s.dir, `${base}${n === 0 ? '' : `-${n}`}.jsonl`)), s.open);
   }
 
-  #write(tape: Tape, line: Buffer): void {
-    if (tape.gap > 0) {
-      const marker = Buffer.from(`{"t":${offset(performance.now(), tape.start)},"dropped":${tape.gap}}\n`, 'utf8');
-      if (!tape.file.push(marker)) {
-        this.#drop(tape);
-        return;
-      }
-      tape.gap = 0;
+  /** A message line, written into the tape's slab in pieces (the hot path: no line-sized string is built). */
+  #writeMessage(tape: Tape, now: number, m: McpMessage, body: Buffer): void {
+    if (tape.gap > 0 && !this.#writeGap(tape)) return;
+    const h = m.http;
+    const start = `{"t":${msText(now - tape.start)},"dir":"${m.from === 'client' ? 'in' : 'out'}"${h === null ? '' : `,"http":{"exchange":${h.exchange}`}`;
+    const rest = h === null ? null : this.#members.rest(h).bytes;
+    const n = start.length + (rest === null ? 0 : rest.length) + MSG_OPEN.length + body.length + LINE_END.length;
+    const file = tape.file;
+    const slab = file.reserve(n);
+    if (slab === null) {
+      this.#drop(tape);
+      return;
     }
-    if (tape.file.push(line)) {
+    let at = file.cursor;
+    at += slab.write(start, at, 'latin1');
+    if (rest !== null) at += rest.copy(slab, at);
+    at += MSG_OPEN.copy(slab, at);
+    at = copyOneLine(body, slab, at);
+    LINE_END.copy(slab, at);
+    file.commit();
+    tape.messages++;
+  }
+
+  /** The marker of messages dropped since the last line that got in; false when it did not fit either. */
+  #writeGap(tape: Tape): boolean {
+    if (!tape.file.line(`{"t":${offset(performance.now(), tape.start)},"dropped":${tape.gap}}\n`, null, '')) {
+      this.#drop(tape);
+      return false;
+    }
+    tape.gap = 0;
+    return true;
+  }
+
+  #write(tape: Tape, head: string, body: Buffer | null, tail: string): void {
+    if (tape.gap > 0 && !this.#writeGap(tape)) return;
+    if (tape.file.line(head, body, tail)) {
       tape.messages++;
       return;
     }
@@ -330,9 +417,10 @@ export class Recorder implements MessageObserver {
 
   #end(key: string, tape: Tape, reason: TapeEndReason): Promise<void> {
     this.#tapes.delete(key);
+    if (this.#lastTape === tape) this.#lastTape = null;
     if (!tape.named) this.#name(tape);
     const now = performance.now();
-    tape.file.pushAlways(Buffer.from(`{"t":${offset(now, tape.start)},"end":"${reason}","messages":${tape.messages},"dropped":${tape.dropped}}\n`, 'utf8'));
+    tape.file.lineAlways(`{"t":${offset(now, tape.start)},"end":"${reason}","messages":${tape.messages},"dropped":${tape.dropped}}\n`);
     const done = tape.file.end().then(() => {
       this.#pendingFiles.delete(tape.file);
     });

@@ -1,5 +1,6 @@
-// One tape file's writes: lines queue in memory and go to disk in one writev per turn of
-// the event loop, off the traffic's path. Every queued byte counts against one budget of
+// One tape file's writes: lines are copied into large slabs (no allocation per line, so
+// recording adds no garbage per message) and go to disk in one writev per tape every few
+// milliseconds, off the traffic's path. Every queued byte counts against one budget of
 // the process (--record-queue): a line that does not fit is refused (the recorder counts
 // it dropped) rather than waited for, so a slow disk never stalls traffic. The file is
 // opened non-blocking, so a pipe nobody reads makes writes wait on a timer instead of
@@ -16,11 +17,10 @@ export class WriteBudget {
 /** Why a tape stopped writing: the file could not be opened or written. */
 export type TapeFailure = NodeJS.ErrnoException;
 
-const RETRY_MS = 25;
-const OPEN_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_APPEND | fs.constants.O_NONBLOCK;
-
 /** Opens a tape's file: the fd (non-blocking) and its path, or the error. */
 export type TapeOpener = (candidates: readonly string[], done: (err: TapeFailure | null, fd: number, file: string) => void) => void;
+
+const OPEN_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_APPEND | fs.constants.O_NONBLOCK;
 
 /** Creates the file under `candidates[0]`, or the next name when one exists: a tape never writes into another's file. */
 export const createTapeFile: TapeOpener = (candidates, done) => {
@@ -33,14 +33,52 @@ export const createTapeFile: TapeOpener = (candidates, done) => {
   attempt(0);
 };
 
+const RETRY_MS = 25;
+/** Lines gather this long before a write (one writev per tape per interval, not per message)... */
+const GATHER_MS = 20;
+/** ...unless this many bytes are waiting. */
+const GATHER_BYTES = 64 * 1024;
+const SLAB_BYTES = 128 * 1024;
+const LF = 0x0a;
+const CR = 0x0d;
+const SPACE = 0x20;
+
+/**
+ * Copies a JSON message into `to` at `at` as one line: its line breaks become spaces (JSON
+ * allows them only between tokens, where a space says the same). Returns the end.
+ */
+export function copyOneLine(body: Buffer, to: Buffer, at: number): number {
+  body.copy(to, at);
+  // Searched in the body, which ends where the line does (the slab goes on).
+  for (let i = body.indexOf(LF); i !== -1; i = body.indexOf(LF, i + 1)) to[at + i] = SPACE;
+  for (let i = body.indexOf(CR); i !== -1; i = body.indexOf(CR, i + 1)) to[at + i] = SPACE;
+  return at + body.length;
+}
+
+/** A sealed part of a slab waiting for the disk, and how many lines it holds. */
+interface Chunk {
+  buf: Buffer;
+  lines: number;
+}
+
 /** The queued, bounded writer of one tape file. */
 export class TapeFile {
   readonly #budget: WriteBudget;
   readonly #onFail: (err: TapeFailure, lost: number) => void;
   #fd: number | null = null;
-  #queue: Buffer[] = [];
+  /** Sealed chunks, in file order. */
+  #queue: Chunk[] = [];
+  // The slab lines are copied into; [#slabStart, #slabEnd) is written but not yet sealed.
+  #slab: Buffer | null = null;
+  #slabStart = 0;
+  #slabEnd = 0;
+  #slabLines = 0;
+  #reserved = 0;
+  /** Bytes waiting (sealed and not). */
+  #queued = 0;
   #writing = false;
   #scheduled = false;
+  #gather: NodeJS.Timeout | null = null;
   #retry: NodeJS.Timeout | null = null;
   #failed = false;
   #ending: (() => void) | null = null;
@@ -59,24 +97,103 @@ export class TapeFile {
     return this.#failed;
   }
 
-  /** Queues a line; false when the budget has no room for it (or the tape failed): the caller counts it dropped. */
-  push(line: Buffer): boolean {
+  /**
+   * Queues the line `head` + `body` + `tail` (the body's line breaks become spaces: JSON
+   * allows them only between tokens, where a space says the same). False when the budget
+   * has no room (or the tape failed or is ending): the caller counts it dropped.
+   */
+  line(head: string, body: Buffer | null, tail: string): boolean {
     if (this.#failed || this.#ending !== null) return false;
+    const headLen = Buffer.byteLength(head);
+    const bodyLen = body === null ? 0 : body.length;
+    const n = headLen + bodyLen + Buffer.byteLength(tail);
     const budget = this.#budget;
-    if (budget.used + line.length > budget.limit) return false;
-    budget.used += line.length;
-    this.#queue.push(line);
-    this.#schedule();
+    if (budget.used + n > budget.limit) return false;
+    budget.used += n;
+    this.#copy(head, headLen, body, tail, n);
     return true;
   }
 
-  /** Queues a line that must not be lost to the budget (the first and last lines of a tape). */
-  pushAlways(line: Buffer, first = false): void {
+  /** Queues a line that the budget may not refuse (a tape's first and last lines); `first` puts it before every other. */
+  lineAlways(text: string, first = false): void {
     if (this.#failed) return;
-    this.#budget.used += line.length;
-    if (first) this.#queue.unshift(line);
-    else this.#queue.push(line);
+    const n = Buffer.byteLength(text);
+    this.#budget.used += n;
+    if (first) {
+      this.#seal();
+      this.#queue.unshift({ buf: Buffer.from(text, 'utf8'), lines: 1 });
+      this.#queued += n;
+      this.#schedule();
+    } else {
+      this.#copy(text, n, null, '', n);
+    }
+  }
+
+  /**
+   * Reserves `n` bytes for one line: returns the slab to write it into from `cursor` on
+   * (then call commit()), or null when the budget has no room (or the tape failed or is
+   * ending): the caller counts the line dropped. For the recorder's hot path, which
+   * writes a line in pieces without building it as a string first.
+   */
+  reserve(n: number): Buffer | null {
+    if (this.#failed || this.#ending !== null) return null;
+    const budget = this.#budget;
+    if (budget.used + n > budget.limit) return null;
+    budget.used += n;
+    this.#reserved = n;
+    return this.#room(n);
+  }
+
+  /** Where the reserved line starts in the slab reserve() returned. */
+  get cursor(): number {
+    return this.#slabEnd;
+  }
+
+  /** The reserved line is written. */
+  commit(): void {
+    const n = this.#reserved;
+    this.#reserved = 0;
+    this.#slabEnd += n;
+    this.#slabLines++;
+    this.#queued += n;
     this.#schedule();
+  }
+
+  /** A slab with `n` bytes free at #slabEnd. */
+  #room(n: number): Buffer {
+    let slab = this.#slab;
+    if (slab === null || slab.length - this.#slabEnd < n) {
+      this.#seal();
+      slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, n));
+      this.#slab = slab;
+      this.#slabStart = 0;
+      this.#slabEnd = 0;
+    }
+    return slab;
+  }
+
+  #copy(head: string, headLen: number, body: Buffer | null, tail: string, n: number): void {
+    const slab = this.#room(n);
+    let at = this.#slabEnd;
+    if (headLen === head.length) slab.write(head, at, 'latin1');
+    else slab.write(head, at);
+    at += headLen;
+    if (body !== null) {
+      at = copyOneLine(body, slab, at);
+    }
+    if (tail !== '') slab.write(tail, at, 'latin1');
+    this.#slabEnd += n;
+    this.#slabLines++;
+    this.#queued += n;
+    this.#schedule();
+  }
+
+  /** Moves the slab's unsealed lines to the queue. */
+  #seal(): void {
+    if (this.#slab === null || this.#slabEnd === this.#slabStart) return;
+    this.#queue.push({ buf: this.#slab.subarray(this.#slabStart, this.#slabEnd), lines: this.#slabLines });
+    this.#slabStart = this.#slabEnd;
+    this.#slabLines = 0;
   }
 
   /** Opens the file through `opener` (by default: creates it under the first free name) and starts writing. */
@@ -97,6 +214,8 @@ export class TapeFile {
   end(): Promise<void> {
     this.#ended ??= new Promise<void>((resolve) => {
       this.#ending = resolve;
+      // What is gathering goes now.
+      this.#schedule();
       this.#maybeClose();
     });
     return this.#ended;
@@ -104,9 +223,7 @@ export class TapeFile {
 
   /** Gives up on what is still queued (a shutdown deadline passed): returns how many lines were lost. */
   abandon(): number {
-    const lost = this.#queue.length;
-    this.#release(this.#queue);
-    this.#queue = [];
+    const lost = this.#dropAll();
     if (this.#retry !== null) clearTimeout(this.#retry);
     this.#retry = null;
     this.#failed = true;
@@ -114,16 +231,46 @@ export class TapeFile {
     return lost;
   }
 
+  /** Forgets every waiting line (releasing the budget); returns how many there were. */
+  #dropAll(): number {
+    this.#seal();
+    let lines = 0;
+    for (const c of this.#queue) lines += c.lines;
+    this.#budget.used -= this.#queued;
+    this.#queue = [];
+    this.#queued = 0;
+    this.#slab = null;
+    this.#slabStart = this.#slabEnd = 0;
+    if (this.#gather !== null) clearTimeout(this.#gather);
+    this.#gather = null;
+    return lines;
+  }
+
   #schedule(): void {
     if (this.#scheduled || this.#writing || this.#fd === null || this.#retry !== null) return;
-    this.#scheduled = true;
-    // Lines of one turn of the event loop go out in one writev.
-    setImmediate(this.#flush);
+    // A write costs a trip through libuv's thread pool: lines gather for a moment first,
+    // unless many are waiting or the tape is ending.
+    if (this.#ending === null && this.#queued < GATHER_BYTES) {
+      this.#gather ??= setTimeout(this.#flushSoon, GATHER_MS);
+      return;
+    }
+    this.#flushSoon();
   }
+
+  readonly #flushSoon = (): void => {
+    if (this.#gather !== null) {
+      clearTimeout(this.#gather);
+      this.#gather = null;
+    }
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(this.#flush);
+  };
 
   readonly #flush = (): void => {
     this.#scheduled = false;
     if (this.#writing || this.#fd === null || this.#failed) return;
+    this.#seal();
     if (this.#queue.length === 0) {
       this.#maybeClose();
       return;
@@ -131,7 +278,7 @@ export class TapeFile {
     const batch = this.#queue;
     this.#queue = [];
     this.#writing = true;
-    fs.writev(this.#fd, batch, (err, written) => {
+    fs.writev(this.#fd, batch.map((c) => c.buf), (err, written) => {
       this.#writing = false;
       if (this.#failed) {
         // Abandoned mid-write: the fd is closed only now, so its number cannot be reused under the write.
@@ -143,7 +290,7 @@ export class TapeFile {
         this.#fail(err);
         return;
       }
-      const rest = err === null ? this.#consumed(batch, written) : batch;
+      const rest = this.#consumed(batch, err === null ? written : 0);
       if (rest.length > 0) {
         // The disk (or pipe) took less than asked: try the rest shortly, not in a busy loop.
         this.#queue = rest.concat(this.#queue);
@@ -159,29 +306,24 @@ export class TapeFile {
   };
 
   /** Releases the written bytes from the budget; returns what is left of `batch`. */
-  #consumed(batch: Buffer[], written: number): Buffer[] {
+  #consumed(batch: Chunk[], written: number): Chunk[] {
     this.#budget.used -= written;
+    this.#queued -= written;
     let i = 0;
-    while (i < batch.length && written >= batch[i]!.length) {
-      written -= batch[i]!.length;
+    while (i < batch.length && written >= batch[i]!.buf.length) {
+      written -= batch[i]!.buf.length;
       i++;
     }
     if (i === batch.length) return [];
     const rest = batch.slice(i);
-    if (written > 0) rest[0] = rest[0]!.subarray(written);
+    if (written > 0) rest[0] = { buf: rest[0]!.buf.subarray(written), lines: rest[0]!.lines };
     return rest;
-  }
-
-  #release(lines: readonly Buffer[]): void {
-    for (const l of lines) this.#budget.used -= l.length;
   }
 
   #fail(err: TapeFailure): void {
     if (this.#failed) return;
     this.#failed = true;
-    const lost = this.#queue.length;
-    this.#release(this.#queue);
-    this.#queue = [];
+    const lost = this.#dropAll();
     this.#closeFd();
     this.#onFail(err, lost);
     this.#ending?.();
@@ -193,7 +335,7 @@ export class TapeFile {
       this.#ending();
       return;
     }
-    if (this.#queue.length > 0 || this.#writing || this.#fd === null) return;
+    if (this.#queued > 0 || this.#writing || this.#fd === null) return;
     const done = this.#ending;
     this.#closeFd(done);
   }
