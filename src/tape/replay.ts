@@ -4,7 +4,7 @@
 // Streamable HTTP and the stdio replay servers; timing is theirs to apply.
 
 import path from 'node:path';
-import { canonical, progressTokenOf, type CallBook, type Played, type RecordedSession } from './book.js';
+import { canonical, paramsKey, progressTokenOf, type CallBook, type Played, type RecordedSession } from './book.js';
 
 /** `recorded`: each message at its recorded delay; `fast`: all at once, in order. */
 export type Timing = 'recorded' | 'fast';
@@ -31,6 +31,12 @@ export class Cursors {
 
 const JSONRPC = '2.0';
 
+/** A call as a person reads it in an error message: method and params, cut short. */
+function describe(method: string, params: unknown): string {
+  const p = params === undefined ? '' : paramsKey(params);
+  return p === '' || p === '{}' || p === 'null' ? method : `${method} ${p.length > 120 ? `${p.slice(0, 119)}…` : p}`;
+}
+
 /** A JSON-RPC error reply, at once. */
 function errorReply(id: unknown, code: number, message: string, data: unknown): Reply {
   return { messages: [{ at: 0, eventId: null, msg: { jsonrpc: JSONRPC, id, error: { code, message, data } } }], stream: false, status: 200 };
@@ -45,7 +51,7 @@ export function replyTo(book: CallBook, cursors: Cursors, request: Record<string
   const calls = method === 'initialize' && session !== null ? [session.initialize] : book.lookup(method, params);
   if (calls.length === 0) {
     const near = book.closest(method, params);
-    return errorReply(id, -32601, `not in the tape: ${method}${near === null ? '' : ` (closest recorded call: ${near.method})`}`, {
+    return errorReply(id, -32601, `not in the tape: ${describe(method, params)}${near === null ? '' : `; closest recorded call: ${describe(near.method, near.params)}`}`, {
       reason: 'not-recorded',
       closest: near === null ? null : { method: near.method, params: near.params, tape: path.basename(near.tape) },
     });

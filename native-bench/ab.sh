@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Paired A/B of one feature's cost: two shadowcat proxies (L7 multi-session) side by side
+# on the same nginx upstream, A plain and B with the extra flags given, wrk alternating
+# between them (scenario (a): small JSON-RPC POSTs, 64 keep-alive connections). Each
+# round prints both proxies' CPU per request (user + system, all threads, from /proc) and
+# B's RSS; pairing the rounds cancels most of a noisy machine's drift. Usage:
+#   bash native-bench/ab.sh "--record /dev/shm/shadowcat-ab" [rounds] [seconds]
+set -euo pipefail
+cd "$(dirname "$0")"
+HERE=$PWD
+B_FLAGS=${1:?usage: ab.sh "<flags for B>" [rounds] [seconds]}
+ROUNDS=${2:-10}
+SECS=${3:-3}
+bash ./ensure-tools.sh >/dev/null
+mkdir -p .work/logs
+UP=18290; A=18301; B=18302
+node -e "
+const fs=require('fs');
+const conf=fs.readFileSync('$HERE/conf/upstream-profile.conf','utf8').replaceAll('@PORT@','$UP').replaceAll('@WORK@','$HERE/.work');
+fs.writeFileSync('$HERE/.work/upstream-profile.conf', conf);"
+taskset -c 1 nginx -c "$HERE/.work/upstream-profile.conf" -p "$HERE/.work" &
+NG=$!
+export GLIBC_TUNABLES=glibc.malloc.trim_threshold=33554432
+COMMON=(forward http --url "http://127.0.0.1:$UP/mcp" --multi-session --log-level error --max-per-client 100000)
+taskset -c 1 node --single-threaded-gc ../dist/cli.js "${COMMON[@]}" --port $A > .work/logs/ab-a.log 2>&1 &
+PA=$!
+# shellcheck disable=SC2086
+taskset -c 1 node --single-threaded-gc ../dist/cli.js "${COMMON[@]}" --port $B $B_FLAGS > .work/logs/ab-b.log 2>&1 &
+PB=$!
+trap 'kill $PA $PB $NG 2>/dev/null || true' EXIT
+for p in $A $B; do for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.1; done; done
+ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+rss() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+HZ=$(getconf CLK_TCK)
+run() {
+  local port=$1 pid=$2 t0 t1 n
+  t0=$(ticks "$pid")
+  n=$(BENCH_LUA_DIR="$HERE/lua" taskset -c 0 wrk -t1 -c64 -d"${SECS}"s -s lua/post.lua "http://127.0.0.1:$port/mcp" | sed -n 's/^BENCH .*"requests":\([0-9]*\).*/\1/p')
+  t1=$(ticks "$pid")
+  echo "scale=2; ($t1 - $t0) * 1000000 / $HZ / $n" | bc
+}
+run $A $PA > /dev/null; run $B $PB > /dev/null
+echo "round  A µs/req  B µs/req  B−A   B RSS MiB"
+for i in $(seq 1 "$ROUNDS"); do
+  a=$(run $A $PA); b=$(run $B $PB)
+  printf "%5d  %8s  %8s  %5s  %s\n" "$i" "$a" "$b" "$(echo "$b - $a" | bc)" "$(rss $PB)"
+done
