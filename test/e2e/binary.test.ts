@@ -4,7 +4,7 @@
 // stream), forward stdio, --version, a bad flag.
 
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -104,6 +104,30 @@ binary('forward stdio: the SDK client through the binary to server-everything', 
   await client.connect(transport);
   assert.is(textOf(await client.callTool({ name: 'echo', arguments: { message: 'stdio' } })), 'Echo: stdio');
   await client.close();
+});
+
+binary('tapes: forward stdio --record, then tape show and replay --stdio through the binary', async () => {
+  const tapes = join(work, 'tapes');
+  const record = new StdioClientTransport({
+    command: bin,
+    args: ['forward', 'stdio', '--log-level', 'warn', '--record', tapes, '--', process.execPath, EVERYTHING, 'stdio'],
+    cwd: work,
+    stderr: 'pipe',
+  });
+  const client = new Client({ name: 'binary-tape', version: '1.0.0' });
+  await client.connect(record);
+  assert.is(textOf(await client.callTool({ name: 'echo', arguments: { message: 'taped' } })), 'Echo: taped');
+  await client.close();
+  const files = (): string[] => readdirSync(tapes).filter((f) => f.endsWith('.jsonl'));
+  for (let i = 0; i < 100 && !(files().length === 1 && readFileSync(join(tapes, files()[0]!), 'utf8').includes('"end":')); i++) await new Promise((r) => setTimeout(r, 50));
+  const shown = await run(['tape', 'show', join(tapes, files()[0]!)]);
+  assert.is(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /tools\/call\s+echo/);
+  const replay = new StdioClientTransport({ command: bin, args: ['replay', tapes, '--stdio', '--log-level', 'warn'], cwd: work, stderr: 'pipe' });
+  const again = new Client({ name: 'binary-tape', version: '1.0.0' });
+  await again.connect(replay);
+  assert.is(textOf(await again.callTool({ name: 'echo', arguments: { message: 'taped' } })), 'Echo: taped');
+  await again.close();
 });
 
 binary.run();
