@@ -300,6 +300,8 @@ export class McpInspector {
   #resSkip: SkippedBody['reason'] | null = null;
   #skipBytes = 0;
   #reqFacts: ExchangeFacts | null = null;
+  /** The MCP session a DELETE being answered ends. */
+  #deleted: string | null = null;
 
   constructor(sink: McpMessageSink, log: LazyLogger, proxySessionId: string, clientIp: string) {
     this.#sink = sink;
@@ -372,7 +374,8 @@ export class McpInspector {
         res.mcpSessionId ?? req.mcpSessionId, q?.lastEventId ?? null);
       this.#origin.http = facts;
       origin = this.#origin;
-      if (req.method === 'DELETE' && req.mcpSessionId !== null && res.statusCode < 300) this.#sink.mcpSessionEnded(req.mcpSessionId);
+      // Told once the answer is through: its body belongs to the session's tape.
+      this.#deleted = req.method === 'DELETE' && res.statusCode < 300 ? req.mcpSessionId : null;
     }
     if (isJson(res.contentType)) {
       this.#resBody ??= new BodyCollector();
@@ -409,10 +412,16 @@ export class McpInspector {
       // An empty body (202, 204, a HEAD) is no message to tell of.
       if (this.#resSkip !== null && this.#skipBytes > 0) this.#sink.skippedBody(this.#resSkip, 'server', this.#origin, this.#skipBytes);
       this.#resSkip = null;
-      return;
+    } else if (body.overflow) {
+      this.#sink.skippedBody('too_large', 'server', this.#origin, body.bytes);
+    } else if (body.bytes > 0) {
+      this.#sink.body(body.take(), 'server', this.#origin);
     }
-    if (body.overflow) this.#sink.skippedBody('too_large', 'server', this.#origin, body.bytes);
-    else if (body.bytes > 0) this.#sink.body(body.take(), 'server', this.#origin);
+    if (this.#deleted !== null) {
+      const ended = this.#deleted;
+      this.#deleted = null;
+      this.#sink.mcpSessionEnded(ended);
+    }
   }
 
   /** A decider answered the request: the answer is the server's message. */

@@ -192,6 +192,32 @@ life('secrets never reach a tape: Authorization, Cookie, Proxy-Authorization, in
   assert.is(meta.upstream, `http://${upstream.host}/mcp`);
 });
 
+life('DELETE ends the tape after its answer: the answer\'s body is the last message of the same tape', async () => {
+  const dir = join(root, 'delete');
+  const { app, port } = await startApp({ recordDir: dir });
+  const agent = new Agent();
+  try {
+    await demoSession(port, agent);
+    // demoSession does not return the id: read it from the tape's first line once named.
+    await until(() => fs.readdirSync(dir).some((f) => f.endsWith('.jsonl')), 5000, 'the tape');
+    const file = join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.jsonl'))!);
+    await until(() => fs.readFileSync(file, 'utf8').includes('mcpSessionId'), 5000, 'the metadata line');
+    const meta = JSON.parse(fs.readFileSync(file, 'utf8').split('\n')[0]!) as { mcpSessionId: string };
+    const res = await undiciFetch(`http://127.0.0.1:${port}/mcp`, { method: 'DELETE', dispatcher: agent, headers: { 'mcp-session-id': meta.mcpSessionId } });
+    assert.is(res.status, 200);
+    await res.text();
+    await until(() => fs.readFileSync(file, 'utf8').includes('"end":'), 5000, 'the closing line');
+  } finally {
+    await agent.close();
+    await app.close(0);
+  }
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.jsonl'));
+  assert.is(files.length, 1, `one tape: ${files.join(', ')}`);
+  const lines = fs.readFileSync(join(dir, files[0]!), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.is(lines[lines.length - 1]!.end, 'deleted');
+  assert.is((lines[lines.length - 2]!.http as { method: string }).method, 'DELETE');
+});
+
 life('without an MCP session id: one tape per client connection, closed when the connection ends; a batch is one line', async () => {
   const dir = join(root, 'stateless');
   // A stateless upstream: answers every request in its body, issues no session id.
