@@ -196,6 +196,8 @@ const TARGETS = [
   { name: 'shadowcat L7 multi, policy (20 rules, no match)', scenarios: ['a'], start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session', '--policy', POLICY]) },
   // The same proxy with --record to a tmpfs: two messages written per request (the recorder's cost).
   { name: 'shadowcat L7 multi, --record (tmpfs)', scenarios: ['a'], start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session', '--record', recordDir(p)]) },
+  // Phase C: idle upstream connections lent to any session (scenario (b) dials no more per client connection).
+  { name: 'shadowcat L7 multi, --upstream-pool 64', start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session', '--upstream-pool', '64']) },
   { name: 'shadowcat L4', start: shadowcat((p, u) => ['forward', 'tcp', '--port', String(p), '--upstream', `127.0.0.1:${u}`]) },
   { name: 'nginx', ...nginxProxy(false) },
   {

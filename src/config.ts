@@ -44,6 +44,8 @@ export interface Config {
   /** Added to (or replacing) headers of every request sent upstream; values are secrets. */
   readonly upstreamHeaders: readonly HeaderLine[];
   readonly multiSession: boolean;
+  /** --upstream-pool: idle upstream connections shared by multi-session's sessions; 0 = each session dials its own. */
+  readonly upstreamPool: number;
   readonly maxSessions: number;
   readonly maxPerClient: number;
   readonly sessionTimeoutMs: number;
@@ -229,6 +231,9 @@ export const FLAGS: readonly FlagRow[] = Object.freeze([
     help: 'when the upstream answers 404 for an MCP session it had initialised, re-run its handshake and retry, mapping the new session id to the client\'s' }),
   row({ name: 'multi-session', key: 'multiSession', arg: null, modes: NETWORK, group: 'main', fallback: false,
     help: 'every client connection is its own session with its own upstream connection (http default: one shared link)' }),
+  row({ name: 'upstream-pool', key: 'upstreamPool', arg: 'N', modes: HTTP, group: 'main', fallback: 0, shown: '0 = off',
+    help: 'with --multi-session: keep up to N idle upstream connections and lend them to any session\'s next request (one request at a time each)',
+    read: int('upstream-pool', 0, 100_000) }),
   row({ name: 'max-sessions', key: 'maxSessions', arg: 'N', modes: NETWORK, group: 'limits', fallback: 1000, help: 'sessions alive at once', read: int('max-sessions', 1, 10_000_000) }),
   row({ name: 'max-per-client', key: 'maxPerClient', arg: 'N', modes: NETWORK, group: 'limits', fallback: 100, help: 'sessions alive at once from one client IP', read: int('max-per-client', 1, 10_000_000) }),
   row({ name: 'session-timeout', key: 'sessionTimeoutMs', arg: 'S', modes: NETWORK, group: 'limits', fallback: 300 * S, shown: '300', help: 'close a session idle for S seconds', read: seconds('session-timeout') }),
@@ -267,6 +272,7 @@ export function checkConfig(config: Config): void {
   if (config.mode !== 'stdio' && config.command.length > 0) throw new ConfigError(`forward ${config.mode} takes no command after --`);
   if (config.adminToken === '') throw new ConfigError('--admin-token needs a value');
   if (config.policyFile !== null && config.inspectLimitBytes === 0) throw new ConfigError('--policy needs --inspect-limit above 0: a policy must read the messages it rules on');
+  if (config.upstreamPool > 0 && !config.multiSession) throw new ConfigError('--upstream-pool needs --multi-session: single-session mode already shares one upstream link');
   if (config.recordDir !== null && config.inspectLimitBytes === 0) throw new ConfigError('--record needs --inspect-limit above 0: the recorder writes the messages the inspector reads');
   const tls = config.mode === 'http' ? config.upstreamUrl?.protocol === 'https:' : config.mode === 'tcp' && config.upstreamTls;
   if (!tls && (config.upstreamCa !== null || config.upstreamInsecure)) {

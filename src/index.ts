@@ -68,6 +68,8 @@ export interface ProxyOptions {
   /** "Name: value" lines; ${VAR} is read from process.env. */
   readonly upstreamHeader?: string | readonly string[];
   readonly multiSession?: boolean;
+  /** With multiSession: idle upstream connections lent to any session's next request. */
+  readonly upstreamPool?: number;
   /** Re-run a session's handshake when the upstream answers 404 for it (SPEC "MCP-aware resilience"). */
   readonly recoverSessions?: boolean;
   readonly maxSessions?: number;

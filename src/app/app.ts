@@ -30,6 +30,7 @@ import { Session, type CloseReason } from '../session/session.js';
 import type { UpstreamTarget } from '../upstream/connect.js';
 import { OwnUpstream, SharedLink, type UpstreamSource } from '../upstream/upstream-source.js';
 import { UpstreamTls } from '../upstream/upstream-tls.js';
+import { UpstreamPool } from '../upstream/upstream-pool.js';
 import { LogThrottle } from '../observe/log-throttle.js';
 import { logUpstreamConnected, logUpstreamError, SessionObserver } from './observer.js';
 
@@ -132,6 +133,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   let listener: net.Server | null = null;
   let admin: http.Server | null = null;
   let shared: SharedLink | null = null;
+  let pool: UpstreamPool | null = null;
   let target: UpstreamTarget | null = null;
   let rewrite: RequestRewrite | null = null;
   let exchangeContext: ExchangeContext | null = null;
@@ -185,8 +187,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     const inspector = inspect ? new McpInspector(sink, sessionLog, session.id, ip) : null;
     const observer = new SessionObserver(session, metrics, sessionLog, debug, registry, inspector, throttle, lint);
     // Multi-session: the session's own upstream source, closed with the exchange.
-    const source: UpstreamSource = shared ?? new OwnUpstream(target!);
-    session.own(new HttpExchange(exchangeContext!, session, socket, source, observer, shared === null));
+    const source: UpstreamSource = shared ?? pool ?? new OwnUpstream(target!);
+    session.own(new HttpExchange(exchangeContext!, session, socket, source, observer, shared === null && pool === null));
   };
 
   const acceptTcp = (socket: net.Socket, ip: string, port: number): void => {
@@ -227,6 +229,11 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         target = makeTarget(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || (secure ? 443 : 80)), secure);
         rewrite = new RequestRewrite(url.host, (url.pathname || '/') + url.search, '1.1 shadowcat', config.upstreamHeaders);
         if (!config.multiSession) shared = new SharedLink(target);
+        else if (config.upstreamPool > 0) {
+          const p = new UpstreamPool(target, config.upstreamPool);
+          pool = p;
+          metrics.upstreamPool(() => p.counts());
+        }
         const recovery = config.recoverSessions
           ? new SessionRecovery({ url, headers: config.upstreamHeaders, ca: config.upstreamCa, verify: !config.upstreamInsecure, timeoutMs: config.upstreamTimeoutMs }, metrics)
           : null;
@@ -303,6 +310,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         for (const s of registry.list()) s.close('shutdown');
         registry.close();
         shared?.close();
+        pool?.close();
         const adminClosed = closeServer(admin);
         admin?.closeAllConnections();
         await Promise.all([stopAccepting, adminClosed, demo?.close()]);

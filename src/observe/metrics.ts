@@ -34,6 +34,7 @@ export class Metrics {
   readonly recorderDropped: HotCounter;
   readonly recorderTapes: HotCounter;
   #recorderQueued: (() => number) | null = null;
+  #pool: (() => { idle: number; active: number; dialing: number }) | null = null;
   #closedBytesIn = 0;
   #closedBytesOut = 0;
 
@@ -80,6 +81,17 @@ export class Metrics {
       name: 'shadowcat_recorder_queued_bytes', help: 'Tape bytes waiting for the disk (bounded by --record-queue)', registers,
       collect() { this.set(self.#recorderQueued?.() ?? 0); },
     });
+    new Gauge({
+      name: 'shadowcat_upstream_pool_connections', help: 'Pooled upstream connections by state (--upstream-pool): idle, active (lent or streaming), dialing',
+      labelNames: ['state'] as const, registers,
+      collect() {
+        const c = self.#pool?.();
+        if (c === undefined) return;
+        this.set({ state: 'idle' }, c.idle);
+        this.set({ state: 'active' }, c.active);
+        this.set({ state: 'dialing' }, c.dialing);
+      },
+    });
     // Pre-create the label-free families' common series so /metrics always lists them.
     this.#upstreamErrors.labels('connect');
   }
@@ -94,6 +106,11 @@ export class Metrics {
     this.#closedBytesIn += bytesIn;
     this.#closedBytesOut += bytesOut;
     if (expired) this.#sessionsExpired.inc();
+  }
+
+  /** Where shadowcat_upstream_pool_connections reads from (--upstream-pool). */
+  upstreamPool(read: () => { idle: number; active: number; dialing: number }): void {
+    this.#pool = read;
   }
 
   /** Where shadowcat_recorder_queued_bytes reads from (--record). */

@@ -51,6 +51,9 @@ const R_HEAD = 0;
 const R_BODY = 1;
 const R_DONE = 2;
 // Response phases.
+/** Methods a request may be sent twice with (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'PUT', 'TRACE']);
+
 const S_IDLE = 0;
 const S_WAIT = 1;
 const S_BODY = 2;
@@ -225,6 +228,11 @@ export class HttpExchange implements SessionOwner {
   #reqCopy: BodyCollector | null = null;
   /** This request was already re-sent once after a recovery. */
   #retried = false;
+  // A request that provably never reached the upstream may be sent again, once: idempotent,
+  // bodyless, on a link that was reused and closed before a byte of answer came.
+  #resendHead: Buffer | null = null;
+  #resent = false;
+  #reusedLink = false;
 
   #upstream: net.Socket | null = null;
   /** performance.now() after which the kept (idle) upstream link must not be reused. */
@@ -464,6 +472,8 @@ export class HttpExchange implements SessionOwner {
     this.#startedAt = performance.now();
     this.#resFramer.expectNoBody(req.method === 'HEAD');
     this.#resPhase = S_WAIT;
+    this.#resendHead = null;
+    this.#resent = false;
     this.#obs.onRequestHead(req);
     if (this.#ctx.gate !== null && !this.#holdRequest(req)) return null;
     if (this.#ctx.recovery !== null) {
@@ -562,7 +572,9 @@ export class HttpExchange implements SessionOwner {
       return true;
     }
     const join = joinable(body);
-    this.#sendUpstream(buildUpstreamRequestHead(req, this.#ctx.rewrite, this.#session.clientIp, join && body.length > 0 ? body : null, this.#upstreamSessionId(req)));
+    const head = buildUpstreamRequestHead(req, this.#ctx.rewrite, this.#session.clientIp, join && body.length > 0 ? body : null, this.#upstreamSessionId(req));
+    if (this.#source.sharesSockets && req.contentLength <= 0 && !req.chunked && IDEMPOTENT.has(req.method)) this.#resendHead = head;
+    this.#sendUpstream(head);
     if (!join) this.#sendUpstream(body);
     return true;
   }
@@ -841,6 +853,35 @@ export class HttpExchange implements SessionOwner {
     else if (sid !== null && REPLAYED_METHODS.has(env.method)) recovery.learnCall(sid, body);
   }
 
+  /**
+   * The upstream closed a reused link before a byte of answer: it closed it as idle (its
+   * keep-alive ran out as the request went), so it never read the request. Only a bodyless
+   * idempotent request is sent again, so even a server that did read it acts the same.
+   */
+  #resendable(): boolean {
+    return this.#resendHead !== null && !this.#resent && this.#reusedLink && this.#reqPhase === R_DONE
+      && this.#resPhase === S_WAIT && !this.#resStarted && this.#resHeadBuf === null;
+  }
+
+  /** Sends the request again, once, on a fresh connection. */
+  #resend(): void {
+    const head = this.#resendHead!;
+    this.#resent = true;
+    this.#reusedLink = false;
+    const upstream = this.#upstream;
+    if (upstream !== null) {
+      this.#unbindUpstream(upstream);
+      this.#upstream = null;
+      if (this.#detached) upstream.destroy();
+      else this.#source.release(upstream, false);
+    }
+    this.#detached = false;
+    this.#obs.log().debug({ method: this.#req?.method, path: this.#req?.target }, 'a reused upstream connection closed before answering: request sent again on a fresh one');
+    this.#outQueue = [head];
+    this.#queuedBytes = head.length;
+    this.#acquireUpstream(true);
+  }
+
   /** True when a 404 to this request may be a forgotten session worth recovering. */
   #recoverable(req: RequestHead): boolean {
     const sid = req.mcpSessionId;
@@ -914,6 +955,7 @@ export class HttpExchange implements SessionOwner {
       return;
     }
     this.#upstream = socket;
+    this.#reusedLink = dialed !== true;
     if (dialed === true) this.#obs.onUpstreamConnected(socket);
     // A connection of its own is never the shared link: it is retired, not released.
     this.#detached = this.#acquiringOwn && this.#source.sharesSockets;
@@ -1274,6 +1316,7 @@ export class HttpExchange implements SessionOwner {
 
   #upstreamFailed(err: ProxyError, kind: string): void {
     if (this.#closed) return;
+    if (kind === 'reset' && this.#resendable()) return this.#resend();
     this.#obs.onUpstreamError(kind, err);
     this.#fail(err);
   }

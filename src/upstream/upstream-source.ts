@@ -4,6 +4,7 @@
 
 import type net from 'node:net';
 import { dial, type DialCallback, type UpstreamTarget } from './connect.js';
+import { Parked } from './parked.js';
 import type { ProxyError } from '../errors.js';
 
 
@@ -25,49 +26,6 @@ export interface UpstreamSource {
   cancel(ready: DialCallback): void;
   /** Closes every socket the source holds. */
   close(): void;
-}
-
-// An idle socket parked in a source: its listeners only notice it dying.
-class Parked {
-  socket: net.Socket | null = null;
-  #reuseUntil = Infinity;
-  readonly #onGone = (): void => this.drop();
-
-  park(socket: net.Socket, reuseUntil = Infinity): void {
-    this.drop();
-    this.socket = socket;
-    this.#reuseUntil = reuseUntil;
-    socket.on('error', this.#onGone);
-    socket.on('close', this.#onGone);
-    socket.on('end', this.#onGone);
-    // Data on an idle keep-alive connection is a protocol error: the next response would be misread.
-    socket.on('data', this.#onGone);
-  }
-
-  take(): net.Socket | null {
-    const s = this.socket;
-    if (s === null) return null;
-    this.#unhook(s);
-    this.socket = null;
-    // Past the upstream's announced keep-alive timeout the link is about to be closed under us.
-    const stale = s.destroyed || s.readyState !== 'open' || this.#reuseUntil < performance.now();
-    return stale ? (s.destroy(), null) : s;
-  }
-
-  drop(): void {
-    const s = this.socket;
-    if (s === null) return;
-    this.#unhook(s);
-    this.socket = null;
-    s.destroy();
-  }
-
-  #unhook(s: net.Socket): void {
-    s.removeListener('error', this.#onGone);
-    s.removeListener('close', this.#onGone);
-    s.removeListener('end', this.#onGone);
-    s.removeListener('data', this.#onGone);
-  }
 }
 
 /**

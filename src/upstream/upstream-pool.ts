@@ -1,0 +1,123 @@
+// --upstream-pool N (SPEC "Phase C"): multi-session's upstream connections shared between
+// sessions. A request takes an idle keep-alive connection (the most recently used, so
+// the rest may age out) or dials a new one at once — never waits for one, so no session
+// stands behind another — and gives it back when its response ends. At most N idle
+// connections are kept; a stream keeps its connection until it ends. A connection the
+// upstream closed, or that is past the upstream's `Keep-Alive: timeout`, is never lent.
+
+import type net from 'node:net';
+import { dial, type DialCallback, type UpstreamTarget } from './connect.js';
+import { Parked } from './parked.js';
+import type { UpstreamSource } from './upstream-source.js';
+
+/** How many pooled connections are in each state (shadowcat_upstream_pool_connections{state}). */
+export interface PoolCounts {
+  readonly idle: number;
+  /** Lent to a request, or kept by a stream. */
+  readonly active: number;
+  readonly dialing: number;
+}
+
+/** Idle upstream connections lent to any session's next request. */
+export class UpstreamPool implements UpstreamSource {
+  readonly sharesSockets = true;
+  readonly #target: UpstreamTarget;
+  readonly #max: number;
+  /** Idle connections, the most recently parked last. */
+  readonly #idle: Parked[] = [];
+  readonly #dials = new Map<DialCallback, net.Socket>();
+  /** Lent and not yet given back (or kept by a stream); a socket leaves when given back or closed. */
+  readonly #lent = new Set<net.Socket>();
+  #closed = false;
+
+  /** `max`: idle connections kept (--upstream-pool). */
+  constructor(target: UpstreamTarget, max: number) {
+    this.#target = target;
+    this.#max = max;
+  }
+
+  /** The pool's connections by state. */
+  counts(): PoolCounts {
+    let idle = 0;
+    for (const p of this.#idle) if (p.socket !== null) idle++;
+    return { idle, active: this.#lent.size, dialing: this.#dials.size };
+  }
+
+  acquire(ready: DialCallback): void {
+    if (this.#closed) return;
+    const idle = this.#idle;
+    while (idle.length > 0) {
+      const socket = idle.pop()!.take();
+      if (socket !== null) {
+        this.#lent.add(socket);
+        ready(null, socket, false);
+        return;
+      }
+    }
+    this.#dial(ready);
+  }
+
+  acquireOwn(ready: DialCallback): void {
+    // A body too large to gather first: a fresh connection (given back like any other).
+    if (this.#closed) return;
+    this.#dial(ready);
+  }
+
+  release(socket: net.Socket, reusable: boolean, reuseUntil?: number): void {
+    this.#lent.delete(socket);
+    this.#keep(socket, reusable, reuseUntil);
+  }
+
+  detach(): void {
+    // The stream keeps the connection, still counted active, until retire().
+  }
+
+  retire(socket: net.Socket, reusable: boolean, reuseUntil?: number): void {
+    this.#lent.delete(socket);
+    this.#keep(socket, reusable, reuseUntil);
+  }
+
+  cancel(ready: DialCallback): void {
+    const dialing = this.#dials.get(ready);
+    if (dialing === undefined) return;
+    this.#dials.delete(ready);
+    dialing.destroy();
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const s of this.#dials.values()) s.destroy();
+    this.#dials.clear();
+    for (const p of this.#idle) p.drop();
+    this.#idle.length = 0;
+  }
+
+  #dial(ready: DialCallback): void {
+    this.#dials.set(ready, dial(this.#target, (err, socket, dialed) => {
+      this.#dials.delete(ready);
+      if (socket !== null) {
+        this.#lent.add(socket);
+        // Once per connection (not per request): a socket an exchange destroyed leaves the count.
+        socket.once('close', () => this.#lent.delete(socket));
+      }
+      ready(err, socket, dialed);
+    }));
+  }
+
+  #keep(socket: net.Socket, reusable: boolean, reuseUntil?: number): void {
+    if (!reusable || socket.destroyed || this.#closed) {
+      socket.destroy();
+      return;
+    }
+    const idle = this.#idle;
+    // Connections the upstream closed while parked are gone: make room from them first.
+    for (let i = idle.length - 1; i >= 0; i--) if (idle[i]!.socket === null) idle.splice(i, 1);
+    if (idle.length >= this.#max) {
+      socket.destroy();
+      return;
+    }
+    const p = new Parked();
+    p.park(socket, reuseUntil);
+    idle.push(p);
+  }
+}
