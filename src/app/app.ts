@@ -187,8 +187,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     const inspector = inspect ? new McpInspector(sink, sessionLog, session.id, ip) : null;
     const observer = new SessionObserver(session, metrics, sessionLog, debug, registry, inspector, throttle, lint);
     // Multi-session: the session's own upstream source, closed with the exchange.
-    const source: UpstreamSource = shared ?? pool ?? new OwnUpstream(target!);
-    session.own(new HttpExchange(exchangeContext!, session, socket, source, observer, shared === null && pool === null));
+    const source: UpstreamSource = shared ?? pool?.forSession() ?? new OwnUpstream(target!);
+    session.own(new HttpExchange(exchangeContext!, session, socket, source, observer, shared === null));
   };
 
   const acceptTcp = (socket: net.Socket, ip: string, port: number): void => {

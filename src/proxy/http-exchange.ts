@@ -346,7 +346,8 @@ export class HttpExchange implements SessionOwner {
       this.#unbindUpstream(upstream);
       this.#upstream = null;
       if (this.#detached) upstream.destroy();
-      else this.#source.release(upstream, false);
+      // A kept link between requests is clean: a pool takes it back (others destroy it).
+      else this.#source.release(upstream, this.#resPhase === S_IDLE && this.#held === null, this.#upstreamReuseUntil);
     }
     if (this.#ownsSource) this.#source.close();
     this.#tunnel?.destroy();
@@ -474,6 +475,8 @@ export class HttpExchange implements SessionOwner {
     this.#resPhase = S_WAIT;
     this.#resendHead = null;
     this.#resent = false;
+    // The link kept from the last request is a reused one too.
+    this.#reusedLink = this.#upstream !== null;
     this.#obs.onRequestHead(req);
     if (this.#ctx.gate !== null && !this.#holdRequest(req)) return null;
     if (this.#ctx.recovery !== null) {
@@ -573,7 +576,7 @@ export class HttpExchange implements SessionOwner {
     }
     const join = joinable(body);
     const head = buildUpstreamRequestHead(req, this.#ctx.rewrite, this.#session.clientIp, join && body.length > 0 ? body : null, this.#upstreamSessionId(req));
-    if (this.#source.sharesSockets && req.contentLength <= 0 && !req.chunked && IDEMPOTENT.has(req.method)) this.#resendHead = head;
+    if (req.contentLength <= 0 && !req.chunked && IDEMPOTENT.has(req.method)) this.#resendHead = head;
     this.#sendUpstream(head);
     if (!join) this.#sendUpstream(body);
     return true;

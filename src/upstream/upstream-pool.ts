@@ -1,9 +1,12 @@
 // --upstream-pool N (SPEC "Phase C"): multi-session's upstream connections shared between
-// sessions. A request takes an idle keep-alive connection (the most recently used, so
-// the rest may age out) or dials a new one at once — never waits for one, so no session
-// stands behind another — and gives it back when its response ends. At most N idle
-// connections are kept; a stream keeps its connection until it ends. A connection the
-// upstream closed, or that is past the upstream's `Keep-Alive: timeout`, is never lent.
+// sessions. A session takes an idle keep-alive connection (the most recently used, so the
+// rest may age out) or dials a new one at once — never waits for one, so no session
+// stands behind another. It keeps it for one request at a time while its client
+// connection stays open (no listener churn per request: a keep-alive client costs what it
+// did without the pool) and gives it back when the client connection closes, so the next
+// client connection — of any session — skips the dial. At most N idle connections are
+// kept; a stream keeps its connection until it ends. A connection the upstream closed, or
+// that is past the upstream's `Keep-Alive: timeout`, is never lent.
 
 import type net from 'node:net';
 import { dial, type DialCallback, type UpstreamTarget } from './connect.js';
@@ -18,7 +21,48 @@ export interface PoolCounts {
   readonly dialing: number;
 }
 
-/** Idle upstream connections lent to any session's next request. */
+/** One session's view of the pool: its link is its own while lent (sharesSockets false), given back, not destroyed, at the end. */
+class PooledLink implements UpstreamSource {
+  readonly sharesSockets = false;
+  readonly #pool: UpstreamPool;
+  #waiting: DialCallback | null = null;
+
+  constructor(pool: UpstreamPool) {
+    this.#pool = pool;
+  }
+
+  acquire(ready: DialCallback): void {
+    this.#waiting = ready;
+    this.#pool.acquire(ready);
+  }
+
+  acquireOwn(ready: DialCallback): void {
+    this.#waiting = ready;
+    this.#pool.acquireOwn(ready);
+  }
+
+  release(socket: net.Socket, reusable: boolean, reuseUntil?: number): void {
+    this.#pool.release(socket, reusable, reuseUntil);
+  }
+
+  detach(): void {}
+
+  retire(socket: net.Socket, reusable: boolean, reuseUntil?: number): void {
+    this.#pool.retire(socket, reusable, reuseUntil);
+  }
+
+  cancel(ready: DialCallback): void {
+    this.#pool.cancel(ready);
+  }
+
+  close(): void {
+    // The session is over; the pool is not.
+    if (this.#waiting !== null) this.#pool.cancel(this.#waiting);
+    this.#waiting = null;
+  }
+}
+
+/** Idle upstream connections lent to any session. */
 export class UpstreamPool implements UpstreamSource {
   readonly sharesSockets = true;
   readonly #target: UpstreamTarget;
@@ -34,6 +78,11 @@ export class UpstreamPool implements UpstreamSource {
   constructor(target: UpstreamTarget, max: number) {
     this.#target = target;
     this.#max = max;
+  }
+
+  /** A session's source: it keeps what it is lent until its client connection closes. */
+  forSession(): UpstreamSource {
+    return new PooledLink(this);
   }
 
   /** The pool's connections by state. */
