@@ -198,6 +198,14 @@ const TARGETS = [
   { name: 'shadowcat L7 multi, --record (tmpfs)', scenarios: ['a'], start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session', '--record', recordDir(p)]) },
   // Phase C: idle upstream connections lent to any session (scenario (b) dials no more per client connection).
   { name: 'shadowcat L7 multi, --upstream-pool 64', start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session', '--upstream-pool', '64']) },
+  // Phase C: two worker processes behind one port. Pinned to the proxy's one CPU like every
+  // target, so this row shows what the primary and a second process cost, not a speed-up.
+  {
+    name: 'shadowcat L7 multi, --workers 2', scenarios: ['a', 'b'],
+    start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session', '--workers', '2']),
+    // The primary and its workers: CPU and RSS of all three.
+    pids: (child) => [child.pid, ...childPids(child.pid)],
+  },
   { name: 'shadowcat L4', start: shadowcat((p, u) => ['forward', 'tcp', '--port', String(p), '--upstream', `127.0.0.1:${u}`]) },
   { name: 'nginx', ...nginxProxy(false) },
   {

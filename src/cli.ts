@@ -2,7 +2,9 @@
 // The shadowcat command: parse flags once, start the chosen mode, and turn signals into
 // a graceful shutdown (a second signal forces exit). The only reader of argv and exit codes.
 
+import cluster from 'node:cluster';
 import { createApp } from './app/app.js';
+import { runPrimary, serveWorker, workerConfig } from './app/cluster.js';
 import { onShutdownSignals } from './app/signals.js';
 import { runStdio } from './app/stdio.js';
 import { runReplay, runTapeShow } from './app/replay.js';
@@ -16,8 +18,14 @@ import { BUNDLED, VERSION } from './version.js';
 // The binary also names the Node inside it.
 const version = BUNDLED ? `${VERSION} (single executable, Node.js ${process.version} inside)` : VERSION;
 
-async function runNetwork(config: Config): Promise<void> {
-  const log = createLogger(config.logLevel);
+async function runNetwork(given: Config): Promise<void> {
+  const log = createLogger(given.logLevel);
+  if (given.workers > 1 && cluster.isPrimary) {
+    await runPrimary(given, log);
+    process.exit(0);
+  }
+  const worker = cluster.isWorker;
+  const config = worker ? workerConfig(given, process.env) : given;
   const app = createApp(config, { logger: log });
   // SIGHUP reloads the policy; without one it keeps its default (the process ends).
   if (config.policyFile !== null) process.on('SIGHUP', () => app.reloadPolicy());
@@ -36,6 +44,10 @@ async function runNetwork(config: Config): Promise<void> {
     process.exit(130);
   });
   const addr = await app.listen();
+  if (worker) {
+    serveWorker(app, addr.port);
+    return;
+  }
   // SPEC: without --url, tell a newcomer how to reach the demo server through the proxy.
   if (config.mode === 'http' && config.upstreamUrl === null && addr.upstreamUrl !== null) {
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -50,7 +62,9 @@ async function runNetwork(config: Config): Promise<void> {
 async function main(): Promise<void> {
   let invocation;
   try {
-    invocation = parseConfig(process.argv.slice(2), version, process.env);
+    // A worker of the single executable gets the binary's path once more before the
+    // arguments (cluster passes its "script", and a single executable has none).
+    invocation = parseConfig(process.argv.slice(BUNDLED && cluster.isWorker ? 3 : 2), version, process.env);
   } catch (err) {
     if (err instanceof ProxyError) {
       process.stderr.write(`shadowcat: ${err.message}\n`);

@@ -3,6 +3,7 @@
 // so a new flag is one row. Sits below every layer that reads Config; imports only errors.
 
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.js';
 
 /** Which corridor the process runs. */
@@ -44,6 +45,8 @@ export interface Config {
   /** Added to (or replacing) headers of every request sent upstream; values are secrets. */
   readonly upstreamHeaders: readonly HeaderLine[];
   readonly multiSession: boolean;
+  /** --workers: processes sharing the listening socket (1 = this process serves alone). */
+  readonly workers: number;
   /** --upstream-pool: idle upstream connections shared by multi-session's sessions; 0 = each session dials its own. */
   readonly upstreamPool: number;
   readonly maxSessions: number;
@@ -231,6 +234,9 @@ export const FLAGS: readonly FlagRow[] = Object.freeze([
     help: 'when the upstream answers 404 for an MCP session it had initialised, re-run its handshake and retry, mapping the new session id to the client\'s' }),
   row({ name: 'multi-session', key: 'multiSession', arg: null, modes: NETWORK, group: 'main', fallback: false,
     help: 'every client connection is its own session with its own upstream connection (http default: one shared link)' }),
+  row({ name: 'workers', key: 'workers', arg: 'N|auto', modes: NETWORK, group: 'main', fallback: 1, shown: '1',
+    help: 'worker processes sharing the listening socket (auto: one per CPU); this process keeps the admin API and restarts a worker that dies',
+    read: (t) => (t === 'auto' ? Math.max(1, availableParallelism()) : int('workers', 1, 1024)(t)) }),
   row({ name: 'upstream-pool', key: 'upstreamPool', arg: 'N', modes: HTTP, group: 'main', fallback: 0, shown: '0 = off',
     help: 'with --multi-session: keep up to N idle upstream connections and lend them to any session\'s next request (one request at a time each)',
     read: int('upstream-pool', 0, 100_000) }),

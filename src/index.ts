@@ -68,6 +68,8 @@ export interface ProxyOptions {
   /** "Name: value" lines; ${VAR} is read from process.env. */
   readonly upstreamHeader?: string | readonly string[];
   readonly multiSession?: boolean;
+  /** Worker processes (CLI only: startProxy serves in the calling process and refuses more than 1). */
+  readonly workers?: number | 'auto';
   /** With multiSession: idle upstream connections lent to any session's next request. */
   readonly upstreamPool?: number;
   /** Re-run a session's handshake when the upstream answers 404 for it (SPEC "MCP-aware resilience"). */
@@ -159,6 +161,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   if (mode !== 'http' && mode !== 'tcp') throw new ConfigError(`startProxy: mode must be 'http' or 'tcp'`);
   const { given, policyRules } = optionValues(options);
   const config = buildConfig(mode, given, process.env, []);
+  if (config.workers > 1) throw new ConfigError('startProxy: workers is for the CLI (shadowcat forward http --workers N); an embedding process serves in itself');
   if (policyRules !== undefined && config.inspectLimitBytes === 0) throw new ConfigError('--policy needs --inspect-limit above 0: a policy must read the messages it rules on');
   const hooks = options.hooks ?? {};
   const onMessage = hooks.onMessage;

@@ -18,7 +18,7 @@ import type { PolicySnapshot } from '../policy/policy.js';
 import { createMessageLayer } from './message-layer.js';
 import { publicUpstream } from '../policy/recorder.js';
 import type { TapeOpener } from '../policy/tape-file.js';
-import { createAdminServer } from '../observe/admin.js';
+import { createAdminServer, localView, type AdminView } from '../observe/admin.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { Metrics } from '../observe/metrics.js';
 import { HttpExchange, type ExchangeContext } from '../proxy/http-exchange.js';
@@ -63,6 +63,8 @@ export interface App {
   reloadPolicy(): boolean;
   /** The rules in force, or null without --policy. */
   policy(): PolicySnapshot | null;
+  /** What the admin API shows of this process (a --workers primary asks each worker's). */
+  readonly view: AdminView;
 }
 
 /** Optional collaborators: a logger (silent by default), and an embedder's hooks. */
@@ -200,10 +202,12 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     session.own(pipe);
   };
 
+  const view = localView(registry, metrics, () => policy?.snapshot() ?? null, () => lint.snapshot());
   const app: App = {
     config,
     registry,
     metrics,
+    view,
     get draining() {
       return draining;
     },
@@ -276,7 +280,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       });
       let adminPort: number | null = null;
       if (config.adminPort !== null) {
-        admin = createAdminServer({ registry, metrics, token: config.adminToken, isDraining: () => draining, warnings, policy: () => policy?.snapshot() ?? null, conformance: () => lint.snapshot() });
+        admin = createAdminServer({ view, token: config.adminToken, isDraining: () => draining, warnings });
         adminPort = await listenOn(admin, config.adminPort, config.adminHost);
         admin.on('error', (err: NodeJS.ErrnoException) => log.error({ err: err.code ?? err.message }, 'admin server error'));
       }

@@ -26,9 +26,10 @@ const USAGE: Readonly<Record<'overview' | Mode, string>> = Object.freeze({
 Usage:
   shadowcat forward http  --port 8080 [--host 127.0.0.1] [--url http(s)://upstream:port/path]
                           [--upstream-ca FILE] [--upstream-insecure] [--upstream-header "Name: value"]
-                          [--multi-session] [--policy FILE] [--record DIR] [limits] [--admin-port 9090]
+                          [--multi-session [--upstream-pool N]] [--workers N|auto] [--policy FILE]
+                          [--record DIR] [limits] [--admin-port 9090]
                           [--log-level info]
-  shadowcat forward tcp   --port 8080 --upstream host:port [--upstream-tls] [--multi-session] [limits]
+  shadowcat forward tcp   --port 8080 --upstream host:port [--upstream-tls] [--multi-session] [--workers N] [limits]
   shadowcat forward stdio [--policy FILE] [--record DIR] [--log-level info] -- <command> [args...]
   shadowcat replay TAPE|DIR --port 8080 [--timing recorded|fast] | --stdio
   shadowcat tape show FILE

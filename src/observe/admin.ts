@@ -7,19 +7,45 @@ import type { Registry } from '../session/registry.js';
 import type { Metrics } from './metrics.js';
 import type { PolicySnapshot } from '../policy/policy.js';
 
-/** What the admin API reads and controls. */
+/** What the admin routes read and control: one process's registry and metrics, or (--workers) every worker's. */
+export interface AdminView {
+  metrics(): Promise<{ readonly text: string; readonly contentType: string }>;
+  /** Sessions as JSON-ready objects; `mcp`: only the connections of that MCP session. */
+  sessions(mcp: string | null): Promise<readonly unknown[]>;
+  session(id: string): Promise<unknown>;
+  /** Closes a session; false when unknown. */
+  closeSession(id: string): Promise<boolean>;
+  /** The rules in force (GET /policy), or null without --policy. */
+  policy(): Promise<unknown>;
+  /** Conformance lint counts and latest examples (GET /conformance). */
+  conformance(): Promise<unknown>;
+}
+
+/** What the admin API needs. */
 export interface AdminDeps {
-  readonly registry: Registry;
-  readonly metrics: Metrics;
+  readonly view: AdminView;
   /** Every request must carry `Authorization: Bearer <token>` when set. */
   readonly token: string | null;
   /** Settings that weaken the proxy (e.g. unverified upstream TLS), shown by /healthz. */
   readonly warnings: readonly string[];
   isDraining(): boolean;
-  /** The rules in force (GET /policy), or null without --policy. */
-  policy(): PolicySnapshot | null;
-  /** Conformance lint counts and latest examples (GET /conformance). */
-  conformance(): unknown;
+}
+
+/** The view of one process. */
+export function localView(registry: Registry, metrics: Metrics, policy: () => PolicySnapshot | null, conformance: () => unknown): AdminView {
+  return {
+    metrics: async () => ({ text: await metrics.render(), contentType: metrics.registry.contentType }),
+    sessions: async (mcp) => (mcp === null ? registry.list() : registry.byMcpSession(mcp)),
+    session: async (id) => registry.get(id),
+    closeSession: async (id) => {
+      const s = registry.get(id);
+      if (s === undefined) return false;
+      s.close('admin');
+      return true;
+    },
+    policy: async () => policy(),
+    conformance: async () => conformance(),
+  };
 }
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
@@ -58,34 +84,43 @@ export function createAdminServer(deps: AdminDeps): http.Server {
       if (deps.warnings.length > 0) body.warnings = deps.warnings;
       return send(res, draining ? 503 : 200, JSON.stringify(body));
     }
+    const view = deps.view;
+    const fail = (err: unknown): void => send(res, 500, JSON.stringify({ error: String(err) }));
     if (req.method === 'GET' && path === '/metrics') {
-      deps.metrics.render().then(
-        (text) => send(res, 200, text, deps.metrics.registry.contentType),
-        (err: unknown) => send(res, 500, JSON.stringify({ error: String(err) })),
-      );
+      view.metrics().then((m) => send(res, 200, m.text, m.contentType), fail);
       return;
     }
-    if (req.method === 'GET' && path === '/conformance') return send(res, 200, JSON.stringify(deps.conformance()));
+    if (req.method === 'GET' && path === '/conformance') {
+      view.conformance().then((c) => send(res, 200, JSON.stringify(c)), fail);
+      return;
+    }
     if (req.method === 'GET' && path === '/policy') {
-      const snapshot = deps.policy();
-      return snapshot === null ? send(res, 404, JSON.stringify({ error: 'no policy loaded (--policy FILE)' })) : send(res, 200, JSON.stringify(snapshot));
+      view.policy().then((snapshot) => (snapshot === null
+        ? send(res, 404, JSON.stringify({ error: 'no policy loaded (--policy FILE)' }))
+        : send(res, 200, JSON.stringify(snapshot))), fail);
+      return;
     }
     if (path === '/sessions' && req.method === 'GET') {
       // ?mcpSessionId= lists the connections (POSTs, the GET stream) of one MCP session.
-      const mcp = query.get('mcpSessionId');
-      return send(res, 200, JSON.stringify(mcp === null ? deps.registry.list() : deps.registry.byMcpSession(mcp)));
+      view.sessions(query.get('mcpSessionId')).then((list) => send(res, 200, JSON.stringify(list)), fail);
+      return;
     }
     const m = /^\/sessions\/([A-Za-z0-9_-]+)$/.exec(path);
     if (m !== null) {
-      const session = deps.registry.get(m[1]!);
+      const id = m[1]!;
       if (req.method === 'GET') {
-        return session === undefined ? send(res, 404, JSON.stringify({ error: 'no such session' })) : send(res, 200, JSON.stringify(session));
+        view.session(id).then((session) => (session === undefined
+          ? send(res, 404, JSON.stringify({ error: 'no such session' }))
+          : send(res, 200, JSON.stringify(session))), fail);
+        return;
       }
       if (req.method === 'DELETE') {
-        if (session === undefined) return send(res, 404, JSON.stringify({ error: 'no such session' }));
-        session.close('admin');
-        res.writeHead(204);
-        return res.end();
+        view.closeSession(id).then((closed) => {
+          if (!closed) return send(res, 404, JSON.stringify({ error: 'no such session' }));
+          res.writeHead(204);
+          res.end();
+        }, fail);
+        return;
       }
       return send(res, 405, JSON.stringify({ error: 'method not allowed' }));
     }

@@ -106,6 +106,17 @@ binary('forward stdio: the SDK client through the binary to server-everything', 
   await client.close();
 });
 
+binary('--workers 2: the workers start from the binary itself and serve', async () => {
+  proxy = startLogged(bin, ['forward', 'http', '--port', '0', '--workers', '2', '--url', everything.url, '--multi-session'], { PATH: work });
+  const port = Number((await proxy.waitFor((l) => l.msg === 'listening' && l.workers === 2, 30_000)).port);
+  const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`));
+  const client = new Client({ name: 'binary-workers', version: '1.0.0' });
+  await client.connect(transport);
+  assert.is(textOf(await client.callTool({ name: 'echo', arguments: { message: 'workers' } })), 'Echo: workers');
+  await client.close();
+  assert.not.ok(proxy.lines.some((l) => l.msg === 'worker died: starting another'));
+});
+
 binary('tapes: forward stdio --record, then tape show and replay --stdio through the binary', async () => {
   const tapes = join(work, 'tapes');
   const record = new StdioClientTransport({

@@ -1,0 +1,226 @@
+// --workers N (SPEC "Phase C", DESIGN "Processes"): node:cluster workers, each a whole app
+// (listener, registry, upstream source), share the listening socket; the primary holds no
+// sessions. It owns the admin API (asking every worker and merging: /metrics summed by
+// prom-client's aggregator, /sessions concatenated with each worker's pid), the signals
+// (passed on, so every worker drains) and the workers' lives (one that dies is started
+// again, with a backoff that grows while they keep dying). --max-sessions and
+// --max-per-client are split into per-worker shares.
+
+import cluster, { type Worker } from 'node:cluster';
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import type { Config } from '../config.js';
+import { startDemoServer, type DemoServer } from '../mcp/demo-server.js';
+import { createAdminServer, type AdminView } from '../observe/admin.js';
+import type { Logger } from '../observe/logger.js';
+import type { App } from './app.js';
+import { onShutdownSignals } from './signals.js';
+
+/** What the primary may ask a worker. */
+type Op = 'metrics' | 'sessions' | 'session' | 'close' | 'policy' | 'conformance' | 'reload';
+
+interface Ask {
+  readonly sc: 'ask';
+  readonly id: number;
+  readonly op: Op;
+  readonly arg: string | null;
+}
+
+interface Answer {
+  readonly sc: 'answer';
+  readonly id: number;
+  readonly value: unknown;
+}
+
+interface Listening {
+  readonly sc: 'listening';
+  readonly port: number;
+}
+
+const DEMO_URL_ENV = 'SHADOWCAT_DEMO_URL';
+const ASK_TIMEOUT_MS = 3000;
+const BACKOFF_FIRST_MS = 250;
+const BACKOFF_MAX_MS = 10_000;
+/** A worker that lived this long resets the backoff. */
+const BACKOFF_RESET_MS = 10_000;
+
+function isAsk(m: unknown): m is Ask {
+  return typeof m === 'object' && m !== null && (m as Ask).sc === 'ask';
+}
+
+/** The worker's share of the settings: no admin API (the primary's), limits split between workers, the primary's demo server. */
+export function workerConfig(config: Config, env: Readonly<Record<string, string | undefined>>): Config {
+  const n = config.workers;
+  const demo = env[DEMO_URL_ENV];
+  return Object.freeze({
+    ...config,
+    adminPort: null,
+    maxSessions: Math.max(1, Math.floor(config.maxSessions / n)),
+    maxPerClient: Math.max(1, Math.floor(config.maxPerClient / n)),
+    upstreamUrl: config.upstreamUrl ?? (demo === undefined ? null : new URL(demo)),
+  });
+}
+
+/** Worker side: answers the primary from this worker's app, and says when it listens. */
+export function serveWorker(app: App, port: number): void {
+  process.on('message', (m: unknown) => {
+    if (!isAsk(m)) return;
+    void answer(app, m).then((value) => process.send?.({ sc: 'answer', id: m.id, value } satisfies Answer));
+  });
+  process.send?.({ sc: 'listening', port } satisfies Listening);
+}
+
+async function answer(app: App, m: Ask): Promise<unknown> {
+  const view = app.view;
+  switch (m.op) {
+    case 'metrics': return app.metrics.registry.getMetricsAsJSON();
+    case 'sessions': return (await view.sessions(m.arg)).map((s) => ({ ...(JSON.parse(JSON.stringify(s)) as object), worker: process.pid }));
+    case 'session': {
+      const s = await view.session(m.arg ?? '');
+      return s === undefined ? null : { ...(JSON.parse(JSON.stringify(s)) as object), worker: process.pid };
+    }
+    case 'close': return view.closeSession(m.arg ?? '');
+    case 'policy': return view.policy();
+    case 'conformance': return view.conformance();
+    case 'reload': return app.reloadPolicy();
+  }
+}
+
+/** The primary: starts the workers and the admin API, keeps the workers alive, drains them on a signal. Resolves when all have exited. */
+export async function runPrimary(config: Config, log: Logger): Promise<void> {
+  const n = config.workers;
+  let draining = false;
+  let demo: DemoServer | null = null;
+  if (config.mode === 'http' && config.upstreamUrl === null) {
+    // One demo server for all: an MCP session's connections may land on different workers.
+    demo = await startDemoServer(0);
+    log.info({ url: demo.url.href }, 'embedded demo MCP server started');
+  }
+  const env = demo === null ? {} : { [DEMO_URL_ENV]: demo.url.href };
+  const workers = new Map<number, Worker>();
+  const started = new Map<number, number>();
+  let failures = 0;
+  let listeningAnnounced = false;
+  let seq = 0;
+  const pending = new Map<number, { resolve: (v: unknown) => void; left: number; values: unknown[] }>();
+
+  const fork = (): void => {
+    const worker = cluster.fork(env);
+    workers.set(worker.id, worker);
+    started.set(worker.id, performance.now());
+    worker.on('message', (m: unknown) => onMessage(worker, m));
+    log.info({ worker: worker.process.pid }, 'worker started');
+  };
+
+  const onMessage = (worker: Worker, m: unknown): void => {
+    if (typeof m !== 'object' || m === null) return;
+    const msg = m as Answer | Listening;
+    if (msg.sc === 'listening') {
+      const live = [...workers.values()].filter((w) => (w as Worker & { scListening?: boolean }).scListening === true).length;
+      (worker as Worker & { scListening?: boolean }).scListening = true;
+      if (!listeningAnnounced && live + 1 >= n) {
+        listeningAnnounced = true;
+        log.info({ mode: config.mode, port: msg.port, host: config.host, multiSession: config.multiSession, workers: n, adminPort, upstream: config.upstreamUrl?.href ?? demo?.url.href ?? (config.upstream === null ? undefined : `${config.upstream.host}:${config.upstream.port}`) }, 'listening');
+      }
+    } else if (msg.sc === 'answer') {
+      const p = pending.get(msg.id);
+      if (p === undefined) return;
+      p.values.push(msg.value);
+      if (--p.left === 0) {
+        pending.delete(msg.id);
+        p.resolve(p.values);
+      }
+    }
+  };
+
+  /** Asks every live worker; resolves with the answers that came within the timeout. */
+  const ask = (op: Op, arg: string | null = null): Promise<unknown[]> => {
+    const live = [...workers.values()].filter((w) => w.isConnected());
+    if (live.length === 0) return Promise.resolve([]);
+    const id = ++seq;
+    return new Promise((resolve) => {
+      const entry = { resolve: resolve as (v: unknown) => void, left: live.length, values: [] as unknown[] };
+      pending.set(id, entry);
+      const timer = setTimeout(() => {
+        if (!pending.delete(id)) return;
+        resolve(entry.values);
+      }, ASK_TIMEOUT_MS);
+      timer.unref();
+      for (const w of live) w.send({ sc: 'ask', id, op, arg } satisfies Ask);
+    });
+  };
+
+  const view: AdminView = {
+    metrics: async () => {
+      const all = (await ask('metrics')) as MetricObjectWithValues<MetricValue<string>>[][];
+      const merged = AggregatorRegistry.aggregate(all);
+      return { text: await merged.metrics(), contentType: merged.contentType };
+    },
+    sessions: async (mcp) => (await ask('sessions', mcp)).flat() as unknown[],
+    session: async (id) => (await ask('session', id)).find((s) => s !== null) ?? undefined,
+    closeSession: async (id) => (await ask('close', id)).some((c) => c === true),
+    policy: async () => (await ask('policy')).find((p) => p !== null) ?? null,
+    conformance: async () => (await ask('conformance'))[0] ?? {},
+  };
+
+  let adminPort: number | null = null;
+  let admin: http.Server | null = null;
+  if (config.adminPort !== null) {
+    admin = createAdminServer({ view, token: config.adminToken, isDraining: () => draining, warnings: [] });
+    adminPort = await new Promise<number>((resolve, reject) => {
+      admin!.once('error', reject);
+      admin!.listen(config.adminPort!, config.adminHost, () => resolve((admin!.address() as AddressInfo).port));
+    });
+    admin.on('error', (err: NodeJS.ErrnoException) => log.error({ err: err.code ?? err.message }, 'admin server error'));
+  }
+
+  const allExited = new Promise<void>((resolve) => {
+    cluster.on('exit', (worker, code, signal) => {
+      workers.delete(worker.id);
+      const lived = performance.now() - (started.get(worker.id) ?? 0);
+      started.delete(worker.id);
+      if (draining) {
+        log.info({ worker: worker.process.pid, code, signal: signal ?? undefined }, 'worker exited');
+        if (workers.size === 0) resolve();
+        return;
+      }
+      failures = lived > BACKOFF_RESET_MS ? 0 : failures + 1;
+      const wait = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.max(0, failures - 1));
+      log.warn({ worker: worker.process.pid, code, signal: signal ?? undefined, restartInMs: wait }, 'worker died: starting another');
+      setTimeout(() => {
+        if (!draining) fork();
+      }, wait);
+    });
+  });
+
+  const onHup = (): void => void ask('reload');
+  if (config.policyFile !== null) process.on('SIGHUP', onHup);
+  onShutdownSignals((signal) => {
+    draining = true;
+    log.info({ signal, workers: workers.size, timeoutMs: config.shutdownTimeoutMs }, 'draining');
+    // The same signal: a worker that got it from the terminal too counts it once.
+    for (const w of workers.values()) w.process.kill(signal);
+    const force = setTimeout(() => {
+      for (const w of workers.values()) w.process.kill('SIGKILL');
+    }, config.shutdownTimeoutMs + 5000);
+    force.unref();
+    if (workers.size === 0) void finish();
+  }, (signal) => {
+    log.warn({ signal }, 'second signal: exiting now');
+    for (const w of workers.values()) w.process.kill('SIGKILL');
+    process.exit(130);
+  });
+
+  const finish = async (): Promise<void> => {
+    process.removeListener('SIGHUP', onHup);
+    admin?.closeAllConnections();
+    await new Promise<void>((r) => (admin === null ? r() : admin.close(() => r())));
+    await demo?.close();
+    log.info({}, 'drained');
+  };
+
+  for (let i = 0; i < n; i++) fork();
+  await allExited;
+  await finish();
+}
