@@ -64,7 +64,6 @@ export function publicUpstream(url: URL): string {
   return `${url.protocol}//${url.host}${url.pathname}`;
 }
 
-
 const MSG_OPEN = Buffer.from(',"msg":');
 const LINE_END = Buffer.from('}\n');
 
@@ -75,11 +74,6 @@ function msText(ms: number): string {
   const frac = us - whole * 1000;
   if (frac === 0) return `${whole}`;
   return `${whole}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
-}
-
-/** `ms` since `start`, in ms to the µs, as JSON text. */
-function offset(now: number, start: number): number {
-  return Math.round((now - start) * 1000) / 1000;
 }
 
 /** A file-name-safe, bounded form of a session id. */
@@ -147,11 +141,6 @@ class HttpMembers {
     if (!c.matches(h)) c.fill(h);
     return c;
   }
-}
-
-/** The `"http":{...}` member of a line (with its leading comma), or '' (uncached). */
-function httpMember(h: HttpFacts | null): string {
-  return new HttpMembers().of(h);
 }
 
 /** One tape: its file, its clock, and what its first line will say. */
@@ -247,8 +236,8 @@ export class Recorder implements MessageObserver {
     const tape = this.#tapeOf(s.http?.mcpSessionId ?? s.mcpSession, s.proxySession, '');
     const now = performance.now();
     tape.lastAt = now;
-    const text = `{"t":${offset(now, tape.start)},"dir":"${s.from === 'client' ? 'in' : 'out'}"${httpMember(s.http)},"skipped":"${s.reason}","bytes":${s.bytes}}\n`;
-    this.#write(tape, text, null, '');
+    const text = `{"t":${msText(now - tape.start)},"dir":"${s.from === 'client' ? 'in' : 'out'}"${this.#members.of(s.http)},"skipped":"${s.reason}","bytes":${s.bytes}}\n`;
+    this.#write(tape, text);
   }
 
   onMcpSessionEnd(mcpSession: string): void {
@@ -383,7 +372,7 @@ export class Recorder implements MessageObserver {
 
   /** The marker of messages dropped since the last line that got in; false when it did not fit either. */
   #writeGap(tape: Tape): boolean {
-    if (!tape.file.line(`{"t":${offset(performance.now(), tape.start)},"dropped":${tape.gap}}\n`, null, '')) {
+    if (!tape.file.line(`{"t":${msText(performance.now() - tape.start)},"dropped":${tape.gap}}\n`)) {
       this.#drop(tape);
       return false;
     }
@@ -391,9 +380,9 @@ export class Recorder implements MessageObserver {
     return true;
   }
 
-  #write(tape: Tape, head: string, body: Buffer | null, tail: string): void {
+  #write(tape: Tape, text: string): void {
     if (tape.gap > 0 && !this.#writeGap(tape)) return;
-    if (tape.file.line(head, body, tail)) {
+    if (tape.file.line(text)) {
       tape.messages++;
       return;
     }
@@ -420,7 +409,7 @@ export class Recorder implements MessageObserver {
     if (this.#lastTape === tape) this.#lastTape = null;
     if (!tape.named) this.#name(tape);
     const now = performance.now();
-    tape.file.lineAlways(`{"t":${offset(now, tape.start)},"end":"${reason}","messages":${tape.messages},"dropped":${tape.dropped}}\n`);
+    tape.file.lineAlways(`{"t":${msText(now - tape.start)},"end":"${reason}","messages":${tape.messages},"dropped":${tape.dropped}}\n`);
     const done = tape.file.end().then(() => {
       this.#pendingFiles.delete(tape.file);
     });

@@ -97,20 +97,13 @@ export class TapeFile {
     return this.#failed;
   }
 
-  /**
-   * Queues the line `head` + `body` + `tail` (the body's line breaks become spaces: JSON
-   * allows them only between tokens, where a space says the same). False when the budget
-   * has no room (or the tape failed or is ending): the caller counts it dropped.
-   */
-  line(head: string, body: Buffer | null, tail: string): boolean {
-    if (this.#failed || this.#ending !== null) return false;
-    const headLen = Buffer.byteLength(head);
-    const bodyLen = body === null ? 0 : body.length;
-    const n = headLen + bodyLen + Buffer.byteLength(tail);
-    const budget = this.#budget;
-    if (budget.used + n > budget.limit) return false;
-    budget.used += n;
-    this.#copy(head, headLen, body, tail, n);
+  /** Queues one whole line of text; false when the budget has no room (or the tape failed or is ending): the caller counts it dropped. */
+  line(text: string): boolean {
+    const n = Buffer.byteLength(text);
+    const slab = this.reserve(n);
+    if (slab === null) return false;
+    slab.write(text, this.#slabEnd);
+    this.commit();
     return true;
   }
 
@@ -125,7 +118,9 @@ export class TapeFile {
       this.#queued += n;
       this.#schedule();
     } else {
-      this.#copy(text, n, null, '', n);
+      this.#room(n).write(text, this.#slabEnd);
+      this.#reserved = n;
+      this.commit();
     }
   }
 
@@ -170,22 +165,6 @@ export class TapeFile {
       this.#slabEnd = 0;
     }
     return slab;
-  }
-
-  #copy(head: string, headLen: number, body: Buffer | null, tail: string, n: number): void {
-    const slab = this.#room(n);
-    let at = this.#slabEnd;
-    if (headLen === head.length) slab.write(head, at, 'latin1');
-    else slab.write(head, at);
-    at += headLen;
-    if (body !== null) {
-      at = copyOneLine(body, slab, at);
-    }
-    if (tail !== '') slab.write(tail, at, 'latin1');
-    this.#slabEnd += n;
-    this.#slabLines++;
-    this.#queued += n;
-    this.#schedule();
   }
 
   /** Moves the slab's unsealed lines to the queue. */
