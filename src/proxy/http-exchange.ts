@@ -50,10 +50,9 @@ const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 const R_HEAD = 0;
 const R_BODY = 1;
 const R_DONE = 2;
-// Response phases.
 /** Methods a request may be sent twice with (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'PUT', 'TRACE']);
-
+// Response phases.
 const S_IDLE = 0;
 const S_WAIT = 1;
 const S_BODY = 2;
@@ -310,13 +309,8 @@ export class HttpExchange implements SessionOwner {
     if (chunks !== null) last = Buffer.from(`${SSE_RETRY.length.toString(16)}\r\n${SSE_RETRY}\r\n0\r\n\r\n`, 'latin1');
     else if (this.#resRemaining >= 0) last = null; // a length-delimited stream has no room for more
     else last = Buffer.from(SSE_RETRY, 'latin1');
-    const upstream = this.#upstream;
-    if (upstream !== null) {
-      // The upstream's stream is abandoned: its server sees the connection close.
-      this.#unbindUpstream(upstream);
-      this.#upstream = null;
-      upstream.destroy();
-    }
+    // The upstream's stream is abandoned: its server sees the connection close.
+    this.#letGoUpstream(false);
     this.#obs.onResponseEnd(this.#req, this.#resStatus, performance.now() - this.#startedAt);
     this.#pauseClient(P_CLOSING);
     this.#leftover = null;
@@ -341,14 +335,8 @@ export class HttpExchange implements SessionOwner {
     this.#resTransform = null;
     if (this.#acquiring) this.#source.cancel(this.#onUpstreamReady);
     this.#acquiring = false;
-    const upstream = this.#upstream;
-    if (upstream !== null) {
-      this.#unbindUpstream(upstream);
-      this.#upstream = null;
-      if (this.#detached) upstream.destroy();
-      // A kept link between requests is clean: a pool takes it back (others destroy it).
-      else this.#source.release(upstream, this.#resPhase === S_IDLE && this.#held === null, this.#upstreamReuseUntil);
-    }
+    // A kept link between requests is clean: a pool takes it back (others destroy it).
+    this.#letGoUpstream(this.#resPhase === S_IDLE && this.#held === null);
     if (this.#ownsSource) this.#source.close();
     this.#tunnel?.destroy();
     this.#tunnel = null;
@@ -871,13 +859,7 @@ export class HttpExchange implements SessionOwner {
     const head = this.#resendHead!;
     this.#resent = true;
     this.#reusedLink = false;
-    const upstream = this.#upstream;
-    if (upstream !== null) {
-      this.#unbindUpstream(upstream);
-      this.#upstream = null;
-      if (this.#detached) upstream.destroy();
-      else this.#source.release(upstream, false);
-    }
+    this.#letGoUpstream(false);
     this.#detached = false;
     this.#obs.log().debug({ method: this.#req?.method, path: this.#req?.target }, 'a reused upstream connection closed before answering: request sent again on a fresh one');
     this.#outQueue = [head];
@@ -898,13 +880,7 @@ export class HttpExchange implements SessionOwner {
     this.#retried = true;
     this.#clearResponseTimer();
     // The 404 was whole and alone; the retry takes a fresh link (a shared one goes back first).
-    const upstream = this.#upstream;
-    if (upstream !== null) {
-      this.#unbindUpstream(upstream);
-      this.#upstream = null;
-      if (this.#source.sharesSockets && !this.#detached) this.#source.release(upstream, false);
-      else upstream.destroy();
-    }
+    this.#letGoUpstream(false);
     this.#detached = false;
     this.#resFramer.next();
     this.#resFramer.expectNoBody(req.method === 'HEAD');
@@ -1044,11 +1020,21 @@ export class HttpExchange implements SessionOwner {
 
   /** The kept upstream link failed or spoke out of turn while idle: forget it quietly. */
   #dropIdleUpstream(): void {
+    this.#letGoUpstream(false);
+  }
+
+  /**
+   * Unbinds the upstream socket and hands it back to its source: kept when `reusable` (a
+   * pool parks a clean idle link), destroyed otherwise; a socket of the caller's own
+   * (detached) is destroyed here, the source has forgotten it.
+   */
+  #letGoUpstream(reusable: boolean): void {
     const upstream = this.#upstream;
     if (upstream === null) return;
     this.#unbindUpstream(upstream);
     this.#upstream = null;
-    upstream.destroy();
+    if (this.#detached) upstream.destroy();
+    else this.#source.release(upstream, reusable, this.#upstreamReuseUntil);
   }
 
   #consumeResponseHead(chunk: Buffer): void {

@@ -42,13 +42,14 @@ class PooledLink implements UpstreamSource {
   }
 
   release(socket: net.Socket, reusable: boolean, reuseUntil?: number): void {
-    this.#pool.release(socket, reusable, reuseUntil);
+    this.#pool.giveBack(socket, reusable, reuseUntil);
   }
 
+  // Never called: a link that is not shared is never detached (a stream keeps it bound).
   detach(): void {}
 
   retire(socket: net.Socket, reusable: boolean, reuseUntil?: number): void {
-    this.#pool.retire(socket, reusable, reuseUntil);
+    this.#pool.giveBack(socket, reusable, reuseUntil);
   }
 
   cancel(ready: DialCallback): void {
@@ -62,9 +63,8 @@ class PooledLink implements UpstreamSource {
   }
 }
 
-/** Idle upstream connections lent to any session. */
-export class UpstreamPool implements UpstreamSource {
-  readonly sharesSockets = true;
+/** Idle upstream connections lent to any session (through forSession()). */
+export class UpstreamPool {
   readonly #target: UpstreamTarget;
   readonly #max: number;
   /** Idle connections, the most recently parked last. */
@@ -92,6 +92,7 @@ export class UpstreamPool implements UpstreamSource {
     return { idle, active: this.#lent.size, dialing: this.#dials.size };
   }
 
+  /** Lends an idle connection, or dials one; `dialed` tells which. */
   acquire(ready: DialCallback): void {
     if (this.#closed) return;
     const idle = this.#idle;
@@ -106,26 +107,19 @@ export class UpstreamPool implements UpstreamSource {
     this.#dial(ready);
   }
 
+  /** A fresh connection (a resend, a body too large to gather first), given back like any other. */
   acquireOwn(ready: DialCallback): void {
-    // A body too large to gather first: a fresh connection (given back like any other).
     if (this.#closed) return;
     this.#dial(ready);
   }
 
-  release(socket: net.Socket, reusable: boolean, reuseUntil?: number): void {
+  /** Takes a lent connection back: parked when `reusable` and there is room, else closed. */
+  giveBack(socket: net.Socket, reusable: boolean, reuseUntil?: number): void {
     this.#lent.delete(socket);
     this.#keep(socket, reusable, reuseUntil);
   }
 
-  detach(): void {
-    // The stream keeps the connection, still counted active, until retire().
-  }
-
-  retire(socket: net.Socket, reusable: boolean, reuseUntil?: number): void {
-    this.#lent.delete(socket);
-    this.#keep(socket, reusable, reuseUntil);
-  }
-
+  /** Stops a dial in progress for `ready`. */
   cancel(ready: DialCallback): void {
     const dialing = this.#dials.get(ready);
     if (dialing === undefined) return;
@@ -133,6 +127,7 @@ export class UpstreamPool implements UpstreamSource {
     dialing.destroy();
   }
 
+  /** Closes every idle connection and dial (shutdown); lent ones close with their sessions. */
   close(): void {
     this.#closed = true;
     for (const s of this.#dials.values()) s.destroy();

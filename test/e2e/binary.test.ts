@@ -18,7 +18,7 @@ import { EVERYTHING, startEverythingHttp, type Everything } from '../helpers/eve
 const BUILT = new URL('../../dist/bin/shadowcat', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'shadowcat-bin-'));
 const bin = join(work, 'shadowcat');
-let everything: Everything;
+let everything: Everything | undefined;
 let proxy: CliProcess | null = null;
 
 function textOf(result: unknown): string {
@@ -42,7 +42,7 @@ binary.before(async () => {
   everything = await startEverythingHttp();
 });
 binary.after(async () => {
-  await everything.close();
+  await everything?.close();
   rmSync(work, { recursive: true, force: true });
 });
 binary.after.each(async () => {
@@ -76,7 +76,7 @@ binary('--version names the version and the Node inside; a bad flag exits 2', as
 });
 
 binary('forward http: the SDK client initialises, echoes and streams progress through the binary', async () => {
-  proxy = startLogged(bin, ['forward', 'http', '--port', '0', '--url', everything.url, '--multi-session'], { PATH: work });
+  proxy = startLogged(bin, ['forward', 'http', '--port', '0', '--url', everything!.url, '--multi-session'], { PATH: work });
   const port = Number((await proxy.waitFor((l) => l.msg === 'listening', 30_000)).port);
   const client = new Client({ name: 'binary', version: '1.0.0' });
   const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`));
@@ -107,7 +107,7 @@ binary('forward stdio: the SDK client through the binary to server-everything', 
 });
 
 binary('--workers 2: the workers start from the binary itself and serve', async () => {
-  proxy = startLogged(bin, ['forward', 'http', '--port', '0', '--workers', '2', '--url', everything.url, '--multi-session'], { PATH: work });
+  proxy = startLogged(bin, ['forward', 'http', '--port', '0', '--workers', '2', '--url', everything!.url, '--multi-session'], { PATH: work });
   const port = Number((await proxy.waitFor((l) => l.msg === 'listening' && l.workers === 2, 30_000)).port);
   const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`));
   const client = new Client({ name: 'binary-workers', version: '1.0.0' });

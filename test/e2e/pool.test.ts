@@ -136,6 +136,29 @@ pool('the upstream closes a pooled connection under a request: a bodyless GET is
   }
 });
 
+pool('without a pool too: a session\'s own kept link closed under a GET is re-dialled once; under a POST it is a 502', async () => {
+  const up = await rawUpstream((_req, nth, socket) => {
+    if (nth === 1) socket.write(OK('first'));
+    else socket.destroy();
+  });
+  try {
+    proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(`http://127.0.0.1:${up.port}/mcp`) });
+    const c = await RawClient.connect(proxy.port);
+    c.write(get('/a'));
+    assert.is((await c.readResponse()).status, 200);
+    // Same client connection, same session: its kept upstream link is reused and closes.
+    c.write(get('/b'));
+    assert.is((await c.readResponse()).status, 200);
+    assert.is(up.requests.filter((r) => r.startsWith('GET /b')).length, 2);
+    c.write(post('/c', '{"jsonrpc":"2.0","id":1,"method":"tools/call"}'));
+    assert.is((await c.readResponse()).status, 502);
+    assert.is(up.requests.filter((r) => r.startsWith('POST /c')).length, 1);
+    c.close();
+  } finally {
+    await up.close();
+  }
+});
+
 pool('an upstream that closes idle connections at random: every GET is answered', async () => {
   const up = await rawUpstream((_req, _n, socket) => {
     socket.write(OK());
