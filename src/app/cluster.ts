@@ -102,6 +102,8 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   const started = new Map<number, number>();
   let failures = 0;
   let listeningAnnounced = false;
+  /** Workers that said they listen (the group is announced once all of the first N have). */
+  const listening = new Set<number>();
   let seq = 0;
   const pending = new Map<number, { resolve: (v: unknown) => void; left: number; values: unknown[] }>();
 
@@ -117,9 +119,8 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     if (typeof m !== 'object' || m === null) return;
     const msg = m as Answer | Listening;
     if (msg.sc === 'listening') {
-      const live = [...workers.values()].filter((w) => (w as Worker & { scListening?: boolean }).scListening === true).length;
-      (worker as Worker & { scListening?: boolean }).scListening = true;
-      if (!listeningAnnounced && live + 1 >= n) {
+      listening.add(worker.id);
+      if (!listeningAnnounced && listening.size >= n) {
         listeningAnnounced = true;
         log.info({ mode: config.mode, port: msg.port, host: config.host, multiSession: config.multiSession, workers: n, adminPort, upstream: config.upstreamUrl?.href ?? demo?.url.href ?? (config.upstream === null ? undefined : `${config.upstream.host}:${config.upstream.port}`) }, 'listening');
       }
@@ -175,9 +176,12 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     admin.on('error', (err: NodeJS.ErrnoException) => log.error({ err: err.code ?? err.message }, 'admin server error'));
   }
 
+  let allGone = (): void => {};
   const allExited = new Promise<void>((resolve) => {
+    allGone = resolve;
     cluster.on('exit', (worker, code, signal) => {
       workers.delete(worker.id);
+      listening.delete(worker.id);
       const lived = performance.now() - (started.get(worker.id) ?? 0);
       started.delete(worker.id);
       if (draining) {
@@ -205,7 +209,8 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
       for (const w of workers.values()) w.process.kill('SIGKILL');
     }, config.shutdownTimeoutMs + 5000);
     force.unref();
-    if (workers.size === 0) void finish();
+    // Every worker had died and waits for its restart: nothing to drain.
+    if (workers.size === 0) allGone();
   }, (signal) => {
     log.warn({ signal }, 'second signal: exiting now');
     for (const w of workers.values()) w.process.kill('SIGKILL');
