@@ -4,9 +4,7 @@
 import http from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { ChildProcess } from 'node:child_process';
-import { Agent, fetch as undiciFetch } from 'undici';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CLI } from '../helpers/cli.js';
@@ -14,19 +12,10 @@ import { EVERYTHING, startEverythingHttp, type Everything } from '../helpers/eve
 import { adminGet, startProxy, until, type TestProxy } from '../helpers/proxy.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { readBody, startHttpUpstream, type TestServer } from '../helpers/upstreams.js';
+import { sdkHttpClient as sdkClient } from '../helpers/sdk.js';
 
 let everything: Everything;
 let proxy: TestProxy;
-
-/** An SDK client with its own connection pool, so its connections are its own sessions. */
-function sdkClient(url: string, name: string): { client: Client; transport: StreamableHTTPClientTransport; agent: Agent } {
-  const agent = new Agent({ keepAliveTimeout: 10_000 });
-  const transport = new StreamableHTTPClientTransport(new URL(url), {
-    fetch: ((input: string | URL, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch,
-  });
-  const client = new Client({ name, version: '1.0.0' });
-  return { client, transport, agent };
-}
 
 function textOf(result: unknown): string {
   const content = (result as { content: Array<{ type: string; text: string }> }).content;

@@ -9,9 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { Agent, fetch as undiciFetch } from 'undici';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CLI, runCli, startCli } from '../helpers/cli.js';
@@ -19,6 +17,7 @@ import { EVERYTHING, startEverythingHttp, type Everything } from '../helpers/eve
 import { adminGet, startProxy, until, type TestProxy } from '../helpers/proxy.js';
 import { RawClient, rawExchange } from '../helpers/raw-client.js';
 import { readBody, startHttpUpstream, type TestServer } from '../helpers/upstreams.js';
+import { sdkHttpClient as sdkClient } from '../helpers/sdk.js';
 
 const RULES = `
 rules:
@@ -77,14 +76,6 @@ async function startTap(targetPort: number): Promise<{ port: number; sent: () =>
       server.close(() => r());
     }),
   };
-}
-
-function sdkClient(url: string, name: string): { client: Client; transport: StreamableHTTPClientTransport; agent: Agent } {
-  const agent = new Agent({ keepAliveTimeout: 10_000 });
-  const transport = new StreamableHTTPClientTransport(new URL(url), {
-    fetch: ((input: string | URL, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch,
-  });
-  return { client: new Client({ name, version: '1.0.0' }), transport, agent };
 }
 
 function textOf(result: unknown): string {

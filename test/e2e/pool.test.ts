@@ -4,14 +4,12 @@
 // official SDK client with the pool on, and shutdown.
 
 import net from 'node:net';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { Agent, fetch as undiciFetch } from 'undici';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startEverythingHttp } from '../helpers/everything.js';
 import { adminGet, startProxy, until, type TestProxy } from '../helpers/proxy.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { sdkHttpClient } from '../helpers/sdk.js';
 
 /** A raw HTTP/1.1 upstream: `answer` decides per request (the n-th on its connection) what to do. */
 async function rawUpstream(answer: (req: string, nth: number, socket: net.Socket) => void): Promise<{ port: number; connections: () => number; open: () => number; requests: string[]; close(): Promise<void> }> {
@@ -184,11 +182,7 @@ pool('five SDK clients at once through the pool to server-everything', async () 
     proxy = await startProxy({ mode: 'http', multiSession: true, upstreamPool: 8, upstreamUrl: new URL(everything.url), adminPort: 0 });
     const url = `http://127.0.0.1:${proxy.port}/mcp`;
     const results = await Promise.all([1, 2, 3, 4, 5].map(async (n) => {
-      const agent = new Agent({ keepAliveTimeout: 10_000 });
-      const transport = new StreamableHTTPClientTransport(new URL(url), {
-        fetch: ((input: string | URL, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch,
-      });
-      const client = new Client({ name: `pool-${n}`, version: '1.0.0' });
+      const { client, transport, agent } = sdkHttpClient(url, `pool-${n}`);
       await client.connect(transport);
       const tools = (await client.listTools()).tools.length;
       const echo = await client.callTool({ name: 'echo', arguments: { message: `client ${n}` } });

@@ -8,8 +8,6 @@ import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { pino, type Logger } from 'pino';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { suite } from 'uvu';
@@ -21,6 +19,7 @@ import { runCli, startCli } from '../helpers/cli.js';
 import { EVERYTHING as _everythingPath, startEverythingHttp } from '../helpers/everything.js';
 import { adminGet, until } from '../helpers/proxy.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { sdkHttpClient } from '../helpers/sdk.js';
 
 void _everythingPath;
 const root = fs.mkdtempSync(join(tmpdir(), 'shadowcat-recorder-'));
@@ -263,13 +262,12 @@ life('SIGTERM with a session open: the tape holds every message that passed and 
   const everything = await startEverythingHttp();
   const dir = join(root, 'sigterm');
   const cli = startCli(['forward', 'http', '--port', '0', '--multi-session', '--url', everything.url, '--record', dir, '--shutdown-timeout', '5']);
-  const agent = new Agent({ keepAliveTimeout: 10_000 });
+  let agent: { close(): Promise<void> } | null = null;
   try {
     const listening = await cli.waitFor((l) => l.msg === 'listening', 20_000);
-    const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${listening.port as number}/mcp`), {
-      fetch: ((input: string | URL, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch,
-    });
-    const client = new Client({ name: 'sigterm', version: '1.0.0' });
+    const c = sdkHttpClient(`http://127.0.0.1:${listening.port as number}/mcp`, 'sigterm');
+    agent = c.agent;
+    const { client, transport } = c;
     await client.connect(transport);
     await client.listTools();
     const progress: number[] = [];
@@ -297,7 +295,7 @@ life('SIGTERM with a session open: the tape holds every message that passed and 
     assert.ok(lines.some((l) => /Long running operation completed/.test(JSON.stringify(l.msg ?? ''))), 'the answer that passed during the drain is on the tape');
   } finally {
     cli.child.kill('SIGKILL');
-    await agent.close();
+    await agent?.close();
     await everything.close();
   }
 });

@@ -8,14 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { Agent, fetch as undiciFetch } from 'undici';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CLI, runCli, startCli, type CliProcess } from '../helpers/cli.js';
 import { EVERYTHING, startEverythingHttp, type Everything } from '../helpers/everything.js';
 import { startProxy, until, type TestProxy } from '../helpers/proxy.js';
+import { sdkHttpClient } from '../helpers/sdk.js';
 
 const root = mkdtempSync(join(tmpdir(), 'shadowcat-tapes-'));
 
@@ -44,16 +43,8 @@ async function script(client: Client): Promise<Seen> {
   return { tools, echo, sum, progress, long, resource, echoAgain };
 }
 
-function httpClient(url: string): { client: Client; transport: StreamableHTTPClientTransport; agent: Agent } {
-  const agent = new Agent({ keepAliveTimeout: 10_000 });
-  const transport = new StreamableHTTPClientTransport(new URL(url), {
-    fetch: ((input: string | URL, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch,
-  });
-  return { client: new Client({ name: 'tape-script', version: '1.0.0' }), transport, agent };
-}
-
 async function runHttp(url: string): Promise<Seen> {
-  const { client, transport, agent } = httpClient(url);
+  const { client, transport, agent } = sdkHttpClient(url, 'tape-script');
   await client.connect(transport);
   const seen = await script(client);
   await transport.terminateSession();
@@ -139,7 +130,7 @@ http('recorded timing: answers come no sooner than recorded; a call the tape lac
   const dir = join(root, 'http-true');
   const replay = await startReplay([dir]);
   try {
-    const { client, transport, agent } = httpClient(replay.url);
+    const { client, transport, agent } = sdkHttpClient(replay.url, 'tape-script');
     await client.connect(transport);
     const t0 = performance.now();
     const progress: number[] = [];

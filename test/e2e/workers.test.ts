@@ -2,29 +2,19 @@
 // five SDK clients, the primary's admin API over both, a worker killed by PID and started
 // again while the other's sessions go on, and SIGTERM draining both.
 
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { Agent, fetch as undiciFetch } from 'undici';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCli, startCli, type CliProcess } from '../helpers/cli.js';
 import { startEverythingHttp, type Everything } from '../helpers/everything.js';
 import { adminGet, until } from '../helpers/proxy.js';
+import { sdkHttpClient, type SdkHttpClient } from '../helpers/sdk.js';
 
-interface Sdk {
-  client: Client;
-  transport: StreamableHTTPClientTransport;
-  agent: Agent;
-}
+type Sdk = SdkHttpClient;
 
 async function sdk(url: string, name: string): Promise<Sdk> {
-  const agent = new Agent({ keepAliveTimeout: 30_000 });
-  const transport = new StreamableHTTPClientTransport(new URL(url), {
-    fetch: ((input: string | URL, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch,
-  });
-  const client = new Client({ name, version: '1.0.0' });
-  await client.connect(transport);
-  return { client, transport, agent };
+  const c = sdkHttpClient(url, name, 30_000);
+  await c.client.connect(c.transport);
+  return c;
 }
 
 async function echo(c: Sdk, text: string): Promise<boolean> {
