@@ -84,10 +84,17 @@ export function runReplayStdio(book: CallBook, opts: { input: Readable; output: 
     }
     for (const m of Array.isArray(v) ? v : [v]) if (isObject(m)) onMessage(m);
   };
+  // A line over MAX_LINE is dropped whole: the rest of it, up to its newline, too.
+  let skipping = false;
   input.on('data', (chunk: Buffer) => {
     let start = 0;
     for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
       const part = chunk.subarray(start, nl);
+      start = nl + 1;
+      if (skipping) {
+        skipping = false;
+        continue;
+      }
       if (pending.length > 0) {
         pending.push(part);
         onLine(Buffer.concat(pending));
@@ -96,21 +103,21 @@ export function runReplayStdio(book: CallBook, opts: { input: Readable; output: 
       } else {
         onLine(part);
       }
-      start = nl + 1;
     }
-    if (start < chunk.length) {
+    if (start < chunk.length && !skipping) {
       pendingBytes += chunk.length - start;
       if (pendingBytes > MAX_LINE) {
         log.warn({ bytes: pendingBytes }, 'replay: line too long, dropped');
         pending = [];
         pendingBytes = 0;
+        skipping = true;
       } else {
         pending.push(Buffer.from(chunk.subarray(start)));
       }
     }
   });
   input.on('end', () => {
-    if (pending.length > 0) onLine(Buffer.concat(pending));
+    if (pending.length > 0 && !skipping) onLine(Buffer.concat(pending));
     ended = true;
     maybeDone();
   });
