@@ -21,8 +21,7 @@ const version = BUNDLED ? `${VERSION} (single executable, Node.js ${process.vers
 async function runNetwork(given: Config): Promise<void> {
   const log = createLogger(given.logLevel);
   if (given.workers > 1 && cluster.isPrimary) {
-    await runPrimary(given, log);
-    process.exit(0);
+    process.exit(await runPrimary(given, log));
   }
   const worker = cluster.isWorker;
   const config = worker ? workerConfig(given, process.env) : given;

@@ -87,8 +87,8 @@ async function answer(app: App, m: Ask): Promise<unknown> {
   }
 }
 
-/** The primary: starts the workers and the admin API, keeps the workers alive, drains them on a signal. Resolves when all have exited. */
-export async function runPrimary(config: Config, log: Logger): Promise<void> {
+/** The primary: starts the workers and the admin API, keeps the workers alive, drains them on a signal. Resolves with the exit code once all have exited. */
+export async function runPrimary(config: Config, log: Logger): Promise<number> {
   const n = config.workers;
   let draining = false;
   let demo: DemoServer | null = null;
@@ -176,6 +176,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     admin.on('error', (err: NodeJS.ErrnoException) => log.error({ err: err.code ?? err.message }, 'admin server error'));
   }
 
+  let startFailed = false;
   let allGone = (): void => {};
   const allExited = new Promise<void>((resolve) => {
     allGone = resolve;
@@ -186,6 +187,16 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
       started.delete(worker.id);
       if (draining) {
         log.info({ worker: worker.process.pid, code, signal: signal ?? undefined }, 'worker exited');
+        if (workers.size === 0) resolve();
+        return;
+      }
+      if (!listeningAnnounced) {
+        // A worker that cannot start (a port in use, an unreadable file) will not start
+        // the next time either: the group stops, as one process would.
+        log.error({ worker: worker.process.pid, code, signal: signal ?? undefined }, 'a worker failed to start: stopping');
+        startFailed = true;
+        draining = true;
+        for (const w of workers.values()) w.process.kill('SIGTERM');
         if (workers.size === 0) resolve();
         return;
       }
@@ -228,4 +239,5 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   for (let i = 0; i < n; i++) fork();
   await allExited;
   await finish();
+  return startFailed ? 1 : 0;
 }

@@ -2,6 +2,7 @@
 // five SDK clients, the primary's admin API over both, a worker killed by PID and started
 // again while the other's sessions go on, and SIGTERM draining both.
 
+import net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCli, startCli, type CliProcess } from '../helpers/cli.js';
@@ -83,6 +84,19 @@ workers('five SDK clients; /sessions and /metrics cover both workers; a killed w
   assert.is(proxy.lines.filter((l) => l.msg === 'worker exited').length, 2, 'both workers drained and exited');
   assert.ok(proxy.lines.some((l) => l.msg === 'drained' && l.workers === undefined && l.drained === undefined), 'the primary finished');
   proxy = null;
+});
+
+workers('a worker that cannot start (its port is taken) stops the group with exit code 1, instead of being restarted for ever', async () => {
+  const taken = net.createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  try {
+    const port = (taken.address() as net.AddressInfo).port;
+    const cli = startCli(['forward', 'http', '--port', String(port), '--workers', '2', '--multi-session', '--url', everything.url]);
+    assert.is(await cli.exited, 1);
+    assert.ok(cli.lines.some((l) => l.msg === 'a worker failed to start: stopping'));
+  } finally {
+    await new Promise<void>((r) => taken.close(() => r()));
+  }
 });
 
 workers('--workers is refused for forward stdio and checked', async () => {
