@@ -241,7 +241,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         const recovery = config.recoverSessions
           ? new SessionRecovery({ url, headers: config.upstreamHeaders, ca: config.upstreamCa, verify: !config.upstreamInsecure, timeoutMs: config.upstreamTimeoutMs }, metrics)
           : null;
-        exchangeContext = Object.freeze({ config, rewrite, touch, isDraining: () => draining, admitRequest, gate, recovery });
+        exchangeContext = Object.freeze({ config, rewrite, touch, isDraining: () => draining, admitRequest, gate, recovery, clocks: HttpExchange.clocks(config) });
       } else {
         target = makeTarget(config.upstream!.host, config.upstream!.port, config.upstreamTls);
       }
@@ -315,6 +315,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         registry.close();
         shared?.close();
         pool?.close();
+        exchangeContext?.clocks.head.close();
+        exchangeContext?.clocks.response.close();
         const adminClosed = closeServer(admin);
         admin?.closeAllConnections();
         await Promise.all([stopAccepting, adminClosed, demo?.close()]);

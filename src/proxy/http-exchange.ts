@@ -28,6 +28,7 @@ import type { Session, SessionOwner, CloseReason } from '../session/session.js';
 import { dialFailureKind, upstreamSocketError } from '../upstream/connect.js';
 import type { UpstreamSource } from '../upstream/upstream-source.js';
 import type { ExchangeObserver } from './exchange-observer.js';
+import { Deadline, DeadlineQueue } from './deadline-queue.js';
 import { endAndLinger } from './linger.js';
 import { pipeSession, type RawPipe } from './raw-pipe.js';
 
@@ -81,6 +82,14 @@ export interface ExchangeContext {
   readonly gate: MessageGate | null;
   /** --recover-sessions: the sessions that can be re-established upstream, or null. */
   readonly recovery: SessionRecovery | null;
+  /** From HttpExchange.clocks(): closed with the app. */
+  readonly clocks: ExchangeClocks;
+}
+
+/** The deadline queues an app's exchanges share. */
+export interface ExchangeClocks {
+  readonly head: DeadlineQueue<HttpExchange>;
+  readonly response: DeadlineQueue<HttpExchange>;
 }
 
 const CHUNKED_END = Buffer.from('0\r\n\r\n', 'latin1');
@@ -150,12 +159,12 @@ export class HttpExchange implements SessionOwner {
     if (ex !== undefined) ex.#upstreamClose();
   }
 
-  static #onHeaderTimeout(exchange: HttpExchange): void {
-    exchange.#headerTimeout();
-  }
-
-  static #onResponseTimeout(exchange: HttpExchange): void {
-    exchange.#responseTimeout();
+  /** The request-head and response-head deadlines every exchange of an app shares. */
+  static clocks(config: Config): ExchangeClocks {
+    return {
+      head: new DeadlineQueue<HttpExchange>(config.headerTimeoutMs, (ex) => ex.#headerTimeout()),
+      response: new DeadlineQueue<HttpExchange>(config.upstreamTimeoutMs, (ex) => ex.#responseTimeout()),
+    };
   }
 
   static #onBodyTimeout(exchange: HttpExchange): void {
@@ -248,11 +257,8 @@ export class HttpExchange implements SessionOwner {
   #closeAfter = false;
   #startedAt = 0;
 
-  #headerTimer: NodeJS.Timeout | null = null;
-  // The response deadline is a number checked by one lazily armed timer, so a request
-  // costs no setTimeout/clearTimeout pair.
-  #responseTimer: NodeJS.Timeout | null = null;
-  #responseDeadline = 0;
+  readonly #headDeadline = new Deadline<HttpExchange>(this);
+  readonly #responseDeadline = new Deadline<HttpExchange>(this);
   // The body deadline is checked the same way: a chunk only records when it came.
   #bodyTimer: NodeJS.Timeout | null = null;
   #bodyLastAt = 0;
@@ -276,7 +282,7 @@ export class HttpExchange implements SessionOwner {
     client.on('error', HttpExchange.#onClientError);
     client.on('close', HttpExchange.#onClientClose);
     client.on('drain', HttpExchange.#onClientDrain);
-    this.#headerTimer = setTimeout(HttpExchange.#onHeaderTimeout, ctx.config.headerTimeoutMs, this);
+    ctx.clocks.head.arm(this.#headDeadline);
   }
 
   // ---- SessionOwner -------------------------------------------------------------
@@ -325,9 +331,7 @@ export class HttpExchange implements SessionOwner {
     if (this.#closed) return;
     this.#closed = true;
     this.#clearHeaderTimer();
-    this.#responseDeadline = 0;
-    if (this.#responseTimer !== null) clearTimeout(this.#responseTimer);
-    this.#responseTimer = null;
+    this.#clearResponseTimer();
     this.#clearBodyTimer();
     if (this.#delayTimer !== null) clearTimeout(this.#delayTimer);
     this.#delayTimer = null;
@@ -409,7 +413,7 @@ export class HttpExchange implements SessionOwner {
         return null;
       }
       this.#headBuf = buf;
-      if (this.#headerTimer === null) this.#headerTimer = setTimeout(HttpExchange.#onHeaderTimeout, this.#ctx.config.headerTimeoutMs, this);
+      if (this.#headDeadline.at === 0) this.#ctx.clocks.head.arm(this.#headDeadline);
       return null;
     }
 
@@ -657,15 +661,13 @@ export class HttpExchange implements SessionOwner {
   }
 
   #headerTimeout(): void {
-    this.#headerTimer = null;
-    if (this.#reqPhase === R_HEAD && this.#resPhase === S_IDLE) {
+    if (!this.#closed && this.#reqPhase === R_HEAD && this.#resPhase === S_IDLE) {
       this.#fail(new HeaderTimeoutError(`request head not received within ${this.#ctx.config.headerTimeoutMs} ms`));
     }
   }
 
   #clearHeaderTimer(): void {
-    if (this.#headerTimer !== null) clearTimeout(this.#headerTimer);
-    this.#headerTimer = null;
+    this.#ctx.clocks.head.disarm(this.#headDeadline);
   }
 
   #bodyTimeout(): void {
@@ -975,25 +977,16 @@ export class HttpExchange implements SessionOwner {
   }
 
   #armResponseTimer(): void {
-    if (this.#responseDeadline !== 0 || this.#resStarted) return;
-    const ms = this.#ctx.config.upstreamTimeoutMs;
-    this.#responseDeadline = performance.now() + ms;
-    if (this.#responseTimer === null) this.#responseTimer = setTimeout(HttpExchange.#onResponseTimeout, ms, this);
+    if (this.#responseDeadline.at !== 0 || this.#resStarted) return;
+    this.#ctx.clocks.response.arm(this.#responseDeadline);
   }
 
   #clearResponseTimer(): void {
-    this.#responseDeadline = 0;
+    this.#ctx.clocks.response.disarm(this.#responseDeadline);
   }
 
   #responseTimeout(): void {
-    this.#responseTimer = null;
-    if (this.#responseDeadline === 0 || this.#resStarted || this.#closed) return;
-    const left = this.#responseDeadline - performance.now();
-    if (left > 1) {
-      // Armed for an earlier request that has since been answered: wait for this one's deadline.
-      this.#responseTimer = setTimeout(HttpExchange.#onResponseTimeout, left, this);
-      return;
-    }
+    if (this.#resStarted || this.#closed) return;
     const err = new UpstreamTimeoutError(`upstream sent no response head within ${this.#ctx.config.upstreamTimeoutMs} ms`);
     this.#obs.onUpstreamError('timeout', err);
     this.#fail(err);
@@ -1236,6 +1229,7 @@ export class HttpExchange implements SessionOwner {
 
   /** Resets for the next request, or closes when this exchange was the last. */
   #endExchange(): void {
+    const closeAtOnce = this.#req !== null && this.#req.wantsClose && this.#reqPhase === R_DONE && this.#leftover === null;
     this.#sseGet = false;
     this.#drainStream = false;
     this.#rewrite = null;
@@ -1249,6 +1243,14 @@ export class HttpExchange implements SessionOwner {
     this.#resStarted = false;
     this.#req = null;
     if (this.#closeAfter || this.#session.state !== 'open') {
+      if (closeAtOnce && this.#client.writableLength === 0) {
+        // The client said this was its last request, sent all of it and nothing after, and
+        // the answer is in the kernel: close() sends it and a FIN, as nginx does. Lingering
+        // (shutdown, wait for the client's FIN) guards against unread bytes turning the
+        // close into a reset; there are none to guard against here.
+        this.#session.close('done');
+        return;
+      }
       this.#pauseClient(P_CLOSING);
       this.#leftover = null;
       // The socket closes itself once flushed; the session ends now so shutdown sees it gone.

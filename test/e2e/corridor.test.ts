@@ -6,6 +6,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { LINGER_MS } from '../../dist/proxy/linger.js';
 import { RawClient, rawExchange } from '../helpers/raw-client.js';
 import { startProxy, until, type TestProxy } from '../helpers/proxy.js';
 import { closedPort, readBody, startHttpUpstream, startNetUpstream, type TestServer } from '../helpers/upstreams.js';
@@ -205,6 +206,56 @@ multi('Connection: close and HTTP/1.0 end the connection after the response', as
   assert.is(r2.status, 200);
   assert.is(r2.body.toString(), 'ok 1.0');
   assert.ok(r2.closed);
+});
+
+/** A client that keeps its side open after the proxy's FIN, recording what happens to it. */
+function halfOpenClient(port: number): Promise<{ socket: net.Socket; got: () => string; ended: () => boolean; error: () => string | null }> {
+  return new Promise((resolve, reject) => {
+    let got = '';
+    let ended = false;
+    let error: string | null = null;
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => resolve({ socket, got: () => got, ended: () => ended, error: () => error }));
+    socket.once('error', reject);
+    socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    socket.on('end', () => (ended = true));
+    socket.on('error', (err: NodeJS.ErrnoException) => (error = err.code ?? err.message));
+  });
+}
+
+multi('Connection: close with nothing after it closes at once: no wait for the client to close its side', async () => {
+  up = await startHttpUpstream((_req, res) => res.end('answer'));
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  const c = await halfOpenClient(proxy.port);
+  c.socket.write('POST /mcp HTTP/1.1\r\nHost: p\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}');
+  await until(() => c.ended(), 5000, 'the answer and a FIN');
+  assert.match(c.got(), /^HTTP\/1\.1 200 [^]*\r\n\r\nanswer$/);
+  await until(() => proxy.app.registry.size === 0, 5000, 'the session to end');
+  // The proxy's socket is closed, not lingering: bytes more are refused with a reset (seen
+  // by the write after it). A lingering close reads and discards them until LINGER_MS has
+  // passed, so a reset well before that tells the two apart.
+  const since = Date.now();
+  await until(() => {
+    if (c.error() === null && !c.socket.destroyed) c.socket.write('x');
+    return c.error() !== null;
+  }, 5000, 'a reset');
+  assert.ok(['ECONNRESET', 'EPIPE'].includes(c.error()!), c.error()!);
+  assert.ok(Date.now() - since < LINGER_MS, `reset only after ${Date.now() - since} ms: the socket lingered`);
+  c.socket.destroy();
+});
+
+multi('bytes after a Connection: close request take the lingering close: the answer arrives whole', async () => {
+  up = await startHttpUpstream((_req, res) => res.end('first'));
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  const c = await halfOpenClient(proxy.port);
+  // A request the client should not have sent: its bytes are unread when the answer is done.
+  c.socket.write('GET /a HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: p\r\n\r\n');
+  await until(() => c.ended(), 5000, 'the answer and a FIN');
+  assert.match(c.got(), /^HTTP\/1\.1 200 [^]*\r\n\r\nfirst$/);
+  assert.is(c.error(), null);
+  assert.is(up.accepted(), 1);
+  c.socket.end();
+  await until(() => c.socket.closed, 5000, 'the connection to close');
+  assert.is(c.error(), null);
 });
 
 multi('an HTTP/1.0 client asking for keep-alive is told so and kept when the answer has a length', async () => {

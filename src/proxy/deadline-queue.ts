@@ -1,0 +1,94 @@
+// Deadlines of one fixed duration behind one timer. Every exchange of an app waits for a
+// request head and for a response head with the same durations, so arming order is
+// deadline order: a FIFO of intrusive links replaces a node:timers Timeout per connection
+// (its allocation, list insert and clearTimeout were a few per cent of a short connection).
+
+/** One deadline an owner can arm in a DeadlineQueue; an owner keeps one per kind of deadline. */
+export class Deadline<T> {
+  /** performance.now() at which it expires; 0 while not armed. */
+  at = 0;
+  prev: Deadline<T> | null = null;
+  next: Deadline<T> | null = null;
+  readonly owner: T;
+
+  constructor(owner: T) {
+    this.owner = owner;
+  }
+}
+
+/** Deadlines `ms` after arming, in arming order, expired by one unref'd timer. */
+export class DeadlineQueue<T> {
+  readonly ms: number;
+  readonly #onExpire: (owner: T) => void;
+  #head: Deadline<T> | null = null;
+  #tail: Deadline<T> | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  /** Expiring now: arm() leaves the timer to #expire, which knows the new head. */
+  #expiring = false;
+  readonly #fire = (): void => this.#expire();
+
+  constructor(ms: number, onExpire: (owner: T) => void) {
+    this.ms = ms;
+    this.#onExpire = onExpire;
+  }
+
+  /** Arms (or re-arms) `d` to expire `ms` from now. */
+  arm(d: Deadline<T>): void {
+    if (d.at !== 0) this.#unlink(d);
+    d.at = performance.now() + this.ms;
+    d.prev = this.#tail;
+    if (this.#tail === null) this.#head = d;
+    else this.#tail.next = d;
+    this.#tail = d;
+    if (this.#timer === null && !this.#expiring) this.#schedule(this.ms);
+  }
+
+  /** Disarms `d`; nothing happens if it is not armed. The timer stays until it next fires. */
+  disarm(d: Deadline<T>): void {
+    if (d.at === 0) return;
+    this.#unlink(d);
+    d.at = 0;
+  }
+
+  /** Stops the timer; armed deadlines never expire after this. */
+  close(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#head = null;
+    this.#tail = null;
+  }
+
+  #schedule(ms: number): void {
+    this.#timer = setTimeout(this.#fire, ms);
+    // The sockets keep the process alive; a deadline alone must not.
+    this.#timer.unref();
+  }
+
+  #expire(): void {
+    this.#timer = null;
+    this.#expiring = true;
+    const now = performance.now();
+    let d = this.#head;
+    try {
+      // 1 ms of slack: timers may fire a little early against performance.now().
+      while (d !== null && d.at <= now + 1) {
+        this.#unlink(d);
+        d.at = 0;
+        this.#onExpire(d.owner);
+        d = this.#head;
+      }
+    } finally {
+      this.#expiring = false;
+      if (this.#head !== null) this.#schedule(Math.max(1, this.#head.at - performance.now()));
+    }
+  }
+
+  #unlink(d: Deadline<T>): void {
+    if (d.prev === null) this.#head = d.next;
+    else d.prev.next = d.next;
+    if (d.next === null) this.#tail = d.prev;
+    else d.next.prev = d.prev;
+    d.prev = null;
+    d.next = null;
+  }
+}
