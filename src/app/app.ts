@@ -127,6 +127,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   const limiter = config.rateLimit > 0 ? new RateLimiter(config.rateLimit) : null;
   const admitRequest = limiter === null ? () => 0 : (ip: string) => limiter.take(ip);
   const debug = log.isLevelEnabled('debug');
+  // The level is fixed at start: the per-session lines' fields are not even built below it.
+  const info = log.isLevelEnabled('info');
   // A bad policy file throws ConfigError here, before anything is started.
   const { policy, lint, sink, gate, recorder } = createMessageLayer(config, metrics, log, debug, deps);
   const inspect = config.inspectLimitBytes > 0;
@@ -162,12 +164,13 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   const onSessionEnd = (session: Session, reason: CloseReason, error: unknown): void => {
     registry.remove(session);
     metrics.sessionEnded(session.bytesIn, session.bytesOut, reason === 'expired');
-    const fields = {
-      sid: session.id, client: session.client, reason, requests: session.requests,
-      bytesIn: session.bytesIn, bytesOut: session.bytesOut, ms: Date.now() - session.createdAt,
-      err: error instanceof Error ? error.message : undefined,
-    };
-    log.info(fields, 'session end');
+    if (info) {
+      log.info({
+        sid: session.id, client: session.client, reason, requests: session.requests,
+        bytesIn: session.bytesIn, bytesOut: session.bytesOut, ms: Date.now() - session.createdAt,
+        err: error instanceof Error ? error.message : undefined,
+      }, 'session end');
+    }
     if (recorder !== null) sink.proxySessionEnded(session.id);
     deps.onSessionClose?.(session, reason);
     if (draining && registry.size === 0 && drainWaiter !== null) drainWaiter();
@@ -177,7 +180,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     const session = new Session(ip, port, Date.now(), onSessionEnd);
     registry.add(session);
     metrics.sessionStarted();
-    log.info({ sid: session.id, client: session.client }, 'session start');
+    if (info) log.info({ sid: session.id, client: session.client }, 'session start');
     deps.onSessionOpen?.(session);
     return session;
   };

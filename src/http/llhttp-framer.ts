@@ -44,6 +44,7 @@ export interface Framer {
 export abstract class LlhttpFramer implements Framer {
   #paused = false;
   #skipBody = false;
+  #freed = false;
   headComplete = false;
   keepAlive = false;
   ended = false;
@@ -121,6 +122,9 @@ export abstract class LlhttpFramer implements Framer {
   }
 
   destroy(): void {
+    // Once only: a parser freed twice would be handed to two framers (the binding reuses them).
+    if (this.#freed) return;
+    this.#freed = true;
     this.free();
   }
 }

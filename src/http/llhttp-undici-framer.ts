@@ -65,6 +65,11 @@ function loadLlhttp(): LlhttpExports {
 let llhttp: LlhttpExports | null = null;
 let inputPtr = 0;
 let inputSize = 0;
+/** A view of wasm memory, made again when memory grows (which detaches the old one). */
+let heap = new Uint8Array(0);
+// Parsers of ended exchanges, reset and reused: a short connection costs no llhttp_alloc/free.
+const spare: [number[], number[]] = [[], []];
+const SPARE_MAX = 1024;
 
 function cString(ptr: number): string {
   if (ptr === 0) return '';
@@ -76,12 +81,19 @@ function cString(ptr: number): string {
 /** A Framer on undici's llhttp wasm. */
 export class UndiciLlhttpFramer extends LlhttpFramer {
   readonly #ptr: number;
+  readonly #spare: number[];
   #inputPtr = 0;
 
   constructor(kind: 'request' | 'response') {
     super();
     llhttp ??= loadLlhttp();
-    this.#ptr = llhttp.llhttp_alloc(kind === 'request' ? TYPE_REQUEST : TYPE_RESPONSE);
+    this.#spare = spare[kind === 'request' ? 0 : 1];
+    const reused = this.#spare.pop();
+    if (reused === undefined) this.#ptr = llhttp.llhttp_alloc(kind === 'request' ? TYPE_REQUEST : TYPE_RESPONSE);
+    else {
+      this.#ptr = reused;
+      llhttp.llhttp_reset(reused);
+    }
   }
 
   /** @internal called from wasm */
@@ -102,7 +114,8 @@ export class UndiciLlhttpFramer extends LlhttpFramer {
       inputSize = Math.max(len, 65536);
       inputPtr = ll.malloc(inputSize);
     }
-    new Uint8Array(ll.memory.buffer, inputPtr, len).set(data);
+    if (heap.length === 0) heap = new Uint8Array(ll.memory.buffer);
+    heap.set(data, inputPtr);
     this.#inputPtr = inputPtr;
     current = this;
     const ret = ll.llhttp_execute(this.#ptr, inputPtr, len);
@@ -134,6 +147,7 @@ export class UndiciLlhttpFramer extends LlhttpFramer {
   }
 
   protected free(): void {
-    llhttp!.llhttp_free(this.#ptr);
+    if (this.#spare.length < SPARE_MAX) this.#spare.push(this.#ptr);
+    else llhttp!.llhttp_free(this.#ptr);
   }
 }

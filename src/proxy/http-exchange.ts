@@ -26,6 +26,7 @@ import { CallEnvelope, ENVELOPE_OK, readCallEnvelope } from '../mcp/envelope.js'
 import { REPLAYED_METHODS, type SessionRecovery } from '../mcp/session-recovery.js';
 import type { Session, SessionOwner, CloseReason } from '../session/session.js';
 import { dialFailureKind, upstreamSocketError } from '../upstream/connect.js';
+import { routeUpstream, unrouteUpstream, type UpstreamHandler } from '../upstream/upstream-events.js';
 import type { UpstreamSource } from '../upstream/upstream-source.js';
 import type { ExchangeObserver } from './exchange-observer.js';
 import { Deadline, DeadlineQueue } from './deadline-queue.js';
@@ -105,7 +106,7 @@ function atSseBoundary(tail: number): boolean {
 }
 
 /** The L7 handler of one client connection; owned by its Session. */
-export class HttpExchange implements SessionOwner {
+export class HttpExchange implements SessionOwner, UpstreamHandler {
   // Listeners are shared by every exchange (no closures per session): each finds its
   // exchange through the tag on the socket it fires on. An untagged socket (already
   // handed back) is ignored rather than trusted.
@@ -132,31 +133,6 @@ export class HttpExchange implements SessionOwner {
   static #onClientClose(this: net.Socket): void {
     const ex = (this as Tagged)[EXCHANGE];
     if (ex !== undefined) ex.#clientClose();
-  }
-
-  static #onUpstreamDrain(this: net.Socket): void {
-    const ex = (this as Tagged)[EXCHANGE];
-    if (ex !== undefined) ex.#upstreamDrain();
-  }
-
-  static #onUpstreamData(this: net.Socket, chunk: Buffer): void {
-    const ex = (this as Tagged)[EXCHANGE];
-    if (ex !== undefined) ex.#upstreamData(chunk);
-  }
-
-  static #onUpstreamEnd(this: net.Socket): void {
-    const ex = (this as Tagged)[EXCHANGE];
-    if (ex !== undefined) ex.#upstreamEnd();
-  }
-
-  static #onUpstreamError(this: net.Socket, err: NodeJS.ErrnoException): void {
-    const ex = (this as Tagged)[EXCHANGE];
-    if (ex !== undefined) ex.#upstreamError(err);
-  }
-
-  static #onUpstreamClose(this: net.Socket): void {
-    const ex = (this as Tagged)[EXCHANGE];
-    if (ex !== undefined) ex.#upstreamClose();
   }
 
   /** The request-head and response-head deadlines every exchange of an app shares. */
@@ -941,12 +917,7 @@ export class HttpExchange implements SessionOwner {
     // A connection of its own is never the shared link: it is retired, not released.
     this.#detached = this.#acquiringOwn && this.#source.sharesSockets;
     this.#acquiringOwn = false;
-    (socket as Tagged)[EXCHANGE] = this;
-    socket.on('data', HttpExchange.#onUpstreamData);
-    socket.on('end', HttpExchange.#onUpstreamEnd);
-    socket.on('error', HttpExchange.#onUpstreamError);
-    socket.on('close', HttpExchange.#onUpstreamClose);
-    socket.on('drain', HttpExchange.#onUpstreamDrain);
+    routeUpstream(socket, this);
     const queued = this.#outQueue;
     this.#outQueue = null;
     this.#queuedBytes = 0;
@@ -962,17 +933,13 @@ export class HttpExchange implements SessionOwner {
   };
 
   #unbindUpstream(socket: net.Socket): void {
-    (socket as Tagged)[EXCHANGE] = undefined; // not `delete`: it would slow every access to the socket
-    socket.removeListener('data', HttpExchange.#onUpstreamData);
-    socket.removeListener('end', HttpExchange.#onUpstreamEnd);
-    socket.removeListener('error', HttpExchange.#onUpstreamError);
-    socket.removeListener('close', HttpExchange.#onUpstreamClose);
-    socket.removeListener('drain', HttpExchange.#onUpstreamDrain);
+    routeUpstream(socket, null);
     if (this.#upstreamPaused) socket.resume();
     this.#upstreamPaused = false;
   }
 
-  #upstreamDrain(): void {
+  /** UpstreamHandler: the upstream socket took all we wrote. */
+  upstreamDrain(): void {
     this.#resumeClient(P_BACKPRESSURE);
   }
 
@@ -992,7 +959,8 @@ export class HttpExchange implements SessionOwner {
     this.#fail(err);
   }
 
-  #upstreamData(chunk: Buffer): void {
+  /** UpstreamHandler: bytes of the response. */
+  upstreamData(chunk: Buffer): void {
     this.#ctx.touch(this.#session);
     // While a request is held nothing of it went upstream: the kept link is idle.
     if (this.#held !== null) this.#dropIdleUpstream();
@@ -1280,7 +1248,8 @@ export class HttpExchange implements SessionOwner {
     client.removeListener('close', HttpExchange.#onClientClose);
   }
 
-  #upstreamEnd(): void {
+  /** UpstreamHandler: the upstream closed its side. */
+  upstreamEnd(): void {
     if (this.#closed) return;
     if (this.#resPhase === S_IDLE || this.#held !== null) return this.#dropIdleUpstream();
     if (this.#resPhase === S_BODY && this.#resFramer.finish()) {
@@ -1293,13 +1262,15 @@ export class HttpExchange implements SessionOwner {
       : 'upstream closed the connection before responding'), 'reset');
   }
 
-  #upstreamError(err: NodeJS.ErrnoException): void {
+  /** UpstreamHandler: the upstream socket failed. */
+  upstreamError(err: NodeJS.ErrnoException): void {
     if (this.#closed) return;
     if (this.#resPhase === S_IDLE || this.#held !== null) return this.#dropIdleUpstream();
     this.#upstreamFailed(upstreamSocketError(err), 'reset');
   }
 
-  #upstreamClose(): void {
+  /** UpstreamHandler: the upstream socket closed. */
+  upstreamClose(): void {
     if (this.#closed || this.#upstream === null) return;
     if (this.#resPhase === S_IDLE || this.#held !== null) return this.#dropIdleUpstream();
     this.#upstreamFailed(new UpstreamBrokenError('upstream connection closed'), 'reset');
@@ -1317,6 +1288,8 @@ export class HttpExchange implements SessionOwner {
   #startTunnel(res: ResponseHead, upstreamRest: Buffer): void {
     const upstream = this.#upstream!;
     this.#unbindUpstream(upstream);
+    // The tunnel's own listeners take over.
+    unrouteUpstream(upstream);
     this.#upstream = null;
     if (!this.#detached) this.#source.detach(upstream);
     this.#resPhase = S_TUNNEL;
