@@ -42,6 +42,17 @@ const JOIN_BELOW_BYTES = 16384;
 function joinable(body: Buffer): boolean {
   return body.length < JOIN_BELOW_BYTES;
 }
+/** Writes `bufs` in order (one syscall for several: corked); false when the socket asks us to wait for 'drain'. */
+function writeAll(socket: net.Socket, bufs: readonly Buffer[]): boolean {
+  // One buffer, the usual case (a head with its body), needs no cork: that would queue it
+  // in the stream only to take it out again on uncork.
+  if (bufs.length === 1) return socket.write(bufs[0]!);
+  let ok = true;
+  socket.cork();
+  for (const buf of bufs) ok = socket.write(buf);
+  socket.uncork();
+  return ok;
+}
 /** A kept upstream link is retired this long before the upstream's announced keep-alive timeout. */
 const KEEP_ALIVE_MARGIN_MS = 1000;
 /** Single-session: a request body up to this size is gathered before the request takes the shared link. */
@@ -730,13 +741,7 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
       const queued = this.#outQueue;
       this.#outQueue = null;
       this.#queuedBytes = 0;
-      if (queued !== null) {
-        let ok = true;
-        upstream.cork();
-        for (const buf of queued) ok = upstream.write(buf);
-        upstream.uncork();
-        if (!ok) this.#pauseClient(P_BACKPRESSURE);
-      }
+      if (queued !== null && !writeAll(upstream, queued)) this.#pauseClient(P_BACKPRESSURE);
     }
     if (this.#upstream !== null || (this.#source.sharesSockets && !this.#acquiringOwn)) this.#armResponseTimer();
   }
@@ -921,13 +926,7 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
     const queued = this.#outQueue;
     this.#outQueue = null;
     this.#queuedBytes = 0;
-    let ok = true;
-    if (queued !== null) {
-      socket.cork();
-      for (const buf of queued) ok = socket.write(buf);
-      socket.uncork();
-    }
-    if (!ok) this.#pauseClient(P_BACKPRESSURE);
+    if (queued !== null && !writeAll(socket, queued)) this.#pauseClient(P_BACKPRESSURE);
     if (this.#reqPhase === R_DONE) this.#armResponseTimer();
     this.#resumeClient(P_UPSTREAM);
   };
