@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: install build binary test test-only run bench profile cost-split clean
+.PHONY: install build binary test test-only run bench profile cost-split instructions clean
 
 # npm ci only when the lockfile changed since the last install.
 $(NPM_STAMP): package-lock.json package.json
@@ -46,6 +46,10 @@ profile: build
 cost-split: build
 	bash native-bench/ensure-tools.sh
 	node native-bench/cost-split.mjs
+
+# Scenario (b)'s user-space instructions per request of each target under callgrind (repeatable where req/s is not); needs valgrind.
+instructions: build
+	node native-bench/instructions.mjs
 
 clean:
 	rm -rf dist build-test build-binary native-bench/.work

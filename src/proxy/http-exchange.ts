@@ -118,9 +118,9 @@ function atSseBoundary(tail: number): boolean {
 
 /** The L7 handler of one client connection; owned by its Session. */
 export class HttpExchange implements SessionOwner, UpstreamHandler {
-  // Listeners are shared by every exchange (no closures per session): each finds its
-  // exchange through the tag on the socket it fires on. An untagged socket (already
-  // handed back) is ignored rather than trusted.
+  // Client socket listeners are shared by every exchange (no closures per session): each
+  // finds its exchange through the tag on the socket it fires on. An untagged socket is
+  // ignored rather than trusted. Upstream sockets route theirs (upstream-events.ts).
   static #onClientData(this: net.Socket, chunk: Buffer): void {
     const ex = (this as Tagged)[EXCHANGE];
     if (ex !== undefined) ex.#clientData(chunk);
@@ -244,9 +244,11 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
   #closeAfter = false;
   #startedAt = 0;
 
+  // Links in the app's shared deadline queues (ctx.clocks): no Timeout per connection.
   readonly #headDeadline = new Deadline<HttpExchange>(this);
   readonly #responseDeadline = new Deadline<HttpExchange>(this);
-  // The body deadline is checked the same way: a chunk only records when it came.
+  // The body deadline is a number checked by one lazily armed timer: a chunk only records
+  // when it came, so a body costs no setTimeout/clearTimeout pair per chunk.
   #bodyTimer: NodeJS.Timeout | null = null;
   #bodyLastAt = 0;
   #clientPauses = 0;
