@@ -480,7 +480,7 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
       this.#bodyLastAt = performance.now();
       this.#bodyTimer ??= setTimeout(HttpExchange.#onBodyTimeout, this.#ctx.config.bodyTimeoutMs, this);
       const held = this.#held !== null;
-      if (held || (this.#source.sharesSockets && this.#upstream === null)) {
+      if (held || (this.#source.queues && this.#upstream === null)) {
         // The body is gathered before the request takes the shared link (or goes anywhere,
         // when held), so a client that waits for 100 Continue gets it from us (RFC 9110
         // §10.1.1 lets a proxy answer).
@@ -491,7 +491,7 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
     if (this.#held !== null && this.#reqPhase === R_DONE && this.#reqChunks === null) this.#judgeEarly(body);
     if (!this.#sendBody(body, req)) return null;
     if (this.#reqPhase === R_DONE) this.#requestDone();
-    else if (this.#upstream === null && !this.#source.sharesSockets && this.#held === null) this.#acquireUpstream(false);
+    else if (this.#upstream === null && !this.#source.queues && this.#held === null) this.#acquireUpstream(false);
     return rest;
   }
 
@@ -584,7 +584,7 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
     }
     if (this.#upstream === null && !this.#acquiring) this.#acquireUpstream(false);
     // Time spent waiting for the shared link counts toward --upstream-timeout (SPEC).
-    if (this.#upstream !== null || (this.#source.sharesSockets && !this.#acquiringOwn)) this.#armResponseTimer();
+    if (this.#upstream !== null || (this.#source.queues && !this.#acquiringOwn)) this.#armResponseTimer();
   }
 
   #sendUpstream(buf: Buffer): void {
@@ -745,7 +745,7 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
       this.#queuedBytes = 0;
       if (queued !== null && !writeAll(upstream, queued)) this.#pauseClient(P_BACKPRESSURE);
     }
-    if (this.#upstream !== null || (this.#source.sharesSockets && !this.#acquiringOwn)) this.#armResponseTimer();
+    if (this.#upstream !== null || (this.#source.queues && !this.#acquiringOwn)) this.#armResponseTimer();
   }
 
   /** Answers the held request ourselves (a JSON-RPC response, or 202 for a notification); the upstream never sees it. */

@@ -1,12 +1,11 @@
 // --upstream-pool N (SPEC "Phase C"): multi-session's upstream connections shared between
-// sessions. A session takes an idle keep-alive connection (the most recently used, so the
-// rest may age out) or dials a new one at once — never waits for one, so no session
-// stands behind another. It keeps it for one request at a time while its client
-// connection stays open (no listener churn per request: a keep-alive client costs what it
-// did without the pool) and gives it back when the client connection closes, so the next
-// client connection — of any session — skips the dial. At most N idle connections are
-// kept; a stream keeps its connection until it ends. A connection the upstream closed, or
-// that is past the upstream's `Keep-Alive: timeout`, is never lent.
+// sessions. Each request borrows an idle keep-alive connection (the most recently used,
+// so the rest may age out) or dials a new one at once — never waits for one, so no
+// session stands behind another — and gives it back after its response; a stream keeps
+// its connection until it ends. A keep-alive client idle between requests holds none. A
+// hand-over costs a property write (upstream-events.ts), not listener changes. At most N
+// idle connections are kept; one the upstream closed, or past the upstream's
+// `Keep-Alive: timeout`, is never lent.
 
 import type net from 'node:net';
 import { dial, type DialCallback, type UpstreamTarget } from './connect.js';
@@ -21,9 +20,10 @@ export interface PoolCounts {
   readonly dialing: number;
 }
 
-/** One session's view of the pool: its link is its own while lent (sharesSockets false), given back, not destroyed, at the end. */
+/** One session's view of the pool: each request is lent a connection and gives it back after its response (a stream keeps its own until it ends); nobody waits for one. */
 class PooledLink implements UpstreamSource {
-  readonly sharesSockets = false;
+  readonly sharesSockets = true;
+  readonly queues = false;
   readonly #pool: UpstreamPool;
   #waiting: DialCallback | null = null;
 
@@ -45,7 +45,7 @@ class PooledLink implements UpstreamSource {
     this.#pool.giveBack(socket, reusable, reuseUntil);
   }
 
-  // Never called: a link that is not shared is never detached (a stream keeps it bound).
+  // A stream keeps its connection: it stays lent until retire() gives it back.
   detach(): void {}
 
   retire(socket: net.Socket, reusable: boolean, reuseUntil?: number): void {

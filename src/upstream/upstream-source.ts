@@ -10,8 +10,10 @@ import type { ProxyError } from '../errors.js';
 
 /** A supplier of connected upstream sockets to one request at a time. */
 export interface UpstreamSource {
-  /** True when sockets pass between client connections, so streams must detach. */
+  /** True when sockets pass between client connections (each request takes one and gives it back), so streams must detach. */
   readonly sharesSockets: boolean;
+  /** True when a request may wait its turn for a socket (the one shared link): its body is gathered first, so a slow body never holds the line. */
+  readonly queues: boolean;
   /** Calls `ready` (maybe synchronously) with a connected socket for one request. */
   acquire(ready: DialCallback): void;
   /** Like acquire, but a connection of the caller's own, already detached (a request whose body is too large to gather first). */
@@ -34,6 +36,7 @@ export interface UpstreamSource {
  */
 export class OwnUpstream implements UpstreamSource {
   readonly sharesSockets = false;
+  readonly queues = false;
   readonly #target: UpstreamTarget;
   #dialing: net.Socket | null = null;
 
@@ -75,6 +78,7 @@ export class OwnUpstream implements UpstreamSource {
 /** Single-session: the process's one upstream link, lent to one request at a time. */
 export class SharedLink implements UpstreamSource {
   readonly sharesSockets = true;
+  readonly queues = true;
   readonly #target: UpstreamTarget;
   readonly #parked = new Parked();
   readonly #waiting: DialCallback[] = [];

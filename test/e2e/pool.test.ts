@@ -91,6 +91,33 @@ pool('200 client connections, one request each, in turn: the upstream sees no mo
   }
 });
 
+pool('keep-alive clients between requests hold no pooled connection: three open clients, one after another, share one', async () => {
+  const up = await rawUpstream((_req, _n, socket) => socket.write(OK()));
+  const clients: RawClient[] = [];
+  try {
+    proxy = await startProxy({ mode: 'http', multiSession: true, upstreamPool: 4, upstreamUrl: new URL(`http://127.0.0.1:${up.port}/mcp`), adminPort: 0 });
+    for (let i = 0; i < 3; i++) {
+      const c = await RawClient.connect(proxy.port);
+      clients.push(c);
+      c.write(post('/mcp', `{"jsonrpc":"2.0","id":${i},"method":"ping"}`));
+      assert.is((await c.readResponse()).status, 200);
+    }
+    // All three client connections are still open, idle between requests.
+    assert.ok(clients.every((c) => !c.ended));
+    assert.is(up.connections(), 1);
+    const metrics = await adminGet(proxy.adminPort!, '/metrics');
+    assert.match(metrics, /shadowcat_upstream_pool_connections\{state="idle"\} 1\n/);
+    assert.match(metrics, /shadowcat_upstream_pool_connections\{state="active"\} 0\n/);
+    // A second request on the first client borrows it again.
+    clients[0]!.write(get('/mcp'));
+    assert.is((await clients[0]!.readResponse()).status, 200);
+    assert.is(up.connections(), 1);
+  } finally {
+    for (const c of clients) c.close();
+    await up.close();
+  }
+});
+
 pool('two sessions: one waits 2 s for its answer, the other is answered at once (no session stands behind another)', async () => {
   const up = await rawUpstream((req, _n, socket) => {
     if (req.startsWith('GET /slow')) setTimeout(() => socket.write(OK('slow')), 2000);
