@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs the same wrk scenarios against every target in one go and prints one markdown
 // table (saved under native-bench/results/). Load generator pinned to CPU 0, proxy and
-// upstream to CPU 1. Each figure is the median of 3 runs after a warm-up.
+// upstream to CPU 1. Each figure is the median of 3 runs after a warm-up; the runs go
+// round the targets of a scenario, so a drift of the machine's speed is shared by all.
 //
 // Usage: node native-bench/bench.mjs [--runs 3] [--seconds 5] [--only name,name] [--scenarios a,b,c,d]
 
@@ -244,46 +245,65 @@ const partial = SCENARIOS.length < 4 || ONLY !== null;
 try {
   for (const sid of SCENARIOS) {
     const scenario = ALL_SCENARIOS[sid];
-    for (const target of TARGETS) {
-      if (ONLY !== null && !target.direct && !ONLY.some((o) => target.name.toLowerCase().includes(o.toLowerCase()))) continue;
-      if (target.scenarios !== undefined && !target.scenarios.includes(sid)) continue;
-      const port = target.direct ? upstreamPort : await freePort();
-      const child = target.direct ? null : target.start(port, upstreamPort, upstreamTlsPort);
-      try {
-        if (!target.direct) await waitPort(port);
-        wrk(port, scenario, 1); // warm-up (JIT, pools, keep-alive links)
-        const runs = [];
-        for (let i = 0; i < RUNS; i++) {
-          const pids = child === null ? [] : (target.pids ? target.pids(child) : [child.pid]);
-          const before = pids.reduce((s, pid) => s + cpuTicks(pid), 0);
-          const r = wrk(port, scenario, SECONDS);
-          const after = pids.reduce((s, pid) => s + cpuTicks(pid), 0);
-          const secs = r.duration_us / 1e6;
-          runs.push({
-            rps: r.requests / secs,
-            p50: r.p50_us / 1000,
-            p99: r.p99_us / 1000,
-            mbs: r.bytes / secs / 1024 / 1024,
-            cpuUs: child === null ? NaN : ((after - before) / CLK_TCK) * 1e6 / r.requests,
-            errors: r.errors,
-          });
+    // Every target of the scenario is started (and warmed up) first, then the runs go
+    // round them: this VM's speed drifts by a third over minutes, and a drift taken by one
+    // target's three runs in a row used to land in its row alone.
+    const live = [];
+    try {
+      for (const target of TARGETS) {
+        if (ONLY !== null && !target.direct && !ONLY.some((o) => target.name.toLowerCase().includes(o.toLowerCase()))) continue;
+        if (target.scenarios !== undefined && !target.scenarios.includes(sid)) continue;
+        const port = target.direct ? upstreamPort : await freePort();
+        const entry = { target, port, child: target.direct ? null : target.start(port, upstreamPort, upstreamTlsPort), runs: [], failed: null };
+        live.push(entry);
+        try {
+          if (!target.direct) await waitPort(port);
+          wrk(port, scenario, 1); // warm-up (JIT, pools, keep-alive links)
+        } catch (err) {
+          entry.failed = String(err.message).split('\n')[0];
+        }
+      }
+      for (let i = 0; i < RUNS; i++) {
+        for (const e of live) {
+          if (e.failed !== null) continue;
+          try {
+            const pids = e.child === null ? [] : (e.target.pids ? e.target.pids(e.child) : [e.child.pid]);
+            const before = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+            const r = wrk(e.port, scenario, SECONDS);
+            const after = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+            const secs = r.duration_us / 1e6;
+            e.runs.push({
+              rps: r.requests / secs,
+              p50: r.p50_us / 1000,
+              p99: r.p99_us / 1000,
+              mbs: r.bytes / secs / 1024 / 1024,
+              cpuUs: e.child === null ? NaN : ((after - before) / CLK_TCK) * 1e6 / r.requests,
+              errors: r.errors,
+            });
+          } catch (err) {
+            e.failed = String(err.message).split('\n')[0];
+          }
+        }
+      }
+      for (const { target, child, runs, failed } of live) {
+        if (failed !== null) {
+          process.stderr.write(`${scenario.id} ${target.name}: FAILED ${failed}\n`);
+          results.push({ scenario: scenario.id, title: scenario.title, target: target.name, failed });
+          continue;
         }
         const pids = child === null ? [] : (target.pids ? target.pids(child) : [child.pid]);
         const row = {
           scenario: scenario.id, title: scenario.title, target: target.name,
           rps: median(runs.map((r) => r.rps)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)),
           mbs: median(runs.map((r) => r.mbs)), cpuUs: median(runs.map((r) => r.cpuUs)),
-          errors: runs.reduce((s, r) => s + r.errors, 0),
-          rssMiB: pids.reduce((s, pid) => s + peakRssKiB(pid), 0) / 1024,
+          errors: runs.reduce((sum, r) => sum + r.errors, 0),
+          rssMiB: pids.reduce((sum, pid) => sum + peakRssKiB(pid), 0) / 1024,
         };
         results.push(row);
         process.stderr.write(`${scenario.id} ${target.name.padEnd(28)} ${row.rps.toFixed(0).padStart(8)} req/s  p50 ${row.p50.toFixed(2)} ms  p99 ${row.p99.toFixed(2)} ms  ${row.mbs.toFixed(1)} MB/s  cpu ${Number.isNaN(row.cpuUs) ? '-' : row.cpuUs.toFixed(1)} µs/req  rss ${row.rssMiB.toFixed(1)} MiB  errors ${row.errors}\n`);
-      } catch (err) {
-        process.stderr.write(`${scenario.id} ${target.name}: FAILED ${err.message}\n`);
-        results.push({ scenario: scenario.id, title: scenario.title, target: target.name, failed: String(err.message).split('\n')[0] });
-      } finally {
-        await stop(child);
       }
+    } finally {
+      for (const e of live) await stop(e.child);
     }
   }
 } finally {
@@ -348,7 +368,7 @@ if (ONLY === null || ONLY.includes('idle')) {
 const fmt = (x, d = 1) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(d));
 const ratio = (x, base) => (base === undefined || Number.isNaN(x) || !base ? '–' : `${(x / base).toFixed(2)}×`);
 let md = `## shadowcat native-bench — ${new Date().toISOString()}\n\n`;
-md += `Command: \`make bench\` (node native-bench/bench.mjs ${args.join(' ')}) · ${RUNS} runs × ${SECONDS} s, median, after a 1 s warm-up · wrk -t1 pinned to CPU 0; proxy and upstream (nginx, 1 worker) pinned to CPU 1 · Node ${process.version}, Node targets with ${nodeStartup()} · ${execFileSync('nproc').toString().trim()} CPUs\n\n`;
+md += `Command: \`make bench\` (node native-bench/bench.mjs ${args.join(' ')}) · ${RUNS} runs × ${SECONDS} s per target, taken in turn across the targets, median, after a 1 s warm-up · wrk -t1 pinned to CPU 0; proxy and upstream (nginx, 1 worker) pinned to CPU 1 · Node ${process.version}, Node targets with ${nodeStartup()} · ${execFileSync('nproc').toString().trim()} CPUs\n\n`;
 md += '| scenario | target | req/s | × direct | p50 ms | × | p99 ms | × | MB/s | × | proxy CPU µs/req | peak RSS MiB | errors |\n';
 md += '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
 for (const sid of SCENARIOS) {
