@@ -52,11 +52,6 @@ export function routeUpstream(socket: net.Socket, handler: UpstreamHandler | nul
   s[HANDLER] = handler;
 }
 
-/** The current holder of `socket`, or null. */
-export function upstreamHolder(socket: net.Socket): UpstreamHandler | null {
-  return (socket as Routed)[HANDLER] ?? null;
-}
-
 /** Takes the routing listeners off: the socket is piped elsewhere (a tunnel after 101). */
 export function unrouteUpstream(socket: net.Socket): void {
   const s = socket as Routed;

@@ -118,4 +118,19 @@ shared('a read larger than the input area grows it', () => {
   assert.is(f.offset, big.length);
   f.destroy();
 });
+shared('a parser reused after destroy starts clean, and destroying twice never hands one parser to two framers', () => {
+  // Leave a parser mid-message and failed, so a reuse without reset would show.
+  const used = new UndiciLlhttpFramer('request');
+  assert.is(used.execute(b('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\nab')), FRAME_MORE);
+  used.destroy();
+  used.destroy();
+  const x = new UndiciLlhttpFramer('request');
+  const y = new UndiciLlhttpFramer('request');
+  assert.is(x.execute(b('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nab')), FRAME_MORE);
+  // A GET on y: if x and y shared a parser, this would be read as x's body.
+  assert.is(y.execute(b('GET /y HTTP/1.1\r\nHost: a\r\n\r\n')), FRAME_END);
+  assert.is(x.execute(b('cd')), FRAME_END);
+  x.destroy();
+  y.destroy();
+});
 shared.run();

@@ -115,4 +115,11 @@ reg('the idle timer expires sessions on its own', async () => {
   registry.close();
 });
 
+reg('session ids are distinct random (v4) UUIDs, each one flat string', () => {
+  const ids = new Set<string>();
+  for (let i = 0; i < 5000; i++) ids.add(new Session('10.0.0.1', 1, 0, () => {}).id);
+  assert.is(ids.size, 5000);
+  for (const id of [...ids].slice(0, 300)) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+});
+
 reg.run();
