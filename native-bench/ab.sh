@@ -14,12 +14,9 @@ SECS=${3:-3}
 bash ./ensure-tools.sh >/dev/null
 mkdir -p .work/logs
 UP=18290; A=18301; B=18302
-node -e "
-const fs=require('fs');
-const conf=fs.readFileSync('$HERE/conf/upstream-profile.conf','utf8').replaceAll('@PORT@','$UP').replaceAll('@WORK@','$HERE/.work');
-fs.writeFileSync('$HERE/.work/upstream-profile.conf', conf);"
-taskset -c 1 nginx -c "$HERE/.work/upstream-profile.conf" -p "$HERE/.work" &
-NG=$!
+. ./profile-upstream.sh
+start_profile_upstream "$UP"
+NG=$UPSTREAM_PID
 export GLIBC_TUNABLES=glibc.malloc.trim_threshold=33554432
 COMMON=(forward http --url "http://127.0.0.1:$UP/mcp" --multi-session --log-level error --max-per-client 100000)
 taskset -c 1 node --single-threaded-gc ../dist/cli.js "${COMMON[@]}" --port $A > .work/logs/ab-a.log 2>&1 &

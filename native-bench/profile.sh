@@ -12,12 +12,9 @@ mkdir -p .work/logs results
 UP_PORT=${UP_PORT:-18290}
 PX_PORT=${PX_PORT:-18291}
 SECONDS_LOAD=${SECONDS_LOAD:-10}
-node -e "
-const fs=require('fs');
-const conf=fs.readFileSync('$HERE/conf/upstream-profile.conf','utf8').replaceAll('@PORT@','$UP_PORT').replaceAll('@WORK@','$HERE/.work');
-fs.writeFileSync('$HERE/.work/upstream-profile.conf', conf);"
-taskset -c 1 nginx -c "$HERE/.work/upstream-profile.conf" -p "$HERE/.work" &
-NGINX=$!
+. ./profile-upstream.sh
+start_profile_upstream "$UP_PORT"
+NGINX=$UPSTREAM_PID
 trap 'kill $NGINX 2>/dev/null || true' EXIT
 sleep 0.5
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
