@@ -61,6 +61,7 @@ export function unrouteUpstream(socket: net.Socket): void {
   socket.removeListener('error', onError);
   socket.removeListener('close', onClose);
   socket.removeListener('drain', onDrain);
-  // Not `delete`: it would slow every later access to the socket.
-  s[HANDLER] = null;
+  // Back to "not routed" (so a later routeUpstream adds the listeners again); undefined
+  // rather than `delete`, which would slow every later access to the socket.
+  s[HANDLER] = undefined;
 }
