@@ -323,13 +323,40 @@ export function readEnvelope(b: Buffer, start: number, end: number, out: Envelop
 // A decider must see what the upstream will see, so this read takes no shortcut: every
 // top-level member is read, a repeated `method`, `id` or `params` (or a repeated `name` /
 // `uri` inside params) makes the message unreadable, as a parser that keeps the first
-// and one that keeps the last would disagree on it. `params.name` and `params.uri` are
-// read when they are plain strings. Escapes anywhere it looks hand back FALLBACK.
+// and one that keeps the last would disagree on it, and so does a member name that differs
+// from a JSON-RPC/MCP one only by case. `params.name` and `params.uri` are read when they
+// are plain strings. Escapes anywhere it looks hand back FALLBACK.
 
 /** A batch (a JSON array): the caller reads it with JSON.parse. */
 export const ENVELOPE_BATCH = 4;
 /** A member the read depends on appears twice. */
 export const ENVELOPE_DUPLICATE = 5;
+/** A member name differs from a JSON-RPC/MCP member only by case (a case-insensitive reader, Go's encoding/json, takes it for that member). */
+export const ENVELOPE_FOLDED = 6;
+
+// Member names a case-insensitive reader would take a near-miss for, as lower-case bytes.
+const WATCHED_TOP = ['jsonrpc', 'method', 'id', 'params'].map((n) => Buffer.from(n, 'latin1'));
+const WATCHED_PARAMS = ['name', 'uri', 'arguments'].map((n) => Buffer.from(n, 'latin1'));
+
+/** 0 when the key b[s, e) is no near-miss of a watched name; -ENVELOPE_FOLDED when it is an
+ *  ASCII case variant of one; -ENVELOPE_FALLBACK when it holds non-ASCII bytes (U+017F and
+ *  U+212A fold onto 's' and 'k': the full parser decides). */
+function foldedKey(b: Uint8Array, s: number, e: number, watched: readonly Buffer[]): number {
+  for (let i = s; i < e; i++) if (b[i]! >= 0x80) return -ENVELOPE_FALLBACK;
+  for (const w of watched) {
+    if (w.length !== e - s) continue;
+    let k = 0;
+    let exact = true;
+    for (; k < w.length; k++) {
+      const c = b[s + k]!;
+      if (c === w[k]) continue;
+      if ((c | 0x20) !== w[k] || c < 0x41 || c > 0x5a) break;
+      exact = false;
+    }
+    if (k === w.length) return exact ? 0 : -ENVELOPE_FOLDED;
+  }
+  return 0;
+}
 
 /** The reusable result of one strict read. */
 export class CallEnvelope {
@@ -341,6 +368,8 @@ export class CallEnvelope {
   id: string | null = null;
   name: string | null = null;
   uri: string | null = null;
+  /** `params.name` or `params.uri` is there but is not a string. */
+  oddName = false;
   hasResult = false;
   hasError = false;
 }
@@ -371,6 +400,10 @@ function readParams(b: Buffer, i: number, end: number, out: CallEnvelope): numbe
     const keyEnd = memberKeyEnd(b, i, end);
     if (keyEnd < 0) return keyEnd;
     const key = paramKey(b, i + 1, keyEnd - 1);
+    if (key === K_OTHER) {
+      const folded = foldedKey(b, i + 1, keyEnd - 1, WATCHED_PARAMS);
+      if (folded < 0) return folded;
+    }
     i = memberValue(b, keyEnd, end);
     if (i < 0) return i;
     let next: number;
@@ -387,6 +420,7 @@ function readParams(b: Buffer, i: number, end: number, out: CallEnvelope): numbe
           else out.uri = text;
         }
       } else {
+        out.oddName = true;
         next = valueEnd(b, i, end);
       }
     } else {
@@ -428,6 +462,7 @@ export function readCallEnvelope(b: Buffer, start: number, end: number, out: Cal
   out.id = null;
   out.name = null;
   out.uri = null;
+  out.oddName = false;
   out.hasResult = false;
   out.hasError = false;
   let i = skipWs(b, start, end);
@@ -442,6 +477,10 @@ export function readCallEnvelope(b: Buffer, start: number, end: number, out: Cal
     const keyEnd = memberKeyEnd(b, i, end);
     if (keyEnd < 0) return -keyEnd;
     const key = strictKey(b, i + 1, keyEnd - 1);
+    if (key === K_OTHER || key === K_RESULT || key === K_ERROR) {
+      const folded = foldedKey(b, i + 1, keyEnd - 1, WATCHED_TOP);
+      if (folded < 0) return -folded;
+    }
     i = memberValue(b, keyEnd, end);
     if (i < 0) return -i;
     const c = b[i]!;

@@ -1,9 +1,13 @@
 // The judge of a held client message (an HTTP request body or a stdio line): read it
 // strictly, ask the deciders, and say what the transport must do. It fails closed: what
 // it cannot read with certainty (invalid JSON, a repeated member, a batch that holds a
-// message a decider acts on) is refused, never forwarded.
+// message a decider acts on) is refused, never forwarded. So is whatever a common server
+// stack would read differently from this reader (a BOM, bytes that are not UTF-8, a member
+// name that differs from a JSON-RPC/MCP one only by case), and that is checked before the
+// deciders are asked whether they care, since the method itself can be disguised.
 
-import { CallEnvelope, ENVELOPE_BATCH, ENVELOPE_DUPLICATE, ENVELOPE_EMPTY, ENVELOPE_FALLBACK, ENVELOPE_OK, hasDuplicateKeys, readCallEnvelope } from './envelope.js';
+import { isUtf8 } from 'node:buffer';
+import { CallEnvelope, ENVELOPE_BATCH, ENVELOPE_DUPLICATE, ENVELOPE_EMPTY, ENVELOPE_FALLBACK, ENVELOPE_FOLDED, ENVELOPE_OK, hasDuplicateKeys, readCallEnvelope } from './envelope.js';
 import { methodLabel } from './jsonrpc.js';
 import { answerBytes, type ClientCall, type LazyLogger, type MessageHooks, type RewriteVerdict, type Verdict } from './message.js';
 
@@ -27,6 +31,32 @@ export type Judgement =
   | { readonly type: 'refuse'; readonly why: string };
 
 const FORWARD: Judgement = Object.freeze({ type: 'forward' });
+const FOLDED: Judgement = Object.freeze({ type: 'refuse', why: 'a member name differs from a JSON-RPC/MCP member only by case' });
+
+// A rule matches names as strings: a server that coerces another value would run a call no rule saw.
+const ODD_NAME: Judgement = Object.freeze({ type: 'refuse', why: 'params.name or params.uri is not a string' });
+
+const WATCHED_TOP = new Set(['jsonrpc', 'method', 'id', 'params']);
+const WATCHED_PARAMS = new Set(['name', 'uri', 'arguments']);
+
+/** True when some key of `o` is not a watched name but a case-insensitive reader would take it
+ *  for one: Unicode simple folding, as Go's encoding/json compares (U+017F is 's', U+212A 'k'). */
+function hasFoldedKey(o: Record<string, unknown>, watched: ReadonlySet<string>): boolean {
+  for (const k of Object.keys(o)) {
+    if (watched.has(k)) continue;
+    if (watched.has(k.toUpperCase().toLowerCase()) || watched.has(k.toLowerCase())) return true;
+  }
+  return false;
+}
+
+/** Why the bytes themselves read differently elsewhere, or null: a BOM (body-parser and
+ *  Python strip it, JSON.parse refuses it) or bytes that are not UTF-8 (decoders differ on
+ *  what they make of them). */
+function codingProblem(body: Buffer): string | null {
+  if (body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) return 'the message starts with a byte order mark';
+  if (!isUtf8(body)) return 'the message is not valid UTF-8';
+  return null;
+}
 
 /** Reads held client messages and asks the app's deciders about them. */
 export class MessageGate {
@@ -44,15 +74,19 @@ export class MessageGate {
 
   /** Judges the JSON body or line in `body`. */
   judge(body: Buffer, ctx: GateContext): Judgement {
+    const problem = codingProblem(body);
+    if (problem !== null) return { type: 'refuse', why: problem };
     const env = this.#env;
     const read = readCallEnvelope(body, 0, body.length, env);
     if (read === ENVELOPE_OK) {
       if (env.method === null || !this.#hooks.cares(env.method)) return FORWARD;
+      if (env.oddName) return ODD_NAME;
       const name = env.method === 'resources/read' ? env.uri : env.name ?? env.uri;
       return this.#judgeOne(env.method, env.hasId, env.id, name, body, ctx);
     }
     if (read === ENVELOPE_EMPTY) return FORWARD;
     if (read === ENVELOPE_DUPLICATE) return { type: 'refuse', why: 'a member appears twice in the message' };
+    if (read === ENVELOPE_FOLDED) return FOLDED;
     if (read !== ENVELOPE_BATCH && read !== ENVELOPE_FALLBACK) return { type: 'refuse', why: 'the message is not valid JSON' };
     return this.#judgeParsed(body, ctx);
   }
@@ -70,6 +104,7 @@ export class MessageGate {
     if (!Array.isArray(value)) return this.#judgeValue(value, body, ctx);
     for (const item of value) {
       const j = this.#judgeValue(item, body, ctx);
+      if (j === FOLDED) return j;
       if (j.type !== 'forward') return { type: 'refuse', why: 'a batch holds a message a policy rule acts on' };
     }
     return FORWARD;
@@ -78,11 +113,14 @@ export class MessageGate {
   #judgeValue(value: unknown, body: Buffer, ctx: GateContext): Judgement {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return FORWARD;
     const m = value as Record<string, unknown>;
+    if (hasFoldedKey(m, WATCHED_TOP)) return FOLDED;
+    const params = typeof m.params === 'object' && m.params !== null && !Array.isArray(m.params) ? m.params as Record<string, unknown> : null;
+    if (params !== null && hasFoldedKey(params, WATCHED_PARAMS)) return FOLDED;
     if (typeof m.method !== 'string') return FORWARD;
     const method = m.method;
     if (!this.#hooks.cares(method)) return FORWARD;
     const hasId = 'id' in m;
-    const params = typeof m.params === 'object' && m.params !== null ? m.params as Record<string, unknown> : null;
+    if (params !== null && ((params.name !== undefined && typeof params.name !== 'string') || (params.uri !== undefined && typeof params.uri !== 'string'))) return ODD_NAME;
     const nameOf = (k: string): string | null => (params !== null && typeof params[k] === 'string' ? params[k] as string : null);
     const name = method === 'resources/read' ? nameOf('uri') : nameOf('name') ?? nameOf('uri');
     return this.#judgeOne(method, hasId, hasId ? JSON.stringify(m.id ?? null) : null, name, body, ctx);

@@ -11,6 +11,7 @@ import {
   BadRequestError, BodyTimeoutError, BodyTooLargeError, HeaderTimeoutError, HeadTooLargeError, PolicyTooLargeError,
   PolicyUnreadableError, ProxyError, RateLimitedError, UnsupportedTransferCodingError, UpstreamBrokenError, UpstreamTimeoutError,
 } from '../errors.js';
+import { bodyCodingProblem } from '../http/body-coding.js';
 import { ChunkedFilter } from '../http/chunked-filter.js';
 import { errorResponse, statusFor } from '../http/error-response.js';
 import { createFramer, FRAME_END, FRAME_ERROR } from '../http/framer.js';
@@ -686,6 +687,11 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
       return false;
     }
     if (req.contentLength === 0 || (req.contentLength < 0 && !req.chunked)) return true;
+    const coding = bodyCodingProblem(req);
+    if (coding !== null) {
+      this.#fail(new PolicyUnreadableError(coding));
+      return false;
+    }
     const limit = this.#ctx.config.inspectLimitBytes;
     if (req.contentLength > limit) {
       this.#fail(new PolicyTooLargeError(limit));
