@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.js';
+import { publicUrl, publicUrlText } from './upstream/public-url.js';
 
 /** Which corridor the process runs. */
 export type Mode = 'http' | 'tcp' | 'stdio';
@@ -147,10 +148,10 @@ function parseUrl(t: string): URL {
   try {
     url = new URL(t);
   } catch {
-    throw new ConfigError(`invalid --url '${t}': not a URL`);
+    throw new ConfigError(`invalid --url '${publicUrlText(t)}': not a URL`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`invalid --url '${t}': expected http:// or https://`);
-  if (url.hostname === '') throw new ConfigError(`invalid --url '${t}': no host`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`invalid --url '${publicUrl(url)}': expected http:// or https://`);
+  if (url.hostname === '') throw new ConfigError(`invalid --url '${publicUrl(url)}': no host`);
   return url;
 }
 

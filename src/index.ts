@@ -9,6 +9,7 @@ import { ConfigError } from './errors.js';
 import type { ClientCall, McpMessage, MessageDecider, MessageObserver, Verdict } from './mcp/message.js';
 import { createLogger } from './observe/logger.js';
 import type { PolicySnapshot } from './policy/policy.js';
+import { publicUrl } from './upstream/public-url.js';
 
 export type { ClientCall, McpMessage } from './mcp/message.js';
 export type { PolicySnapshot } from './policy/policy.js';
@@ -106,6 +107,7 @@ export interface ProxyOptions {
 
 /** A running proxy. */
 export interface RunningProxy {
+  /** Where it listens; `upstreamUrl` as shown to people, without the URL's userinfo and query. */
   readonly addresses: { readonly port: number; readonly adminPort: number | null; readonly upstreamUrl: string | null };
   sessions(): SessionInfo[];
   /** The policy rules in force with hit counts, or null. */
@@ -183,7 +185,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     throw err;
   }
   return {
-    addresses: Object.freeze({ port: addr.port, adminPort: addr.adminPort, upstreamUrl: addr.upstreamUrl?.href ?? null }),
+    addresses: Object.freeze({ port: addr.port, adminPort: addr.adminPort, upstreamUrl: addr.upstreamUrl === null ? null : publicUrl(addr.upstreamUrl) }),
     sessions: () => app.registry.list().map((s) => s.toJSON() as unknown as SessionInfo),
     policy: () => app.policy(),
     close: (opts = {}) => app.close(opts.drainMs),

@@ -16,7 +16,6 @@ import { McpInspector } from '../mcp/inspector.js';
 import type { MessageDecider, MessageObserver } from '../mcp/message.js';
 import type { PolicySnapshot } from '../policy/policy.js';
 import { createMessageLayer } from './message-layer.js';
-import { publicUpstream } from '../policy/recorder.js';
 import type { TapeOpener } from '../policy/tape-file.js';
 import { createAdminServer, localView, type AdminView } from '../observe/admin.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
@@ -33,6 +32,7 @@ import { UpstreamTls } from '../upstream/upstream-tls.js';
 import { UpstreamPool } from '../upstream/upstream-pool.js';
 import { LogThrottle } from '../observe/log-throttle.js';
 import { logUpstreamConnected, logUpstreamError, SessionObserver } from './observer.js';
+import { publicUrl } from '../upstream/public-url.js';
 
 /** Outcome of a shutdown: sessions that finished on their own and those cut off. */
 export interface ShutdownReport {
@@ -248,9 +248,9 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       } else {
         target = makeTarget(config.upstream!.host, config.upstream!.port, config.upstreamTls);
       }
-      const upstreamName = upstreamUrl?.href ?? `${target.host}:${target.port}`;
+      const upstreamName = upstreamUrl === null ? `${target.host}:${target.port}` : publicUrl(upstreamUrl);
       if (recorder !== null && upstreamUrl !== null) {
-        recorder.upstream = publicUpstream(upstreamUrl);
+        recorder.upstream = upstreamName;
         log.info({ dir: config.recordDir }, 'recording tapes');
       }
       const accept = config.mode === 'http' ? acceptHttp : acceptTcp;

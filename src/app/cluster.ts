@@ -16,6 +16,7 @@ import { createAdminServer, type AdminView } from '../observe/admin.js';
 import type { Logger } from '../observe/logger.js';
 import type { App } from './app.js';
 import { onShutdownSignals } from './signals.js';
+import { publicUrl } from '../upstream/public-url.js';
 
 /** What the primary may ask a worker. */
 type Op = 'metrics' | 'sessions' | 'session' | 'close' | 'policy' | 'conformance' | 'reload';
@@ -122,7 +123,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<number> {
       listening.add(worker.id);
       if (!listeningAnnounced && listening.size >= n) {
         listeningAnnounced = true;
-        log.info({ mode: config.mode, port: msg.port, host: config.host, multiSession: config.multiSession, workers: n, adminPort, upstream: config.upstreamUrl?.href ?? demo?.url.href ?? (config.upstream === null ? undefined : `${config.upstream.host}:${config.upstream.port}`) }, 'listening');
+        log.info({ mode: config.mode, port: msg.port, host: config.host, multiSession: config.multiSession, workers: n, adminPort, upstream: config.upstreamUrl !== null ? publicUrl(config.upstreamUrl) : demo?.url.href ?? (config.upstream === null ? undefined : `${config.upstream.host}:${config.upstream.port}`) }, 'listening');
       }
     } else if (msg.sc === 'answer') {
       const p = pending.get(msg.id);

@@ -59,11 +59,6 @@ function makeDirs(dir: string): void {
   }
 }
 
-/** An upstream URL as a tape may show it: no user, password or query. */
-export function publicUpstream(url: URL): string {
-  return `${url.protocol}//${url.host}${url.pathname}`;
-}
-
 const MSG_OPEN = Buffer.from(',"msg":');
 const LINE_END = Buffer.from('}\n');
 
