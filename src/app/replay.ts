@@ -15,7 +15,7 @@ export async function runReplay(args: ReplayArgs, log: Logger): Promise<void> {
   const tapes = tapeFiles(args.target).map(readTape);
   const book = new CallBook(tapes);
   const unreadable = tapes.reduce((n, t) => n + t.unreadable, 0);
-  if (unreadable > 0) log.warn({ lines: unreadable }, 'replay: some tape lines are not JSON and were skipped');
+  if (unreadable > 0) log.warn({ lines: unreadable }, 'replay: some tape lines are not JSON or hold values replay cannot use, and were skipped');
   if (args.stdio) {
     log.info({ tapes: tapes.length, calls: book.size, sessions: book.sessions.length, timing: args.timing }, 'replaying on stdio');
     await runReplayStdio(book, { input: process.stdin, output: process.stdout, timing: args.timing, log });

@@ -80,7 +80,7 @@ export interface LoadedTape {
   readonly entries: readonly TapeEntry[];
   /** null: the tape was cut off (the proxy was killed, or is still writing it). */
   readonly end: TapeEnd | null;
-  /** Lines that were not JSON (a message that was not valid JSON passes, and is written as it passed). */
+  /** Lines that were not JSON, or held values that cannot be used as they are (see isEntry). */
   readonly unreadable: number;
 }
 
@@ -90,6 +90,44 @@ export class TapeError extends Error {}
 /** True for a message line. */
 export function isMessage(e: TapeEntry): e is TapeMessage {
   return 'msg' in e;
+}
+
+// A tape is input from anywhere (a colleague's, a bug report's): every value replay puts on
+// the wire or into a timer is checked here, and a line that fails is skipped and counted.
+// A CR or LF in a value that becomes an SSE field or a header would let the tape write
+// fields of its own; a status Node cannot send would end the process.
+
+/** Longest time into a tape replay waits for (a timer's own limit, ~24.8 days). */
+const MAX_T = 2_147_483_647;
+const LINE_BREAK = /[\r\n\0]/;
+
+function isTime(t: unknown): t is number {
+  return typeof t === 'number' && Number.isFinite(t) && t >= 0 && t <= MAX_T;
+}
+
+const HTTP_TEXT_FIELDS = ['method', 'path', 'content-type', 'mcp-session-id', 'last-event-id', 'event-id'] as const;
+
+function isHttpFacts(h: unknown): boolean {
+  if (h === undefined) return true;
+  if (typeof h !== 'object' || h === null || Array.isArray(h)) return false;
+  const o = h as Record<string, unknown>;
+  if (o.exchange !== undefined && !Number.isSafeInteger(o.exchange)) return false;
+  if (o.status !== undefined && !(o.status === 0 || (Number.isInteger(o.status) && (o.status as number) >= 200 && (o.status as number) <= 599))) return false;
+  for (const k of HTTP_TEXT_FIELDS) {
+    const v = o[k];
+    if (v !== undefined && v !== null && (typeof v !== 'string' || LINE_BREAK.test(v))) return false;
+  }
+  return true;
+}
+
+/** True for a message, skipped-body or gap line whose values replay can use as they are. */
+function isEntry(o: Record<string, unknown>): o is Record<string, unknown> & TapeEntry {
+  if (!isTime(o.t)) return false;
+  if (typeof o.dropped === 'number' && !('msg' in o) && !('skipped' in o)) return Number.isSafeInteger(o.dropped);
+  if (o.dir !== 'in' && o.dir !== 'out') return false;
+  if (!isHttpFacts(o.http)) return false;
+  if ('msg' in o) return true;
+  return typeof o.skipped === 'string' && typeof o.bytes === 'number';
 }
 
 /** Reads and checks one tape file; throws TapeError. */
@@ -128,14 +166,11 @@ export function readTape(file: string): LoadedTape {
       continue;
     }
     if (typeof o.end === 'string') {
-      end = o as unknown as TapeEnd;
+      if (isTime(o.t) && typeof o.messages === 'number' && typeof o.dropped === 'number') end = o as unknown as TapeEnd;
+      else unreadable++;
       continue;
     }
-    if (typeof o.t !== 'number') {
-      unreadable++;
-      continue;
-    }
-    if ('msg' in o || 'skipped' in o || typeof o.dropped === 'number') entries.push(o as unknown as TapeEntry);
+    if (isEntry(o)) entries.push(o);
     else unreadable++;
   }
   if (meta === null) throw new TapeError(`${file}: empty, not a tape`);

@@ -38,8 +38,16 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+// A tape is text from anywhere: control characters (an escape sequence would drive the
+// reader's terminal) and bidi overrides (which reorder what the line seems to say) are shown as '?'.
+const UNPRINTABLE = /[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+function plain(s: string): string {
+  return s.replace(UNPRINTABLE, '?');
+}
+
 function short(s: string, n: number): string {
-  return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
+  return plain(s.length <= n ? s : `${s.slice(0, n - 1)}…`);
 }
 
 /** The tool, prompt or resource a request names. */
@@ -60,14 +68,14 @@ function subject(method: string, params: unknown): string {
 export function showTape(tape: LoadedTape, paint: Paint): string[] {
   const m = tape.meta;
   const out: string[] = [];
-  out.push(`${path.basename(tape.file)}`);
+  out.push(plain(path.basename(tape.file)));
   const facts = [
     `mode ${m.mode}`, `upstream ${m.upstream || '?'}`, `client ${m.client || 'stdio'}`,
     ...(m.mcpSessionId === null ? [] : [`session ${m.mcpSessionId}`]),
     ...(m.protocolVersion === null ? [] : [`protocol ${m.protocolVersion}`]),
     `started ${m.startedAt}`, `shadowcat ${m.shadowcat}`,
   ];
-  out.push(paint.dim(facts.join('  ')));
+  out.push(paint.dim(plain(facts.join('  '))));
   out.push(paint.dim(`${'time s'.padStart(9)}  dir  ${'method'.padEnd(28)} ${'tool / detail'.padEnd(24)} ${'id'.padEnd(8)} latency / error`));
   // Requests awaiting their answer, by direction of the request and id: for latency and the method of a response.
   const pending = new Map<string, { t: number; method: string; subject: string }>();
@@ -76,7 +84,7 @@ export function showTape(tape: LoadedTape, paint: Paint): string[] {
       const time = seconds(e.t);
       if ('skipped' in e) {
         const status = e.http?.status === undefined ? '' : ` status ${e.http.status}`;
-        out.push(paint.dim(`${time}  ${e.dir === 'in' ? '→ ' : ' ←'}   (${e.skipped}, ${e.bytes} bytes${status})`));
+        out.push(paint.dim(`${time}  ${e.dir === 'in' ? '→ ' : ' ←'}   (${short(String(e.skipped), 40)}, ${e.bytes} bytes${status})`));
       } else {
         out.push(paint.error(`${time}  ${e.dropped} message(s) dropped here: the disk was behind`));
       }
@@ -114,7 +122,7 @@ export function showTape(tape: LoadedTape, paint: Paint): string[] {
   const end = tape.end;
   out.push(paint.dim(end === null
     ? 'no closing line: the tape was cut off (the proxy was killed, or is still writing it)'
-    : `${seconds(end.t)}  end (${end.end}): ${end.messages} messages${end.dropped > 0 ? `, ${end.dropped} dropped` : ''}`));
-  if (tape.unreadable > 0) out.push(paint.error(`${tape.unreadable} line(s) were not JSON`));
+    : `${seconds(end.t)}  end (${short(end.end, 20)}): ${end.messages} messages${end.dropped > 0 ? `, ${end.dropped} dropped` : ''}`));
+  if (tape.unreadable > 0) out.push(paint.error(`${tape.unreadable} line(s) were not JSON or not usable, and were skipped`));
   return out;
 }

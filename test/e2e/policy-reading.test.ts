@@ -256,6 +256,41 @@ bp('Content-Length shorter or longer than the body, HTTP/1.0 and a GET with a bo
   assert.is(parsed.length, 1);
 });
 
+bp('requests that arrive while the file is rewritten, replaced and broken meet the old rules or the new, never none', async () => {
+  const file = join(dir, 'reloading.yaml');
+  const block = 'rules:\n  - name: no-echo\n    match: { method: tools/call, tool: echo }\n    action: block\n';
+  const mock = 'rules:\n  - name: mock-echo\n    match: { method: tools/call, tool: echo }\n    action: mock\n    result: { content: [] }\n';
+  writeFileSync(file, block);
+  const own = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(`http://127.0.0.1:${upPort}/mcp`), policyFile: file });
+  const { renameSync } = await import('node:fs');
+  try {
+    const answers: string[] = [];
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 0; writing; i++) {
+        if (i % 3 === 2) {
+          writeFileSync(`${file}.tmp`, i % 2 === 0 ? block : mock);
+          renameSync(`${file}.tmp`, file);
+        } else {
+          writeFileSync(file, i % 4 === 1 ? 'rules: [' : i % 2 === 0 ? block : mock);
+        }
+        await new Promise((r) => setTimeout(r, 20));
+        if (i % 10 === 9) own.app.reloadPolicy();
+      }
+    })();
+    for (let round = 0; round < 40; round++) {
+      const batch = await Promise.all([0, 1, 2, 3].map(() => rawExchange(own.port, request(ECHO, typeHeaders(['application/json'])))));
+      for (const res of batch) answers.push(res.body.toString());
+    }
+    writing = false;
+    await writer;
+    for (const a of answers) assert.ok(/"rule":"no-echo"/.test(a) || /"result":\{"content":\[\]\}/.test(a), a);
+    assert.equal(blockedCalls(), [], 'no blocked call reached express');
+  } finally {
+    await own.close();
+  }
+});
+
 // ---- the SDK's own express app ------------------------------------------------------------
 
 const sdk = suite("the SDK's express app (createMcpExpressApp + StreamableHTTPServerTransport): the same attempts");
@@ -321,5 +356,48 @@ sdk('every disguise runs the tool when sent straight, and never through the prox
   assert.is(calls.echo + calls.add, ran);
 });
 
+// ---- forward stdio: the same thought for lines ----------------------------------------
+
+const stdio = suite('forward stdio with a policy: lines read differently elsewhere never reach the child');
+
+stdio('a BOM, bytes that are not UTF-8 and case-folded members are refused; plain lines pass', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'shadowcat-reading-')), 'rules.yaml');
+  writeFileSync(file, RULES);
+  // The child answers every line it receives with what it received.
+  const child = `
+    const rl = require('readline').createInterface({ input: process.stdin });
+    rl.on('line', (line) => process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: 0, result: { got: line } }) + '\\n'));`;
+  const { spawn } = await import('node:child_process');
+  const { CLI } = await import('../helpers/cli.js');
+  const p = spawn(process.execPath, [CLI, 'forward', 'stdio', '--log-level', 'silent', '--policy', file, '--', process.execPath, '-e', child], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines: Array<Record<string, unknown>> = [];
+  let partial = '';
+  p.stdout.on('data', (d: Buffer) => {
+    partial += d.toString();
+    const parts = partial.split('\n');
+    partial = parts.pop()!;
+    for (const l of parts) lines.push(JSON.parse(l) as Record<string, unknown>);
+  });
+  const refusedLines = [
+    Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(ECHO)]),
+    Buffer.from(ECHO.replace('"echo"', '"ech\u00ffo"'), 'latin1'),
+    Buffer.from(ECHO.replace('"method"', '"Method"')),
+    Buffer.from(ECHO.replace('"params"', '"param\u017f"'), 'utf8'),
+    Buffer.from(ECHO.replace('"name"', '"NAME"')),
+  ];
+  const plain = Buffer.from('{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"other","arguments":{"x":"h\u00e9"}}}', 'utf8');
+  for (const l of [...refusedLines, plain]) p.stdin.write(Buffer.concat([l, Buffer.from('\n')]));
+  const { until } = await import('../helpers/proxy.js');
+  await until(() => lines.length >= refusedLines.length + 1, 10_000, 'an answer to every line');
+  p.stdin.end();
+  assert.is(await new Promise<number | null>((r) => p.once('exit', (c) => r(c))), 0);
+  const reasons = lines.map((l) => (l.error as { data?: { reason?: string } } | undefined)?.data?.reason ?? 'passed');
+  assert.is(reasons.filter((r) => r === 'policy-unreadable').length, refusedLines.length, JSON.stringify(lines));
+  const got = lines.filter((l) => l.result !== undefined).map((l) => (l.result as { got: string }).got);
+  assert.equal(got, [plain.toString('utf8')], 'only the plain line reached the child');
+  rmSync(join(file, '..'), { recursive: true, force: true });
+});
+
 bp.run();
 sdk.run();
+stdio.run();

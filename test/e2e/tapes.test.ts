@@ -3,7 +3,7 @@
 // the same script against `shadowcat replay` of the tapes, over Streamable HTTP (both
 // session modes) and over stdio; the results and notifications must be the same.
 
-import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -167,6 +167,36 @@ http('tape show prints a timeline; a file that is not a tape is refused with exi
   const bad = await runCli(['tape', 'show', CLI]);
   assert.is(bad.code, 2);
   assert.match(bad.stderr, /not a shadowcat tape/);
+});
+
+http('a hostile tape: replay skips the lines it cannot use as they are, answers the rest and stays up', async () => {
+  const dir = mkdtempSync(join(root, 'hostile-'));
+  const meta = '{"tape":1,"shadowcat":"0.1.0","mode":"http","upstream":"x","client":"c","proxySession":"p","mcpSessionId":"s","protocolVersion":"2025-06-18","startedAt":"2026-01-01T00:00:00Z"}';
+  const init = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}';
+  writeFileSync(join(dir, 'h.jsonl'), [meta,
+    `{"t":0,"dir":"in","http":{"exchange":1,"method":"POST","path":"/mcp","status":0},"msg":${init}}`,
+    '{"t":1,"dir":"out","http":{"exchange":1,"status":200,"content-type":"text/event-stream","event-id":"1\\ndata: {\\"evil\\":1}"},"msg":{"jsonrpc":"2.0","id":1,"result":{}}}',
+    '{"t":1,"dir":"out","http":{"exchange":1,"status":200,"content-type":"text/event-stream","event-id":"9"},"msg":{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"s","version":"1"}}}}',
+    '{"t":2,"dir":"in","http":{"exchange":2,"method":"POST","path":"/mcp","status":0},"msg":{"jsonrpc":"2.0","id":2,"method":"ping"}}',
+    '{"t":3,"dir":"out","http":{"exchange":2,"status":1000,"content-type":"application/json"},"msg":{"jsonrpc":"2.0","id":2,"result":{}}}',
+    ''].join('\n'));
+  const replay = await startReplay([dir, '--timing', 'fast']);
+  try {
+    const post = async (body: string, sid?: string): Promise<{ status: number; text: string; sid: string | null }> => {
+      const res = await fetch(replay.url, { method: 'POST', body, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(sid === undefined ? {} : { 'mcp-session-id': sid }) } });
+      return { status: res.status, text: await res.text(), sid: res.headers.get('mcp-session-id') };
+    };
+    const first = await post(init);
+    assert.is(first.status, 200);
+    assert.not.match(first.text, /evil/, 'the event id could not write a field of its own');
+    assert.match(first.text, /id: 9\n/);
+    const ping = await post('{"jsonrpc":"2.0","id":2,"method":"ping"}', first.sid ?? undefined);
+    assert.match(ping.text, /"code":-32603/, 'the answer with a status Node cannot send was skipped: the call is unanswered');
+    assert.is(replay.cli.child.exitCode, null, 'replay is still running');
+    assert.match(JSON.stringify(replay.cli.lines), /not JSON and were skipped|skipped/);
+  } finally {
+    assert.is(await stop(replay.cli), 0);
+  }
 });
 
 const stdio = suite('tapes over stdio: forward stdio --record, then replay --stdio');

@@ -53,4 +53,37 @@ format('refused: not JSON, no metadata line, a newer format, an empty file, a fo
   assert.equal(tapeFiles(dir).map((f) => f.slice(dir.length + 1)), ['a.jsonl', 'b.jsonl', 'c.jsonl', 'd.jsonl', 'ok.jsonl']);
 });
 
+format('hostile lines are skipped and counted: values that would become SSE fields, headers or timers are checked', () => {
+  const lines = [META,
+    '{"t":0,"dir":"in","msg":{"jsonrpc":"2.0","id":1,"method":"ping"}}',
+    '{"t":1,"dir":"out","http":{"status":200,"event-id":"1\\ndata: {\\"evil\\":1}"},"msg":{"jsonrpc":"2.0","id":1,"result":{}}}',
+    '{"t":1,"dir":"out","http":{"status":1000},"msg":{"jsonrpc":"2.0","id":1,"result":{}}}',
+    '{"t":1,"dir":"out","http":{"status":"200"},"msg":{"jsonrpc":"2.0","id":1,"result":{}}}',
+    '{"t":1,"dir":"out","http":{"mcp-session-id":"a\\r\\nSet-Cookie: x=1"},"msg":{"jsonrpc":"2.0","id":1,"result":{}}}',
+    '{"t":1,"dir":"out","http":{"content-type":["text/event-stream"]},"msg":{"jsonrpc":"2.0","id":1,"result":{}}}',
+    '{"t":1,"dir":"out","http":"GET","msg":{"jsonrpc":"2.0","id":1,"result":{}}}',
+    '{"t":1e300,"dir":"out","msg":{"jsonrpc":"2.0","id":1,"result":{}}}',
+    '{"t":-1,"dir":"out","msg":{"jsonrpc":"2.0","id":1,"result":{}}}',
+    '{"t":"1","dir":"out","msg":{"jsonrpc":"2.0","id":1,"result":{}}}',
+    '{"t":1,"dir":"sideways","msg":{"jsonrpc":"2.0","id":1,"result":{}}}',
+    '{"t":1,"dir":"out","http":{"exchange":"x"},"msg":{"jsonrpc":"2.0","id":1,"result":{}}}',
+    '{"t":1,"dir":"out","skipped":5}',
+    '{"t":2,"dir":"out","http":{"status":200,"event-id":"7"},"msg":{"jsonrpc":"2.0","id":1,"result":{"__proto__":{"polluted":true}}}}',
+    '{"t":3,"end":"shutdown","messages":"many"}', ''];
+  const t = readTape(file('hostile.jsonl', lines.join('\n')));
+  assert.is(t.entries.length, 2, 'the ping and the last answer');
+  assert.is(t.unreadable, 13);
+  assert.is(t.end, null, 'a closing line with the wrong shape is no closing line');
+  assert.is(({} as Record<string, unknown>).polluted, undefined);
+});
+
+format('tape show prints no control characters or bidi overrides from a tape', () => {
+  const t = readTape(file('escapes.jsonl', [META.replace('"mode":"stdio"', '"mode":"\\u001b]0;owned\\u0007"'),
+    '{"t":0,"dir":"in","msg":{"jsonrpc":"2.0","id":"\\u001b[2J","method":"tools/call\\u001b[31m","params":{"name":"a\\u202eb"}}}',
+    '{"t":1,"dir":"out","msg":{"jsonrpc":"2.0","id":"\\u001b[2J","error":{"code":1,"message":"\\u009b6n"}}}', ''].join('\n')));
+  const shown = showTape(t, paintFor(false, {})).join('\n');
+  assert.not.match(shown, /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/);
+  assert.match(shown, /tools\/call\?\[31m/);
+});
+
 format.run();
