@@ -173,6 +173,10 @@ bp('a BOM, bytes that are not UTF-8, case-folded members and non-string names ar
   assert.is(blockedCalls().length, 1, 'express strips the BOM');
   parsed = [];
   refused(await rawExchange(proxy!.port, request(bom, typeHeaders(['application/json']))), 'BOM');
+  // Python's json.loads reads UTF-16 and UTF-32 bytes, with or without a BOM, and strips a UTF-8 BOM.
+  refused(await rawExchange(proxy!.port, request(Buffer.from(ECHO, 'utf16le'), typeHeaders(['application/json']))), 'UTF-16LE');
+  refused(await rawExchange(proxy!.port, request(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(ECHO, 'utf16le')]), typeHeaders(['application/json']))), 'UTF-16LE with BOM');
+  refused(await rawExchange(proxy!.port, request(Buffer.from(ECHO, 'utf16le').swap16(), typeHeaders(['application/json']))), 'UTF-16BE');
   const bad = Buffer.from(ECHO.replace('"echo"', '"ech\u00ffo"'), 'latin1');
   refused(await rawExchange(proxy!.port, request(bad, typeHeaders(['application/json']))), 'invalid UTF-8');
   // Go's encoding/json matches member names case-insensitively (Unicode simple folding:
