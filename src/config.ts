@@ -275,7 +275,7 @@ export function flagRow(name: string): FlagRow | undefined {
 /** Checks that need more than one flag; throws ConfigError. */
 export function checkConfig(config: Config): void {
   if (config.mode === 'tcp' && config.upstream === null) throw new ConfigError('forward tcp needs --upstream host:port');
-  if (config.mode === 'stdio' && config.command.length === 0) throw new ConfigError('forward stdio needs a command after --');
+  if (config.mode === 'stdio' && config.command.length === 0) throw new ConfigError('forward stdio needs a command: shadowcat forward stdio [flags] [--] <command> [args...]');
   if (config.mode !== 'stdio' && config.command.length > 0) throw new ConfigError(`forward ${config.mode} takes no command after --`);
   if (config.adminToken === '') throw new ConfigError('--admin-token needs a value');
   if (config.policyFile !== null && config.inspectLimitBytes === 0) throw new ConfigError('--policy needs --inspect-limit above 0: a policy must read the messages it rules on');

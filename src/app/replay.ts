@@ -32,8 +32,9 @@ export async function runReplay(args: ReplayArgs, log: Logger): Promise<void> {
   });
 }
 
-/** Prints a tape's timeline; throws TapeError. */
-export function runTapeShow(file: string): void {
-  const lines = showTape(readTape(file), paintFor(process.stdout.isTTY === true, process.env));
-  process.stdout.write(`${lines.join('\n')}\n`);
+/** Prints the timeline of a tape, or of each tape of a folder (oldest first, a blank line between); throws TapeError. */
+export function runTapeShow(target: string): void {
+  const paint = paintFor(process.stdout.isTTY === true, process.env);
+  const shown = tapeFiles(target).map((file) => showTape(readTape(file), paint).join('\n'));
+  process.stdout.write(`${shown.join('\n\n')}\n`);
 }

@@ -30,7 +30,7 @@ Usage:
                           [--record DIR] [limits] [--admin-port 9090]
                           [--log-level info]
   shadowcat forward tcp   --port 8080 --upstream host:port [--upstream-tls] [--multi-session] [--workers N] [limits]
-  shadowcat forward stdio [--policy FILE] [--record DIR] [--log-level info] -- <command> [args...]
+  shadowcat forward stdio [--policy FILE] [--record DIR] [--log-level info] [--] <command> [args...]
   shadowcat replay TAPE|DIR --port 8080 [--timing recorded|fast] | --stdio
   shadowcat tape show FILE
   shadowcat --help | --version
@@ -45,11 +45,12 @@ Usage: shadowcat forward http --port 8080 [--host 127.0.0.1] [--url URL] [--mult
 Usage: shadowcat forward tcp --port 8080 --upstream host:port [flags]`,
   stdio: `shadowcat forward stdio — proxy a stdio MCP server
 
-Usage: shadowcat forward stdio [flags] -- <command> [args...]
+Usage: shadowcat forward stdio [flags] [--] <command> [args...]
 
 Spawns <command>, joins our stdin/stdout to the child's, and frames the newline-delimited
 JSON-RPC messages on the side for logs and metrics (with --policy, each client line is
-judged before it reaches the child). Logs go to stderr. Exits with the child's exit code.`,
+judged before it reaches the child). Logs go to stderr. Exits with the child's exit code.
+The first argument that is not one of our flags starts the command; \`--\` is optional.`,
 });
 
 const GROUP_TITLES = { main: '', limits: 'Limits:', common: 'Common:' } as const;
@@ -120,6 +121,12 @@ export function parseConfig(argv: readonly string[], version: string, env: CliEn
     }
     if (arg === '-v' || arg === '--version') return { kind: 'version', text: version };
     if (!arg.startsWith('-') || arg === '-') {
+      // forward stdio: the first argument that is not a flag starts the command, since
+      // launchers (the MCP Inspector among them) drop the `--` a user wrote.
+      if (positional.length === 2 && positional[0] === 'forward' && positional[1] === 'stdio') {
+        command = argv.slice(i);
+        break;
+      }
       positional.push(arg);
       continue;
     }

@@ -1,5 +1,5 @@
 // Command lines of the tape commands: `shadowcat replay TAPE|DIR [--port P] [--host H]
-// [--timing recorded|fast] [--stdio] [--log-level L]` and `shadowcat tape show FILE`.
+// [--timing recorded|fast] [--stdio] [--log-level L]` and `shadowcat tape show FILE|DIR`.
 // Their own small table: they run no proxy, so the proxy's flags do not apply.
 
 import { ConfigError } from '../errors.js';
@@ -34,12 +34,13 @@ tape in DIR is one pool of calls.
   --log-level L           trace|debug|info|warn|error|fatal|silent (default info; logs go to stderr)
   -h, --help              this help`;
 
-export const TAPE_HELP = `shadowcat tape show FILE — a tape as a readable timeline
+export const TAPE_HELP = `shadowcat tape show FILE|DIR — a tape as a readable timeline
 
-Usage: shadowcat tape show FILE
+Usage: shadowcat tape show FILE|DIR
 
 Prints time, direction (→ client to server, ← server to client), method, tool, id, latency
-and errors of every message; colours on a terminal only (NO_COLOR turns them off).`;
+and errors of every message; a folder: each of its .jsonl tapes, oldest first. Colours on a
+terminal only (NO_COLOR turns them off).`;
 
 const LEVELS: readonly string[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -98,12 +99,12 @@ export function parseReplayArgs(argv: readonly string[]): ReplayArgs | 'help' {
   return Object.freeze({ target, host, port, timing, stdio, logLevel });
 }
 
-/** Reads `tape`'s arguments (after the word tape): the file to show; throws ConfigError. */
+/** Reads `tape`'s arguments (after the word tape): the file or folder to show; throws ConfigError. */
 export function parseTapeArgs(argv: readonly string[]): { readonly file: string } | 'help' {
   if (argv.includes('-h') || argv.includes('--help')) return 'help';
   const [sub, file, extra] = argv;
   if (sub !== 'show') throw new ConfigError(sub === undefined ? "tape needs a subcommand: 'shadowcat tape show FILE'" : `unknown tape subcommand '${sub}': expected show`);
-  if (file === undefined) throw new ConfigError('tape show needs a tape file');
+  if (file === undefined) throw new ConfigError('tape show needs a tape file or a folder of tapes');
   if (extra !== undefined) throw new ConfigError(`unexpected argument '${extra}'`);
   if (file.startsWith('--')) throw new ConfigError(`unknown flag ${file} for tape show`);
   return { file };

@@ -124,4 +124,20 @@ stdio('a command that cannot start exits 127 with a clear log line', async () =>
   assert.not.ok(logLines(err).some((l) => l.msg === 'child started' || l.msg === 'child exited'));
 });
 
+stdio('without `--`, as the Inspector and other launchers pass it: the SDK client reaches server-everything', async () => {
+  const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+  const { StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
+  const { EVERYTHING } = await import('../helpers/everything.js');
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, 'forward', 'stdio', '--log-level', 'warn', process.execPath, EVERYTHING, 'stdio'],
+    stderr: 'pipe',
+  });
+  const client = new Client({ name: 'no-dashdash', version: '1.0.0' });
+  await client.connect(transport);
+  const echo = await client.callTool({ name: 'echo', arguments: { message: 'hi' } });
+  assert.match(JSON.stringify(echo), /Echo: hi/);
+  await client.close();
+});
+
 stdio.run();

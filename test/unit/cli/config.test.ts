@@ -48,6 +48,12 @@ config('tcp needs --upstream host:port; stdio needs a command', () => {
   assert.equal(t.upstream, { host: 'localhost', port: 9000 });
   const s = run(['forward', 'stdio', '--', 'node', 'server.js', '--port', '3']);
   assert.equal([...s.command], ['node', 'server.js', '--port', '3']);
+  // Without `--` (launchers drop it): the first argument that is not a flag starts the command.
+  const npx = run(['forward', 'stdio', '--log-level', 'warn', 'npx', '-y', '@modelcontextprotocol/server-everything', '--', 'x']);
+  assert.equal([...npx.command], ['npx', '-y', '@modelcontextprotocol/server-everything', '--', 'x']);
+  assert.is(npx.logLevel, 'warn');
+  const help = run(['forward', 'stdio', 'node', 'server.js', '--help']);
+  assert.equal([...help.command], ['node', 'server.js', '--help'], "the command's own --help is the command's");
 });
 
 const bad: Array<[string[], RegExp]> = [
