@@ -32,8 +32,11 @@ test-only:
 	node tools/run-tests.mjs $(FILTER)
 
 # Started for speed (README, "Running it for speed"): single-threaded GC, glibc keeps freed heap.
+# `make run PORT=8081 ADMIN_PORT=9091` when 8080 or 9090 is taken.
+PORT ?= 8080
+ADMIN_PORT ?= 9090
 run: build
-	GLIBC_TUNABLES=glibc.malloc.trim_threshold=33554432 node --single-threaded-gc dist/cli.js forward http --port 8080 --multi-session --admin-port 9090
+	GLIBC_TUNABLES=glibc.malloc.trim_threshold=33554432 node --single-threaded-gc dist/cli.js forward http --port $(PORT) --multi-session --admin-port $(ADMIN_PORT)
 
 bench: build
 	npx tsc -p test/tsconfig.json

@@ -43,6 +43,8 @@ async function runNetwork(given: Config): Promise<void> {
     process.exit(130);
   });
   const addr = await app.listen();
+  // One word at start when the upstream cannot be reached (from the first worker alone with --workers).
+  if (!worker || cluster.worker?.id === 1) void app.probeUpstream();
   if (worker) {
     serveWorker(app, addr.port);
     return;

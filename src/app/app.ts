@@ -26,7 +26,7 @@ import { TcpPipe } from '../proxy/tcp-pipe.js';
 import { RateLimiter } from '../policy/rate-limit.js';
 import { Registry } from '../session/registry.js';
 import { Session, type CloseReason } from '../session/session.js';
-import type { UpstreamTarget } from '../upstream/connect.js';
+import { dial, type UpstreamTarget } from '../upstream/connect.js';
 import { OwnUpstream, SharedLink, type UpstreamSource } from '../upstream/upstream-source.js';
 import { UpstreamTls } from '../upstream/upstream-tls.js';
 import { UpstreamPool } from '../upstream/upstream-pool.js';
@@ -61,6 +61,8 @@ export interface App {
   readonly draining: boolean;
   /** Re-reads the --policy file (SIGHUP); false when there is none or it failed (the old rules stay). */
   reloadPolicy(): boolean;
+  /** After listen(): dials the upstream once and logs one warning if it cannot be reached (a start never fails for it); resolves with whether it answered. */
+  probeUpstream(): Promise<boolean>;
   /** The rules in force, or null without --policy. */
   policy(): PolicySnapshot | null;
   /** What the admin API shows of this process (a --workers primary asks each worker's). */
@@ -139,6 +141,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   let shared: SharedLink | null = null;
   let pool: UpstreamPool | null = null;
   let target: UpstreamTarget | null = null;
+  let upstreamName = '';
+  let probe: net.Socket | null = null;
   let rewrite: RequestRewrite | null = null;
   let exchangeContext: ExchangeContext | null = null;
   let upstreamUrl: URL | null = config.upstreamUrl;
@@ -215,6 +219,25 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       return draining;
     },
 
+    probeUpstream(): Promise<boolean> {
+      const to = target;
+      if (to === null || demo !== null || closing !== null) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        probe = dial(to, (err, socket) => {
+          probe = null;
+          if (err === null) {
+            socket!.destroy();
+            log.debug({ upstream: upstreamName }, 'upstream reachable');
+            return resolve(true);
+          }
+          // A warning, never a refusal: the upstream may well start after the proxy.
+          if (closing === null) log.warn({ upstream: upstreamName, err: err.message }, 'upstream not reachable at start: requests get 502 until it is');
+          resolve(false);
+        });
+        probe.unref();
+      });
+    },
+
     reloadPolicy(): boolean {
       return policy?.reload('SIGHUP') ?? false;
     },
@@ -248,7 +271,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       } else {
         target = makeTarget(config.upstream!.host, config.upstream!.port, config.upstreamTls);
       }
-      const upstreamName = upstreamUrl === null ? `${target.host}:${target.port}` : publicUrl(upstreamUrl);
+      upstreamName = upstreamUrl === null ? `${target.host}:${target.port}` : publicUrl(upstreamUrl);
       if (recorder !== null && upstreamUrl !== null) {
         recorder.upstream = upstreamName;
         log.info({ dir: config.recordDir }, 'recording tapes');
@@ -322,6 +345,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         exchangeContext?.clocks.response.close();
         const adminClosed = closeServer(admin);
         admin?.closeAllConnections();
+        probe?.destroy();
         await Promise.all([stopAccepting, adminClosed, demo?.close()]);
         // Sessions are closed, so every tape has its last message: flush them (bounded wait).
         await recorder?.close(Math.max(1000, drainMs));

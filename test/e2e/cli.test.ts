@@ -11,6 +11,38 @@ import { startHttpUpstream } from '../helpers/upstreams.js';
 
 const cli = suite('cli');
 
+cli('an upstream that cannot be reached at start: one warning line, and the proxy serves anyway; a reachable one: no warning', async () => {
+  const { closedPort } = await import('../helpers/upstreams.js');
+  const port = await closedPort();
+  for (const args of [['forward', 'http', '--url', `http://127.0.0.1:${port}/mcp`], ['forward', 'tcp', '--upstream', `127.0.0.1:${port}`]]) {
+    const p = startCli([...args, '--port', '0']);
+    try {
+      const listening = await p.waitFor((l) => l.msg === 'listening');
+      const warning = await p.waitFor((l) => l.msg === 'upstream not reachable at start: requests get 502 until it is');
+      assert.is(warning.level, 40);
+      assert.match(String(warning.err), /ECONNREFUSED/);
+      const c = net.connect(Number(listening.port), '127.0.0.1');
+      await new Promise<void>((r, j) => c.once('connect', () => r()).once('error', j));
+      c.destroy();
+      assert.is(p.child.exitCode, null, 'still running');
+    } finally {
+      p.child.kill('SIGTERM');
+      assert.is(await p.exited, 0);
+    }
+    assert.is(p.lines.filter((l) => String(l.msg).startsWith('upstream not reachable')).length, 1);
+  }
+  const up = await startHttpUpstream((_req, res) => res.end());
+  const ok = startCli(['forward', 'http', '--url', up.url, '--port', '0', '--log-level', 'debug']);
+  try {
+    await ok.waitFor((l) => l.msg === 'upstream reachable');
+    assert.not.ok(ok.lines.some((l) => String(l.msg).startsWith('upstream not reachable')));
+  } finally {
+    ok.child.kill('SIGTERM');
+    await ok.exited;
+    await up.close();
+  }
+});
+
 cli('a bad flag prints one line and exits 2', async () => {
   const r = await runCli(['forward', 'http', '--port', 'eighty']);
   assert.is(r.code, 2);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { helpText, parseConfig } from '../../../dist/cli/config.js';
@@ -96,6 +97,24 @@ for (const [argv, message] of bad) {
     }
   });
 }
+
+config("README's usage block names every flag of each mode's --help, and no flag --help lacks", () => {
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const start = readme.indexOf('## Usage');
+  const block = readme.slice(readme.indexOf('```', start) + 3, readme.indexOf('```', readme.indexOf('```', start) + 3));
+  const lines = block.split('\n');
+  const limits = lines.filter((l) => /^(limits:| {8}--)/.test(l)).join(' ');
+  for (const mode of ['http', 'tcp', 'stdio'] as const) {
+    const own = lines.slice(lines.findIndex((l) => l.startsWith(`shadowcat forward ${mode}`)));
+    const usage = own.slice(0, own.slice(1).findIndex((l) => l.startsWith('shadowcat')) + 1).join(' ');
+    const flagsIn = (text: string): Set<string> => new Set([...text.matchAll(/--[a-z][a-z-]+/g)].map((m) => m[0]));
+    const usageFlags = flagsIn(`${usage} ${usage.includes('[limits]') ? limits : ''}`);
+    const helpFlags = flagsIn(helpText(mode));
+    for (const f of helpFlags) if (f !== '--help' && f !== '--version') assert.ok(usageFlags.has(f), `README usage of forward ${mode} lacks ${f}`);
+    // The shared limits line lists them all; a mode's own lines name only its flags.
+    for (const f of flagsIn(usage)) if (FLAGS.some((r) => `--${r.name}` === f)) assert.ok(helpFlags.has(f), `README usage of forward ${mode} names ${f}, which its --help lacks`);
+  }
+});
 
 config('help and version', () => {
   assert.is(parseConfig(['--version'], '1.2.3').kind, 'version');
