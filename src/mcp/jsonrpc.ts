@@ -21,9 +21,11 @@ export const KNOWN_METHOD_NAMES: readonly string[] = [
   'initialize', 'ping', 'tools/list', 'tools/call', 'resources/list', 'resources/read', 'resources/templates/list',
   'resources/subscribe', 'resources/unsubscribe', 'prompts/list', 'prompts/get', 'completion/complete',
   'logging/setLevel', 'sampling/createMessage', 'roots/list', 'elicitation/create',
+  'tasks/get', 'tasks/result', 'tasks/list', 'tasks/cancel',
   'notifications/initialized', 'notifications/cancelled', 'notifications/progress', 'notifications/message',
   'notifications/resources/updated', 'notifications/resources/list_changed', 'notifications/tools/list_changed',
-  'notifications/prompts/list_changed', 'notifications/roots/list_changed',
+  'notifications/prompts/list_changed', 'notifications/roots/list_changed', 'notifications/tasks/status',
+  'notifications/elicitation/complete',
 ];
 const KNOWN_METHODS = new Set(KNOWN_METHOD_NAMES);
 

@@ -5,6 +5,7 @@
 
 import { readDataFile } from '../data-file.js';
 import { ConfigError } from '../errors.js';
+import { KNOWN_METHOD_NAMES } from '../mcp/jsonrpc.js';
 import type { ClientCall } from '../mcp/message.js';
 import { CidrList } from './cidr.js';
 
@@ -49,11 +50,40 @@ export interface RuleMatch {
   readonly hiddenCall: boolean;
 }
 
-const RULE_KEYS = new Set(['name', 'match', 'action', 'message', 'names', 'result', 'ms']);
+const RULE_KEYS = new Set(['name', 'match', 'action', 'message', 'names', 'result', 'ms', 'custom']);
+// The methods whose params.name (or params.uri) a rule's `tool` is matched against.
+const NAMED_METHODS: readonly string[] = ['tools/call', 'prompts/get', 'resources/read'];
 const MATCH_KEYS = new Set(['method', 'tool', 'client', 'mcpSessionId', 'direction']);
 const NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 const MAX_DELAY_MS = 600_000;
 const METHOD_CACHE = 1024;
+
+/** The name in `names` closest to `text` by edit distance. */
+function nearest(text: string, names: readonly string[]): string {
+  let best = names[0]!;
+  let bestD = Infinity;
+  for (const n of names) {
+    const d = editDistance(text, n);
+    if (d < bestD) {
+      best = n;
+      bestD = d;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance, two rows. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
 
 /** The regular-expression source of a glob (unanchored). */
 function globSource(pattern: string): string {
@@ -211,6 +241,18 @@ export function compileRules(doc: unknown, where: string): RuleSet {
     };
     const method = str('method');
     const tool = str('tool');
+    if (r.custom !== undefined && typeof r.custom !== 'boolean') bad('custom', 'expected true or false');
+    // A method no message will carry is a rule that never matches: a policy that fails open.
+    if (method !== null && r.custom !== true) {
+      const m = glob(method);
+      const known = KNOWN_METHOD_NAMES.filter(m);
+      if (known.length === 0) {
+        bad('match.method', `'${method}' is no MCP method (nearest: ${nearest(method, KNOWN_METHOD_NAMES)}); a server's own method needs custom: true`);
+      }
+      if (tool !== null && !known.some((k) => NAMED_METHODS.includes(k))) {
+        bad('match.tool', `'${method}' carries no tool name (tool matches ${NAMED_METHODS.join(', ')})`);
+      }
+    }
     const mcp = str('mcpSessionId');
     const direction = str('direction') ?? 'request';
     if (direction !== 'request' && direction !== 'notification') bad('match.direction', 'expected request or notification');

@@ -466,6 +466,34 @@ cli('a bad rule file is a one-line error naming the rule and field, exit 2', asy
   assert.is(tcp.code, 2);
 });
 
+cli('a typo in a rule\'s method fails the start, and a live edit to one keeps the old rules; custom: true loads', async () => {
+  const typo = policyFile('typo.yaml', 'rules:\n  - name: no-sum\n    match: { method: tools/cal, tool: get-sum }\n    action: block\n');
+  const r = await runCli(['forward', 'http', '--port', '0', '--policy', typo]);
+  assert.is(r.code, 2);
+  assert.is(r.stderr.trim().split('\n').length, 1);
+  assert.match(r.stderr, /rule 1 \(no-sum\): match.method: 'tools\/cal' is no MCP method \(nearest: tools\/call\)/);
+  const file = policyFile('live.yaml', 'rules:\n  - name: no-sum\n    match: { method: tools/call, tool: get-sum }\n    action: block\n');
+  const p = startCli(['forward', 'http', '--port', '0', '--multi-session', '--policy', file]);
+  try {
+    const port = Number((await p.waitFor((l) => l.msg === 'listening')).port);
+    writeFileSync(file, 'rules:\n  - name: no-sum\n    match: { method: tools/cal, tool: get-sum }\n    action: block\n');
+    const failed = await p.waitFor((l) => l.msg === 'policy reload failed: the rules in force stay');
+    assert.match(String(failed.err), /nearest: tools\/call/);
+    // The demo server has get-sum: the old rule still blocks it.
+    const { client, transport, agent } = sdkClient(`http://127.0.0.1:${port}/mcp`, 'typo');
+    await client.connect(transport);
+    await expectMcpError(client.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } }), -32001, /blocked by policy rule no-sum/);
+    writeFileSync(file, 'rules:\n  - name: deploy\n    custom: true\n    match: { method: acme/deploy }\n    action: block\n');
+    const reloaded = await p.waitFor((l) => l.msg === 'policy reloaded');
+    assert.is(reloaded.rules, 1);
+    await client.close();
+    await agent.close();
+  } finally {
+    p.child.kill('SIGTERM');
+    assert.is(await p.exited, 0);
+  }
+});
+
 cli('SIGHUP reloads the file; a broken file is logged and the old rules stay', async () => {
   const file = policyFile('hup.json', JSON.stringify({ rules: [{ name: 'one', action: 'block', match: { method: 'tools/call' } }] }));
   const p = startCli(['forward', 'http', '--port', '0', '--policy', file, '--log-level', 'info']);

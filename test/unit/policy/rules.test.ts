@@ -43,6 +43,23 @@ valid('each problem names the rule and field', () => {
   for (const [doc, re] of cases) assert.match(errorOf(doc), re, JSON.stringify(doc));
 });
 
+valid('a method no MCP message carries is a load error naming the nearest method, unless the rule says custom: true', () => {
+  assert.match(errorOf({ rules: [{ name: 'sum', action: 'block', match: { method: 'tools/cal', tool: 'get-sum' } }] }),
+    /^policy test.yaml: rule 1 \(sum\): match.method: 'tools\/cal' is no MCP method \(nearest: tools\/call\); a server's own method needs custom: true$/);
+  assert.match(errorOf({ rules: [{ name: 'a', action: 'block', match: { method: 'resource/read' } }] }), /nearest: resources\/read/);
+  assert.match(errorOf({ rules: [{ name: 'a', action: 'block', match: { method: 'Tools/call' } }] }), /nearest: tools\/call/);
+  assert.match(errorOf({ rules: [{ name: 'a', action: 'block', match: { method: 'tool/*' } }] }), /is no MCP method/);
+  // A tool name on a method that carries none would never match either.
+  assert.match(errorOf({ rules: [{ name: 'a', action: 'block', match: { method: 'tools/list', tool: 'x' } }] }), /match.tool: 'tools\/list' carries no tool name/);
+  assert.match(errorOf({ rules: [{ name: 'a', action: 'block', custom: 'yes', match: { method: 'x' } }] }), /custom: expected true or false/);
+  // Globs that match a known method, every revision's methods, and custom methods load.
+  for (const method of ['tools/call', 'tools/*', '*', 'notifications/*', 'resources/?ead', 'tasks/get', 'elicitation/create', 'notifications/elicitation/complete']) {
+    assert.is(errorOf({ rules: [{ name: 'a', action: 'block', match: { method } }] }), 'no error', method);
+  }
+  assert.is(errorOf({ rules: [{ name: 'a', action: 'block', match: { method: '*/call', tool: 'x' } }] }), 'no error');
+  assert.is(errorOf({ rules: [{ name: 'a', action: 'block', custom: true, match: { method: 'acme/deploy', tool: 'prod' } }] }), 'no error');
+});
+
 valid('files by extension; YAML with a repeated key is refused', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rules-'));
   try {
