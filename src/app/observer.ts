@@ -89,6 +89,10 @@ export class SessionObserver implements ExchangeObserver {
     this.#inspector?.onAnswer(body);
   }
 
+  requestIdJson(): string | null {
+    return this.#inspector?.requestIdJson() ?? null;
+  }
+
   onResponseEnd(req: RequestHead | null, status: number, durationMs: number): void {
     this.#inspector?.onResponseEnd();
     this.#metrics.requestDone(status, durationMs / 1000);

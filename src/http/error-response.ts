@@ -44,16 +44,17 @@ export function reasonFor(err: unknown): string {
   return REASON_WORD[err.code] ?? err.code.toLowerCase();
 }
 
-/** The JSON-RPC error body SPEC names, as a string. */
-export function errorBody(err: unknown): string {
+/** The JSON-RPC error body SPEC names, as a string; `idJson` the request's id as JSON text when it was read. */
+export function errorBody(err: unknown, idJson: string | null = null): string {
   const message = err instanceof ProxyError ? err.message : 'internal error';
-  return JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message, data: { reason: reasonFor(err) } } });
+  const body = JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message, data: { reason: reasonFor(err) } } });
+  return idJson === null ? body : `{"jsonrpc":"2.0","id":${idJson}${body.slice(body.indexOf(',"error"'))}`;
 }
 
-/** A complete HTTP/1.1 error response; `close` adds Connection: close. */
-export function errorResponse(err: unknown, close: boolean): Buffer {
+/** A complete HTTP/1.1 error response; `close` adds Connection: close; `idJson` as errorBody. */
+export function errorResponse(err: unknown, close: boolean, idJson: string | null = null): Buffer {
   const status = statusFor(err);
-  const body = errorBody(err);
+  const body = errorBody(err, idJson);
   let head = `HTTP/1.1 ${status} ${REASON[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
   if (err instanceof ProxyError && err.retryAfterSeconds !== undefined) head += `Retry-After: ${err.retryAfterSeconds}\r\n`;
   if (close) head += 'Connection: close\r\n';

@@ -8,10 +8,11 @@
 import type { RequestHead, ResponseHead } from '../http/head.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Correlator, Pending } from './correlator.js';
-import { Envelope, ENVELOPE_FALLBACK, ENVELOPE_MALFORMED, ENVELOPE_OK, readEnvelope } from './envelope.js';
+import { CallEnvelope, Envelope, ENVELOPE_FALLBACK, ENVELOPE_MALFORMED, ENVELOPE_OK, readCallEnvelope, readEnvelope } from './envelope.js';
 import { classify, parseMessages, type MessageKind } from './jsonrpc.js';
 import type { HttpFacts, LazyLogger, McpMessage, MessageHooks, MessageObserver, Sender, SkippedBody } from './message.js';
 import type { CounterSeries, HistogramSeries } from '../observe/hot-metrics.js';
+import { requestIdOf } from './request-id.js';
 import { SseReader } from './sse-reader.js';
 
 /** Where the messages a sink reads come from; the inspector of a connection keeps one. */
@@ -95,6 +96,7 @@ export class McpMessageSink {
   /** Some observer reads HTTP facts, skipped bodies and session ends (the recorder). */
   readonly wantsHttp: boolean;
   #exchanges = 0;
+  readonly #call = new CallEnvelope();
 
   /** `fullParse`: read every message with JSON.parse, for the tool names debug lines show. */
   constructor(hooks: MessageHooks, metrics: Metrics, limitBytes: number, fullParse: boolean) {
@@ -133,7 +135,14 @@ export class McpMessageSink {
     const read = this.#fullParse ? ENVELOPE_FALLBACK : readEnvelope(buf, start, end, this.#envelope);
     if (read === ENVELOPE_OK) {
       const env = this.#envelope;
-      this.#emit(env.kind, env.method, env.id, null, buf.subarray(start, end), from, origin);
+      let name: string | null = null;
+      if (env.kind === 'request' && (env.method === 'tools/call' || env.method === 'prompts/get' || env.method === 'resources/read')) {
+        // The envelope read stops before params: the name (McpMessage.name) takes the strict read.
+        const call = this.#call;
+        if (readCallEnvelope(buf, start, end, call) !== ENVELOPE_OK) return this.#parse(buf, start, end, from, origin);
+        name = env.method === 'resources/read' ? call.uri : call.name;
+      }
+      this.#emit(env.kind, env.method, env.id, name, buf.subarray(start, end), from, origin);
     } else if (read === ENVELOPE_FALLBACK) {
       this.#parse(buf, start, end, from, origin);
     } else if (read === ENVELOPE_MALFORMED) {
@@ -302,6 +311,8 @@ export class McpInspector {
   #reqFacts: ExchangeFacts | null = null;
   /** The MCP session a DELETE being answered ends. */
   #deleted: string | null = null;
+  /** The request body read whole, kept until its response head (an error the proxy writes before then names its id). */
+  #unanswered: Buffer | null = null;
 
   constructor(sink: McpMessageSink, log: LazyLogger, proxySessionId: string, clientIp: string) {
     this.#sink = sink;
@@ -311,6 +322,7 @@ export class McpInspector {
   /** A request head: decide whether its body is a JSON-RPC message to read. */
   onRequestHead(req: RequestHead): void {
     this.#origin.mcpSession = req.mcpSessionId;
+    this.#unanswered = null;
     this.#request = null;
     this.#response = null;
     this.#sse = null;
@@ -360,11 +372,21 @@ export class McpInspector {
     }
     this.#request = null;
     if (body.overflow) this.#sink.skippedBody('too_large', 'client', this.#origin, body.bytes);
-    else this.#sink.body(body.take(), 'client', this.#origin);
+    else {
+      const whole = body.take();
+      this.#unanswered = whole;
+      this.#sink.body(whole, 'client', this.#origin);
+    }
+  }
+
+  /** The id (JSON text) of the request read whole and not yet answered, or null. */
+  requestIdJson(): string | null {
+    return this.#unanswered === null ? null : requestIdOf(this.#unanswered);
   }
 
   /** A response head: JSON bodies are collected, event streams read event by event. */
   onResponseHead(req: RequestHead, res: ResponseHead): void {
+    this.#unanswered = null;
     // The response keeps the request's scope, even when it is the one that first names
     // the MCP session (initialize): that is what lets the two be correlated.
     let origin = this.#origin;
@@ -405,6 +427,7 @@ export class McpInspector {
   }
 
   onResponseEnd(): void {
+    this.#unanswered = null;
     const body = this.#response;
     this.#response = null;
     this.#sse = null;
@@ -426,6 +449,7 @@ export class McpInspector {
 
   /** A decider answered the request: the answer is the server's message. */
   onAnswer(body: Buffer): void {
+    this.#unanswered = null;
     if (this.#sink.wantsHttp) {
       const q = this.#reqFacts;
       this.#origin.http = new ExchangeFacts(q?.exchange ?? this.#sink.nextExchange(), q?.method ?? 'POST', q?.path ?? '', 200, 'application/json', q?.mcpSessionId ?? null, null);

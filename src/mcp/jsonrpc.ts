@@ -12,7 +12,7 @@ export interface MessageInfo {
   readonly method: string;
   /** Id as a correlation key (JSON text), or null. */
   readonly id: string | null;
-  /** params.name of a tools/call. */
+  /** params.name of a tools/call or prompts/get, params.uri of a resources/read. */
   readonly tool: string | null;
 }
 
@@ -41,7 +41,9 @@ export function classify(value: unknown): MessageInfo {
   const id = m.id === undefined || m.id === null ? null : JSON.stringify(m.id);
   if (typeof m.method === 'string') {
     const params = m.params as Record<string, unknown> | undefined;
-    const tool = m.method === 'tools/call' && typeof params?.name === 'string' ? params.name : null;
+    const key = m.method === 'tools/call' || m.method === 'prompts/get' ? 'name' : m.method === 'resources/read' ? 'uri' : null;
+    const named = key === null || typeof params !== 'object' || params === null ? undefined : params[key];
+    const tool = typeof named === 'string' ? named : null;
     return { kind: id === null ? 'notification' : 'request', method: methodLabel(m.method), id, tool };
   }
   if ('error' in m) return { kind: 'error', method: '', id, tool: null };

@@ -24,6 +24,7 @@ import { BodyCollector, isJson } from '../mcp/inspector.js';
 import type { RewriteVerdict } from '../mcp/message.js';
 import { JsonBodyRewrite, SseRewrite, type ResponseTransform } from '../mcp/result-rewrite.js';
 import { CallEnvelope, ENVELOPE_OK, readCallEnvelope } from '../mcp/envelope.js';
+import { requestIdOf } from '../mcp/request-id.js';
 import { REPLAYED_METHODS, type SessionRecovery } from '../mcp/session-recovery.js';
 import type { Session, SessionOwner, CloseReason } from '../session/session.js';
 import { dialFailureKind, upstreamSocketError } from '../upstream/connect.js';
@@ -207,6 +208,8 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
   #rewriteId = '';
   /** The judgement of a body that came whole with its head, kept for #judge when it holds the request. */
   #preJudged: Judgement | null = null;
+  /** The id of a request refused before its body reached the observer (read from the bytes at hand), for its error answer. */
+  #failIdJson: string | null = null;
   #resTransform: ResponseTransform | null = null;
   #resTransformChunked = false;
   #transformHead: ResponseHead | null = null;
@@ -444,6 +447,11 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
     const wait = this.#ctx.admitRequest(this.#session.clientIp);
     if (wait > 0) {
       this.#req = req;
+      // Refused before its body is read: the id, when the whole body came with the head.
+      const bodyStart = headEnd - prev;
+      if (!req.chunked && req.contentLength > 0 && chunk.length - bodyStart >= req.contentLength) {
+        this.#failIdJson = requestIdOf(chunk.subarray(bodyStart, bodyStart + req.contentLength));
+      }
       this.#fail(new RateLimitedError('rate limit reached: slow down', wait));
       return null;
     }
@@ -1326,11 +1334,12 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
       this.#session.close(err instanceof ProxyError && err.side === 'upstream' ? 'upstream-error' : 'error', err);
       return;
     }
+    const idJson = this.#failIdJson ?? (this.#req === null ? null : this.#obs.requestIdJson());
     this.#obs.onResponseEnd(this.#req, status, this.#req === null ? 0 : performance.now() - this.#startedAt);
     const session = this.#session;
     this.#pauseClient(P_CLOSING);
     this.#handOffClient();
-    const answer = errorResponse(err, true);
+    const answer = errorResponse(err, true, idJson);
     session.bytesOut += answer.length;
     endAndLinger(this.#client, answer);
     session.close(err instanceof ProxyError && err.side === 'upstream' ? 'upstream-error' : 'error', err);

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import type { Config } from '../../dist/config.js';
 import { RawClient, rawExchange, type RawResponse } from '../helpers/raw-client.js';
 import { startProxy, until, type TestProxy } from '../helpers/proxy.js';
-import { readBody, startHttpUpstream, startNetUpstream, type TestServer } from '../helpers/upstreams.js';
+import { closedPort, readBody, startHttpUpstream, startNetUpstream, type TestServer } from '../helpers/upstreams.js';
 
 let up: TestServer;
 let proxy: TestProxy;
@@ -235,6 +235,57 @@ admission('429 with Retry-After once --rate-limit is spent', async () => {
   assert.equal(seen, ['POST /mcp one', 'POST /mcp two']);
 });
 
+const ids = suite('proxy-made errors carry the request\'s id when it was read');
+ids.after.each(teardown);
+
+const rpc = (id: string, extra = ''): string => {
+  const body = `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"echo"}}`;
+  return `POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Type: application/json\r\n${extra}Content-Length: ${body.length}\r\n\r\n${body}`;
+};
+const idOf = (r: RawResponse): unknown => (JSON.parse(r.body.toString()) as { id: unknown }).id;
+
+ids('502 from a closed port, 504 from a silent upstream, 429 from the rate limit: the id as sent; unread bodies: null', async () => {
+  const port = await closedPort();
+  const closed = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(`http://127.0.0.1:${port}/mcp`) });
+  try {
+    for (const id of ['1', '"req-7"', '0', '-3']) {
+      const r = await rawExchange(closed.port, rpc(id));
+      assert.is(r.status, 502);
+      assert.equal(idOf(r), JSON.parse(id));
+    }
+    // A notification has no id to carry; a body that is not JSON-RPC neither.
+    const note = '{"jsonrpc":"2.0","method":"notifications/initialized"}';
+    assert.is(idOf(await rawExchange(closed.port, `POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Type: application/json\r\nContent-Length: ${note.length}\r\n\r\n${note}`)), null);
+    assert.is(idOf(await rawExchange(closed.port, 'POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Type: application/json\r\nContent-Length: 3\r\n\r\nabc')), null);
+    // An escaped id is read with the full parser.
+    assert.is(idOf(await rawExchange(closed.port, rpc('"a\\u0062c"'))), 'abc');
+  } finally {
+    await closed.close();
+  }
+  await setup({ upstreamTimeoutMs: 300, rateLimit: 3 }, (req, res) => {
+    if (req.headers['x-stall'] === '1') {
+      hold.push(() => res.end());
+      return;
+    }
+    void readBody(req).then((b) => res.end(JSON.stringify({ echo: b.toString() })));
+  });
+  const slow = await rawExchange(proxy.port, rpc('8', 'X-Stall: 1\r\n'));
+  assert.is(slow.status, 504);
+  assert.is(idOf(slow), 8);
+  await goodRequest();
+  await goodRequest();
+  const limited = await rawExchange(proxy.port, rpc('9'));
+  assert.is(limited.status, 429);
+  assert.is(idOf(limited), 9);
+});
+
+ids('413 for a body never read: null', async () => {
+  await setup({ maxBodyBytes: 10 });
+  const r = await rawExchange(proxy.port, rpc('4'));
+  assert.is(r.status, 413);
+  assert.is(idOf(r), null);
+});
+
 const upstream = suite('502 and 504');
 upstream.after.each(teardown);
 
@@ -335,4 +386,5 @@ badRequests.run();
 codings.run();
 limits.run();
 admission.run();
+ids.run();
 upstream.run();

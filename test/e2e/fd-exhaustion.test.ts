@@ -43,12 +43,14 @@ fds('EMFILE on the upstream connect: 503 fd-exhausted with Retry-After, logged o
     await until(() => count('session end') > ended, 10_000, 'one session closed');
     const c = await RawClient.connect(port);
     clients.push(c);
-    c.write('POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Length: 2\r\n\r\n{}');
+    const ping = '{"jsonrpc":"2.0","id":31,"method":"ping"}';
+    c.write(`POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Type: application/json\r\nContent-Length: ${ping.length}\r\n\r\n${ping}`);
     const r = await c.readResponse({ timeoutMs: 10_000 });
     assert.is(r.status, 503, r.raw.toString('latin1'));
     assert.is(r.headers['retry-after'], '1');
     assert.is(r.headers.connection, 'close');
     assert.is(JSON.parse(r.body.toString()).error.data.reason, 'fd-exhausted');
+    assert.is(JSON.parse(r.body.toString()).id, 31, "the request's id");
     // The storm's log lines: at most one a second per kind.
     const seconds = (Date.now() - startedAt) / 1000;
     const lines = p.lines.filter((l) => l.kind === 'fd-exhausted').length + count('accept failed');

@@ -203,7 +203,8 @@ pack('import { startProxy } from \'shadowcat\': hooks see the messages, a decide
   assert.is(out.blocked?.code, -32001);
   assert.match(String(out.blocked?.message), /not from this hook/);
   assert.ok(out.seen.includes('client initialize'), out.seen.join(', '));
-  assert.ok(out.seen.includes('client tools/call'));
+  assert.ok(out.seen.includes('client tools/call echo'), `onMessage names the tool: ${out.seen.join(', ')}`);
+  assert.not.ok(out.seen.includes('client tools/call'), 'no tools/call without its name');
   assert.ok(out.seen.includes('server '), 'responses seen too');
   assert.ok(out.opened >= 1);
   assert.is(out.closed.length, out.opened, 'every session opened was closed');
