@@ -232,7 +232,7 @@ export const FLAGS: readonly FlagRow[] = Object.freeze([
     repeat: true, read: parseHeaderLine,
     help: 'add or replace a header on every request sent upstream (repeatable); ${VAR} is read from the environment; never logged' }),
   row({ name: 'recover-sessions', key: 'recoverSessions', arg: null, modes: HTTP, group: 'main', fallback: false,
-    help: 'when the upstream answers 404 for an MCP session it had initialised, re-run its handshake and retry, mapping the new session id to the client\'s' }),
+    help: 'when the upstream answers 404 (or the SDK examples\' 400 about the session id) for an MCP session it had initialised, re-run its handshake and retry, mapping the new session id to the client\'s' }),
   row({ name: 'multi-session', key: 'multiSession', arg: null, modes: NETWORK, group: 'main', fallback: false,
     help: 'every client connection is its own session with its own upstream connection (http default: one shared link)' }),
   row({ name: 'workers', key: 'workers', arg: 'N|auto', modes: NETWORK, group: 'main', fallback: 1, shown: '1',

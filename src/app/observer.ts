@@ -89,6 +89,10 @@ export class SessionObserver implements ExchangeObserver {
     this.#inspector?.onAnswer(body);
   }
 
+  onForgottenSession(req: RequestHead, res: ResponseHead): void {
+    this.#lint.onForgottenSession(req, res);
+  }
+
   requestIdJson(): string | null {
     return this.#inspector?.requestIdJson() ?? null;
   }

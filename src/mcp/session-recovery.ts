@@ -1,7 +1,8 @@
 // --recover-sessions (SPEC "MCP-aware resilience"): the proxy keeps each MCP session's
 // handshake (its `initialize` request and `notifications/initialized`, and its
 // `logging/setLevel` / `resources/subscribe` calls, bounded). When the upstream answers
-// 404 for a session it saw initialised (the server restarted or dropped it), the exchange
+// 404 for a session it saw initialised (the server restarted or dropped it; SDK example
+// servers say so with a 400 about the session id, see isForgottenSession), the exchange
 // asks this store to re-run that handshake upstream; the new upstream session id is then
 // mapped to the client's both ways for the rest of the session. The handshake is a few
 // requests on connections of its own, made with node:http (rare, off the data path).
@@ -16,6 +17,25 @@ import type { Metrics } from '../observe/metrics.js';
 export const REPLAYED_METHODS: ReadonlySet<string> = new Set(['notifications/initialized', 'logging/setLevel', 'resources/subscribe']);
 
 const MAX_SESSIONS = 10_000;
+/** Longest 400 body read to tell a forgotten session from another bad request. */
+const MAX_FORGOTTEN_BODY = 4096;
+
+/** True when an answer to a request of a known session says the upstream forgot it: a 404, or
+ *  the 400 that servers built on the SDK's examples (server-everything among them) send, a
+ *  JSON-RPC error about the session id ("Bad Request: No valid session ID provided"). */
+export function isForgottenSession(status: number, body: Buffer): boolean {
+  if (status === 404) return true;
+  if (status !== 400 || body.length === 0 || body.length > MAX_FORGOTTEN_BODY) return false;
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    return false;
+  }
+  const error = typeof value === 'object' && value !== null ? (value as { error?: unknown }).error : undefined;
+  const message = typeof error === 'object' && error !== null ? (error as { message?: unknown }).message : undefined;
+  return typeof message === 'string' && /session/i.test(message);
+}
 const MAX_REPLAYS = 32;
 
 interface KnownSession {

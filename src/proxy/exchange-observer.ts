@@ -24,6 +24,8 @@ export interface ExchangeObserver {
   onUpstreamConnected(socket: net.Socket): void;
   /** The upstream failed: `kind` is connect | timeout | reset | protocol | tls | fd-exhausted. */
   onUpstreamError(kind: string, error: unknown): void;
+  /** The upstream's answer said it forgot the session; held for a recovery, so onResponseHead does not see it. */
+  onForgottenSession(req: RequestHead, res: ResponseHead): void;
   /** The id (JSON text) of the request read whole and not yet answered, for an error the proxy writes; null when unknown. */
   requestIdJson(): string | null;
 }

@@ -25,7 +25,7 @@ import type { RewriteVerdict } from '../mcp/message.js';
 import { JsonBodyRewrite, SseRewrite, type ResponseTransform } from '../mcp/result-rewrite.js';
 import { CallEnvelope, ENVELOPE_OK, readCallEnvelope } from '../mcp/envelope.js';
 import { requestIdOf } from '../mcp/request-id.js';
-import { REPLAYED_METHODS, type SessionRecovery } from '../mcp/session-recovery.js';
+import { isForgottenSession, REPLAYED_METHODS, type SessionRecovery } from '../mcp/session-recovery.js';
 import type { Session, SessionOwner, CloseReason } from '../session/session.js';
 import { dialFailureKind, upstreamSocketError } from '../upstream/connect.js';
 import { routeUpstream, unrouteUpstream, type UpstreamHandler } from '../upstream/upstream-events.js';
@@ -866,7 +866,7 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
     this.#acquireUpstream(true);
   }
 
-  /** True when a 404 to this request may be a forgotten session worth recovering. */
+  /** True when a 404 (or the SDK examples' 400) to this request may be a forgotten session worth recovering. */
   #recoverable(req: RequestHead): boolean {
     const sid = req.mcpSessionId;
     if (this.#retried || sid === null || this.#reqPhase !== R_DONE || !this.#ctx.recovery!.knows(sid)) return false;
@@ -874,9 +874,10 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
     return req.contentLength <= 0 && !req.chunked ? true : this.#reqCopy !== null && !this.#reqCopy.overflow;
   }
 
-  /** The upstream forgot the session: hold the 404, re-run the handshake, then re-send or pass the 404 down. */
+  /** The upstream forgot the session: hold its answer, re-run the handshake, then re-send or pass the answer down. */
   #recoverSession(req: RequestHead, notFound: ResponseHead, notFoundBody: Buffer): void {
     this.#retried = true;
+    this.#obs.onForgottenSession(req, notFound);
     this.#clearResponseTimer();
     // The 404 was whole and alone; the retry takes a fresh link (a shared one goes back first).
     this.#letGoUpstream(false);
@@ -896,7 +897,7 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
     }, (err: unknown) => this.#fail(err));
   }
 
-  /** A recovery failed: the client gets the upstream's 404 as it was. */
+  /** A recovery failed: the client gets the upstream's 404 (or 400) as it was. */
   #passNotFound(req: RequestHead, res: ResponseHead, body: Buffer): void {
     if (req.wantsClose || this.#ctx.isDraining() || this.#session.state !== 'open') this.#closeAfter = true;
     this.#resStatus = res.statusCode;
@@ -1059,7 +1060,8 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
       return;
     }
     if (this.#ctx.recovery !== null) {
-      if (status === 404 && ret === FRAME_END && framer.offset === chunk.length && this.#recoverable(req)) {
+      if ((status === 404 || status === 400) && ret === FRAME_END && framer.offset === chunk.length && this.#recoverable(req)
+        && isForgottenSession(status, chunk.subarray(bodyStart, framer.offset))) {
         this.#recoverSession(req, res, Buffer.from(chunk.subarray(bodyStart, framer.offset)));
         return;
       }

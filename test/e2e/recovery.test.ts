@@ -13,7 +13,9 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { startEverythingHttp } from '../helpers/everything.js';
 import { adminGet, startProxy, type TestProxy } from '../helpers/proxy.js';
+import { sdkHttpClient } from '../helpers/sdk.js';
 import { readBody } from '../helpers/upstreams.js';
 
 /** What the restartable server counts across its lives. */
@@ -131,4 +133,46 @@ recovery('a recovery whose handshake fails passes the 404 down', async () => {
   assert.match(r.metrics, /shadowcat_mcp_sessions_recovered_total\{result="failed"\} [1-9]/);
 });
 
+// The reference server: server-everything answers a session it does not know with
+// 400 "Bad Request: No valid session ID provided", not 404.
+const everything = suite('--recover-sessions in front of server-everything (which answers a forgotten session with 400)');
+
+for (const multiSession of [true, false]) {
+  everything(`${multiSession ? 'multi' : 'single'}-session: server-everything restarted on its port, the SDK client's next call succeeds`, async () => {
+    let server = await startEverythingHttp();
+    const port = server.port;
+    const proxy = await startProxy({ mode: 'http', multiSession, recoverSessions: true, upstreamUrl: new URL(server.url), adminPort: 0 });
+    const { client, transport, agent } = sdkHttpClient(`http://127.0.0.1:${proxy.port}/mcp`, 'recover-everything');
+    try {
+      await client.connect(transport);
+      const first = await client.callTool({ name: 'echo', arguments: { message: 'one' } });
+      assert.match(JSON.stringify(first), /Echo: one/);
+      const before = transport.sessionId;
+      await server.close();
+      server = await startEverythingHttp(port);
+      const second = await client.callTool({ name: 'echo', arguments: { message: 'two' } });
+      assert.match(JSON.stringify(second), /Echo: two/);
+      assert.is(transport.sessionId, before, 'the client kept its session id');
+      assert.match(await adminGet(proxy.adminPort!, '/metrics'), /shadowcat_mcp_sessions_recovered_total\{result="ok"\} [1-9]/);
+      // The lint still counts the 400 the server sent for an unknown session.
+      assert.match(await adminGet(proxy.adminPort!, '/metrics'), /shadowcat_mcp_conformance_total\{rule="[^"]*"\} [1-9]/);
+    } finally {
+      await client.close().catch(() => {});
+      await agent.close();
+      await proxy.close();
+      await server.close();
+    }
+  });
+}
+
+everything('a 400 about something other than the session is passed down, not recovered', async () => {
+  const { isForgottenSession } = await import('../../dist/mcp/session-recovery.js');
+  assert.ok(isForgottenSession(404, Buffer.alloc(0)));
+  assert.ok(isForgottenSession(400, Buffer.from('{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: No valid session ID provided"},"id":null}')));
+  assert.not.ok(isForgottenSession(400, Buffer.from('{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error"},"id":null}')));
+  assert.not.ok(isForgottenSession(400, Buffer.from('Bad Request: session')), 'not JSON');
+  assert.not.ok(isForgottenSession(500, Buffer.from('{"error":{"message":"session"}}')));
+});
+
 recovery.run();
+everything.run();

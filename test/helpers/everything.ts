@@ -17,10 +17,10 @@ export interface Everything {
   close(): Promise<void>;
 }
 
-/** Starts server-everything's Streamable HTTP transport on 127.0.0.1 and an OS-picked port. */
-export async function startEverythingHttp(): Promise<Everything> {
+/** Starts server-everything's Streamable HTTP transport on 127.0.0.1 and `listenPort` (default: an OS-picked one). */
+export async function startEverythingHttp(listenPort = 0): Promise<Everything> {
   const child = spawn(process.execPath, ['--require', PRELOAD, EVERYTHING, 'streamableHttp'], {
-    env: { ...process.env, PORT: '0' },
+    env: { ...process.env, PORT: String(listenPort) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
