@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 BEFORE=${SECONDS_BEFORE:-3}
 AFTER=${SECONDS_AFTER:-4}
-command -v haproxy >/dev/null || bash native-bench/ensure-tools.sh
+# stdout carries the clients' JSON lines: the install talks on stderr.
+command -v haproxy >/dev/null || bash native-bench/ensure-tools.sh >&2
 [ -f dist/cli.js ] || make build
 WORK=$(mktemp -d /tmp/shadowcat-haproxy-XXXX)
 PIDS=()
