@@ -169,6 +169,24 @@ http('tape show prints a timeline; a file that is not a tape is refused with exi
   assert.match(bad.stderr, /not a shadowcat tape/);
 });
 
+http('tape show on a folder of two tapes prints each, oldest first; an empty folder is exit 2', async () => {
+  const dir = mkdtempSync(join(root, 'two-'));
+  const meta = (id: string): string => `{"tape":1,"shadowcat":"0.1.0","mode":"stdio","upstream":"node","client":"","proxySession":"${id}","mcpSessionId":null,"protocolVersion":"2025-06-18","startedAt":"2026-12-01T00:00:00.000Z"}`;
+  const line = (t: number, dir: string, msg: string): string => `{"t":${t},"dir":"${dir}","msg":${msg}}`;
+  writeFileSync(join(dir, '20261201T000000.000Z-b.jsonl'), [meta('b'), line(0, 'in', '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"second-tool"}}'), ''].join('\n'));
+  writeFileSync(join(dir, '20261130T000000.000Z-a.jsonl'), [meta('a'), line(0, 'in', '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"first-tool"}}'), ''].join('\n'));
+  const shown = await runCli(['tape', 'show', dir]);
+  assert.is(shown.code, 0, shown.stderr);
+  const first = shown.stdout.indexOf('first-tool');
+  const second = shown.stdout.indexOf('second-tool');
+  assert.ok(first !== -1 && second > first, shown.stdout);
+  assert.match(shown.stdout, /20261130T000000\.000Z-a\.jsonl[\s\S]*20261201T000000\.000Z-b\.jsonl/);
+  const empty = mkdtempSync(join(root, 'empty-'));
+  const none = await runCli(['tape', 'show', empty]);
+  assert.is(none.code, 2);
+  assert.match(none.stderr, /no \.jsonl tapes/);
+});
+
 http('a hostile tape: replay skips the lines it cannot use as they are, answers the rest and stays up', async () => {
   const dir = mkdtempSync(join(root, 'hostile-'));
   const meta = '{"tape":1,"shadowcat":"0.1.0","mode":"http","upstream":"x","client":"c","proxySession":"p","mcpSessionId":"s","protocolVersion":"2025-06-18","startedAt":"2026-01-01T00:00:00Z"}';
