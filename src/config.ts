@@ -79,8 +79,12 @@ export interface Config {
   /** Bearer token every admin request must carry; null = no check (loopback only). */
   readonly adminToken: string | null;
   readonly logLevel: LogLevel;
-  /** forward stdio: the child command and its arguments. */
+  /** forward stdio, and forward http with a stdio server behind it: the child command and its arguments. */
   readonly command: readonly string[];
+  /** A stdio server behind HTTP, --multi-session: children kept ready. */
+  readonly stdioPool: number;
+  /** A stdio server behind HTTP: messages kept per session for GET streams and Last-Event-ID. */
+  readonly eventBuffer: number;
 }
 
 /** Where a flag is listed in --help. */
@@ -241,6 +245,12 @@ export const FLAGS: readonly FlagRow[] = Object.freeze([
   row({ name: 'upstream-pool', key: 'upstreamPool', arg: 'N', modes: HTTP, group: 'main', fallback: 0, shown: '0 = off',
     help: 'with --multi-session: keep up to N idle upstream connections and lend them to any session\'s next request (one request at a time each)',
     read: int('upstream-pool', 0, 100_000) }),
+  row({ name: 'stdio-pool', key: 'stdioPool', arg: 'N', modes: HTTP, group: 'main', fallback: 0, shown: '0 = off',
+    help: 'a stdio server behind HTTP (-- <command>), with --multi-session: keep N children started and ready, so an initialize does not wait for a process to start',
+    read: int('stdio-pool', 0, 1000) }),
+  row({ name: 'event-buffer', key: 'eventBuffer', arg: 'N', modes: HTTP, group: 'main', fallback: 100,
+    help: 'a stdio server behind HTTP: messages kept per session for a GET stream that is not open and for Last-Event-ID resumption (oldest dropped past it)',
+    read: int('event-buffer', 0, 100_000) }),
   row({ name: 'max-sessions', key: 'maxSessions', arg: 'N', modes: NETWORK, group: 'limits', fallback: 1000, help: 'sessions alive at once', read: int('max-sessions', 1, 10_000_000) }),
   row({ name: 'max-per-client', key: 'maxPerClient', arg: 'N', modes: NETWORK, group: 'limits', fallback: 100, help: 'sessions alive at once from one client IP', read: int('max-per-client', 1, 10_000_000) }),
   row({ name: 'session-timeout', key: 'sessionTimeoutMs', arg: 'S', modes: NETWORK, group: 'limits', fallback: 300 * S, shown: '300', help: 'close a session idle for S seconds', read: seconds('session-timeout') }),
@@ -276,7 +286,16 @@ export function flagRow(name: string): FlagRow | undefined {
 export function checkConfig(config: Config): void {
   if (config.mode === 'tcp' && config.upstream === null) throw new ConfigError('forward tcp needs --upstream host:port');
   if (config.mode === 'stdio' && config.command.length === 0) throw new ConfigError('forward stdio needs a command: shadowcat forward stdio [flags] [--] <command> [args...]');
-  if (config.mode !== 'stdio' && config.command.length > 0) throw new ConfigError(`forward ${config.mode} takes no command after --`);
+  if (config.mode === 'tcp' && config.command.length > 0) throw new ConfigError('forward tcp takes no command after --');
+  if (config.mode === 'http' && config.command.length > 0) {
+    // A stdio server behind HTTP: the message bridge, whose upstream is the command.
+    if (config.upstreamUrl !== null) throw new ConfigError('--url and a command after -- are two upstreams: pick one');
+    if (config.upstreamPool > 0 || config.recoverSessions || config.upstreamHeaders.length > 0) {
+      throw new ConfigError('--upstream-pool, --recover-sessions and --upstream-header are for an HTTP upstream (--url), not a stdio server after --');
+    }
+    if (config.workers > 1) throw new ConfigError('--workers with a stdio server after --: a bridged session lives in one process (its child); run one process, or one per port behind a balancer');
+  }
+  if (config.stdioPool > 0 && (config.command.length === 0 || !config.multiSession)) throw new ConfigError('--stdio-pool needs --multi-session and a stdio server after --');
   if (config.adminToken === '') throw new ConfigError('--admin-token needs a value');
   if (config.policyFile !== null && config.inspectLimitBytes === 0) throw new ConfigError('--policy needs --inspect-limit above 0: a policy must read the messages it rules on');
   if (config.upstreamPool > 0 && !config.multiSession) throw new ConfigError('--upstream-pool needs --multi-session: single-session mode already shares one upstream link');

@@ -20,6 +20,12 @@ export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'POLICY_UNREADABLE'
   | 'POLICY_TOO_LARGE'
+  | 'CHILD_SPAWN'
+  | 'CHILD_EXITED'
+  | 'SESSION_NOT_FOUND'
+  | 'SESSION_MISSING'
+  | 'NOT_ACCEPTABLE'
+  | 'METHOD_NOT_ALLOWED'
   | 'INTERNAL';
 
 /** Which side caused the failure: decides the fallback status for unmapped codes. */
@@ -157,5 +163,47 @@ export class PolicyTooLargeError extends ProxyError {
 export class ConfigError extends ProxyError {
   constructor(message: string) {
     super('CONFIG_INVALID', 'internal', message);
+  }
+}
+
+/** A bridged stdio server could not be started. */
+export class ChildSpawnError extends ProxyError {
+  constructor(command: string, cause?: unknown) {
+    super('CHILD_SPAWN', 'upstream', `the stdio server '${command}' could not be started${cause instanceof Error ? `: ${cause.message}` : ''}`, { cause });
+  }
+}
+
+/** A bridged stdio server exited before answering. */
+export class ChildExitedError extends ProxyError {
+  constructor(code: number | null, signal: string | null) {
+    super('CHILD_EXITED', 'upstream', `the stdio server exited (${signal !== null ? `signal ${signal}` : `code ${code ?? '?'}`}) before answering`);
+  }
+}
+
+/** A request names an MCP session the bridge does not have (ended, expired, or never issued). */
+export class SessionNotFoundError extends ProxyError {
+  constructor() {
+    super('SESSION_NOT_FOUND', 'client', 'session not found: start a new one with initialize');
+  }
+}
+
+/** A request other than initialize came without an Mcp-Session-Id. */
+export class SessionMissingError extends ProxyError {
+  constructor() {
+    super('SESSION_MISSING', 'client', 'Bad Request: no Mcp-Session-Id (only initialize may come without one)');
+  }
+}
+
+/** The client does not accept what the endpoint answers with. */
+export class NotAcceptableError extends ProxyError {
+  constructor(message: string) {
+    super('NOT_ACCEPTABLE', 'client', message);
+  }
+}
+
+/** An HTTP method the MCP endpoint does not serve. */
+export class MethodNotAllowedError extends ProxyError {
+  constructor(method: string) {
+    super('METHOD_NOT_ALLOWED', 'client', `method ${method} is not allowed here: use POST, GET or DELETE`);
   }
 }

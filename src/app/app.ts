@@ -4,7 +4,6 @@
 
 import type http from 'node:http';
 import type net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.js';
 import { SessionLimitError, ShuttingDownError } from '../errors.js';
 import { errorResponse } from '../http/error-response.js';
@@ -33,6 +32,8 @@ import { UpstreamPool } from '../upstream/upstream-pool.js';
 import { LogThrottle } from '../observe/log-throttle.js';
 import { logUpstreamConnected, logUpstreamError, SessionObserver } from './observer.js';
 import { publicUrl } from '../upstream/public-url.js';
+import { createBridgeApp } from './bridge-app.js';
+import { closeServer, listenOn } from './servers.js';
 
 /** Outcome of a shutdown: sessions that finished on their own and those cut off. */
 export interface ShutdownReport {
@@ -84,26 +85,10 @@ export interface AppDeps {
   onSessionClose?(session: Session, reason: CloseReason): void;
 }
 
-function listenOn(server: net.Server | http.Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.removeListener('error', onError);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
-function closeServer(server: net.Server | http.Server | null): Promise<void> {
-  return new Promise((resolve) => {
-    if (server === null || !server.listening) return resolve();
-    server.close(() => resolve());
-  });
-}
-
 /** Creates (but does not start) a proxy app for `config`. */
 export function createApp(config: Config, deps: AppDeps = {}): App {
+  // A stdio server behind HTTP is the message bridge: a path of its own (DESIGN "Two paths").
+  if (config.mode === 'http' && config.command.length > 0) return createBridgeApp(config, deps);
   const log = deps.logger ?? silentLogger();
   let draining = false;
   let drainWaiter: (() => void) | null = null;

@@ -20,14 +20,21 @@ const STATUS: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   UPSTREAM_TIMEOUT: 504,
   POLICY_UNREADABLE: 400,
   POLICY_TOO_LARGE: 413,
+  CHILD_SPAWN: 502,
+  CHILD_EXITED: 502,
+  SESSION_NOT_FOUND: 404,
+  SESSION_MISSING: 400,
+  NOT_ACCEPTABLE: 406,
+  METHOD_NOT_ALLOWED: 405,
 });
 
 // data.reason words SPEC names where the code's own word would differ.
 const REASON_WORD: Readonly<Partial<Record<ErrorCode, string>>> = Object.freeze({ FD_EXHAUSTED: 'fd-exhausted', UPSTREAM_TLS: 'tls', POLICY_UNREADABLE: 'policy-unreadable', POLICY_TOO_LARGE: 'policy-unreadable',
+  CHILD_SPAWN: 'child-spawn', CHILD_EXITED: 'child-exited', SESSION_NOT_FOUND: 'session-not-found', SESSION_MISSING: 'session-missing',
 });
 
 const REASON: Readonly<Record<number, string>> = Object.freeze({
-  400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large', 429: 'Too Many Requests',
+  400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable', 408: 'Request Timeout', 413: 'Content Too Large', 429: 'Too Many Requests',
   431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway',
   503: 'Service Unavailable', 504: 'Gateway Timeout',
 });
@@ -49,6 +56,13 @@ export function errorBody(err: unknown, idJson: string | null = null): string {
   const message = err instanceof ProxyError ? err.message : 'internal error';
   const body = JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message, data: { reason: reasonFor(err) } } });
   return idJson === null ? body : `{"jsonrpc":"2.0","id":${idJson}${body.slice(body.indexOf(',"error"'))}`;
+}
+
+/** Status, headers and body of an error answer, for a node:http response (the message bridge). */
+export function errorResponseParts(err: unknown, idJson: string | null = null): { status: number; headers: Record<string, string>; body: string } {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (err instanceof ProxyError && err.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.retryAfterSeconds);
+  return { status: statusFor(err), headers, body: errorBody(err, idJson) };
 }
 
 /** A complete HTTP/1.1 error response; `close` adds Connection: close; `idJson` as errorBody. */

@@ -35,6 +35,9 @@ export class Metrics {
   readonly recorderTapes: HotCounter;
   #recorderQueued: (() => number) | null = null;
   #pool: (() => { idle: number; active: number; dialing: number }) | null = null;
+  #children: (() => { ready: number; active: number }) | null = null;
+  /** Bridged sessions' messages dropped from a full --event-buffer. */
+  readonly bridgeEventsDropped: HotCounter;
   #closedBytesIn = 0;
   #closedBytesOut = 0;
 
@@ -92,6 +95,17 @@ export class Metrics {
         this.set({ state: 'dialing' }, c.dialing);
       },
     });
+    new Gauge({
+      name: 'shadowcat_stdio_children', help: 'Bridged stdio servers by state: ready (--stdio-pool, waiting for a session), active (serving sessions)',
+      labelNames: ['state'] as const, registers,
+      collect() {
+        const c = self.#children?.();
+        if (c === undefined) return;
+        this.set({ state: 'ready' }, c.ready);
+        this.set({ state: 'active' }, c.active);
+      },
+    });
+    this.bridgeEventsDropped = new HotCounter(reg, 'shadowcat_bridge_events_dropped_total', 'Messages for a bridged session dropped from a full --event-buffer', []);
     // Pre-create the label-free families' common series so /metrics always lists them.
     this.#upstreamErrors.labels('connect');
   }
@@ -111,6 +125,11 @@ export class Metrics {
   /** Where shadowcat_upstream_pool_connections reads from (--upstream-pool). */
   upstreamPool(read: () => { idle: number; active: number; dialing: number }): void {
     this.#pool = read;
+  }
+
+  /** Where shadowcat_stdio_children reads from (stdio servers behind HTTP). */
+  stdioChildren(read: () => { ready: number; active: number }): void {
+    this.#children = read;
   }
 
   /** Where shadowcat_recorder_queued_bytes reads from (--record). */

@@ -59,6 +59,8 @@ export class Session {
   bytesIn = 0;
   bytesOut = 0;
   mcpSessionId: string | null = null;
+  /** A bridged session's stdio server (shared or its own), for /sessions. */
+  childPid: number | null = null;
   state: SessionState = 'open';
   closeReason: CloseReason | null = null;
   #owner: SessionOwner | null = null;
@@ -114,6 +116,7 @@ export class Session {
       bytesOut: this.bytesOut,
       mcpSessionId: this.mcpSessionId,
       state: this.state,
+      ...(this.childPid === null ? {} : { childPid: this.childPid }),
     };
   }
 }

@@ -1,0 +1,244 @@
+// Wires a stdio MCP server behind Streamable HTTP (`forward http … -- <command>`): the
+// message bridge's builder, beside createApp (DESIGN "Two paths"). The registry, limits,
+// metrics, admin API, policies, tapes and drain are the corridor's; the transports are the
+// bridge's: node:http serving Streamable HTTP on one side, stdio children on the other (one
+// per session with --multi-session, else one shared; --stdio-pool keeps some warm).
+
+import http from 'node:http';
+import type { Config } from '../config.js';
+import { SessionLimitError, ShuttingDownError, type ProxyError } from '../errors.js';
+import { BridgeSession } from '../bridge/bridge-session.js';
+import { ChildLink, type LinkDeps } from '../bridge/child-link.js';
+import { streamableHandler, type BridgeHost } from '../bridge/streamable-server.js';
+import { createAdminServer, localView } from '../observe/admin.js';
+import { silentLogger, type Logger } from '../observe/logger.js';
+import { Metrics } from '../observe/metrics.js';
+import { Registry } from '../session/registry.js';
+import { Session, type CloseReason } from '../session/session.js';
+import { StdioChild } from '../upstream/stdio-child.js';
+import { StdioPool } from '../upstream/stdio-pool.js';
+import type { App, AppAddresses, AppDeps, ShutdownReport } from './app.js';
+import { createMessageLayer } from './message-layer.js';
+import { closeServer, listenOn } from './servers.js';
+
+/** Open streams get an SSE comment this often, so a client that vanished is found. */
+const HEARTBEAT_MS = 15_000;
+/** TCP keep-alive probes on client sockets start after this much idleness. */
+const KEEPALIVE_MS = 15_000;
+
+/** Creates (but does not start) the bridge app for `config` (mode http with a command). */
+export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
+  const log = deps.logger ?? silentLogger();
+  const info = log.isLevelEnabled('info');
+  const debug = log.isLevelEnabled('debug');
+  let draining = false;
+  let drainWaiter: (() => void) | null = null;
+  const bridged = new Map<string, BridgeSession>();
+  const links = new Set<ChildLink>();
+  const timers = new Set<NodeJS.Timeout>();
+
+  const registry: Registry = new Registry({
+    maxSessions: config.maxSessions,
+    maxPerClient: config.maxPerClient,
+    idleTimeoutMs: config.sessionTimeoutMs,
+    // A session with an open stream or a request in flight is not idle, whatever its last message.
+    onExpire: (session) => {
+      if (bridged.get(session.id)?.busy === true) registry.touch(session);
+      else session.close('expired');
+    },
+  });
+  const metrics = new Metrics({
+    liveSessions: () => registry.size,
+    liveBytes: () => {
+      let bytesIn = 0;
+      let bytesOut = 0;
+      for (const s of registry.list()) {
+        bytesIn += s.bytesIn;
+        bytesOut += s.bytesOut;
+      }
+      return { in: bytesIn, out: bytesOut };
+    },
+  });
+  const { policy, lint, sink, gate, recorder } = createMessageLayer(config, metrics, log, debug, deps);
+  const program = config.command[0] ?? '';
+  if (recorder !== null) recorder.upstream = program;
+  const pool = config.multiSession && config.stdioPool > 0
+    ? new StdioPool(config.stdioPool, () => new StdioChild(config.command, config.inspectLimitBytes || 1 << 20, log.child({ pool: true })), log)
+    : null;
+  let shared: ChildLink | null = null;
+  metrics.stdioChildren(() => ({ ready: pool?.ready ?? 0, active: links.size }));
+
+  const linkDeps = (childLog: Logger): LinkDeps => ({
+    sink, lint, log: childLog, initTimeoutMs: config.upstreamTimeoutMs,
+    onGone: (link) => {
+      links.delete(link);
+      if (shared === link) shared = null;
+    },
+  });
+  const lineLimit = config.inspectLimitBytes || 1 << 20;
+  const spawnChild = (childLog: Logger): StdioChild => {
+    const child = new StdioChild(config.command, lineLimit, childLog);
+    if (info) childLog.info({ child: child.pid, command: program }, 'stdio server started');
+    return child;
+  };
+
+  const onSessionEnd = (session: Session, reason: CloseReason, error: unknown): void => {
+    registry.remove(session);
+    bridged.delete(session.id);
+    metrics.sessionEnded(session.bytesIn, session.bytesOut, reason === 'expired');
+    if (info) {
+      log.info({ sid: session.id, client: session.client, reason, requests: session.requests, ms: Date.now() - session.createdAt,
+        err: error instanceof Error ? error.message : undefined }, 'session end');
+    }
+    if (recorder !== null) sink.proxySessionEnded(session.id);
+    deps.onSessionClose?.(session, reason);
+    if (draining && registry.size === 0 && drainWaiter !== null) drainWaiter();
+  };
+
+  const host: BridgeHost = {
+    gate, sink, metrics, log,
+    maxBodyBytes: config.maxBodyBytes,
+    inspectLimitBytes: config.inspectLimitBytes,
+    bodyTimeoutMs: config.bodyTimeoutMs,
+    sessionFor: (id) => {
+      const s = bridged.get(id);
+      if (s !== undefined) registry.touch(s.session);
+      return s;
+    },
+    newSession: (ip, port): BridgeSession | ProxyError => {
+      if (draining) return new ShuttingDownError();
+      const verdict = registry.admit(ip);
+      if (verdict !== 'ok') {
+        metrics.sessionRejected(verdict);
+        return new SessionLimitError(verdict === 'max-per-client' ? 'too many sessions from this client' : 'session limit reached', 1);
+      }
+      const session = new Session(ip, port, Date.now(), onSessionEnd);
+      const sessionLog = log.child({ sid: session.id });
+      let link: ChildLink;
+      if (config.multiSession) {
+        const child = pool?.take() ?? spawnChild(sessionLog);
+        link = new ChildLink(child, false, linkDeps(sessionLog));
+        links.add(link);
+      } else {
+        if (shared === null || shared.gone) {
+          shared = new ChildLink(spawnChild(log), true, linkDeps(log));
+          links.add(shared);
+        }
+        link = shared;
+      }
+      session.childPid = link.child.pid;
+      registry.add(session);
+      metrics.sessionStarted();
+      const bs = new BridgeSession(session, link, config.eventBuffer, () => sessionLog, () => registry.touch(session),
+        (n) => metrics.bridgeEventsDropped.labels().inc(n));
+      bridged.set(session.id, bs);
+      if (info) sessionLog.info({ client: session.client, child: link.child.pid }, 'session start');
+      deps.onSessionOpen?.(session);
+      return bs;
+    },
+    later: (ms, run) => {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        run();
+      }, ms);
+      timers.add(t);
+    },
+  };
+
+  let server: http.Server | null = null;
+  let admin: http.Server | null = null;
+  let heartbeat: NodeJS.Timeout | null = null;
+  let closing: Promise<ShutdownReport> | null = null;
+  const warnings: string[] = [];
+  const view = localView(registry, metrics, () => policy?.snapshot() ?? null, () => lint.snapshot());
+
+  const app: App = {
+    config, registry, metrics, view,
+    get draining() {
+      return draining;
+    },
+
+    reloadPolicy(): boolean {
+      return policy?.reload('SIGHUP') ?? false;
+    },
+
+    policy() {
+      return policy?.snapshot() ?? null;
+    },
+
+    probeUpstream(): Promise<boolean> {
+      // A stdio server has nothing to probe before a session starts it.
+      return Promise.resolve(true);
+    },
+
+    async listen(): Promise<AppAddresses> {
+      server = http.createServer({
+        keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS, maxHeaderSize: config.maxHeaderBytes,
+        headersTimeout: config.headerTimeoutMs, requestTimeout: 0,
+      }, streamableHandler(host));
+      server.on('clientError', (_err, socket) => {
+        if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        else socket.destroy();
+      });
+      const port = await listenOn(server, config.port, config.host);
+      heartbeat = setInterval(() => {
+        for (const s of bridged.values()) s.heartbeat();
+      }, HEARTBEAT_MS);
+      heartbeat.unref();
+      pool?.start();
+      let adminPort: number | null = null;
+      if (config.adminPort !== null) {
+        admin = createAdminServer({ view, token: config.adminToken, isDraining: () => draining, warnings });
+        adminPort = await listenOn(admin, config.adminPort, config.adminHost);
+      }
+      if (policy !== null) {
+        policy.watch();
+        log.info({ file: policy.snapshot().file ?? undefined, rules: policy.snapshot().rules.length }, 'policy loaded');
+      }
+      log.info({ mode: config.mode, port, host: config.host, multiSession: config.multiSession, upstream: `stdio: ${program}`, stdioPool: config.stdioPool || undefined, adminPort }, 'listening');
+      return { port, adminPort, upstreamUrl: null };
+    },
+
+    close(drainMs = config.shutdownTimeoutMs): Promise<ShutdownReport> {
+      if (closing !== null) return closing;
+      closing = (async () => {
+        draining = true;
+        policy?.close();
+        const stopAccepting = closeServer(server);
+        const before = registry.size;
+        for (const s of registry.list()) s.drain();
+        if (registry.size > 0 && drainMs > 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, drainMs);
+            drainWaiter = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+        }
+        drainWaiter = null;
+        const forced = registry.size;
+        for (const s of registry.list()) s.close('shutdown');
+        registry.close();
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
+        if (heartbeat !== null) clearInterval(heartbeat);
+        server?.closeAllConnections();
+        // Every child is stopped (stdin, SIGTERM, SIGKILL), within the shutdown timeout.
+        const stops = [...links].map((l) => l.stop());
+        if (pool !== null) stops.push(pool.close());
+        await Promise.race([Promise.all(stops), new Promise((r) => setTimeout(r, Math.max(drainMs, 5000)).unref())]);
+        for (const l of links) l.child.kill();
+        const adminClosed = closeServer(admin);
+        admin?.closeAllConnections();
+        await Promise.all([stopAccepting, adminClosed]);
+        await recorder?.close(Math.max(1000, drainMs));
+        const report = { drained: before - forced, forced };
+        log.info(report, 'drained');
+        return report;
+      })();
+      return closing;
+    },
+  };
+  return app;
+}

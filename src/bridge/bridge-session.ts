@@ -1,0 +1,124 @@
+// One MCP session of the message bridge: the registry entry (limits, expiry, /sessions),
+// its GET stream, the answers of its POSTs in flight and its event log. Its id is the
+// Mcp-Session-Id the proxy issued. It ends once (DELETE, idle expiry, the child's exit,
+// admin close, shutdown), ending its streams and leaving its child link.
+
+import type { MessageOrigin } from '../mcp/inspector.js';
+import type { LazyLogger } from '../mcp/message.js';
+import type { CloseReason, Session, SessionOwner } from '../session/session.js';
+import type { ChildLink } from './child-link.js';
+import { EventLog } from './event-log.js';
+import type { AnswerOwner, PostAnswer } from './post-answer.js';
+import type { SseWriter } from './sse-writer.js';
+
+/** Retry delay the drain asks GET-stream clients to reconnect after. */
+const DRAIN_RETRY_MS = 1000;
+
+/** A bridged MCP session. */
+export class BridgeSession implements AnswerOwner, SessionOwner {
+  readonly session: Session;
+  readonly link: ChildLink;
+  readonly events: EventLog;
+  readonly origin: MessageOrigin;
+  /** Client request id (JSON text) → upstream id, while in flight (for cancellation). */
+  readonly inFlight = new Map<string, number>();
+  readonly #answers = new Set<PostAnswer>();
+  #get: SseWriter | null = null;
+  initialized = false;
+  #draining = false;
+  readonly #touch: () => void;
+  readonly #onDropped: (n: number) => void;
+
+  constructor(session: Session, link: ChildLink, eventBuffer: number, log: LazyLogger, touch: () => void, onDropped: (n: number) => void) {
+    this.session = session;
+    this.link = link;
+    this.events = new EventLog(eventBuffer);
+    this.origin = { proxySession: session.id, mcpSession: session.id, clientIp: session.clientIp, onGetStream: false, http: null, log };
+    this.#touch = touch;
+    this.#onDropped = onDropped;
+    session.mcpSessionId = session.id;
+    session.own(this);
+    link.attach(this);
+  }
+
+  /** The one POST answer streaming now, if exactly one is. */
+  streamingAnswer(): PostAnswer | null {
+    let found: PostAnswer | null = null;
+    for (const a of this.#answers) {
+      if (!a.streaming) continue;
+      if (found !== null) return null;
+      found = a;
+    }
+    return found;
+  }
+
+  /** An answer began. */
+  started(answer: PostAnswer): void {
+    this.#answers.add(answer);
+  }
+
+  logEvent(stream: string, data: string): number {
+    this.#touch();
+    return this.events.append(stream, data, false);
+  }
+
+  toGetStream(data: string): void {
+    const get = this.#get !== null && this.#get.open ? this.#get : null;
+    const before = this.events.dropped;
+    const id = this.events.append('get', data, get !== null);
+    if (this.events.dropped > before) this.#onDropped(this.events.dropped - before);
+    get?.event(id, data);
+  }
+
+  answered(answer: PostAnswer): void {
+    this.#answers.delete(answer);
+    this.#touch();
+    if (this.#draining && this.#answers.size === 0) this.session.close('shutdown');
+  }
+
+  /** A GET stream opened: it replaces an older one, and gets what waited (or what came after `lastEventId`). */
+  openGet(get: SseWriter, lastEventId: number | null): void {
+    if (this.#get !== null && this.#get !== get) this.#get.end();
+    this.#get = get;
+    if (lastEventId !== null) {
+      const after = this.events.after(lastEventId);
+      if (after !== null) {
+        for (const e of after.events) get.event(e.id, e.data);
+        return;
+      }
+    }
+    for (const e of this.events.undelivered()) get.event(e.id, e.data);
+  }
+
+  /** A GET stream ended. */
+  closedGet(get: SseWriter): void {
+    if (this.#get === get) this.#get = null;
+    this.#touch();
+  }
+
+  /** Heartbeat on every open stream of the session. */
+  heartbeat(): void {
+    this.#get?.heartbeat();
+  }
+
+  /** True while a stream or a request keeps the session busy (idle expiry waits). */
+  get busy(): boolean {
+    return this.#answers.size > 0 || (this.#get !== null && this.#get.open);
+  }
+
+  teardown(_reason: CloseReason): void {
+    this.#get?.end();
+    this.#get = null;
+    for (const a of [...this.#answers]) a.end();
+    this.#answers.clear();
+    this.link.detach(this);
+  }
+
+  drain(): void {
+    this.#draining = true;
+    // The GET stream carries no responses: ended at once, with a retry hint.
+    this.#get?.end(DRAIN_RETRY_MS);
+    this.#get = null;
+    if (this.#answers.size === 0) this.session.close('shutdown');
+  }
+}

@@ -1,0 +1,319 @@
+// A stdio MCP server behind Streamable HTTP (SPEC "Bridges"): server-everything in stdio mode
+// behind `forward http … -- <command>`, the SDK's Streamable HTTP client in front, in both
+// session modes; then the failures gateways are known for, each a prompt answer with the
+// proxy unharmed and no process left behind.
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { CreateMessageRequestSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Config } from '../../dist/config.js';
+import { EVERYTHING } from '../helpers/everything.js';
+import { adminGet, startProxy, until, type TestProxy } from '../helpers/proxy.js';
+import { rawExchange } from '../helpers/raw-client.js';
+import { sdkHttpClient } from '../helpers/sdk.js';
+
+const everything = [process.execPath, EVERYTHING, 'stdio'];
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function bridge(overrides: Partial<Config> = {}, command: readonly string[] = everything): Promise<TestProxy> {
+  return startProxy({ mode: 'http', command, adminPort: 0, ...overrides });
+}
+
+function textOf(result: unknown): string {
+  return (result as { content: Array<{ text?: string }> }).content.map((c) => c.text ?? '').join('');
+}
+
+async function sessionsOf(proxy: TestProxy): Promise<Array<{ id: string; childPid?: number }>> {
+  return JSON.parse(await adminGet(proxy.adminPort!, '/sessions')) as Array<{ id: string; childPid?: number }>;
+}
+
+const INIT = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}';
+const post = (body: string, headers = ''): string =>
+  `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n${headers}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+
+const peers = suite('server-everything (stdio) behind the bridge, the SDK client in front');
+
+for (const multiSession of [true, false]) {
+  const mode = multiSession ? 'multi-session (a child per session)' : 'single-session (one shared child)';
+  peers(`${mode}: three concurrent clients, tools, progress each sees as its own, sampling, resources, prompts, DELETE`, async () => {
+    const proxy = await bridge({ multiSession });
+    try {
+      const url = `http://127.0.0.1:${proxy.port}/mcp`;
+      const clients = [0, 1, 2].map((i) => sdkHttpClient(url, `client-${i}`));
+      for (const { client } of clients) {
+        client.registerCapabilities({ sampling: {} });
+        client.setRequestHandler(CreateMessageRequestSchema, async () => ({ model: 'test', role: 'assistant', content: { type: 'text', text: `sampled by ${client.getServerVersion() === undefined ? '?' : 'me'}` } }));
+      }
+      await Promise.all(clients.map(({ client, transport }) => client.connect(transport)));
+      const ids = clients.map(({ transport }) => transport.sessionId);
+      assert.is(new Set(ids).size, 3, 'each client has its own MCP session');
+      const sessions = await sessionsOf(proxy);
+      assert.is(sessions.length, 3);
+      const pids = new Set(sessions.map((s) => s.childPid));
+      assert.is(pids.size, multiSession ? 3 : 1, 'children: one per session, or one shared');
+
+      await Promise.all(clients.map(async ({ client }, i) => {
+        const tools = (await client.listTools()).tools.map((t) => t.name);
+        assert.ok(tools.includes('echo'));
+        assert.is(textOf(await client.callTool({ name: 'echo', arguments: { message: `hello ${i}` } })), `Echo: hello ${i}`);
+        const progress: number[] = [];
+        const long = await client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.3 + i * 0.1, steps: 3 } }, undefined, {
+          onprogress: (p) => progress.push(p.progress),
+        });
+        assert.equal(progress, [1, 2, 3], `client ${i} sees exactly its own progress`);
+        assert.match(textOf(long), /Long running operation completed/);
+        const resources = await client.listResources();
+        assert.ok(resources.resources.length > 0);
+        const read = await client.readResource({ uri: resources.resources[0]!.uri });
+        assert.ok(read.contents.length > 0);
+        const prompts = await client.listPrompts();
+        assert.ok(prompts.prompts.length > 0);
+      }));
+      if (multiSession) {
+        // A server request (sampling) through the bridge, answered by the client that asked.
+        const sampled = await clients[0]!.client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hi', maxTokens: 5 } });
+        assert.match(textOf(sampled), /sampled by me/);
+      }
+      // DELETE ends the session; with a child of its own, the child is stopped.
+      const before = await sessionsOf(proxy);
+      const pid = before.find((s) => s.id === ids[0])!.childPid!;
+      await clients[0]!.transport.terminateSession();
+      await until(async () => (await sessionsOf(proxy)).length === 2, 10_000, 'the session to end');
+      if (multiSession) await until(() => !alive(pid), 10_000, 'its child to exit');
+      else assert.ok(alive(pid), 'the shared child serves the others');
+      assert.is(textOf(await clients[1]!.client.callTool({ name: 'echo', arguments: { message: 'still' } })), 'Echo: still');
+      for (const { client, agent } of clients) {
+        await client.close();
+        await agent.close();
+      }
+      await proxy.close();
+      for (const p of pids) await until(() => !alive(p!), 10_000, `child ${p} gone after shutdown`);
+    } finally {
+      await proxy.close();
+    }
+  });
+}
+
+peers('the GET stream: messages wait for it while none is open, carry ids, a new GET replaces an older one, Last-Event-ID resumes', async () => {
+  const proxy = await bridge({ multiSession: true });
+  const raw = await import('../helpers/raw-client.js');
+  try {
+    const { client, transport, agent } = sdkHttpClient(`http://127.0.0.1:${proxy.port}/mcp`, 'get-stream');
+    await client.connect(transport);
+    await client.setLoggingLevel('debug');
+    const sid = transport.sessionId!;
+    // The SDK client goes away without DELETE; its session lives on, and log messages wait for a GET stream.
+    await client.callTool({ name: 'toggle-simulated-logging', arguments: {} });
+    await client.close();
+    await agent.close();
+    const events = (text: string): number[] => [...text.matchAll(/id: (\d+)\nevent: message\ndata: .*notifications\/message/g)].map((m) => Number(m[1]));
+    const a = await raw.RawClient.connect(proxy.port);
+    a.write(`GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nMcp-Session-Id: ${sid}\r\n\r\n`);
+    await until(() => events(a.buffered.toString()).length >= 2, 30_000, 'two log messages on the first GET stream');
+    const first = events(a.buffered.toString())[0]!;
+    const b = await raw.RawClient.connect(proxy.port);
+    b.write(`GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nMcp-Session-Id: ${sid}\r\nLast-Event-ID: ${first}\r\n\r\n`);
+    // The older stream is ended; the new one starts right after the event it names.
+    await a.waitClosed(10_000);
+    await until(() => events(b.buffered.toString()).length >= 1, 30_000, 'the resumed stream');
+    assert.is(events(b.buffered.toString())[0], events(a.buffered.toString())[1], 'resumed after the last event seen');
+    b.close();
+  } finally {
+    await proxy.close();
+  }
+});
+
+const failures = suite('child failures are answers, never hangs; nothing is left behind');
+
+failures('a command that cannot be started: 502 child-spawn naming it; the proxy lives on', async () => {
+  const proxy = await bridge({ multiSession: true }, ['/nonexistent/mcp-server']);
+  try {
+    for (let i = 0; i < 2; i++) {
+      const r = await rawExchange(proxy.port, post(INIT));
+      assert.is(r.status, 502, r.raw.toString());
+      const body = JSON.parse(r.body.toString()) as { id: unknown; error: { message: string; data: { reason: string } } };
+      assert.is(body.error.data.reason, 'child-spawn');
+      assert.match(body.error.message, /\/nonexistent\/mcp-server/);
+      assert.is(body.id, 1);
+    }
+    await until(async () => (await sessionsOf(proxy)).length === 0, 5000, 'no session left');
+  } finally {
+    await proxy.close();
+  }
+});
+
+failures('a child that exits at once, and one that prints a banner first: 502 child-exited, and a banner is skipped', async () => {
+  const quits = await bridge({ multiSession: true }, [process.execPath, '-e', 'process.exit(3)']);
+  try {
+    const r = await rawExchange(quits.port, post(INIT));
+    assert.is(r.status, 502);
+    const body = JSON.parse(r.body.toString()) as { error: { message: string; data: { reason: string } } };
+    assert.is(body.error.data.reason, 'child-exited');
+    assert.match(body.error.message, /code 3/);
+  } finally {
+    await quits.close();
+  }
+  const banner = `console.log('Welcome to my server v1!');
+    require('readline').createInterface({ input: process.stdin }).on('line', (l) => {
+      const m = JSON.parse(l);
+      if (m.id !== undefined) console.log(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'banner', version: '1' } } }));
+    });`;
+  const proxy = await bridge({ multiSession: true }, [process.execPath, '-e', banner]);
+  try {
+    const r = await rawExchange(proxy.port, post(INIT, 'Accept: application/json\r\n').replace('Accept: application/json, text/event-stream\r\n', ''));
+    assert.is(r.status, 200, r.raw.toString());
+    assert.match(r.body.toString(), /"serverInfo":\{"name":"banner"/);
+    assert.match(await adminGet(proxy.adminPort!, '/metrics'), /shadowcat_mcp_conformance_total\{rule="non-json-stdout"\} 1/);
+  } finally {
+    await proxy.close();
+  }
+});
+
+failures('a child that never answers initialize: 504 within --upstream-timeout, session and child gone', async () => {
+  const proxy = await bridge({ multiSession: true, upstreamTimeoutMs: 500 }, [process.execPath, '-e', 'process.stdin.resume(); setInterval(() => {}, 1000)']);
+  try {
+    const r = await rawExchange(proxy.port, post(INIT));
+    assert.is(r.status, 504);
+    assert.is((JSON.parse(r.body.toString()) as { id: unknown }).id, 1);
+    await until(async () => (await sessionsOf(proxy)).length === 0, 5000, 'the session to end');
+  } finally {
+    await proxy.close();
+  }
+});
+
+failures('a child killed during a long call: the call gets a JSON-RPC error at once, later requests 404', async () => {
+  const proxy = await bridge({ multiSession: true });
+  try {
+    const { client, transport, agent } = sdkHttpClient(`http://127.0.0.1:${proxy.port}/mcp`, 'killed');
+    await client.connect(transport);
+    const [s] = await sessionsOf(proxy);
+    const long = client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 30, steps: 30 } }, undefined, { onprogress: () => {} });
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(s!.childPid!, 'SIGKILL');
+    const t0 = Date.now();
+    const err = await long.then(() => null, (e: unknown) => e);
+    assert.ok(err !== null, 'the call failed');
+    assert.ok(Date.now() - t0 < 5000, 'promptly');
+    assert.match(String((err as Error).message), /exited|child/);
+    const later = await rawExchange(proxy.port, post('{"jsonrpc":"2.0","id":9,"method":"ping"}', `Mcp-Session-Id: ${s!.id}\r\n`));
+    assert.is(later.status, 404);
+    await client.close().catch(() => {});
+    await agent.close();
+  } finally {
+    await proxy.close();
+  }
+});
+
+failures('protocol edges: a request without a session is 400, an unknown session 404, GET without Accept 406', async () => {
+  const proxy = await bridge({ multiSession: true });
+  try {
+    assert.is((await rawExchange(proxy.port, post('{"jsonrpc":"2.0","id":2,"method":"tools/list"}'))).status, 400);
+    assert.is((await rawExchange(proxy.port, post('{"jsonrpc":"2.0","id":2,"method":"tools/list"}', 'Mcp-Session-Id: nope\r\n'))).status, 404);
+    assert.is((await rawExchange(proxy.port, 'GET /mcp HTTP/1.1\r\nHost: x\r\nMcp-Session-Id: nope\r\nConnection: close\r\n\r\n')).status, 406);
+    assert.is((await rawExchange(proxy.port, post('{not json'))).status, 400);
+    assert.is((await rawExchange(proxy.port, 'PUT /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n')).status, 405);
+  } finally {
+    await proxy.close();
+  }
+});
+
+failures('200 sessions abandoned without DELETE under --session-timeout 1: every child gone', async () => {
+  const proxy = await bridge({ multiSession: true, sessionTimeoutMs: 1000, maxPerClient: 1000 }, [process.execPath, '-e', `
+    require('readline').createInterface({ input: process.stdin }).on('line', (l) => {
+      const m = JSON.parse(l);
+      if (m.id !== undefined) console.log(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'tiny', version: '1' } } }));
+    });`]);
+  try {
+    const pids: number[] = [];
+    for (let batch = 0; batch < 10; batch++) {
+      await Promise.all(Array.from({ length: 20 }, () => rawExchange(proxy.port, post(INIT))));
+      for (const s of await sessionsOf(proxy)) if (s.childPid !== undefined && !pids.includes(s.childPid)) pids.push(s.childPid);
+    }
+    assert.ok(pids.length >= 150, `${pids.length} children seen`);
+    await until(async () => (await sessionsOf(proxy)).length === 0, 30_000, 'every session to expire');
+    await until(() => pids.every((p) => !alive(p)), 30_000, 'every child to exit');
+  } finally {
+    await proxy.close();
+  }
+});
+
+const config = suite('bridge settings');
+
+config('a policy blocks and hides on the bridge; --record writes a tape replay plays back', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shadowcat-bridge-'));
+  try {
+    const rules = join(dir, 'rules.yaml');
+    writeFileSync(rules, 'rules:\n  - name: no-echo\n    match: { method: tools/call, tool: echo }\n    action: block\n  - name: hide-sum\n    match: { method: tools/list }\n    action: hide\n    names: ["get-sum"]\n');
+    const proxy = await bridge({ multiSession: false, policyFile: rules, recordDir: join(dir, 'tapes') });
+    try {
+      const { client, transport, agent } = sdkHttpClient(`http://127.0.0.1:${proxy.port}/mcp`, 'policy');
+      await client.connect(transport);
+      const tools = (await client.listTools()).tools.map((t) => t.name);
+      assert.not.ok(tools.includes('get-sum'), 'hidden');
+      assert.ok(tools.includes('echo'));
+      const blocked = await client.callTool({ name: 'echo', arguments: { message: 'x' } }).then(() => null, (e: unknown) => e as Error);
+      assert.match(String(blocked?.message), /blocked by policy rule no-echo/);
+      assert.match(textOf(await client.callTool({ name: 'get-tiny-image', arguments: {} })).toString(), /|/);
+      await transport.terminateSession();
+      await client.close();
+      await agent.close();
+    } finally {
+      await proxy.close();
+    }
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const tapes = readdirSync(join(dir, 'tapes')).filter((f) => f.endsWith('.jsonl'));
+    assert.is(tapes.length, 1);
+    const lines = readFileSync(join(dir, 'tapes', tapes[0]!), 'utf8');
+    assert.match(lines, /"method":"tools\/list"/);
+    assert.match(lines, /blocked by policy rule no-echo/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+config('start errors: --url with a command, --stdio-pool without --multi-session, --workers with a command', async () => {
+  const { runCli } = await import('../helpers/cli.js');
+  for (const [args, re] of [
+    [['forward', 'http', '--url', 'http://h/mcp', '--', 'node', 'x.js'], /two upstreams/],
+    [['forward', 'http', '--stdio-pool', '2', '--', 'node', 'x.js'], /--stdio-pool needs --multi-session/],
+    [['forward', 'http', '--workers', '2', '--', 'node', 'x.js'], /a bridged session lives in one process/],
+  ] as Array<[string[], RegExp]>) {
+    const r = await runCli(args);
+    assert.is(r.code, 2, args.join(' '));
+    assert.match(r.stderr, re);
+  }
+});
+
+config('--stdio-pool: children wait ready, one taken is replaced, /metrics shows them', async () => {
+  const proxy = await bridge({ multiSession: true, stdioPool: 2 });
+  try {
+    await until(async () => /shadowcat_stdio_children\{state="ready"\} 2/.test(await adminGet(proxy.adminPort!, '/metrics')), 10_000, 'two ready');
+    const { client, transport, agent } = sdkHttpClient(`http://127.0.0.1:${proxy.port}/mcp`, 'pooled');
+    await client.connect(transport);
+    assert.is(textOf(await client.callTool({ name: 'echo', arguments: { message: 'pooled' } })), 'Echo: pooled');
+    await until(async () => {
+      const m = await adminGet(proxy.adminPort!, '/metrics');
+      return /shadowcat_stdio_children\{state="ready"\} 2/.test(m) && /shadowcat_stdio_children\{state="active"\} 1/.test(m);
+    }, 10_000, 'the pool refilled');
+    await client.close();
+    await agent.close();
+  } finally {
+    await proxy.close();
+  }
+});
+
+peers.run();
+failures.run();
+config.run();
