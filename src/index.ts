@@ -58,8 +58,14 @@ export interface ProxyOptions {
   readonly mode?: 'http' | 'tcp';
   readonly port?: number;
   readonly host?: string;
-  /** Upstream URL (http); none: the embedded demo server. */
+  /** Upstream URL (http); none: the embedded demo server (or `command`). */
   readonly url?: string;
+  /** A stdio MCP server to serve over Streamable HTTP instead of a URL: the program and its arguments (http). */
+  readonly command?: readonly string[];
+  /** With `command` and multiSession: children kept started and ready. */
+  readonly stdioPool?: number;
+  /** With `command`: messages kept per session for GET streams and Last-Event-ID. */
+  readonly eventBuffer?: number;
   /** host:port (tcp). */
   readonly upstream?: string;
   readonly upstreamTls?: boolean;
@@ -116,7 +122,7 @@ export interface RunningProxy {
   close(opts?: { readonly drainMs?: number }): Promise<ShutdownReport>;
 }
 
-const NOT_OPTIONS = new Set(['mode', 'logger', 'hooks']);
+const NOT_OPTIONS = new Set(['mode', 'logger', 'hooks', 'command']);
 
 /** The options as flag values, checked as the CLI checks flags. */
 function optionValues(options: ProxyOptions): { given: FlagValues; policyRules: unknown } {
@@ -162,7 +168,11 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const mode = options.mode ?? 'http';
   if (mode !== 'http' && mode !== 'tcp') throw new ConfigError(`startProxy: mode must be 'http' or 'tcp'`);
   const { given, policyRules } = optionValues(options);
-  const config = buildConfig(mode, given, process.env, []);
+  const command = options.command ?? [];
+  if (!Array.isArray(command) || command.some((a) => typeof a !== 'string') || (options.command !== undefined && command.length === 0)) {
+    throw new ConfigError('startProxy: command must be a non-empty list of strings (the program and its arguments)');
+  }
+  const config = buildConfig(mode, given, process.env, command);
   if (config.workers > 1) throw new ConfigError('startProxy: workers is for the CLI (shadowcat forward http --workers N); an embedding process serves in itself');
   if (policyRules !== undefined && config.inspectLimitBytes === 0) throw new ConfigError('--policy needs --inspect-limit above 0: a policy must read the messages it rules on');
   const hooks = options.hooks ?? {};

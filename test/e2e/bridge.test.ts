@@ -296,6 +296,23 @@ config('start errors: --url with a command, --stdio-pool without --multi-session
   }
 });
 
+config('the embedding API: startProxy({ command }) serves a stdio server; close() stops its child', async () => {
+  const { startProxy: embed } = await import('../../dist/index.js');
+  const seen: string[] = [];
+  const running = await embed({ port: 0, multiSession: true, command: everything, hooks: { onMessage: (m) => seen.push(`${m.from} ${m.method}${m.name === null ? '' : ` ${m.name}`}`) } });
+  const { client, transport, agent } = sdkHttpClient(`http://127.0.0.1:${running.addresses.port}/mcp`, 'embedded');
+  await client.connect(transport);
+  assert.is(textOf(await client.callTool({ name: 'echo', arguments: { message: 'embedded' } })), 'Echo: embedded');
+  const pid = (running.sessions()[0] as unknown as { childPid: number }).childPid;
+  assert.ok(seen.includes('client tools/call echo'), seen.join(', '));
+  await client.close();
+  await agent.close();
+  await running.close({ drainMs: 500 });
+  await until(() => !alive(pid), 10_000, 'the child stopped');
+  const bad = await embed({ command: [] as string[] }).then(() => null, (e: unknown) => e as Error);
+  assert.match(String(bad?.message), /command must be a non-empty list/);
+});
+
 config('--stdio-pool: children wait ready, one taken is replaced, /metrics shows them', async () => {
   const proxy = await bridge({ multiSession: true, stdioPool: 2 });
   try {
