@@ -12,7 +12,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Config } from '../../dist/config.js';
 import { EVERYTHING } from '../helpers/everything.js';
-import { adminGet, startProxy, until, type TestProxy } from '../helpers/proxy.js';
+import { adminGet, openFds, startProxy, until, type TestProxy } from '../helpers/proxy.js';
 import { rawExchange } from '../helpers/raw-client.js';
 import { sdkHttpClient } from '../helpers/sdk.js';
 
@@ -236,6 +236,7 @@ failures('200 sessions abandoned without DELETE under --session-timeout 1: every
       if (m.id !== undefined) console.log(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'tiny', version: '1' } } }));
     });`]);
   try {
+    const fdsBefore = await openFds();
     const pids: number[] = [];
     for (let batch = 0; batch < 10; batch++) {
       await Promise.all(Array.from({ length: 20 }, () => rawExchange(proxy.port, post(INIT))));
@@ -244,8 +245,37 @@ failures('200 sessions abandoned without DELETE under --session-timeout 1: every
     assert.ok(pids.length >= 150, `${pids.length} children seen`);
     await until(async () => (await sessionsOf(proxy)).length === 0, 30_000, 'every session to expire');
     await until(() => pids.every((p) => !alive(p)), 30_000, 'every child to exit');
+    // Three pipes a child: all closed with it.
+    await until(async () => (await openFds()) <= fdsBefore + 10, 10_000, `fds back near ${fdsBefore}`);
   } finally {
     await proxy.close();
+  }
+});
+
+failures('SIGTERM with sessions open: GET streams end with retry, a call in flight finishes, every child is gone after exit', async () => {
+  const { startCli } = await import('../helpers/cli.js');
+  const p = startCli(['forward', 'http', '--port', '0', '--multi-session', '--admin-port', '0', '--shutdown-timeout', '10', '--', ...everything]);
+  const port = Number((await p.waitFor((l) => l.msg === 'listening' && l.adminPort !== null)).port);
+  const adminPort = Number(p.lines.find((l) => l.msg === 'listening')!.adminPort);
+  const clients = [0, 1].map((i) => sdkHttpClient(`http://127.0.0.1:${port}/mcp`, `term-${i}`));
+  await Promise.all(clients.map(({ client, transport }) => client.connect(transport)));
+  const pids = (JSON.parse(await adminGet(adminPort, '/sessions')) as Array<{ childPid: number }>).map((s) => s.childPid);
+  assert.is(pids.length, 2);
+  const raw = await import('../helpers/raw-client.js');
+  const get = await raw.RawClient.connect(port);
+  get.write(`GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nMcp-Session-Id: ${clients[1]!.transport.sessionId}\r\n\r\n`);
+  await until(() => get.buffered.toString().includes('200 OK'), 10_000, 'the GET stream');
+  const long = clients[0]!.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 1, steps: 2 } }, undefined, { onprogress: () => {} });
+  await new Promise((r) => setTimeout(r, 200));
+  p.child.kill('SIGTERM');
+  assert.match(textOf(await long), /completed/, 'the call in flight finished');
+  await get.waitClosed(10_000);
+  assert.match(get.buffered.toString(), /retry: 1000/);
+  assert.is(await p.exited, 0);
+  await until(() => pids.every((pid) => !alive(pid)), 10_000, 'no child outlives the proxy');
+  for (const { client, agent } of clients) {
+    await client.close().catch(() => {});
+    await agent.close();
   }
 });
 
@@ -278,6 +308,21 @@ config('a policy blocks and hides on the bridge; --record writes a tape replay p
     const lines = readFileSync(join(dir, 'tapes', tapes[0]!), 'utf8');
     assert.match(lines, /"method":"tools\/list"/);
     assert.match(lines, /blocked by policy rule no-echo/);
+    // The tape is a fake upstream: replay answers the SDK client as the bridge did.
+    const { startCli } = await import('../helpers/cli.js');
+    const replay = startCli(['replay', join(dir, 'tapes'), '--port', '0', '--timing', 'fast']);
+    try {
+      const url = String((await replay.waitFor((l) => l.msg === 'replaying')).url);
+      const { client, transport, agent } = sdkHttpClient(url, 'replayed');
+      await client.connect(transport);
+      const tools = (await client.listTools()).tools.map((t) => t.name);
+      assert.ok(tools.includes('echo') && !tools.includes('get-sum'), tools.join(','));
+      await client.close();
+      await agent.close();
+    } finally {
+      replay.child.kill('SIGTERM');
+      await replay.exited;
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
