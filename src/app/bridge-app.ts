@@ -63,7 +63,7 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
   const program = config.command[0] ?? '';
   if (recorder !== null) recorder.upstream = program;
   const pool = config.multiSession && config.stdioPool > 0
-    ? new StdioPool(config.stdioPool, () => new StdioChild(config.command, config.inspectLimitBytes || 1 << 20, log.child({ pool: true })), log)
+    ? new StdioPool(config.stdioPool, () => new StdioChild(config.command, config.maxBodyBytes, log.child({ pool: true })), log)
     : null;
   let shared: ChildLink | null = null;
   metrics.stdioChildren(() => ({ ready: pool?.ready ?? 0, active: links.size }));
@@ -75,9 +75,9 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
       if (shared === link) shared = null;
     },
   });
-  const lineLimit = config.inspectLimitBytes || 1 << 20;
   const spawnChild = (childLog: Logger): StdioChild => {
-    const child = new StdioChild(config.command, lineLimit, childLog);
+    // A child's line (a message) is bounded like a request body.
+    const child = new StdioChild(config.command, config.maxBodyBytes, childLog);
     if (info) childLog.info({ child: child.pid, command: program }, 'stdio server started');
     return child;
   };

@@ -59,10 +59,12 @@ export class BridgeSession implements AnswerOwner, SessionOwner {
 
   logEvent(stream: string, data: string): number {
     this.#touch();
+    this.session.bytesOut += data.length;
     return this.events.append(stream, data, false);
   }
 
   toGetStream(data: string): void {
+    this.session.bytesOut += data.length;
     const get = this.#get !== null && this.#get.open ? this.#get : null;
     const before = this.events.dropped;
     const id = this.events.append('get', data, get !== null);
@@ -99,6 +101,7 @@ export class BridgeSession implements AnswerOwner, SessionOwner {
   /** Heartbeat on every open stream of the session. */
   heartbeat(): void {
     this.#get?.heartbeat();
+    for (const a of this.#answers) a.heartbeat();
   }
 
   /** True while a stream or a request keeps the session busy (idle expiry waits). */

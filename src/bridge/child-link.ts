@@ -6,7 +6,7 @@
 // it serves, and a server request (sampling, elicitation, roots) goes to the session whose
 // request is in flight when there is exactly one, else it is answered with an error.
 
-import { ChildExitedError, ChildSpawnError, UpstreamTimeoutError, type ProxyError } from '../errors.js';
+import { ChildExitedError, ChildSpawnError, UpstreamBrokenError, UpstreamTimeoutError, type ProxyError } from '../errors.js';
 import { errorBody } from '../http/error-response.js';
 import type { ConformanceLint } from '../mcp/conformance.js';
 import type { McpMessageSink } from '../mcp/inspector.js';
@@ -113,7 +113,8 @@ export class ChildLink {
       this.#pending.delete(upstreamId);
       session.inFlight.delete(clientId);
       if (pending.timer !== null) clearTimeout(pending.timer);
-      this.#failOne(session, clientId, answer, this.#failure ?? new ChildExitedError(null, null));
+      const err = this.#gone ? this.#failure ?? new ChildExitedError(null, null) : new UpstreamBrokenError('the stdio server is not reading its input (8 MiB waiting)');
+      this.#failOne(session, clientId, answer, err);
     }
   }
 

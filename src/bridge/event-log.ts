@@ -1,7 +1,8 @@
 // The events of one bridged session, for `Last-Event-ID` resumption: every SSE event the
 // session sends (on its GET stream or a POST's) gets the next id and is kept in a ring of
 // `--event-buffer` entries. Messages for the GET stream while none is open wait here too,
-// and a new GET stream gets them first. Past the bound the oldest is dropped and counted.
+// and a new GET stream gets them first. Past the bound (in events, and 4 MiB of data) the
+// oldest is dropped, and counted when no stream had it yet.
 
 /** One sent (or waiting) event. */
 export interface LoggedEvent {
@@ -11,10 +12,14 @@ export interface LoggedEvent {
   readonly data: string;
 }
 
+/** Bytes of event data a session keeps at most, whatever --event-buffer says (a few large results must not hold memory). */
+const MAX_BYTES = 4 * 1024 * 1024;
+
 /** A bounded ring of a session's events. */
 export class EventLog {
   readonly #capacity: number;
   #events: LoggedEvent[] = [];
+  #bytes = 0;
   #next = 1;
   /** The last GET-stream event a GET stream was given. */
   #getDelivered = 0;
@@ -30,8 +35,10 @@ export class EventLog {
     const id = this.#next++;
     if (this.#capacity > 0) {
       this.#events.push({ id, stream, data });
-      if (this.#events.length > this.#capacity) {
+      this.#bytes += data.length;
+      while (this.#events.length > this.#capacity || (this.#bytes > MAX_BYTES && this.#events.length > 1)) {
         const old = this.#events.shift()!;
+        this.#bytes -= old.data.length;
         // A GET event nobody has seen is a loss; an old delivered one is just history.
         if (old.stream === 'get' && old.id > this.#getDelivered) this.dropped++;
       }

@@ -84,6 +84,11 @@ export class PostAnswer {
     if (response && --this.outstanding <= 0) this.#finish();
   }
 
+  /** An SSE comment on this POST's stream, if it is one and open. */
+  heartbeat(): void {
+    if (!this.#done) this.#sse?.heartbeat();
+  }
+
   /** Every request of this POST failed before any message was written: one HTTP error answer. */
   failWhole(err: ProxyError, idJson: string | null): void {
     if (this.#done) return;

@@ -70,7 +70,7 @@ export class StdioChild {
     this.gone = new Promise((r) => (resolveGone = r));
     this.#lines = new LineSplitter(limitBytes, (line) => this.#deliver(line), {
       start: (head) => {
-        this.#log.warn({ child: this.pid, bytes: head.length, limit: limitBytes }, 'child line longer than --inspect-limit: dropped');
+        this.#log.warn({ child: this.pid, bytes: head.length, limit: limitBytes }, 'child line longer than --max-body-size: dropped');
         return false;
       },
       part: () => {},
