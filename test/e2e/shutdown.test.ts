@@ -69,7 +69,8 @@ async function withHangingRequest(shutdownTimeout: string): Promise<{ p: ReturnT
   const port = Number((await p.waitFor((l) => l.msg === 'listening')).port);
   const c = await RawClient.connect(port);
   c.write('GET /hang HTTP/1.1\r\nHost: p\r\n\r\n');
-  await until(() => up.open() === 1, 5000, 'request upstream');
+  // Two connections reach the upstream: the start-up probe (closed at once) and the request's.
+  await until(() => up.accepted() === 2 && up.open() === 1, 5000, 'request upstream');
   return { p, c, up };
 }
 
