@@ -33,6 +33,7 @@ import { LogThrottle } from '../observe/log-throttle.js';
 import { logUpstreamConnected, logUpstreamError, SessionObserver } from './observer.js';
 import { publicUrl } from '../upstream/public-url.js';
 import { createBridgeApp } from './bridge-app.js';
+import { Drain } from './drain.js';
 import { closeServer, listenOn } from './servers.js';
 
 /** Outcome of a shutdown: sessions that finished on their own and those cut off. */
@@ -90,8 +91,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   // A stdio server behind HTTP is the message bridge: a path of its own (DESIGN "Two paths").
   if (config.mode === 'http' && config.command.length > 0) return createBridgeApp(config, deps);
   const log = deps.logger ?? silentLogger();
-  let draining = false;
-  let drainWaiter: (() => void) | null = null;
+  const drain = new Drain();
 
   const registry: Registry = new Registry({
     maxSessions: config.maxSessions,
@@ -162,7 +162,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     }
     if (recorder !== null) sink.proxySessionEnded(session.id);
     deps.onSessionClose?.(session, reason);
-    if (draining && registry.size === 0 && drainWaiter !== null) drainWaiter();
+    drain.sessionEnded(registry);
   };
 
   const startSession = (ip: string, port: number): Session => {
@@ -201,7 +201,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     metrics,
     view,
     get draining() {
-      return draining;
+      return drain.active;
     },
 
     probeUpstream(): Promise<boolean> {
@@ -252,7 +252,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         const recovery = config.recoverSessions
           ? new SessionRecovery({ url, headers: config.upstreamHeaders, ca: config.upstreamCa, verify: !config.upstreamInsecure, timeoutMs: config.upstreamTimeoutMs }, metrics)
           : null;
-        exchangeContext = Object.freeze({ config, rewrite, touch, isDraining: () => draining, admitRequest, gate, recovery, clocks: HttpExchange.clocks(config) });
+        exchangeContext = Object.freeze({ config, rewrite, touch, isDraining: () => drain.active, admitRequest, gate, recovery, clocks: HttpExchange.clocks(config) });
       } else {
         target = makeTarget(config.upstream!.host, config.upstream!.port, config.upstreamTls);
       }
@@ -264,7 +264,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       const accept = config.mode === 'http' ? acceptHttp : acceptTcp;
       listener = createAcceptLoop({
         admit: (ip) => {
-          if (draining) return 'draining';
+          if (drain.active) return 'draining';
           const verdict = registry.admit(ip);
           return verdict === 'ok' ? null : verdict;
         },
@@ -291,7 +291,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       });
       let adminPort: number | null = null;
       if (config.adminPort !== null) {
-        admin = createAdminServer({ view, token: config.adminToken, isDraining: () => draining, warnings });
+        admin = createAdminServer({ view, token: config.adminToken, isDraining: () => drain.active, warnings });
         adminPort = await listenOn(admin, config.adminPort, config.adminHost);
         admin.on('error', (err: NodeJS.ErrnoException) => log.error({ err: err.code ?? err.message }, 'admin server error'));
       }
@@ -306,24 +306,9 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     close(drainMs = config.shutdownTimeoutMs): Promise<ShutdownReport> {
       if (closing !== null) return closing;
       closing = (async () => {
-        draining = true;
         policy?.close();
         const stopAccepting = closeServer(listener);
-        const before = registry.size;
-        for (const s of registry.list()) s.drain();
-        if (registry.size > 0 && drainMs > 0) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, drainMs);
-            drainWaiter = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-        }
-        drainWaiter = null;
-        const forced = registry.size;
-        for (const s of registry.list()) s.close('shutdown');
-        registry.close();
+        const report = await drain.run(registry, drainMs);
         shared?.close();
         pool?.close();
         exchangeContext?.clocks.head.close();
@@ -334,7 +319,6 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         await Promise.all([stopAccepting, adminClosed, demo?.close()]);
         // Sessions are closed, so every tape has its last message: flush them (bounded wait).
         await recorder?.close(Math.max(1000, drainMs));
-        const report = { drained: before - forced, forced };
         log.info(report, 'drained');
         return report;
       })();

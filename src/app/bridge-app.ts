@@ -19,6 +19,7 @@ import { StdioChild } from '../upstream/stdio-child.js';
 import { StdioPool } from '../upstream/stdio-pool.js';
 import type { App, AppAddresses, AppDeps, ShutdownReport } from './app.js';
 import { createMessageLayer } from './message-layer.js';
+import { Drain } from './drain.js';
 import { closeServer, listenOn } from './servers.js';
 
 /** Open streams get an SSE comment this often, so a client that vanished is found. */
@@ -31,8 +32,7 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
   const log = deps.logger ?? silentLogger();
   const info = log.isLevelEnabled('info');
   const debug = log.isLevelEnabled('debug');
-  let draining = false;
-  let drainWaiter: (() => void) | null = null;
+  const drain = new Drain();
   const bridged = new Map<string, BridgeSession>();
   const links = new Set<ChildLink>();
   const timers = new Set<NodeJS.Timeout>();
@@ -92,7 +92,7 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
     }
     if (recorder !== null) sink.proxySessionEnded(session.id);
     deps.onSessionClose?.(session, reason);
-    if (draining && registry.size === 0 && drainWaiter !== null) drainWaiter();
+    drain.sessionEnded(registry);
   };
 
   const host: BridgeHost = {
@@ -106,7 +106,7 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
       return s;
     },
     newSession: (ip, port): BridgeSession | ProxyError => {
-      if (draining) return new ShuttingDownError();
+      if (drain.active) return new ShuttingDownError();
       const verdict = registry.admit(ip);
       if (verdict !== 'ok') {
         metrics.sessionRejected(verdict);
@@ -155,7 +155,7 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
   const app: App = {
     config, registry, metrics, view,
     get draining() {
-      return draining;
+      return drain.active;
     },
 
     reloadPolicy(): boolean {
@@ -188,7 +188,7 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
       pool?.start();
       let adminPort: number | null = null;
       if (config.adminPort !== null) {
-        admin = createAdminServer({ view, token: config.adminToken, isDraining: () => draining, warnings });
+        admin = createAdminServer({ view, token: config.adminToken, isDraining: () => drain.active, warnings });
         adminPort = await listenOn(admin, config.adminPort, config.adminHost);
       }
       if (policy !== null) {
@@ -202,24 +202,9 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
     close(drainMs = config.shutdownTimeoutMs): Promise<ShutdownReport> {
       if (closing !== null) return closing;
       closing = (async () => {
-        draining = true;
         policy?.close();
         const stopAccepting = closeServer(server);
-        const before = registry.size;
-        for (const s of registry.list()) s.drain();
-        if (registry.size > 0 && drainMs > 0) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, drainMs);
-            drainWaiter = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-        }
-        drainWaiter = null;
-        const forced = registry.size;
-        for (const s of registry.list()) s.close('shutdown');
-        registry.close();
+        const report = await drain.run(registry, drainMs);
         for (const t of timers) clearTimeout(t);
         timers.clear();
         if (heartbeat !== null) clearInterval(heartbeat);
@@ -233,7 +218,6 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
         admin?.closeAllConnections();
         await Promise.all([stopAccepting, adminClosed]);
         await recorder?.close(Math.max(1000, drainMs));
-        const report = { drained: before - forced, forced };
         log.info(report, 'drained');
         return report;
       })();

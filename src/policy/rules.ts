@@ -4,6 +4,7 @@
 // client messages: the first rule that matches decides.
 
 import { readDataFile } from '../data-file.js';
+import { editDistance } from '../edit-distance.js';
 import { ConfigError } from '../errors.js';
 import { KNOWN_METHOD_NAMES } from '../mcp/jsonrpc.js';
 import type { ClientCall } from '../mcp/message.js';
@@ -70,19 +71,6 @@ function nearest(text: string, names: readonly string[]): string {
     }
   }
   return best;
-}
-
-/** Levenshtein distance, two rows. */
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = row;
-  }
-  return prev[b.length]!;
 }
 
 /** The regular-expression source of a glob (unanchored). */

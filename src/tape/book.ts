@@ -4,6 +4,7 @@
 // (notifications, server requests) and when. Several tapes are one pool; a call recorded
 // more than once is answered in recorded order, the last answer repeating once they run out.
 
+import { editDistance } from '../edit-distance.js';
 import { isMessage, type LoadedTape, type TapeMessage } from './format.js';
 
 /** One message of a recorded answer, `at` ms after its request arrived. */
@@ -87,21 +88,6 @@ interface OpenCall {
   readonly before: Played[];
 }
 
-/** Edit distance of two strings, bounded in length (a hint, not a proof). */
-function distance(a: string, b: string): number {
-  const x = a.slice(0, 400);
-  const y = b.slice(0, 400);
-  let prev = Array.from({ length: y.length + 1 }, (_v, i) => i);
-  for (let i = 1; i <= x.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= y.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[y.length]!;
-}
-
 /** Every recorded call of a set of tapes. */
 export class CallBook {
   readonly sessions: RecordedSession[] = [];
@@ -128,7 +114,7 @@ export class CallBook {
     let best: RecordedCall | null = null;
     let bestScore = Infinity;
     for (const c of this.#all) {
-      const score = c.method === method ? distance(c.key, key) : 1_000_000 + distance(c.method, method);
+      const score = c.method === method ? editDistance(c.key, key) : 1_000_000 + editDistance(c.method, method);
       if (score < bestScore) {
         best = c;
         bestScore = score;
