@@ -101,15 +101,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   });
   const metrics = new Metrics({
     liveSessions: () => registry.size,
-    liveBytes: () => {
-      let bytesIn = 0;
-      let bytesOut = 0;
-      for (const s of registry.list()) {
-        bytesIn += s.bytesIn;
-        bytesOut += s.bytesOut;
-      }
-      return { in: bytesIn, out: bytesOut };
-    },
+    liveBytes: () => registry.liveBytes(),
   });
   const limiter = config.rateLimit > 0 ? new RateLimiter(config.rateLimit) : null;
   const admitRequest = limiter === null ? () => 0 : (ip: string) => limiter.take(ip);

@@ -6,13 +6,15 @@
 
 import http from 'node:http';
 import type { Config } from '../config.js';
-import { SessionLimitError, ShuttingDownError, type ProxyError } from '../errors.js';
+import { BadRequestError, HeadTooLargeError, HeaderTimeoutError, SessionLimitError, ShuttingDownError, type ProxyError } from '../errors.js';
+import { errorResponse } from '../http/error-response.js';
 import { BridgeSession } from '../bridge/bridge-session.js';
 import { ChildLink, type LinkDeps } from '../bridge/child-link.js';
 import { streamableHandler, type BridgeHost } from '../bridge/streamable-server.js';
 import { createAdminServer, localView } from '../observe/admin.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { Metrics } from '../observe/metrics.js';
+import { RateLimiter } from '../policy/rate-limit.js';
 import { Registry } from '../session/registry.js';
 import { Session, type CloseReason } from '../session/session.js';
 import { StdioChild } from '../upstream/stdio-child.js';
@@ -49,17 +51,10 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
   });
   const metrics = new Metrics({
     liveSessions: () => registry.size,
-    liveBytes: () => {
-      let bytesIn = 0;
-      let bytesOut = 0;
-      for (const s of registry.list()) {
-        bytesIn += s.bytesIn;
-        bytesOut += s.bytesOut;
-      }
-      return { in: bytesIn, out: bytesOut };
-    },
+    liveBytes: () => registry.liveBytes(),
   });
   const { policy, lint, sink, gate, recorder } = createMessageLayer(config, metrics, log, debug, deps);
+  const limiter = config.rateLimit > 0 ? new RateLimiter(config.rateLimit) : null;
   const program = config.command[0] ?? '';
   if (recorder !== null) recorder.upstream = program;
   const pool = config.multiSession && config.stdioPool > 0
@@ -136,6 +131,7 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
       deps.onSessionOpen?.(session);
       return bs;
     },
+    admitRequest: limiter === null ? () => 0 : (ip) => limiter.take(ip),
     later: (ms, run) => {
       const t = setTimeout(() => {
         timers.delete(t);
@@ -176,9 +172,13 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
         keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS, maxHeaderSize: config.maxHeaderBytes,
         headersTimeout: config.headerTimeoutMs, requestTimeout: 0,
       }, streamableHandler(host));
-      server.on('clientError', (_err, socket) => {
-        if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-        else socket.destroy();
+      // What node:http refuses before a request exists still gets the error table's status and body.
+      server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+        if (!socket.writable) return socket.destroy();
+        const refusal = err.code === 'HPE_HEADER_OVERFLOW' ? new HeadTooLargeError(`request head larger than ${config.maxHeaderBytes} bytes`)
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? new HeaderTimeoutError(`request head not received within ${config.headerTimeoutMs} ms`)
+            : new BadRequestError(`malformed request: ${err.message}`);
+        socket.end(errorResponse(refusal, true));
       });
       const port = await listenOn(server, config.port, config.host);
       heartbeat = setInterval(() => {
@@ -202,6 +202,7 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
     close(drainMs = config.shutdownTimeoutMs): Promise<ShutdownReport> {
       if (closing !== null) return closing;
       closing = (async () => {
+        const deadline = Date.now() + drainMs;
         policy?.close();
         const stopAccepting = closeServer(server);
         const report = await drain.run(registry, drainMs);
@@ -209,11 +210,13 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
         timers.clear();
         if (heartbeat !== null) clearInterval(heartbeat);
         server?.closeAllConnections();
-        // Every child is stopped (stdin, SIGTERM, SIGKILL), within the shutdown timeout.
+        // Every child is stopped (stdin, SIGTERM, SIGKILL) within the shutdown timeout: what
+        // is left when it runs out is killed.
         const stops = [...links].map((l) => l.stop());
         if (pool !== null) stops.push(pool.close());
-        await Promise.race([Promise.all(stops), new Promise((r) => setTimeout(r, Math.max(drainMs, 5000)).unref())]);
+        await Promise.race([Promise.all(stops), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);
         for (const l of links) l.child.kill();
+        pool?.kill();
         const adminClosed = closeServer(admin);
         admin?.closeAllConnections();
         await Promise.all([stopAccepting, adminClosed]);

@@ -24,7 +24,6 @@ export class BridgeSession implements AnswerOwner, SessionOwner {
   readonly inFlight = new Map<string, number>();
   readonly #answers = new Set<PostAnswer>();
   #get: SseWriter | null = null;
-  initialized = false;
   #draining = false;
   readonly #touch: () => void;
   readonly #onDropped: (n: number) => void;

@@ -122,7 +122,6 @@ export class ChildLink {
   notify(session: BridgeSession, msg: RpcMessage): void {
     if (this.#gone) return;
     if (msg.method === 'notifications/initialized') {
-      session.initialized = true;
       // A shared child was initialised once: later clients' notices are theirs alone.
       if (this.shared && this.#initializedSent) return;
       this.#initializedSent = true;

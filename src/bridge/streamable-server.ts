@@ -9,7 +9,7 @@
 import type http from 'node:http';
 import {
   BodyTooLargeError, BodyTimeoutError, MethodNotAllowedError, NotAcceptableError, PolicyTooLargeError, PolicyUnreadableError,
-  ProxyError, SessionMissingError, SessionNotFoundError,
+  ProxyError, RateLimitedError, SessionMissingError, SessionNotFoundError,
 } from '../errors.js';
 import { errorResponseParts } from '../http/error-response.js';
 import type { MessageGate } from '../mcp/gate.js';
@@ -38,6 +38,8 @@ export interface BridgeHost {
   newSession(ip: string, port: number): BridgeSession | ProxyError;
   /** A delay a decider asked for (cleared at shutdown). */
   later(ms: number, run: () => void): void;
+  /** --rate-limit: 0 lets a request from `ip` through, else seconds to wait. */
+  admitRequest(ip: string): number;
 }
 
 function refuse(res: http.ServerResponse, err: unknown, idJson: string | null = null, extra: Record<string, string> = {}): void {
@@ -91,6 +93,11 @@ export function streamableHandler(host: BridgeHost): (req: http.IncomingMessage,
   return (req, res) => {
     const started = performance.now();
     res.once('finish', () => host.metrics.requestDone(res.statusCode, (performance.now() - started) / 1000));
+    const wait = host.admitRequest(req.socket.remoteAddress ?? '');
+    if (wait > 0) {
+      req.resume();
+      return refuse(res, new RateLimitedError('rate limit reached: slow down', wait));
+    }
     switch (req.method) {
       case 'POST': return onPost(host, req, res);
       case 'GET': return onGet(host, req, res);

@@ -76,13 +76,13 @@ export class ConformanceLint implements MessageObserver {
     }
   }
 
-  /** A response head with the request it answers. */
   /** The upstream answered a session it forgot (held for --recover-sessions): anything but 404 breaks the transport spec. */
   onForgottenSession(req: RequestHead, res: ResponseHead): void {
     if (res.statusCode === 404) return;
     this.report('unknown-session-status', { method: req.method, session: req.mcpSessionId, status: res.statusCode, excerpt: `${req.method} ${req.target} → ${res.statusCode}` });
   }
 
+  /** A response head with the request it answers. */
   onResponse(req: RequestHead, res: ResponseHead): void {
     const status = res.statusCode;
     const issued = res.mcpSessionId;

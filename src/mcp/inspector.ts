@@ -67,6 +67,16 @@ const NO_LOG: LazyLogger = () => {
   throw new Error('no message is passing');
 };
 
+const NAMED_METHODS: ReadonlySet<string> = new Set(['tools/call', 'prompts/get', 'resources/read']);
+const nameCall = new CallEnvelope();
+
+/** The tool or prompt name (or resource uri) of a request of a named method, read from its bytes. */
+function nameIn(bytes: Buffer, method: string): string | null {
+  if (readCallEnvelope(bytes, 0, bytes.length, nameCall) === ENVELOPE_OK) return method === 'resources/read' ? nameCall.uri : nameCall.name;
+  const messages = parseMessages(bytes.toString('utf8'));
+  return messages === null || messages.length !== 1 ? null : classify(messages[0]).tool;
+}
+
 /** The McpMessage a sink hands to observers, refilled for each message. */
 class PassingMessage implements McpMessage {
   from: Sender = 'client';
@@ -75,12 +85,23 @@ class PassingMessage implements McpMessage {
   kind: MessageKind = 'invalid';
   method = '';
   id: string | null = null;
-  name: string | null = null;
+  /** undefined: not read yet. The envelope read stops before params; the name is read only
+   *  when some observer asks (the debug log, an embedder's hook), off the path of every call. */
+  #name: string | null | undefined = null;
   bytes: Buffer = NO_BYTES;
   clientIp = '';
   onGetStream = false;
   http: HttpFacts | null = null;
   log: LazyLogger = NO_LOG;
+
+  get name(): string | null {
+    if (this.#name === undefined) this.#name = nameIn(this.bytes, this.method);
+    return this.#name;
+  }
+
+  set name(name: string | null | undefined) {
+    this.#name = name;
+  }
 }
 
 /** Turns observed bytes into McpMessages (the envelope only, up to --inspect-limit) and hands each to the app's observers. */
@@ -96,7 +117,6 @@ export class McpMessageSink {
   /** Some observer reads HTTP facts, skipped bodies and session ends (the recorder). */
   readonly wantsHttp: boolean;
   #exchanges = 0;
-  readonly #call = new CallEnvelope();
 
   /** `fullParse`: read every message with JSON.parse, for the tool names debug lines show. */
   constructor(hooks: MessageHooks, metrics: Metrics, limitBytes: number, fullParse: boolean) {
@@ -135,14 +155,7 @@ export class McpMessageSink {
     const read = this.#fullParse ? ENVELOPE_FALLBACK : readEnvelope(buf, start, end, this.#envelope);
     if (read === ENVELOPE_OK) {
       const env = this.#envelope;
-      let name: string | null = null;
-      if (env.kind === 'request' && (env.method === 'tools/call' || env.method === 'prompts/get' || env.method === 'resources/read')) {
-        // The envelope read stops before params: the name (McpMessage.name) takes the strict read.
-        const call = this.#call;
-        if (readCallEnvelope(buf, start, end, call) !== ENVELOPE_OK) return this.#parse(buf, start, end, from, origin);
-        name = env.method === 'resources/read' ? call.uri : call.name;
-      }
-      this.#emit(env.kind, env.method, env.id, name, buf.subarray(start, end), from, origin);
+      this.#emit(env.kind, env.method, env.id, env.kind === 'request' && NAMED_METHODS.has(env.method) ? undefined : null, buf.subarray(start, end), from, origin);
     } else if (read === ENVELOPE_FALLBACK) {
       this.#parse(buf, start, end, from, origin);
     } else if (read === ENVELOPE_MALFORMED) {
@@ -172,7 +185,7 @@ export class McpMessageSink {
     }
   }
 
-  #emit(kind: MessageKind, method: string, id: string | null, name: string | null, bytes: Buffer, from: Sender, origin: MessageOrigin): void {
+  #emit(kind: MessageKind, method: string, id: string | null, name: string | null | undefined, bytes: Buffer, from: Sender, origin: MessageOrigin): void {
     // One message object, refilled: observers get it for the call only (message.ts), so the
     // path that every request takes allocates nothing for it.
     const m = this.#message;

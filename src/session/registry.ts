@@ -94,6 +94,17 @@ export class Registry {
     return this.#lru.peek(id);
   }
 
+  /** Bytes in and out of the live sessions (the metrics add the closed ones). */
+  liveBytes(): { in: number; out: number } {
+    let bytesIn = 0;
+    let bytesOut = 0;
+    for (const s of this.#lru.values()) {
+      bytesIn += s.bytesIn;
+      bytesOut += s.bytesOut;
+    }
+    return { in: bytesIn, out: bytesOut };
+  }
+
   /** Every live session, most recently active first. */
   list(): Session[] {
     return [...this.#lru.values()];

@@ -14,6 +14,8 @@ const HEALTHY_MS = 10_000;
 /** Warm children of one command. */
 export class StdioPool {
   readonly #ready = new Set<StdioChild>();
+  /** Children close() is stopping. */
+  readonly #stopping = new Set<StdioChild>();
   readonly #size: number;
   readonly #spawn: () => StdioChild;
   readonly #log: Logger;
@@ -54,8 +56,14 @@ export class StdioPool {
     if (this.#refill !== null) clearTimeout(this.#refill);
     this.#refill = null;
     const stops = [...this.#ready].map((c) => c.stop());
+    for (const c of this.#ready) this.#stopping.add(c);
     this.#ready.clear();
     return Promise.all(stops).then(() => {});
+  }
+
+  /** Kills what close() could not stop in time. */
+  kill(): void {
+    for (const c of this.#stopping) c.kill();
   }
 
   #fill(): void {

@@ -299,6 +299,88 @@ failures('SIGTERM with sessions open: GET streams end with retry, a call in flig
   }
 });
 
+const routing = suite('a shared child: what the child receives, id by id');
+
+routing('one handshake, client ids rewritten, a cancel and a session end reach the child with its ids, an ambiguous server request is refused', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shadowcat-routing-'));
+  const seen = join(dir, 'seen.jsonl');
+  // Records every line it receives; `hang` is never answered; `ask` sends a server request first.
+  const child = `
+    const fs = require('fs');
+    const out = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+    require('readline').createInterface({ input: process.stdin }).on('line', (l) => {
+      fs.appendFileSync(${JSON.stringify(seen)}, l + '\\n');
+      const m = JSON.parse(l);
+      if (m.method === 'initialize') out({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'rec', version: '1' } } });
+      else if (m.method === 'tools/call' && m.params.name === 'ask') out({ jsonrpc: '2.0', id: 's1', method: 'roots/list' });
+    });`;
+  const proxy = await bridge({ multiSession: false }, [process.execPath, '-e', child]);
+  const lines = (): Array<Record<string, unknown>> => {
+    try {
+      return readFileSync(seen, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    } catch {
+      return [];
+    }
+  };
+  const url = `http://127.0.0.1:${proxy.port}/mcp`;
+  const send = (body: unknown, sid?: string): Promise<Response> => fetch(url, {
+    method: 'POST', body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...(sid === undefined ? {} : { 'mcp-session-id': sid }) },
+  });
+  const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'r', version: '1' } } };
+  const pending: Array<Promise<unknown>> = [];
+  try {
+    const a = (await send(init)).headers.get('mcp-session-id')!;
+    const b = (await send(init)).headers.get('mcp-session-id')!;
+    assert.is.not(a, b);
+    for (const sid of [a, b]) assert.is((await send({ jsonrpc: '2.0', method: 'notifications/initialized' }, sid)).status, 202);
+    pending.push(send({ jsonrpc: '2.0', id: 'a1', method: 'tools/call', params: { name: 'hang' } }, a).catch(() => null));
+    pending.push(send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'hang' } }, b).catch(() => null));
+    await until(() => lines().filter((l) => l.method === 'tools/call').length === 2, 10_000, 'both calls at the child');
+    const calls = lines().filter((l) => l.method === 'tools/call');
+    assert.is(lines().filter((l) => l.method === 'initialize').length, 1, 'one handshake for both clients');
+    assert.is(lines().filter((l) => l.method === 'notifications/initialized').length, 1);
+    assert.is.not(calls[0]!.id, calls[1]!.id, 'client ids rewritten: no collision');
+    assert.ok(calls.every((c) => c.id !== 'a1'), 'the child never sees a client id');
+    // A's cancel names its own id; the child gets the id it knows.
+    assert.is((await send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'a1' } }, a)).status, 202);
+    await until(() => lines().some((l) => l.method === 'notifications/cancelled'), 10_000, 'the cancel at the child');
+    assert.is((lines().find((l) => l.method === 'notifications/cancelled')!.params as { requestId: unknown }).requestId, calls[0]!.id);
+    // A server request while both sessions have calls in flight: nobody to ask, the child gets an error.
+    pending.push(send({ jsonrpc: '2.0', id: 'a2', method: 'tools/call', params: { name: 'ask' } }, a).catch(() => null));
+    await until(() => lines().some((l) => l.id === 's1' && l.error !== undefined), 10_000, 'the refused server request');
+    // B ends: its call in flight is cancelled upstream under the child's id.
+    const del = await fetch(url, { method: 'DELETE', headers: { 'mcp-session-id': b } });
+    assert.is(del.status, 204);
+    await until(() => lines().filter((l) => l.method === 'notifications/cancelled').length === 2, 10_000, 'the cancel of the ended session');
+    assert.is((lines().filter((l) => l.method === 'notifications/cancelled')[1]!.params as { requestId: unknown }).requestId, calls[1]!.id);
+  } finally {
+    await proxy.close();
+    await Promise.all(pending);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+routing('--rate-limit and what node:http refuses before a request exists: the error table\'s status and JSON-RPC body', async () => {
+  const proxy = await bridge({ multiSession: true, rateLimit: 1, maxHeaderBytes: 1024 }, [process.execPath, '-e', 'process.stdin.resume()']);
+  try {
+    const first = await rawExchange(proxy.port, post('{"jsonrpc":"2.0","id":3,"method":"ping"}'));
+    assert.is(first.status, 400, 'no session: 400, but admitted by the limiter');
+    const limited = await rawExchange(proxy.port, post('{"jsonrpc":"2.0","id":3,"method":"ping"}'));
+    assert.is(limited.status, 429);
+    assert.ok(Number(limited.headers['retry-after']) >= 1);
+    assert.is((JSON.parse(limited.body.toString()) as { error: { data: { reason: string } } }).error.data.reason, 'rate_limited');
+    const big = await rawExchange(proxy.port, `GET /mcp HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(4096)}\r\n\r\n`);
+    assert.is(big.status, 431);
+    assert.is((JSON.parse(big.body.toString()) as { jsonrpc: string }).jsonrpc, '2.0');
+    const bad = await rawExchange(proxy.port, 'GET /mcp HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n');
+    assert.is(bad.status, 400);
+    assert.is((JSON.parse(bad.body.toString()) as { error: { data: { reason: string } } }).error.data.reason, 'bad_request');
+  } finally {
+    await proxy.close();
+  }
+});
+
 const config = suite('bridge settings');
 
 config('a policy blocks and hides on the bridge; --record writes a tape replay plays back', async () => {
@@ -397,4 +479,5 @@ config('--stdio-pool: children wait ready, one taken is replaced, /metrics shows
 
 peers.run();
 failures.run();
+routing.run();
 config.run();

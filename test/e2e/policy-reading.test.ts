@@ -89,6 +89,23 @@ function refused(res: RawResponse, what: string): void {
   assert.is(msg.error.data.reason, 'policy-unreadable', what);
 }
 
+/** Starts `app` on 127.0.0.1 and a proxy with the rules in front of it (the suites' `proxy`). */
+async function listenBehindProxy(app: express.Express): Promise<{ server: Server; port: number }> {
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((r) => server.once('listening', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(`http://127.0.0.1:${port}/mcp`), policyFile });
+  return { server, port };
+}
+
+/** Closes the suite's proxy and the upstream behind it. */
+async function closeBoth(server: Server): Promise<void> {
+  await proxy?.close();
+  proxy = null;
+  server.closeAllConnections();
+  await new Promise<void>((r) => server.close(() => r()));
+}
+
 // ---- express 5 + express.json() --------------------------------------------------------
 
 const bp = suite('express.json() upstream: nothing it would read as a blocked call passes');
@@ -116,17 +133,9 @@ bp.before(async () => {
   app.use((err: { status?: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
     res.status(err.status ?? 500).end();
   });
-  upstream = app.listen(0, '127.0.0.1');
-  await new Promise<void>((r) => upstream.once('listening', () => r()));
-  upPort = (upstream.address() as AddressInfo).port;
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(`http://127.0.0.1:${upPort}/mcp`), policyFile });
+  ({ server: upstream, port: upPort } = await listenBehindProxy(app));
 });
-bp.after(async () => {
-  await proxy?.close();
-  proxy = null;
-  upstream.closeAllConnections();
-  await new Promise<void>((r) => upstream.close(() => r()));
-});
+bp.after(() => closeBoth(upstream));
 bp.before.each(() => {
   parsed = [];
 });
@@ -324,16 +333,10 @@ sdk.before(async () => {
     await server.connect(transport);
     await transport.handleRequest(req, res, req.body);
   });
-  sdkServer = app.listen(0, '127.0.0.1');
-  await new Promise<void>((r) => sdkServer.once('listening', () => r()));
-  sdkPort = (sdkServer.address() as AddressInfo).port;
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(`http://127.0.0.1:${sdkPort}/mcp`), policyFile });
+  ({ server: sdkServer, port: sdkPort } = await listenBehindProxy(app));
 });
 sdk.after(async () => {
-  await proxy?.close();
-  proxy = null;
-  sdkServer.closeAllConnections();
-  await new Promise<void>((r) => sdkServer.close(() => r()));
+  await closeBoth(sdkServer);
   rmSync(dir, { recursive: true, force: true });
 });
 
