@@ -56,6 +56,8 @@ function start(argv, port) {
 const targets = (server) => ({
   'shadowcat bridge, multi-session': (p) => [CLI, 'forward', 'http', '--port', String(p), '--multi-session', '--log-level', 'warn', '--max-per-client', '10000', '--', ...server],
   'shadowcat bridge, multi-session, --stdio-pool 4': (p) => [CLI, 'forward', 'http', '--port', String(p), '--multi-session', '--stdio-pool', '4', '--log-level', 'warn', '--max-per-client', '10000', '--', ...server],
+  // Two workers on the gateway's one CPU: what the relay to a session's worker costs (half the sessions are relayed).
+  'shadowcat bridge, multi-session, --workers 2': (p) => [CLI, 'forward', 'http', '--port', String(p), '--multi-session', '--workers', '2', '--log-level', 'warn', '--max-per-client', '10000', '--', ...server],
   'shadowcat bridge, shared child': (p) => [CLI, 'forward', 'http', '--port', String(p), '--log-level', 'warn', '--max-per-client', '10000', '--', ...server],
   'supergateway 4.0.0 --stateful': (p) => [SUPERGATEWAY, '--stdio', server.join(' '), '--outputTransport', 'streamableHttp', '--stateful', '--port', String(p), '--logLevel', 'none'],
 });
@@ -107,15 +109,18 @@ function rssKiB(pid) {
   }
 }
 
-async function callLoad(port, pid) {
+async function callLoad(port, pid, workers) {
   const sessions = await Promise.all(Array.from({ length: CLIENTS }, () => openSession(port)));
   const body = (i) => `{"jsonrpc":"2.0","id":${i},"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}`;
   // Warm-up.
   for (const s of sessions) await rpc(s.client, body(1), s.sid);
   const lat = [];
   let errors = 0;
-  const cpu0 = cpuTicks(pid);
-  const kids = descendants(pid);
+  // With workers, the gateway is the primary and its direct children; the stdio servers are below them.
+  const gateway = workers ? [pid, ...childrenOf(pid)] : [pid];
+  const gatewayCpu = () => gateway.reduce((n, k) => n + cpuTicks(k), 0);
+  const cpu0 = gatewayCpu();
+  const kids = descendants(pid).filter((k) => !gateway.includes(k));
   const kidCpu0 = kids.reduce((n, k) => n + cpuTicks(k), 0);
   const t0 = performance.now();
   const until = t0 + SECONDS * 1000;
@@ -129,7 +134,7 @@ async function callLoad(port, pid) {
     }
   }));
   const secs = (performance.now() - t0) / 1000;
-  const cpu = (cpuTicks(pid) - cpu0) * TICK_US;
+  const cpu = (gatewayCpu() - cpu0) * TICK_US;
   const kidCpu = (kids.reduce((n, k) => n + cpuTicks(k), 0) - kidCpu0) * TICK_US;
   for (const s of sessions) await s.client.close();
   lat.sort((x, y) => x - y);
@@ -178,7 +183,8 @@ async function withTarget(name, fn, table = TARGETS) {
   const t = start(table[name](port), port);
   try {
     await waitPort(port);
-    await new Promise((r) => setTimeout(r, 500));
+    // Workers start one after another: the port opens with the first.
+    await new Promise((r) => setTimeout(r, name.includes('--workers') ? 2500 : 500));
     return await fn(port, t.child.pid);
   } catch (err) {
     process.stderr.write(`${name}: ${err.message}\n${t.err()}\n`);
@@ -190,10 +196,10 @@ async function withTarget(name, fn, table = TARGETS) {
 }
 
 const rows = [];
-for (const name of PARTS.includes('calls') ? ['shadowcat bridge, multi-session', 'shadowcat bridge, shared child', 'supergateway 4.0.0 --stateful'] : []) {
+for (const name of PARTS.includes('calls') ? ['shadowcat bridge, multi-session', 'shadowcat bridge, multi-session, --workers 2', 'shadowcat bridge, shared child', 'supergateway 4.0.0 --stateful'] : []) {
   const runs = [];
   for (let run = 0; run < RUNS; run++) {
-    const r = await withTarget(name, (port, pid) => callLoad(port, pid));
+    const r = await withTarget(name, (port, pid) => callLoad(port, pid, name.includes('--workers')));
     if (r !== null) runs.push(r);
     process.stderr.write(`calls ${name}: ${r === null ? 'FAILED' : `${r.rps.toFixed(0)} req/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms cpu ${r.cpuUs.toFixed(1)} µs/call children ${r.childCpuUs.toFixed(1)} µs/call errors ${r.errors}`}\n`);
   }

@@ -4,7 +4,7 @@
 
 import cluster from 'node:cluster';
 import { createApp } from './app/app.js';
-import { runPrimary, serveWorker, workerConfig } from './app/cluster.js';
+import { runPrimary, serveWorker, workerConfig, workerSlot } from './app/cluster.js';
 import { onShutdownSignals } from './app/signals.js';
 import { runStdio } from './app/stdio.js';
 import { runReplay, runTapeShow } from './app/replay.js';
@@ -25,7 +25,7 @@ async function runNetwork(given: Config): Promise<void> {
   }
   const worker = cluster.isWorker;
   const config = worker ? workerConfig(given, process.env) : given;
-  const app = createApp(config, { logger: log });
+  const app = createApp(config, worker ? { logger: log, workerSlot: workerSlot(process.env) } : { logger: log });
   // SIGHUP reloads the policy; without one it keeps its default (the process ends).
   if (config.policyFile !== null) process.on('SIGHUP', () => app.reloadPolicy());
   onShutdownSignals((signal) => {

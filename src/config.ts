@@ -293,7 +293,6 @@ export function checkConfig(config: Config): void {
     if (config.upstreamPool > 0 || config.recoverSessions || config.upstreamHeaders.length > 0) {
       throw new ConfigError('--upstream-pool, --recover-sessions and --upstream-header are for an HTTP upstream (--url), not a stdio server after --');
     }
-    if (config.workers > 1) throw new ConfigError('--workers with a stdio server after --: a bridged session lives in one process (its child); run one process, or one per port behind a balancer');
   }
   if (config.stdioPool > 0 && (config.command.length === 0 || !config.multiSession)) throw new ConfigError('--stdio-pool needs --multi-session and a stdio server after --');
   if (config.adminToken === '') throw new ConfigError('--admin-token needs a value');

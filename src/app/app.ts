@@ -69,6 +69,10 @@ export interface App {
   policy(): PolicySnapshot | null;
   /** What the admin API shows of this process (a --workers primary asks each worker's). */
   readonly view: AdminView;
+  /** After listen(), in a --workers bridge: where other workers relay requests for this one's sessions. */
+  readonly peerPort: number | null;
+  /** A --workers bridge: the other workers' private ports by slot, and the run's relay secret (from the primary). */
+  setPeers(ports: readonly (number | null)[], secret: string): void;
 }
 
 /** Optional collaborators: a logger (silent by default), and an embedder's hooks. */
@@ -84,6 +88,8 @@ export interface AppDeps {
   readonly openTape?: TapeOpener;
   onSessionOpen?(session: Session): void;
   onSessionClose?(session: Session, reason: CloseReason): void;
+  /** In a --workers worker: its slot (0 … workers-1), kept by the worker started in its place. */
+  readonly workerSlot?: number;
 }
 
 /** Creates (but does not start) a proxy app for `config`. */
@@ -192,6 +198,9 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     registry,
     metrics,
     view,
+    // The byte corridor holds no state a worker must keep: any worker serves any session.
+    peerPort: null,
+    setPeers() {},
     get draining() {
       return drain.active;
     },

@@ -10,13 +10,14 @@ import { BadRequestError, HeadTooLargeError, HeaderTimeoutError, SessionLimitErr
 import { errorResponse } from '../http/error-response.js';
 import { BridgeSession } from '../bridge/bridge-session.js';
 import { ChildLink, type LinkDeps } from '../bridge/child-link.js';
-import { streamableHandler, type BridgeHost } from '../bridge/streamable-server.js';
+import { relayedHandler, streamableHandler, type BridgeHost } from '../bridge/streamable-server.js';
 import { createAdminServer, localView } from '../observe/admin.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { Metrics } from '../observe/metrics.js';
 import { RateLimiter } from '../policy/rate-limit.js';
 import { Registry } from '../session/registry.js';
-import { Session, type CloseReason } from '../session/session.js';
+import { flatUuid, Session, type CloseReason } from '../session/session.js';
+import { SessionRelay } from '../bridge/session-relay.js';
 import { StdioChild } from '../upstream/stdio-child.js';
 import { StdioPool } from '../upstream/stdio-pool.js';
 import type { App, AppAddresses, AppDeps, ShutdownReport } from './app.js';
@@ -55,6 +56,8 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
   });
   const { policy, lint, sink, gate, recorder } = createMessageLayer(config, metrics, log, debug, deps);
   const limiter = config.rateLimit > 0 ? new RateLimiter(config.rateLimit) : null;
+  // With --workers, a session is served by the worker holding its child: others relay to it.
+  const relay = deps.workerSlot !== undefined && config.workers > 1 ? new SessionRelay(deps.workerSlot, log, relayedCounter(metrics)) : null;
   const program = config.command[0] ?? '';
   if (recorder !== null) recorder.upstream = program;
   const pool = config.multiSession && config.stdioPool > 0
@@ -107,7 +110,7 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
         metrics.sessionRejected(verdict);
         return new SessionLimitError(verdict === 'max-per-client' ? 'too many sessions from this client' : 'session limit reached', 1);
       }
-      const session = new Session(ip, port, Date.now(), onSessionEnd);
+      const session = new Session(ip, port, Date.now(), onSessionEnd, relay === null ? undefined : flatUuid(relay.slot));
       const sessionLog = log.child({ sid: session.id });
       let link: ChildLink;
       if (config.multiSession) {
@@ -132,6 +135,7 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
       return bs;
     },
     admitRequest: limiter === null ? () => 0 : (ip) => limiter.take(ip),
+    relay,
     later: (ms, run) => {
       const t = setTimeout(() => {
         timers.delete(t);
@@ -142,6 +146,8 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
   };
 
   let server: http.Server | null = null;
+  let peerServer: http.Server | null = null;
+  let peerPort: number | null = null;
   let admin: http.Server | null = null;
   let heartbeat: NodeJS.Timeout | null = null;
   let closing: Promise<ShutdownReport> | null = null;
@@ -150,6 +156,12 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
 
   const app: App = {
     config, registry, metrics, view,
+    get peerPort() {
+      return peerPort;
+    },
+    setPeers(ports, secret) {
+      relay?.setPeers(ports, secret);
+    },
     get draining() {
       return drain.active;
     },
@@ -181,6 +193,11 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
         socket.end(errorResponse(refusal, true));
       });
       const port = await listenOn(server, config.port, config.host);
+      if (relay !== null) {
+        // The private port: requests other workers relay here for this worker's sessions.
+        peerServer = http.createServer({ keepAlive: true, requestTimeout: 0 }, relayedHandler(host, relay));
+        peerPort = await listenOn(peerServer, 0, '127.0.0.1', true);
+      }
       heartbeat = setInterval(() => {
         for (const s of bridged.values()) s.heartbeat();
       }, HEARTBEAT_MS);
@@ -210,6 +227,9 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
         timers.clear();
         if (heartbeat !== null) clearInterval(heartbeat);
         server?.closeAllConnections();
+        const peersClosed = closeServer(peerServer);
+        peerServer?.closeAllConnections();
+        relay?.close();
         // Every child is stopped (stdin, SIGTERM, SIGKILL) within the shutdown timeout: what
         // is left when it runs out is killed.
         const stops = [...links].map((l) => l.stop());
@@ -219,7 +239,7 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
         pool?.kill();
         const adminClosed = closeServer(admin);
         admin?.closeAllConnections();
-        await Promise.all([stopAccepting, adminClosed]);
+        await Promise.all([stopAccepting, adminClosed, peersClosed]);
         await recorder?.close(Math.max(1000, drainMs));
         log.info(report, 'drained');
         return report;
@@ -228,4 +248,9 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
     },
   };
   return app;
+}
+
+function relayedCounter(metrics: Metrics): () => void {
+  const series = metrics.bridgeRelayed.labels();
+  return () => series.inc();
 }

@@ -7,6 +7,7 @@
 // --max-per-client are split into per-worker shares.
 
 import cluster, { type Worker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
@@ -37,9 +38,19 @@ interface Answer {
 interface Listening {
   readonly sc: 'listening';
   readonly port: number;
+  /** A bridge worker's private port for relayed requests. */
+  readonly peerPort: number | null;
+}
+
+/** The primary's word to bridge workers: each slot's private port, and the secret a relayed request carries. */
+interface Peers {
+  readonly sc: 'peers';
+  readonly ports: readonly (number | null)[];
+  readonly secret: string;
 }
 
 const DEMO_URL_ENV = 'SHADOWCAT_DEMO_URL';
+const SLOT_ENV = 'SHADOWCAT_WORKER_SLOT';
 const ASK_TIMEOUT_MS = 3000;
 const BACKOFF_FIRST_MS = 250;
 const BACKOFF_MAX_MS = 10_000;
@@ -48,6 +59,20 @@ const BACKOFF_RESET_MS = 10_000;
 
 function isAsk(m: unknown): m is Ask {
   return typeof m === 'object' && m !== null && (m as Ask).sc === 'ask';
+}
+
+function isPeers(m: unknown): m is Peers {
+  return typeof m === 'object' && m !== null && (m as Peers).sc === 'peers';
+}
+
+/** A worker's slot (0 … workers-1), from the primary. */
+export function workerSlot(env: Readonly<Record<string, string | undefined>>): number {
+  return Number(env[SLOT_ENV] ?? 0);
+}
+
+/** A worker's share of n: an even split, the first workers taking the remainder. */
+function share(total: number, workers: number, slot: number): number {
+  return Math.floor(total / workers) + (slot < total % workers ? 1 : 0);
 }
 
 /** The worker's share of the settings: no admin API (the primary's), limits split between workers, the primary's demo server. */
@@ -59,6 +84,8 @@ export function workerConfig(config: Config, env: Readonly<Record<string, string
     adminPort: null,
     maxSessions: Math.max(1, Math.floor(config.maxSessions / n)),
     maxPerClient: Math.max(1, Math.floor(config.maxPerClient / n)),
+    // Every worker keeps a warm child at least: any worker may take the next initialize.
+    stdioPool: config.stdioPool === 0 ? 0 : Math.max(1, share(config.stdioPool, n, workerSlot(env))),
     upstreamUrl: config.upstreamUrl ?? (demo === undefined ? null : new URL(demo)),
   });
 }
@@ -66,10 +93,11 @@ export function workerConfig(config: Config, env: Readonly<Record<string, string
 /** Worker side: answers the primary from this worker's app, and says when it listens. */
 export function serveWorker(app: App, port: number): void {
   process.on('message', (m: unknown) => {
+    if (isPeers(m)) return app.setPeers(m.ports, m.secret);
     if (!isAsk(m)) return;
     void answer(app, m).then((value) => process.send?.({ sc: 'answer', id: m.id, value } satisfies Answer));
   });
-  process.send?.({ sc: 'listening', port } satisfies Listening);
+  process.send?.({ sc: 'listening', port, peerPort: app.peerPort } satisfies Listening);
 }
 
 async function answer(app: App, m: Ask): Promise<unknown> {
@@ -88,12 +116,20 @@ async function answer(app: App, m: Ask): Promise<unknown> {
   }
 }
 
+/** The upstream as the primary's listening line names it. */
+function upstreamName(config: Config, demo: DemoServer | null): string | undefined {
+  if (config.upstreamUrl !== null) return publicUrl(config.upstreamUrl);
+  if (config.command.length > 0) return `stdio: ${config.command[0]!}`;
+  if (demo !== null) return demo.url.href;
+  return config.upstream === null ? undefined : `${config.upstream.host}:${config.upstream.port}`;
+}
+
 /** The primary: starts the workers and the admin API, keeps the workers alive, drains them on a signal. Resolves with the exit code once all have exited. */
 export async function runPrimary(config: Config, log: Logger): Promise<number> {
   const n = config.workers;
   let draining = false;
   let demo: DemoServer | null = null;
-  if (config.mode === 'http' && config.upstreamUrl === null) {
+  if (config.mode === 'http' && config.upstreamUrl === null && config.command.length === 0) {
     // One demo server for all: an MCP session's connections may land on different workers.
     demo = await startDemoServer(0);
     log.info({ url: demo.url.href }, 'embedded demo MCP server started');
@@ -101,6 +137,15 @@ export async function runPrimary(config: Config, log: Logger): Promise<number> {
   const env = demo === null ? {} : { [DEMO_URL_ENV]: demo.url.href };
   const workers = new Map<number, Worker>();
   const started = new Map<number, number>();
+  /** Worker id → slot; a worker started in place of one that died takes its slot. */
+  const slots = new Map<number, number>();
+  /** Bridge workers' private ports by slot (null while a slot has no listening worker). */
+  const peerPorts: (number | null)[] = new Array<number | null>(n).fill(null);
+  // Sent to workers over IPC, never in the environment (which their stdio children inherit).
+  const secret = randomBytes(24).toString('base64url');
+  const tellPeers = (): void => {
+    for (const w of workers.values()) if (w.isConnected()) w.send({ sc: 'peers', ports: peerPorts, secret } satisfies Peers);
+  };
   let failures = 0;
   let listeningAnnounced = false;
   /** Workers that said they listen (the group is announced once all of the first N have). */
@@ -108,8 +153,9 @@ export async function runPrimary(config: Config, log: Logger): Promise<number> {
   let seq = 0;
   const pending = new Map<number, { resolve: (v: unknown) => void; left: number; values: unknown[] }>();
 
-  const fork = (): void => {
-    const worker = cluster.fork(env);
+  const fork = (slot: number): void => {
+    const worker = cluster.fork({ ...env, [SLOT_ENV]: String(slot) });
+    slots.set(worker.id, slot);
     workers.set(worker.id, worker);
     started.set(worker.id, performance.now());
     worker.on('message', (m: unknown) => onMessage(worker, m));
@@ -121,9 +167,13 @@ export async function runPrimary(config: Config, log: Logger): Promise<number> {
     const msg = m as Answer | Listening;
     if (msg.sc === 'listening') {
       listening.add(worker.id);
+      if (msg.peerPort !== null) {
+        peerPorts[slots.get(worker.id) ?? 0] = msg.peerPort;
+        tellPeers();
+      }
       if (!listeningAnnounced && listening.size >= n) {
         listeningAnnounced = true;
-        log.info({ mode: config.mode, port: msg.port, host: config.host, multiSession: config.multiSession, workers: n, adminPort, upstream: config.upstreamUrl !== null ? publicUrl(config.upstreamUrl) : demo?.url.href ?? (config.upstream === null ? undefined : `${config.upstream.host}:${config.upstream.port}`) }, 'listening');
+        log.info({ mode: config.mode, port: msg.port, host: config.host, multiSession: config.multiSession, workers: n, adminPort, upstream: upstreamName(config, demo) }, 'listening');
       }
     } else if (msg.sc === 'answer') {
       const p = pending.get(msg.id);
@@ -184,6 +234,12 @@ export async function runPrimary(config: Config, log: Logger): Promise<number> {
     cluster.on('exit', (worker, code, signal) => {
       workers.delete(worker.id);
       listening.delete(worker.id);
+      const slot = slots.get(worker.id) ?? 0;
+      slots.delete(worker.id);
+      if (peerPorts[slot] !== null) {
+        peerPorts[slot] = null;
+        tellPeers();
+      }
       const lived = performance.now() - (started.get(worker.id) ?? 0);
       started.delete(worker.id);
       if (draining) {
@@ -205,7 +261,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<number> {
       const wait = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.max(0, failures - 1));
       log.warn({ worker: worker.process.pid, code, signal: signal ?? undefined, restartInMs: wait }, 'worker died: starting another');
       setTimeout(() => {
-        if (!draining) fork();
+        if (!draining) fork(slot);
       }, wait);
     });
   });
@@ -237,7 +293,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<number> {
     log.info({}, 'drained');
   };
 
-  for (let i = 0; i < n; i++) fork();
+  for (let i = 0; i < n; i++) fork(i);
   await allExited;
   await finish();
   return startFailed ? 1 : 0;

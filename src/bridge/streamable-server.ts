@@ -20,6 +20,7 @@ import type { Metrics } from '../observe/metrics.js';
 import type { BridgeSession } from './bridge-session.js';
 import type { RpcMessage } from './child-link.js';
 import { PostAnswer } from './post-answer.js';
+import type { SessionRelay } from './session-relay.js';
 import { SseWriter } from './sse-writer.js';
 
 /** What the transport asks of the app. */
@@ -40,6 +41,8 @@ export interface BridgeHost {
   later(ms: number, run: () => void): void;
   /** --rate-limit: 0 lets a request from `ip` through, else seconds to wait. */
   admitRequest(ip: string): number;
+  /** With --workers: sends a request for another worker's session there. */
+  readonly relay: SessionRelay | null;
 }
 
 function refuse(res: http.ServerResponse, err: unknown, idJson: string | null = null, extra: Record<string, string> = {}): void {
@@ -98,13 +101,26 @@ export function streamableHandler(host: BridgeHost): (req: http.IncomingMessage,
       req.resume();
       return refuse(res, new RateLimitedError('rate limit reached: slow down', wait));
     }
-    switch (req.method) {
-      case 'POST': return onPost(host, req, res);
-      case 'GET': return onGet(host, req, res);
-      case 'DELETE': return onDelete(host, req, res);
-      default: return refuse(res, new MethodNotAllowedError(req.method ?? '?'), null, { allow: 'POST, GET, DELETE' });
-    }
+    if (host.relay !== null && host.relay.take(req, res)) return;
+    serve(host, req, res);
   };
+}
+
+/** The handler of a worker's private port: requests relayed by other workers of the run, already limited and counted there. */
+export function relayedHandler(host: BridgeHost, relay: SessionRelay): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+  return (req, res) => {
+    if (!relay.admits(req)) return void req.socket.destroy();
+    serve(host, req, res);
+  };
+}
+
+function serve(host: BridgeHost, req: http.IncomingMessage, res: http.ServerResponse): void {
+  switch (req.method) {
+    case 'POST': return onPost(host, req, res);
+    case 'GET': return onGet(host, req, res);
+    case 'DELETE': return onDelete(host, req, res);
+    default: return refuse(res, new MethodNotAllowedError(req.method ?? '?'), null, { allow: 'POST, GET, DELETE' });
+  }
 }
 
 function sessionOf(host: BridgeHost, req: http.IncomingMessage, res: http.ServerResponse): BridgeSession | null {

@@ -38,6 +38,8 @@ export class Metrics {
   #children: (() => { ready: number; active: number }) | null = null;
   /** Bridged sessions' messages dropped from a full --event-buffer. */
   readonly bridgeEventsDropped: HotCounter;
+  /** --workers bridge: requests sent on to the worker holding their session. */
+  readonly bridgeRelayed: HotCounter;
   #closedBytesIn = 0;
   #closedBytesOut = 0;
 
@@ -106,6 +108,7 @@ export class Metrics {
       },
     });
     this.bridgeEventsDropped = new HotCounter(reg, 'shadowcat_bridge_events_dropped_total', 'Messages for a bridged session dropped from a full --event-buffer', []);
+    this.bridgeRelayed = new HotCounter(reg, 'shadowcat_bridge_relayed_requests_total', 'Requests a --workers bridge sent on to the worker holding their session', []);
     // Pre-create the label-free families' common series so /metrics always lists them.
     this.#upstreamErrors.labels('connect');
   }

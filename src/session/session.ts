@@ -26,7 +26,8 @@ let randomAt = RANDOM.length;
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
 const UUID = Buffer.allocUnsafe(36);
 
-function flatUuid(): string {
+/** A fresh session id; with a `tag` (0–65535), the id's first 16 bits are the tag (a --workers bridge names the owning worker so). */
+export function flatUuid(tag = -1): string {
   if (randomAt === RANDOM.length) {
     randomFillSync(RANDOM);
     randomAt = 0;
@@ -37,7 +38,8 @@ function flatUuid(): string {
   for (let i = 0; i < 16; i++) {
     if (i === 4 || i === 6 || i === 8 || i === 10) UUID[o++] = 0x2d;
     let b = RANDOM[at + i]!;
-    if (i === 6) b = (b & 0x0f) | 0x40; // version 4
+    if (i < 2 && tag >= 0) b = i === 0 ? (tag >> 8) & 0xff : tag & 0xff;
+    else if (i === 6) b = (b & 0x0f) | 0x40; // version 4
     else if (i === 8) b = (b & 0x3f) | 0x80; // RFC 9562 variant
     UUID[o++] = HEX[b >> 4]!;
     UUID[o++] = HEX[b & 15]!;
@@ -50,7 +52,7 @@ export type SessionEndHook = (session: Session, reason: CloseReason, error: unkn
 
 /** A client connection with its own id, counters and single close path. */
 export class Session {
-  readonly id: string = flatUuid();
+  readonly id: string;
   readonly clientIp: string;
   readonly clientPort: number;
   readonly createdAt: number;
@@ -67,7 +69,8 @@ export class Session {
   #client: string | null = null;
   readonly #onEnd: SessionEndHook;
 
-  constructor(clientIp: string, clientPort: number, now: number, onEnd: SessionEndHook) {
+  constructor(clientIp: string, clientPort: number, now: number, onEnd: SessionEndHook, id: string = flatUuid()) {
+    this.id = id;
     this.clientIp = clientIp;
     this.clientPort = clientPort;
     this.createdAt = now;

@@ -12,35 +12,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Config } from '../../dist/config.js';
 import { EVERYTHING } from '../helpers/everything.js';
+import { alive, childPids } from '../helpers/processes.js';
 import { adminGet, openFds, startProxy, until, type TestProxy } from '../helpers/proxy.js';
 import { rawExchange } from '../helpers/raw-client.js';
 import { sdkHttpClient } from '../helpers/sdk.js';
 
 const everything = [process.execPath, EVERYTHING, 'stdio'];
-
-/** Pids whose parent is this process. */
-function childPids(): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid) out.push(Number(d));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function bridge(overrides: Partial<Config> = {}, command: readonly string[] = everything): Promise<TestProxy> {
   return startProxy({ mode: 'http', command, adminPort: 0, ...overrides });
@@ -429,12 +406,11 @@ config('a policy blocks and hides on the bridge; --record writes a tape replay p
   }
 });
 
-config('start errors: --url with a command, --stdio-pool without --multi-session, --workers with a command', async () => {
+config('start errors: --url with a command, --stdio-pool without --multi-session', async () => {
   const { runCli } = await import('../helpers/cli.js');
   for (const [args, re] of [
     [['forward', 'http', '--url', 'http://h/mcp', '--', 'node', 'x.js'], /two upstreams/],
     [['forward', 'http', '--stdio-pool', '2', '--', 'node', 'x.js'], /--stdio-pool needs --multi-session/],
-    [['forward', 'http', '--workers', '2', '--', 'node', 'x.js'], /a bridged session lives in one process/],
   ] as Array<[string[], RegExp]>) {
     const r = await runCli(args);
     assert.is(r.code, 2, args.join(' '));
