@@ -59,7 +59,10 @@ export class BridgeSession implements AnswerOwner, SessionOwner {
   logEvent(stream: string, data: string): number {
     this.#touch();
     this.session.bytesOut += data.length;
-    return this.events.append(stream, data, false);
+    const before = this.events.dropped;
+    const id = this.events.append(stream, data, false);
+    if (this.events.dropped > before) this.#onDropped(this.events.dropped - before);
+    return id;
   }
 
   toGetStream(data: string): void {

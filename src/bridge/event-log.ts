@@ -2,7 +2,7 @@
 // session sends (on its GET stream or a POST's) gets the next id and is kept in a ring of
 // `--event-buffer` entries. Messages for the GET stream while none is open wait here too,
 // and a new GET stream gets them first. Past the bound (in events, and 4 MiB of data) the
-// oldest is dropped, and counted when no stream had it yet.
+// oldest event already sent is dropped, else the oldest waiting one, which is counted.
 
 /** One sent (or waiting) event. */
 export interface LoggedEvent {
@@ -37,14 +37,24 @@ export class EventLog {
       this.#events.push({ id, stream, data });
       this.#bytes += data.length;
       while (this.#events.length > this.#capacity || (this.#bytes > MAX_BYTES && this.#events.length > 1)) {
-        const old = this.#events.shift()!;
+        // History (events some stream was given) goes first: a client busy with calls must
+        // not push out the messages still waiting for its GET stream.
+        let at = 0;
+        while (at < this.#events.length && this.#waiting(this.#events[at]!)) at++;
+        // Nothing but waiting messages: the oldest of them goes.
+        if (at === this.#events.length) at = 0;
+        const old = at === 0 ? this.#events.shift()! : this.#events.splice(at, 1)[0]!;
         this.#bytes -= old.data.length;
         // A GET event nobody has seen is a loss; an old delivered one is just history.
-        if (old.stream === 'get' && old.id > this.#getDelivered) this.dropped++;
+        if (this.#waiting(old)) this.dropped++;
       }
     }
     if (delivered && stream === 'get') this.#getDelivered = id;
     return id;
+  }
+
+  #waiting(e: LoggedEvent): boolean {
+    return e.stream === 'get' && e.id > this.#getDelivered;
   }
 
   /** GET-stream events not yet given to any GET stream, oldest first; marks them given. */

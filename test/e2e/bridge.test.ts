@@ -127,6 +127,100 @@ peers('the GET stream: messages wait for it while none is open, carry ids, a new
   }
 });
 
+peers('the SDK reconnects its own GET stream: another GET takes it over, the SDK takes it back (Last-Event-ID) and its messages reach it', async () => {
+  const proxy = await bridge({ multiSession: true });
+  const raw = await import('../helpers/raw-client.js');
+  try {
+    const { client, transport, agent } = sdkHttpClient(`http://127.0.0.1:${proxy.port}/mcp`, 'sdk-reconnect');
+    const logged: unknown[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logged.push(n.params.data));
+    const errors: string[] = [];
+    transport.onerror = (e) => void errors.push(e.message);
+    await client.connect(transport);
+    await client.setLoggingLevel('debug');
+    // A second GET for the session (another tab, a stale client) ends the SDK's stream; the SDK opens it again.
+    const other = await raw.RawClient.connect(proxy.port);
+    other.write(`GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nMcp-Session-Id: ${transport.sessionId!}\r\n\r\n`);
+    await other.readResponse({ head: true });
+    await other.waitClosed(15_000);
+    // The SDK's stream is back: a message tied to no request (the first simulated log line) reaches it.
+    await client.callTool({ name: 'toggle-simulated-logging', arguments: {} });
+    await until(() => logged.length > 0, 15_000, 'a log message on the SDK\'s reopened GET stream');
+    await client.callTool({ name: 'toggle-simulated-logging', arguments: {} });
+    assert.is(errors.filter((e) => /Maximum reconnection|Failed to reconnect/.test(e)).length, 0, errors.join('; '));
+    await client.close();
+    await agent.close();
+  } finally {
+    await proxy.close();
+  }
+});
+
+// A stdio server that floods: 300 stderr lines at start, and 30 log notifications (tied to no request) per tools/call.
+const NOISY = `
+process.stderr.write(Array.from({ length: 300 }, (_, i) => 'noise ' + i).join('\\n') + '\\n');
+let buf = '';
+process.stdin.on('data', (d) => {
+  buf += d;
+  let i;
+  while ((i = buf.indexOf('\\n')) >= 0) {
+    const m = JSON.parse(buf.slice(0, i));
+    buf = buf.slice(i + 1);
+    const out = (o) => process.stdout.write(JSON.stringify({ jsonrpc: '2.0', ...o }) + '\\n');
+    if (m.method === 'initialize') out({ id: m.id, result: { protocolVersion: '2025-06-18', capabilities: { tools: {}, logging: {} }, serverInfo: { name: 'noisy', version: '1' } } });
+    else if (m.method === 'tools/call') {
+      for (let n = 0; n < 30; n++) out({ method: 'notifications/message', params: { level: 'info', data: 'flood ' + n } });
+      out({ id: m.id, result: { content: [{ type: 'text', text: 'flooded' }] } });
+    }
+  }
+});
+process.stdin.on('end', () => process.exit(0));
+`;
+
+peers('a flooding child: --event-buffer keeps the newest and counts the rest, stderr is logged at 20 lines a second; a pool child that keeps dying is replaced with a growing backoff', async () => {
+  const { startCli } = await import('../helpers/cli.js');
+  const dir = mkdtempSync(join(tmpdir(), 'shadowcat-noisy-'));
+  const script = join(dir, 'noisy.cjs');
+  writeFileSync(script, NOISY);
+  const cli = startCli(['forward', 'http', '--port', '0', '--admin-port', '0', '--multi-session', '--event-buffer', '5', '--', process.execPath, script]);
+  try {
+    const listening = await cli.waitFor((l) => l.msg === 'listening', 15_000);
+    const port = listening.port as number;
+    const init = await rawExchange(port, post(INIT));
+    const sid = init.headers['mcp-session-id']!;
+    const call = await rawExchange(port, post('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"flood","arguments":{}}}', `Mcp-Session-Id: ${sid}\r\n`));
+    assert.match(call.body.toString(), /flooded/);
+    // No GET stream was open: the 30 messages wait in a buffer of 5; the oldest 25 are dropped and counted.
+    const metrics = await adminGet(listening.adminPort as number, '/metrics');
+    assert.match(metrics, /^shadowcat_bridge_events_dropped_total 25$/m);
+    const { RawClient } = await import('../helpers/raw-client.js');
+    const get = await RawClient.connect(port);
+    get.write(`GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nMcp-Session-Id: ${sid}\r\n\r\n`);
+    await until(() => get.buffered.toString().includes('flood 29'), 10_000, 'the buffered messages on the GET stream');
+    const floods = [...get.buffered.toString().matchAll(/flood (\d+)/g)].map((m) => Number(m[1]));
+    assert.equal(floods, [25, 26, 27, 28, 29], 'the newest five (the answer of the POST, already sent, made room first)');
+    get.close();
+    // 300 stderr lines in one burst: 20 logged with the session id, the rest counted in one warning.
+    await cli.waitFor((l) => l.msg === 'child stderr lines suppressed' || cli.lines.filter((x) => x.msg === 'child stderr').length >= 20, 10_000);
+    const logged = cli.lines.filter((l) => l.msg === 'child stderr');
+    assert.ok(logged.length <= 20, `at most 20 stderr lines logged in the first second: ${logged.length}`);
+    assert.ok(logged.every((l) => l.sid === sid), 'with the session id');
+  } finally {
+    cli.child.kill('SIGKILL');
+    await cli.exited;
+  }
+  // A pool child that exits at once is replaced after 250, 500, 1000 ms …
+  const dying = startCli(['forward', 'http', '--port', '0', '--multi-session', '--stdio-pool', '1', '--', process.execPath, '-e', 'process.exit(3)']);
+  try {
+    await until(() => dying.lines.filter((l) => l.msg === 'a ready stdio child exited: replacing it').length >= 3, 15_000, 'three replacements');
+    const waits = dying.lines.filter((l) => l.msg === 'a ready stdio child exited: replacing it').slice(0, 3).map((l) => l.retryMs as number);
+    assert.ok(waits[0]! < waits[1]! && waits[1]! < waits[2]!, `a growing backoff: ${waits.join(', ')}`);
+  } finally {
+    dying.child.kill('SIGTERM');
+    assert.is(await dying.exited, 0);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 const failures = suite('child failures are answers, never hangs; nothing is left behind');
 
 failures('a command that cannot be started: 502 child-spawn naming it; the proxy lives on', async () => {
