@@ -7,6 +7,7 @@ import { createApp } from './app/app.js';
 import { runPrimary, serveWorker, workerConfig, workerSlot } from './app/cluster.js';
 import { onShutdownSignals } from './app/signals.js';
 import { runStdio } from './app/stdio.js';
+import { runStdioRemote } from './app/stdio-remote.js';
 import { runReplay, runTapeShow } from './app/replay.js';
 import { TapeError } from './tape/format.js';
 import { parseConfig } from './cli/config.js';
@@ -91,7 +92,8 @@ async function main(): Promise<void> {
   const config = invocation.config;
   try {
     if (config.mode === 'stdio') {
-      process.exitCode = await runStdio(config, createLogger(config.logLevel));
+      const log = createLogger(config.logLevel);
+      process.exitCode = config.upstreamUrl !== null ? await runStdioRemote(config, log) : await runStdio(config, log);
       return;
     }
     await runNetwork(config);

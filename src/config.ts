@@ -117,6 +117,8 @@ const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'erro
 const NETWORK: readonly Mode[] = ['http', 'tcp'];
 const HTTP: readonly Mode[] = ['http'];
 const ALL: readonly Mode[] = ['http', 'tcp', 'stdio'];
+/** What joins a remote MCP server: forward http, and forward stdio with --url. */
+const REMOTE: readonly Mode[] = ['http', 'stdio'];
 
 function int(flag: string, min: number, max: number): (text: string) => number {
   return (text) => {
@@ -221,21 +223,21 @@ const S = 1000;
 export const FLAGS: readonly FlagRow[] = Object.freeze([
   row({ name: 'port', key: 'port', arg: 'P', modes: NETWORK, group: 'main', fallback: 8080, help: 'listen port; 0 picks a free one', read: int('port', 0, 65535) }),
   row({ name: 'host', key: 'host', arg: 'H', modes: NETWORK, group: 'main', fallback: '127.0.0.1', help: 'listen address', read: text() }),
-  row({ name: 'url', key: 'upstreamUrl', arg: 'URL', modes: HTTP, group: 'main', fallback: null, read: parseUrl,
-    help: 'upstream, http:// or https://, e.g. http://127.0.0.1:3000/mcp; a request for / goes to its path (none: the embedded demo server)',
+  row({ name: 'url', key: 'upstreamUrl', arg: 'URL', modes: REMOTE, group: 'main', fallback: null, read: parseUrl,
+    help: 'upstream, http:// or https://, e.g. http://127.0.0.1:3000/mcp; a request for / goes to its path (none: the embedded demo server); forward stdio: the remote server stdin is joined to, instead of a command',
     hint: 'use --upstream host:port for forward tcp' }),
   row({ name: 'upstream', key: 'upstream', arg: 'HOST:PORT', modes: ['tcp'], group: 'main', fallback: null, read: parseHostPort,
     help: 'where each connection is piped to (required)', hint: 'use --url for forward http' }),
   row({ name: 'upstream-tls', key: 'upstreamTls', arg: null, modes: ['tcp'], group: 'main', fallback: false,
     help: 'speak TLS to the upstream (certificate checked against its host)', hint: 'forward http speaks TLS to an https:// --url' }),
-  row({ name: 'upstream-ca', key: 'upstreamCa', arg: 'FILE', modes: NETWORK, group: 'main', fallback: null, read: (t) => readPem(t),
+  row({ name: 'upstream-ca', key: 'upstreamCa', arg: 'FILE', modes: ALL, group: 'main', fallback: null, read: (t) => readPem(t),
     help: 'PEM certificates trusted for a TLS upstream, besides Node\'s CA store' }),
-  row({ name: 'upstream-insecure', key: 'upstreamInsecure', arg: null, modes: NETWORK, group: 'main', fallback: false,
+  row({ name: 'upstream-insecure', key: 'upstreamInsecure', arg: null, modes: ALL, group: 'main', fallback: false,
     help: 'do not verify a TLS upstream\'s certificate (a warning at start and in /healthz)' }),
-  row({ name: 'upstream-header', key: 'upstreamHeaders', arg: '"NAME: VALUE"', modes: HTTP, group: 'main', fallback: Object.freeze([]), shown: '',
+  row({ name: 'upstream-header', key: 'upstreamHeaders', arg: '"NAME: VALUE"', modes: REMOTE, group: 'main', fallback: Object.freeze([]), shown: '',
     repeat: true, read: parseHeaderLine,
     help: 'add or replace a header on every request sent upstream (repeatable); ${VAR} is read from the environment; never logged' }),
-  row({ name: 'recover-sessions', key: 'recoverSessions', arg: null, modes: HTTP, group: 'main', fallback: false,
+  row({ name: 'recover-sessions', key: 'recoverSessions', arg: null, modes: REMOTE, group: 'main', fallback: false,
     help: 'when the upstream answers 404 (or the SDK examples\' 400 about the session id) for an MCP session it had initialised, re-run its handshake and retry, mapping the new session id to the client\'s' }),
   row({ name: 'multi-session', key: 'multiSession', arg: null, modes: NETWORK, group: 'main', fallback: false,
     help: 'every client connection is its own session with its own upstream connection (http default: one shared link)' }),
@@ -259,7 +261,7 @@ export const FLAGS: readonly FlagRow[] = Object.freeze([
   row({ name: 'max-header-size', key: 'maxHeaderBytes', arg: 'B', modes: NETWORK, group: 'limits', fallback: 16384, help: 'request head size limit', read: int('max-header-size', 256, 1 << 24) }),
   row({ name: 'max-body-size', key: 'maxBodyBytes', arg: 'B', modes: NETWORK, group: 'limits', fallback: 67108864, help: 'request body size limit', read: int('max-body-size', 0, Number.MAX_SAFE_INTEGER) }),
   row({ name: 'connect-timeout', key: 'connectTimeoutMs', arg: 'S', modes: NETWORK, group: 'limits', fallback: 5 * S, shown: '5', help: 'time to open the upstream connection', read: seconds('connect-timeout') }),
-  row({ name: 'upstream-timeout', key: 'upstreamTimeoutMs', arg: 'S', modes: NETWORK, group: 'limits', fallback: 60 * S, shown: '60', help: 'time for the upstream to send a response head, waiting for the link included', read: seconds('upstream-timeout') }),
+  row({ name: 'upstream-timeout', key: 'upstreamTimeoutMs', arg: 'S', modes: ALL, group: 'limits', fallback: 60 * S, shown: '60', help: 'time for the upstream to send a response head, waiting for the link included', read: seconds('upstream-timeout') }),
   row({ name: 'shutdown-timeout', key: 'shutdownTimeoutMs', arg: 'S', modes: ALL, group: 'limits', fallback: 30 * S, shown: '30', help: 'graceful drain on SIGTERM/SIGINT (stdio: time the child gets to exit)', read: seconds('shutdown-timeout', true) }),
   row({ name: 'inspect-limit', key: 'inspectLimitBytes', arg: 'B', modes: ['http', 'stdio'], group: 'limits', fallback: 1048576, help: 'largest JSON message the MCP inspector reads (with --policy: a larger request is refused, 413); 0 turns it off', read: int('inspect-limit', 0, 1 << 30) }),
   row({ name: 'rate-limit', key: 'rateLimit', arg: 'R', modes: HTTP, group: 'limits', fallback: 0, shown: '0 = off', help: 'requests per second per client IP, burst R; over it: 429', read: int('rate-limit', 0, 10_000_000) }),
@@ -285,7 +287,9 @@ export function flagRow(name: string): FlagRow | undefined {
 /** Checks that need more than one flag; throws ConfigError. */
 export function checkConfig(config: Config): void {
   if (config.mode === 'tcp' && config.upstream === null) throw new ConfigError('forward tcp needs --upstream host:port');
-  if (config.mode === 'stdio' && config.command.length === 0) throw new ConfigError('forward stdio needs a command: shadowcat forward stdio [flags] [--] <command> [args...]');
+  if (config.mode === 'stdio' && config.command.length === 0 && config.upstreamUrl === null) throw new ConfigError('forward stdio needs a command or --url: shadowcat forward stdio [flags] [--] <command> [args...], or shadowcat forward stdio --url URL');
+  if (config.mode === 'stdio' && config.command.length > 0 && config.upstreamUrl !== null) throw new ConfigError('--url and a command are two upstreams: pick one');
+  if (config.mode === 'stdio' && config.command.length > 0 && (config.recoverSessions || config.upstreamHeaders.length > 0)) throw new ConfigError('--recover-sessions and --upstream-header are for a remote server (--url), not a command');
   if (config.mode === 'tcp' && config.command.length > 0) throw new ConfigError('forward tcp takes no command after --');
   if (config.mode === 'http' && config.command.length > 0) {
     // A stdio server behind HTTP: the message bridge, whose upstream is the command.
@@ -299,7 +303,7 @@ export function checkConfig(config: Config): void {
   if (config.policyFile !== null && config.inspectLimitBytes === 0) throw new ConfigError('--policy needs --inspect-limit above 0: a policy must read the messages it rules on');
   if (config.upstreamPool > 0 && !config.multiSession) throw new ConfigError('--upstream-pool needs --multi-session: single-session mode already shares one upstream link');
   if (config.recordDir !== null && config.inspectLimitBytes === 0) throw new ConfigError('--record needs --inspect-limit above 0: the recorder writes the messages the inspector reads');
-  const tls = config.mode === 'http' ? config.upstreamUrl?.protocol === 'https:' : config.mode === 'tcp' && config.upstreamTls;
+  const tls = config.mode === 'tcp' ? config.upstreamTls : config.upstreamUrl?.protocol === 'https:';
   if (!tls && (config.upstreamCa !== null || config.upstreamInsecure)) {
     throw new ConfigError(`--upstream-ca and --upstream-insecure need a TLS upstream (${config.mode === 'tcp' ? '--upstream-tls' : 'an https:// --url'})`);
   }

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'UPSTREAM_TIMEOUT'
   | 'UPSTREAM_BROKEN'
   | 'UPSTREAM_TLS'
+  | 'UPSTREAM_STATUS'
   | 'FD_EXHAUSTED'
   | 'SHUTTING_DOWN'
   | 'CONFIG_INVALID'
@@ -128,6 +129,13 @@ export class UpstreamTimeoutError extends ProxyError {
 export class UpstreamBrokenError extends ProxyError {
   constructor(message = 'upstream sent an invalid or truncated response', cause?: unknown) {
     super('UPSTREAM_BROKEN', 'upstream', message, { cause });
+  }
+}
+
+/** A remote MCP server answered a message with an HTTP error and no JSON-RPC answer (forward stdio --url). */
+export class UpstreamStatusError extends ProxyError {
+  constructor(status: number) {
+    super('UPSTREAM_STATUS', 'upstream', `upstream answered HTTP ${status}`);
   }
 }
 

@@ -31,6 +31,7 @@ Usage:
                           [--log-level info]
   shadowcat forward tcp   --port 8080 --upstream host:port [--upstream-tls] [--multi-session] [--workers N] [limits]
   shadowcat forward stdio [--policy FILE] [--record DIR] [--log-level info] [--] <command> [args...]
+  shadowcat forward stdio --url URL [--upstream-header "Name: value"] [--recover-sessions] [--policy FILE]
   shadowcat replay TAPE|DIR --port 8080 [--timing recorded|fast] | --stdio
   shadowcat tape show FILE
   shadowcat --help | --version
@@ -43,9 +44,15 @@ Usage: shadowcat forward http --port 8080 [--host 127.0.0.1] [--url URL] [--mult
   tcp: `shadowcat forward tcp — L4 byte pipe per connection
 
 Usage: shadowcat forward tcp --port 8080 --upstream host:port [flags]`,
-  stdio: `shadowcat forward stdio — proxy a stdio MCP server
+  stdio: `shadowcat forward stdio — proxy a stdio MCP server, or join a stdio client to a remote one
 
 Usage: shadowcat forward stdio [flags] [--] <command> [args...]
+       shadowcat forward stdio --url http(s)://server/mcp [flags]
+
+With --url, stdin's JSON-RPC lines go to the remote Streamable HTTP server (its session id
+and protocol version on every request, a GET stream for its own messages, DELETE when
+stdin ends, then exit 0); each answer is one stdout line, and a request the server cannot
+answer gets a JSON-RPC error line.
 
 Spawns <command>, joins our stdin/stdout to the child's, and frames the newline-delimited
 JSON-RPC messages on the side for logs and metrics (with --policy, each client line is

@@ -17,6 +17,7 @@ const STATUS: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   UPSTREAM_UNREACHABLE: 502,
   UPSTREAM_BROKEN: 502,
   UPSTREAM_TLS: 502,
+  UPSTREAM_STATUS: 502,
   UPSTREAM_TIMEOUT: 504,
   POLICY_UNREADABLE: 400,
   POLICY_TOO_LARGE: 413,
@@ -30,7 +31,7 @@ const STATUS: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
 
 // data.reason words SPEC names where the code's own word would differ.
 const REASON_WORD: Readonly<Partial<Record<ErrorCode, string>>> = Object.freeze({ FD_EXHAUSTED: 'fd-exhausted', UPSTREAM_TLS: 'tls', POLICY_UNREADABLE: 'policy-unreadable', POLICY_TOO_LARGE: 'policy-unreadable',
-  CHILD_SPAWN: 'child-spawn', CHILD_EXITED: 'child-exited', SESSION_NOT_FOUND: 'session-not-found', SESSION_MISSING: 'session-missing',
+  UPSTREAM_STATUS: 'upstream-status', CHILD_SPAWN: 'child-spawn', CHILD_EXITED: 'child-exited', SESSION_NOT_FOUND: 'session-not-found', SESSION_MISSING: 'session-missing',
 });
 
 const REASON: Readonly<Record<number, string>> = Object.freeze({

@@ -105,8 +105,13 @@ config("README's usage block names every flag of each mode's --help, and no flag
   const lines = block.split('\n');
   const limits = lines.filter((l) => /^(limits:| {8}--)/.test(l)).join(' ');
   for (const mode of ['http', 'tcp', 'stdio'] as const) {
-    const own = lines.slice(lines.findIndex((l) => l.startsWith(`shadowcat forward ${mode}`)));
-    const usage = own.slice(0, own.slice(1).findIndex((l) => l.startsWith('shadowcat')) + 1).join(' ');
+    // A mode may have more than one usage entry (forward stdio: a command, or --url).
+    let usage = '';
+    lines.forEach((l, i) => {
+      if (!l.startsWith(`shadowcat forward ${mode}`)) return;
+      const own = lines.slice(i);
+      usage += ` ${own.slice(0, own.slice(1).findIndex((x) => x.startsWith('shadowcat')) + 1).join(' ')}`;
+    });
     const flagsIn = (text: string): Set<string> => new Set([...text.matchAll(/--[a-z][a-z-]+/g)].map((m) => m[0]));
     const usageFlags = flagsIn(`${usage} ${usage.includes('[limits]') ? limits : ''}`);
     const helpFlags = flagsIn(helpText(mode));

@@ -1,0 +1,110 @@
+// Wires forward stdio --url: a stdio MCP client (this process's stdin and stdout) joined to
+// a remote Streamable HTTP server, one MCP session, with the message layer (policy, tapes,
+// lint) between them. Only JSON-RPC lines are written to stdout; logs go to stderr. When
+// stdin ends, the session is ended upstream with DELETE and the process exits 0.
+
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { gatedLines } from '../bridge/gated-lines.js';
+import { StreamableClient } from '../bridge/streamable-client.js';
+import type { MessageOrigin } from '../mcp/inspector.js';
+import { Metrics } from '../observe/metrics.js';
+import { publicUrl } from '../upstream/public-url.js';
+import { createMessageLayer } from './message-layer.js';
+import { onShutdownSignals } from './signals.js';
+
+const NL = Buffer.from('\n');
+const PARSE_ERROR = Buffer.from('{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error: the line is not JSON"}}\n');
+const INVALID = Buffer.from('{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Invalid Request: not a JSON-RPC message"}}\n');
+
+/** What a client line holds, read once: its request ids (as JSON text) and methods; null when it is not a JSON-RPC message or batch. */
+function outgoing(line: Buffer): { requestIds: string[]; methods: string[] } | null | 'not-json' {
+  let value: unknown;
+  try {
+    value = JSON.parse(line.toString('utf8'));
+  } catch {
+    return 'not-json';
+  }
+  const list = Array.isArray(value) ? value : [value];
+  if (list.length === 0) return null;
+  const requestIds: string[] = [];
+  const methods: string[] = [];
+  for (const m of list) {
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) return null;
+    const { method, id } = m as { method?: unknown; id?: unknown };
+    if (typeof method === 'string') {
+      methods.push(method);
+      if (id !== undefined && id !== null) requestIds.push(JSON.stringify(id));
+    }
+  }
+  return { requestIds, methods };
+}
+
+/** Runs until stdin ends (or a signal); resolves with the exit code. */
+export async function runStdioRemote(config: Config, log: Logger): Promise<number> {
+  const url = config.upstreamUrl!;
+  const metrics = new Metrics({ liveSessions: () => 1, liveBytes: () => ({ in: 0, out: 0 }) });
+  const debug = log.isLevelEnabled('debug');
+  const slog = log.child({ sid: 'stdio' });
+  const { policy, sink, gate, recorder } = createMessageLayer(config, metrics, slog, debug);
+  if (recorder !== null) recorder.upstream = publicUrl(url);
+  const output = process.stdout;
+  const input = process.stdin;
+  const origin: MessageOrigin = { proxySession: 'stdio', mcpSession: null, clientIp: '', onGetStream: false, http: null, log: () => slog };
+  const write = (b: Buffer): boolean => output.write(b);
+
+  const client = new StreamableClient({
+    url, headers: config.upstreamHeaders, ca: config.upstreamCa, verify: !config.upstreamInsecure,
+    headTimeoutMs: config.upstreamTimeoutMs, maxBodyBytes: config.maxBodyBytes, recover: config.recoverSessions, log: slog,
+    onMessage: (m) => lines.fromServer.push(Buffer.concat([m, NL])),
+    onRecovery: (result) => metrics.mcpSessionsRecovered.labels(result).inc(),
+    blocked: () => output.writableNeedDrain,
+    onDrain: (resume) => output.once('drain', resume),
+  });
+  const lines = gatedLines(gate, sink, slog, (line) => {
+    const what = outgoing(line);
+    if (what === 'not-json') return void write(PARSE_ERROR);
+    if (what === null) return void write(INVALID);
+    client.send({ body: line, ...what });
+  }, write, origin);
+
+  log.info({ mode: 'stdio', upstream: publicUrl(url) }, 'forwarding stdin to a remote MCP server');
+  policy?.watch();
+  const onHup = (): void => {
+    policy?.reload('SIGHUP');
+  };
+  if (policy !== null) process.on('SIGHUP', onHup);
+
+  let stopping: Promise<void> | null = null;
+  const stop = (why: string): Promise<void> => {
+    if (stopping !== null) return stopping;
+    log.info({ why }, 'ending the session');
+    input.pause();
+    lines.fromClient.end();
+    lines.flushDelayed();
+    stopping = client.close(config.shutdownTimeoutMs);
+    return stopping;
+  };
+  const ended = new Promise<void>((resolve) => {
+    input.on('data', (chunk: Buffer) => lines.fromClient.push(chunk));
+    input.once('end', () => void stop('stdin ended').then(resolve));
+    output.on('error', (err: NodeJS.ErrnoException) => {
+      log.warn({ err: err.code ?? err.message }, 'stdout closed by the client');
+      void stop('stdout closed').then(resolve);
+    });
+    onShutdownSignals((signal) => void stop(signal).then(resolve), () => {
+      client.destroy();
+      resolve();
+    });
+  });
+  await ended;
+  lines.close();
+  lines.fromServer.end();
+  if (recorder !== null) {
+    sink.proxySessionEnded('stdio');
+    await recorder.close(Math.max(1000, config.shutdownTimeoutMs));
+  }
+  policy?.close();
+  process.removeListener('SIGHUP', onHup);
+  return 0;
+}
