@@ -72,6 +72,8 @@ export interface Config {
   readonly recordQueueBytes: number;
   /** --recover-sessions: re-run a session's handshake when the upstream forgets it. */
   readonly recoverSessions: boolean;
+  /** --upstream-transport: how a remote server (--url) is spoken to. */
+  readonly upstreamTransport: UpstreamTransport;
   /** --config: the file the other settings were read from, or null. */
   readonly configFile: string | null;
   readonly adminPort: number | null;
@@ -170,6 +172,14 @@ function parseHostPort(t: string): HostPort {
   return Object.freeze({ host, port });
 }
 
+/** How a remote MCP server is spoken to: Streamable HTTP, or the legacy HTTP+SSE transport (2024-11-05). */
+export type UpstreamTransport = 'streamable' | 'sse';
+
+function parseUpstreamTransport(t: string): UpstreamTransport {
+  if (t !== 'streamable' && t !== 'sse') throw new ConfigError(`invalid --upstream-transport '${t}': expected streamable or sse`);
+  return t;
+}
+
 function parseLogLevel(t: string): LogLevel {
   if (!(LOG_LEVELS as readonly string[]).includes(t)) {
     throw new ConfigError(`invalid --log-level '${t}': expected one of ${LOG_LEVELS.join(', ')}`);
@@ -239,6 +249,8 @@ export const FLAGS: readonly FlagRow[] = Object.freeze([
     help: 'add or replace a header on every request sent upstream (repeatable); ${VAR} is read from the environment; never logged' }),
   row({ name: 'recover-sessions', key: 'recoverSessions', arg: null, modes: REMOTE, group: 'main', fallback: false,
     help: 'when the upstream answers 404 (or the SDK examples\' 400 about the session id) for an MCP session it had initialised, re-run its handshake and retry, mapping the new session id to the client\'s' }),
+  row({ name: 'upstream-transport', key: 'upstreamTransport', arg: 'streamable|sse', modes: REMOTE, group: 'main', fallback: 'streamable', read: parseUpstreamTransport,
+    help: 'how the --url server is spoken to: Streamable HTTP, or the legacy HTTP+SSE transport (GET the SSE URL, POST to the endpoint it names; forward http then serves it to clients as Streamable HTTP)' }),
   row({ name: 'multi-session', key: 'multiSession', arg: null, modes: NETWORK, group: 'main', fallback: false,
     help: 'every client connection is its own session with its own upstream connection (http default: one shared link)' }),
   row({ name: 'workers', key: 'workers', arg: 'N|auto', modes: NETWORK, group: 'main', fallback: 1, shown: '1',
@@ -291,6 +303,10 @@ export function checkConfig(config: Config): void {
   if (config.mode === 'stdio' && config.command.length > 0 && config.upstreamUrl !== null) throw new ConfigError('--url and a command are two upstreams: pick one');
   if (config.mode === 'stdio' && config.command.length > 0 && (config.recoverSessions || config.upstreamHeaders.length > 0)) throw new ConfigError('--recover-sessions and --upstream-header are for a remote server (--url), not a command');
   if (config.mode === 'tcp' && config.command.length > 0) throw new ConfigError('forward tcp takes no command after --');
+  if (config.upstreamTransport === 'sse' && config.upstreamUrl === null) throw new ConfigError('--upstream-transport sse needs --url (the SSE server\'s URL)');
+  if (config.upstreamTransport === 'sse' && (config.upstreamPool > 0 || config.recoverSessions)) {
+    throw new ConfigError('--upstream-pool and --recover-sessions are not available with --upstream-transport sse');
+  }
   if (config.mode === 'http' && config.command.length > 0) {
     // A stdio server behind HTTP: the message bridge, whose upstream is the command.
     if (config.upstreamUrl !== null) throw new ConfigError('--url and a command after -- are two upstreams: pick one');

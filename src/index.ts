@@ -81,6 +81,8 @@ export interface ProxyOptions {
   readonly upstreamPool?: number;
   /** Re-run a session's handshake when the upstream answers 404 for it (SPEC "MCP-aware resilience"). */
   readonly recoverSessions?: boolean;
+  /** 'sse': the url is a legacy HTTP+SSE server (MCP 2024-11-05), served to clients as Streamable HTTP. */
+  readonly upstreamTransport?: 'streamable' | 'sse';
   readonly maxSessions?: number;
   readonly maxPerClient?: number;
   /** Seconds. */

@@ -6,7 +6,12 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { gatedLines } from '../bridge/gated-lines.js';
-import { StreamableClient } from '../bridge/streamable-client.js';
+import { StreamableClient, type OutgoingMessage } from '../bridge/streamable-client.js';
+import { UpstreamBrokenError, type ProxyError } from '../errors.js';
+import { errorBody } from '../http/error-response.js';
+import { Envelope, ENVELOPE_OK, readEnvelope } from '../mcp/envelope.js';
+import type { Logger as PinoLogger } from '../observe/logger.js';
+import { SseUpstream } from '../upstream/sse-upstream.js';
 import type { MessageOrigin } from '../mcp/inspector.js';
 import { Metrics } from '../observe/metrics.js';
 import { publicUrl } from '../upstream/public-url.js';
@@ -40,6 +45,49 @@ function outgoing(line: Buffer): { requestIds: string[]; methods: string[] } | n
   return { requestIds, methods };
 }
 
+/** The one session with the remote server, whichever transport reaches it. */
+interface RemoteSession {
+  send(message: OutgoingMessage): void;
+  close(timeoutMs: number): Promise<void>;
+  destroy(): void;
+}
+
+/** A legacy SSE server as a remote session: every request it can no longer answer gets an error line. */
+function sseSession(config: Config, log: PinoLogger, onMessage: (m: Buffer) => void): RemoteSession {
+  const upstream = new SseUpstream({ url: config.upstreamUrl!, headers: config.upstreamHeaders, ca: config.upstreamCa, verify: !config.upstreamInsecure,
+    connectTimeoutMs: config.connectTimeoutMs, maxLineBytes: config.maxBodyBytes, log });
+  const owed = new Set<string>();
+  const env = new Envelope();
+  let ended: ProxyError | null = null;
+  const fail = (ids: Iterable<string>, err: ProxyError): void => {
+    for (const id of ids) onMessage(Buffer.from(errorBody(err, id), 'utf8'));
+  };
+  upstream.own({
+    line: (l) => {
+      if (readEnvelope(l, 0, l.length, env) === ENVELOPE_OK && env.id !== null && (env.kind === 'result' || env.kind === 'error')) owed.delete(env.id);
+      onMessage(l);
+    },
+    exit: (_code, _signal, err) => {
+      ended = err !== null ? upstream.startFailure(err) : new UpstreamBrokenError('the SSE server ended the session\'s stream');
+      log.warn({ err: ended.message }, 'the SSE session ended');
+      fail(owed, ended);
+      owed.clear();
+    },
+  }, log);
+  return {
+    send: (m) => {
+      if (ended !== null) return fail(m.requestIds, ended);
+      for (const id of m.requestIds) owed.add(id);
+      if (!upstream.send(m.body)) {
+        for (const id of m.requestIds) owed.delete(id);
+        fail(m.requestIds, new UpstreamBrokenError('the SSE server is not taking messages (8 MiB waiting)'));
+      }
+    },
+    close: () => upstream.stop(),
+    destroy: () => upstream.kill(),
+  };
+}
+
 /** Runs until stdin ends (or a signal); resolves with the exit code. */
 export async function runStdioRemote(config: Config, log: Logger): Promise<number> {
   const url = config.upstreamUrl!;
@@ -53,10 +101,11 @@ export async function runStdioRemote(config: Config, log: Logger): Promise<numbe
   const origin: MessageOrigin = { proxySession: 'stdio', mcpSession: null, clientIp: '', onGetStream: false, http: null, log: () => slog };
   const write = (b: Buffer): boolean => output.write(b);
 
-  const client = new StreamableClient({
+  const toClient = (m: Buffer): void => lines.fromServer.push(Buffer.concat([m, NL]));
+  const client: RemoteSession = config.upstreamTransport === 'sse' ? sseSession(config, slog, toClient) : new StreamableClient({
     url, headers: config.upstreamHeaders, ca: config.upstreamCa, verify: !config.upstreamInsecure,
     headTimeoutMs: config.upstreamTimeoutMs, maxBodyBytes: config.maxBodyBytes, recover: config.recoverSessions, log: slog,
-    onMessage: (m) => lines.fromServer.push(Buffer.concat([m, NL])),
+    onMessage: toClient,
     onRecovery: (result) => metrics.mcpSessionsRecovered.labels(result).inc(),
     blocked: () => output.writableNeedDrain,
     onDrain: (resume) => output.once('drain', resume),

@@ -6,13 +6,13 @@
 // it serves, and a server request (sampling, elicitation, roots) goes to the session whose
 // request is in flight when there is exactly one, else it is answered with an error.
 
-import { ChildExitedError, ChildSpawnError, UpstreamBrokenError, UpstreamTimeoutError, type ProxyError } from '../errors.js';
+import { ChildExitedError, UpstreamBrokenError, UpstreamTimeoutError, type ProxyError } from '../errors.js';
 import { errorBody } from '../http/error-response.js';
 import type { ConformanceLint } from '../mcp/conformance.js';
 import type { McpMessageSink } from '../mcp/inspector.js';
 import type { RewriteVerdict } from '../mcp/message.js';
 import type { Logger } from '../observe/logger.js';
-import type { StdioChild } from '../upstream/stdio-child.js';
+import type { LineUpstream } from './line-upstream.js';
 import type { BridgeSession } from './bridge-session.js';
 import type { PostAnswer } from './post-answer.js';
 
@@ -44,7 +44,7 @@ export interface LinkDeps {
 
 /** One child and the sessions it serves. */
 export class ChildLink {
-  readonly child: StdioChild;
+  readonly child: LineUpstream;
   readonly shared: boolean;
   readonly sessions = new Set<BridgeSession>();
   readonly #deps: LinkDeps;
@@ -62,7 +62,7 @@ export class ChildLink {
   /** The child answered an initialize: an exit after it is a session ending, not a failed start. */
   #initAnswered = false;
 
-  constructor(child: StdioChild, shared: boolean, deps: LinkDeps) {
+  constructor(child: LineUpstream, shared: boolean, deps: LinkDeps) {
     this.child = child;
     this.shared = shared;
     this.#deps = deps;
@@ -284,7 +284,7 @@ export class ChildLink {
 
   #onExit(code: number | null, signal: NodeJS.Signals | null, spawnError: Error | null): void {
     this.#gone = true;
-    const err = spawnError !== null ? new ChildSpawnError(this.child.command[0] ?? '', spawnError) : new ChildExitedError(code, signal);
+    const err = spawnError !== null ? this.child.startFailure(spawnError) : new ChildExitedError(code, signal);
     this.#failure = err;
     const log = this.#deps.log;
     if (spawnError !== null) log.error({ command: this.child.command[0], err: spawnError.message }, 'could not start the stdio server');

@@ -9,17 +9,14 @@
 // a session the server forgot (404, or the SDK examples' 400) is set up again and the
 // message sent once more.
 
-import http from 'node:http';
-import https from 'node:https';
-import tls from 'node:tls';
-import {
-  ProxyError, UpstreamBrokenError, UpstreamStatusError, UpstreamTimeoutError, UpstreamTlsError, UpstreamUnreachableError,
-} from '../errors.js';
+import type http from 'node:http';
+import { ProxyError, UpstreamBrokenError, UpstreamStatusError, UpstreamTimeoutError } from '../errors.js';
 import { errorBody } from '../http/error-response.js';
 import { Envelope, ENVELOPE_OK, readEnvelope } from '../mcp/envelope.js';
 import { isForgottenSession, REPLAYED_METHODS } from '../mcp/session-recovery.js';
 import { SseReader } from '../mcp/sse-reader.js';
 import type { Logger } from '../observe/logger.js';
+import { connectFailure, httpClientKit } from '../upstream/http-agent.js';
 import { publicUrl } from '../upstream/public-url.js';
 
 /** How the client reaches the server. */
@@ -60,13 +57,6 @@ const GET_RETRY_FIRST_MS = 500;
 const DELETE_TIMEOUT_MS = 3000;
 const MAX_REPLAYS = 32;
 
-function failure(err: NodeJS.ErrnoException): ProxyError {
-  const code = err.code ?? '';
-  if (code.startsWith('ERR_TLS') || code.includes('CERT') || code === 'EPROTO' || code === 'DEPTH_ZERO_SELF_SIGNED_CERT') return new UpstreamTlsError(`TLS with the upstream failed: ${code || err.message}`, err);
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EAI_AGAIN') return new UpstreamUnreachableError(`upstream unreachable: ${code}`, err);
-  return new UpstreamBrokenError(`upstream connection failed: ${code || err.message}`, err);
-}
-
 /** One MCP session with a remote Streamable HTTP server. */
 export class StreamableClient {
   readonly #o: StreamableClientOptions;
@@ -89,11 +79,9 @@ export class StreamableClient {
 
   constructor(options: StreamableClientOptions) {
     this.#o = options;
-    const secure = options.url.protocol === 'https:';
-    this.#agent = secure
-      ? new https.Agent({ keepAlive: true, ca: options.ca === null ? undefined : [...tls.rootCertificates, options.ca], rejectUnauthorized: options.verify })
-      : new http.Agent({ keepAlive: true });
-    this.#request = secure ? https.request : http.request;
+    const kit = httpClientKit(options.url, options.ca, options.verify);
+    this.#agent = kit.agent;
+    this.#request = kit.request;
   }
 
   /** The server's session id, once the handshake gave one. */
@@ -178,7 +166,7 @@ export class StreamableClient {
       const timer = setTimeout(() => req.destroy(new UpstreamTimeoutError(`no answer from the upstream within ${this.#o.headTimeoutMs} ms`)), this.#o.headTimeoutMs);
       req.on('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        fail(err instanceof ProxyError ? err : failure(err));
+        fail(err instanceof ProxyError ? err : connectFailure(err));
         this.#o.log.warn({ upstream: publicUrl(this.#o.url), err: err.message }, 'upstream request failed');
         done();
       });

@@ -4,17 +4,11 @@
 // to the process, so none outlives it: an exit of the proxy, graceful or not, kills the
 // groups that are left.
 
+import type { LineHandler, LineUpstream } from '../bridge/line-upstream.js';
+import { ChildSpawnError, type ProxyError } from '../errors.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../observe/logger.js';
 import { LineSplitter } from '../mcp/ndjson.js';
-
-/** What a child's owner is told. */
-export interface ChildHandler {
-  /** One stdout line, without its LF (our own copy). */
-  line(line: Buffer): void;
-  /** The child is gone: its exit code or signal; `spawnError` when it never started. */
-  exit(code: number | null, signal: NodeJS.Signals | null, spawnError: Error | null): void;
-}
 
 /** Time a child gets between stdin closing and SIGTERM, and between SIGTERM and SIGKILL. */
 const STOP_STEP_MS = 2000;
@@ -35,11 +29,11 @@ function killGroups(): void {
 }
 
 /** A spawned stdio server. */
-export class StdioChild {
+export class StdioChild implements LineUpstream {
   readonly command: readonly string[];
   readonly #proc: ChildProcess;
   readonly #lines: LineSplitter;
-  #handler: ChildHandler | null = null;
+  #handler: LineHandler | null = null;
   #queued: Buffer[] = [];
   #log: Logger;
   #started = false;
@@ -136,7 +130,7 @@ export class StdioChild {
   }
 
   /** Gives the child to an owner: lines it printed before are handed over first; an exit already seen is told at once. */
-  own(handler: ChildHandler, log: Logger): void {
+  own(handler: LineHandler, log: Logger): void {
     this.#handler = handler;
     this.#log = log;
     const queued = this.#queued;
@@ -167,6 +161,11 @@ export class StdioChild {
       this.#timers.push(setTimeout(() => this.#signal('SIGKILL'), STOP_STEP_MS));
     }, STOP_STEP_MS));
     return this.gone;
+  }
+
+  /** A command that cannot be started: 502 child-spawn naming it. */
+  startFailure(err: Error): ProxyError {
+    return new ChildSpawnError(this.command[0] ?? '', err);
   }
 
   /** Kills the child's group at once. */

@@ -17,9 +17,9 @@ export interface Everything {
   close(): Promise<void>;
 }
 
-/** Starts server-everything's Streamable HTTP transport on 127.0.0.1 and `listenPort` (default: an OS-picked one). */
-export async function startEverythingHttp(listenPort = 0): Promise<Everything> {
-  const child = spawn(process.execPath, ['--require', PRELOAD, EVERYTHING, 'streamableHttp'], {
+/** Starts server-everything's Streamable HTTP transport (or its legacy SSE one: url ends in /sse) on 127.0.0.1 and `listenPort` (default: an OS-picked one). */
+export async function startEverythingHttp(listenPort = 0, transport: 'streamableHttp' | 'sse' = 'streamableHttp'): Promise<Everything> {
+  const child = spawn(process.execPath, ['--require', PRELOAD, EVERYTHING, transport], {
     env: { ...process.env, PORT: String(listenPort) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -39,9 +39,9 @@ export async function startEverythingHttp(listenPort = 0): Promise<Everything> {
   return {
     child,
     port,
-    url: `http://127.0.0.1:${port}/mcp`,
+    url: `http://127.0.0.1:${port}/${transport === 'sse' ? 'sse' : 'mcp'}`,
     close: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
       child.once('exit', () => resolve());
       child.kill('SIGKILL');
     }),
