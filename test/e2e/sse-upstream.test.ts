@@ -15,7 +15,7 @@ import { CLI, startCli } from '../helpers/cli.js';
 import { startEverythingHttp, type Everything } from '../helpers/everything.js';
 import { adminGet, until } from '../helpers/proxy.js';
 import { rawExchange } from '../helpers/raw-client.js';
-import { sdkHttpClient } from '../helpers/sdk.js';
+import { progressBefore, recordArrivals, sdkHttpClient } from '../helpers/sdk.js';
 
 function textOf(result: unknown): string {
   return (result as { content: Array<{ text?: string }> }).content.map((c) => c.text ?? '').join('');
@@ -76,9 +76,9 @@ sse('forward stdio --url … --upstream-transport sse: the SDK stdio client', as
   const client = new Client({ name: 'stdio-sse', version: '1.0.0' });
   await client.connect(transport);
   assert.is(textOf(await client.callTool({ name: 'echo', arguments: { message: 'stdio to sse' } })), 'Echo: stdio to sse');
-  const progress: number[] = [];
-  await client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.2, steps: 2 } }, undefined, { onprogress: (p) => progress.push(p.progress) });
-  assert.equal(progress, [1, 2]);
+  const seen = recordArrivals(transport);
+  await client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.2, steps: 2 } }, undefined, { onprogress: () => {} });
+  assert.equal(progressBefore(seen, /Long running operation completed/), [1, 2], 'every progress step, in order, before the result');
   await client.close();
 });
 
