@@ -74,6 +74,8 @@ export interface Config {
   readonly recoverSessions: boolean;
   /** --upstream-transport: how a remote server (--url) is spoken to. */
   readonly upstreamTransport: UpstreamTransport;
+  /** --serve-sse: also serve the legacy HTTP+SSE transport (GET /sse, POST /message) to old clients. */
+  readonly serveSse: boolean;
   /** --config: the file the other settings were read from, or null. */
   readonly configFile: string | null;
   readonly adminPort: number | null;
@@ -172,11 +174,11 @@ function parseHostPort(t: string): HostPort {
   return Object.freeze({ host, port });
 }
 
-/** How a remote MCP server is spoken to: Streamable HTTP, or the legacy HTTP+SSE transport (2024-11-05). */
-export type UpstreamTransport = 'streamable' | 'sse';
+/** How a remote MCP server is spoken to: Streamable HTTP, the legacy HTTP+SSE transport (2024-11-05), or the first falling back to the second. */
+export type UpstreamTransport = 'streamable' | 'sse' | 'auto';
 
 function parseUpstreamTransport(t: string): UpstreamTransport {
-  if (t !== 'streamable' && t !== 'sse') throw new ConfigError(`invalid --upstream-transport '${t}': expected streamable or sse`);
+  if (t !== 'streamable' && t !== 'sse' && t !== 'auto') throw new ConfigError(`invalid --upstream-transport '${t}': expected streamable, sse or auto`);
   return t;
 }
 
@@ -249,8 +251,10 @@ export const FLAGS: readonly FlagRow[] = Object.freeze([
     help: 'add or replace a header on every request sent upstream (repeatable); ${VAR} is read from the environment; never logged' }),
   row({ name: 'recover-sessions', key: 'recoverSessions', arg: null, modes: REMOTE, group: 'main', fallback: false,
     help: 'when the upstream answers 404 (or the SDK examples\' 400 about the session id) for an MCP session it had initialised, re-run its handshake and retry, mapping the new session id to the client\'s' }),
-  row({ name: 'upstream-transport', key: 'upstreamTransport', arg: 'streamable|sse', modes: REMOTE, group: 'main', fallback: 'streamable', read: parseUpstreamTransport,
-    help: 'how the --url server is spoken to: Streamable HTTP, or the legacy HTTP+SSE transport (GET the SSE URL, POST to the endpoint it names; forward http then serves it to clients as Streamable HTTP)' }),
+  row({ name: 'upstream-transport', key: 'upstreamTransport', arg: 'streamable|sse|auto', modes: REMOTE, group: 'main', fallback: 'streamable', read: parseUpstreamTransport,
+    help: 'how the --url server is spoken to: Streamable HTTP, the legacy HTTP+SSE transport (GET the SSE URL, POST to the endpoint it names; forward http then serves it to clients as Streamable HTTP), or auto: Streamable HTTP, falling back to SSE when the first initialize gets a 4xx' }),
+  row({ name: 'serve-sse', key: 'serveSse', arg: null, modes: HTTP, group: 'main', fallback: false,
+    help: 'also serve old clients the legacy HTTP+SSE transport: GET /sse opens a session and names /message?sessionId=… for its POSTs; in front of any upstream (runs the message bridge)' }),
   row({ name: 'multi-session', key: 'multiSession', arg: null, modes: NETWORK, group: 'main', fallback: false,
     help: 'every client connection is its own session with its own upstream connection (http default: one shared link)' }),
   row({ name: 'workers', key: 'workers', arg: 'N|auto', modes: NETWORK, group: 'main', fallback: 1, shown: '1',
@@ -303,10 +307,12 @@ export function checkConfig(config: Config): void {
   if (config.mode === 'stdio' && config.command.length > 0 && config.upstreamUrl !== null) throw new ConfigError('--url and a command are two upstreams: pick one');
   if (config.mode === 'stdio' && config.command.length > 0 && (config.recoverSessions || config.upstreamHeaders.length > 0)) throw new ConfigError('--recover-sessions and --upstream-header are for a remote server (--url), not a command');
   if (config.mode === 'tcp' && config.command.length > 0) throw new ConfigError('forward tcp takes no command after --');
-  if (config.upstreamTransport === 'sse' && config.upstreamUrl === null) throw new ConfigError('--upstream-transport sse needs --url (the SSE server\'s URL)');
-  if (config.upstreamTransport === 'sse' && (config.upstreamPool > 0 || config.recoverSessions)) {
-    throw new ConfigError('--upstream-pool and --recover-sessions are not available with --upstream-transport sse');
+  if (config.upstreamTransport !== 'streamable' && config.upstreamUrl === null) throw new ConfigError(`--upstream-transport ${config.upstreamTransport} needs --url (the server's URL)`);
+  if (config.upstreamTransport === 'sse' && config.recoverSessions) throw new ConfigError('--recover-sessions is not available with --upstream-transport sse');
+  if (config.upstreamPool > 0 && (config.upstreamTransport !== 'streamable' || config.serveSse)) {
+    throw new ConfigError('--upstream-pool is for the Streamable HTTP byte path: not available with --upstream-transport sse|auto or --serve-sse');
   }
+  if (config.serveSse && config.command.length === 0 && config.upstreamUrl === null) throw new ConfigError('--serve-sse needs an upstream: --url URL or a stdio server after --');
   if (config.mode === 'http' && config.command.length > 0) {
     // A stdio server behind HTTP: the message bridge, whose upstream is the command.
     if (config.upstreamUrl !== null) throw new ConfigError('--url and a command after -- are two upstreams: pick one');

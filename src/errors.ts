@@ -197,8 +197,8 @@ export class SessionNotFoundError extends ProxyError {
 
 /** A request other than initialize came without an Mcp-Session-Id. */
 export class SessionMissingError extends ProxyError {
-  constructor() {
-    super('SESSION_MISSING', 'client', 'Bad Request: no Mcp-Session-Id (only initialize may come without one)');
+  constructor(message = 'Bad Request: no Mcp-Session-Id (only initialize may come without one)') {
+    super('SESSION_MISSING', 'client', message);
   }
 }
 

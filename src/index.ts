@@ -81,8 +81,10 @@ export interface ProxyOptions {
   readonly upstreamPool?: number;
   /** Re-run a session's handshake when the upstream answers 404 for it (SPEC "MCP-aware resilience"). */
   readonly recoverSessions?: boolean;
-  /** 'sse': the url is a legacy HTTP+SSE server (MCP 2024-11-05), served to clients as Streamable HTTP. */
-  readonly upstreamTransport?: 'streamable' | 'sse';
+  /** 'sse': the url is a legacy HTTP+SSE server (MCP 2024-11-05), served to clients as Streamable HTTP; 'auto': Streamable HTTP, falling back to SSE on a 4xx to the first initialize. */
+  readonly upstreamTransport?: 'streamable' | 'sse' | 'auto';
+  /** Also serve the legacy HTTP+SSE transport to old clients (GET /sse, POST /message?sessionId=). */
+  readonly serveSse?: boolean;
   readonly maxSessions?: number;
   readonly maxPerClient?: number;
   /** Seconds. */

@@ -94,8 +94,9 @@ export interface AppDeps {
 
 /** Creates (but does not start) a proxy app for `config`. */
 export function createApp(config: Config, deps: AppDeps = {}): App {
-  // A stdio server, or a legacy SSE server, behind HTTP is the message bridge: a path of its own (DESIGN "Two paths").
-  if (config.mode === 'http' && (config.command.length > 0 || config.upstreamTransport === 'sse')) return createBridgeApp(config, deps);
+  // A stdio server, a remote server spoken to message by message (sse, auto), or old SSE
+  // clients in front: the message bridge, a path of its own (DESIGN "Two paths").
+  if (config.mode === 'http' && (config.command.length > 0 || config.upstreamTransport !== 'streamable' || config.serveSse)) return createBridgeApp(config, deps);
   const log = deps.logger ?? silentLogger();
   const drain = new Drain();
 

@@ -19,7 +19,7 @@ import { Registry } from '../session/registry.js';
 import { flatUuid, Session, type CloseReason } from '../session/session.js';
 import { SessionRelay } from '../bridge/session-relay.js';
 import { StdioChild } from '../upstream/stdio-child.js';
-import { SseUpstream } from '../upstream/sse-upstream.js';
+import { remoteUpstream } from '../upstream/remote-upstream.js';
 import { publicUrl } from '../upstream/public-url.js';
 import type { LineUpstream } from '../bridge/line-upstream.js';
 import { StdioPool } from '../upstream/stdio-pool.js';
@@ -61,8 +61,8 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
   const limiter = config.rateLimit > 0 ? new RateLimiter(config.rateLimit) : null;
   // With --workers, a session is served by the worker holding its child: others relay to it.
   const relay = deps.workerSlot !== undefined && config.workers > 1 ? new SessionRelay(deps.workerSlot, log, relayedCounter(metrics)) : null;
-  const sse = config.command.length === 0 && config.upstreamUrl !== null;
-  const program = sse ? publicUrl(config.upstreamUrl!) : config.command[0] ?? '';
+  const remote = config.command.length === 0 && config.upstreamUrl !== null;
+  const program = remote ? publicUrl(config.upstreamUrl!) : config.command[0] ?? '';
   if (recorder !== null) recorder.upstream = program;
   const pool = config.multiSession && config.stdioPool > 0
     ? new StdioPool(config.stdioPool, () => new StdioChild(config.command, config.maxBodyBytes, log.child({ pool: true })), log)
@@ -78,10 +78,7 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
     },
   });
   const spawnChild = (childLog: Logger): LineUpstream => {
-    if (sse) {
-      return new SseUpstream({ url: config.upstreamUrl!, headers: config.upstreamHeaders, ca: config.upstreamCa, verify: !config.upstreamInsecure,
-        connectTimeoutMs: config.connectTimeoutMs, maxLineBytes: config.maxBodyBytes, log: childLog });
-    }
+    if (remote) return remoteUpstream(config, childLog, { onRecovery: (result) => metrics.mcpSessionsRecovered.labels(result).inc() });
     // A child's line (a message) is bounded like a request body.
     const child = new StdioChild(config.command, config.maxBodyBytes, childLog);
     if (info) childLog.info({ child: child.pid, command: program }, 'stdio server started');
@@ -144,6 +141,7 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
     },
     admitRequest: limiter === null ? () => 0 : (ip) => limiter.take(ip),
     relay,
+    serveSse: config.serveSse,
     later: (ms, run) => {
       const t = setTimeout(() => {
         timers.delete(t);
@@ -220,7 +218,7 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
         policy.watch();
         log.info({ file: policy.snapshot().file ?? undefined, rules: policy.snapshot().rules.length }, 'policy loaded');
       }
-      log.info({ mode: config.mode, port, host: config.host, multiSession: config.multiSession, upstream: sse ? `sse: ${program}` : `stdio: ${program}`, stdioPool: config.stdioPool || undefined, adminPort }, 'listening');
+      log.info({ mode: config.mode, port, host: config.host, multiSession: config.multiSession, upstream: remote ? `${config.upstreamTransport}: ${program}` : `stdio: ${program}`, serveSse: config.serveSse || undefined, stdioPool: config.stdioPool || undefined, adminPort }, 'listening');
       return { port, adminPort, upstreamUrl: null };
     },
 

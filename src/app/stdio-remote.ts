@@ -11,7 +11,9 @@ import { UpstreamBrokenError, type ProxyError } from '../errors.js';
 import { errorBody } from '../http/error-response.js';
 import { Envelope, ENVELOPE_OK, readEnvelope } from '../mcp/envelope.js';
 import type { Logger as PinoLogger } from '../observe/logger.js';
-import { SseUpstream } from '../upstream/sse-upstream.js';
+import { remoteUpstream } from '../upstream/remote-upstream.js';
+import type { LineUpstream } from '../bridge/line-upstream.js';
+import { outgoingOf } from '../mcp/outgoing.js';
 import type { MessageOrigin } from '../mcp/inspector.js';
 import { Metrics } from '../observe/metrics.js';
 import { publicUrl } from '../upstream/public-url.js';
@@ -22,29 +24,6 @@ const NL = Buffer.from('\n');
 const PARSE_ERROR = Buffer.from('{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error: the line is not JSON"}}\n');
 const INVALID = Buffer.from('{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Invalid Request: not a JSON-RPC message"}}\n');
 
-/** What a client line holds, read once: its request ids (as JSON text) and methods; null when it is not a JSON-RPC message or batch. */
-function outgoing(line: Buffer): { requestIds: string[]; methods: string[] } | null | 'not-json' {
-  let value: unknown;
-  try {
-    value = JSON.parse(line.toString('utf8'));
-  } catch {
-    return 'not-json';
-  }
-  const list = Array.isArray(value) ? value : [value];
-  if (list.length === 0) return null;
-  const requestIds: string[] = [];
-  const methods: string[] = [];
-  for (const m of list) {
-    if (typeof m !== 'object' || m === null || Array.isArray(m)) return null;
-    const { method, id } = m as { method?: unknown; id?: unknown };
-    if (typeof method === 'string') {
-      methods.push(method);
-      if (id !== undefined && id !== null) requestIds.push(JSON.stringify(id));
-    }
-  }
-  return { requestIds, methods };
-}
-
 /** The one session with the remote server, whichever transport reaches it. */
 interface RemoteSession {
   send(message: OutgoingMessage): void;
@@ -52,10 +31,8 @@ interface RemoteSession {
   destroy(): void;
 }
 
-/** A legacy SSE server as a remote session: every request it can no longer answer gets an error line. */
-function sseSession(config: Config, log: PinoLogger, onMessage: (m: Buffer) => void): RemoteSession {
-  const upstream = new SseUpstream({ url: config.upstreamUrl!, headers: config.upstreamHeaders, ca: config.upstreamCa, verify: !config.upstreamInsecure,
-    connectTimeoutMs: config.connectTimeoutMs, maxLineBytes: config.maxBodyBytes, log });
+/** A remote server reached through a line transport (sse, auto): every request it can no longer answer gets an error line. */
+function lineSession(upstream: LineUpstream, log: PinoLogger, onMessage: (m: Buffer) => void): RemoteSession {
   const owed = new Set<string>();
   const env = new Envelope();
   let ended: ProxyError | null = null;
@@ -68,8 +45,8 @@ function sseSession(config: Config, log: PinoLogger, onMessage: (m: Buffer) => v
       onMessage(l);
     },
     exit: (_code, _signal, err) => {
-      ended = err !== null ? upstream.startFailure(err) : new UpstreamBrokenError('the SSE server ended the session\'s stream');
-      log.warn({ err: ended.message }, 'the SSE session ended');
+      ended = err !== null ? upstream.startFailure(err) : new UpstreamBrokenError('the remote server ended the session');
+      if (owed.size > 0 || err !== null) log.warn({ err: ended.message }, 'the remote session ended');
       fail(owed, ended);
       owed.clear();
     },
@@ -80,7 +57,7 @@ function sseSession(config: Config, log: PinoLogger, onMessage: (m: Buffer) => v
       for (const id of m.requestIds) owed.add(id);
       if (!upstream.send(m.body)) {
         for (const id of m.requestIds) owed.delete(id);
-        fail(m.requestIds, new UpstreamBrokenError('the SSE server is not taking messages (8 MiB waiting)'));
+        fail(m.requestIds, new UpstreamBrokenError('the remote server is not taking messages (8 MiB waiting)'));
       }
     },
     close: () => upstream.stop(),
@@ -102,16 +79,19 @@ export async function runStdioRemote(config: Config, log: Logger): Promise<numbe
   const write = (b: Buffer): boolean => output.write(b);
 
   const toClient = (m: Buffer): void => lines.fromServer.push(Buffer.concat([m, NL]));
-  const client: RemoteSession = config.upstreamTransport === 'sse' ? sseSession(config, slog, toClient) : new StreamableClient({
+  const flow = {
+    onRecovery: (result: 'ok' | 'failed') => metrics.mcpSessionsRecovered.labels(result).inc(),
+    blocked: () => output.writableNeedDrain,
+    onDrain: (resume: () => void) => void output.once('drain', resume),
+  };
+  // Streamable HTTP is spoken directly (each line read once); sse and auto through their line transports.
+  const client: RemoteSession = config.upstreamTransport !== 'streamable' ? lineSession(remoteUpstream(config, slog, flow), slog, toClient) : new StreamableClient({
     url, headers: config.upstreamHeaders, ca: config.upstreamCa, verify: !config.upstreamInsecure,
     headTimeoutMs: config.upstreamTimeoutMs, maxBodyBytes: config.maxBodyBytes, recover: config.recoverSessions, log: slog,
-    onMessage: toClient,
-    onRecovery: (result) => metrics.mcpSessionsRecovered.labels(result).inc(),
-    blocked: () => output.writableNeedDrain,
-    onDrain: (resume) => output.once('drain', resume),
+    onMessage: toClient, ...flow,
   });
   const lines = gatedLines(gate, sink, slog, (line) => {
-    const what = outgoing(line);
+    const what = outgoingOf(line);
     if (what === 'not-json') return void write(PARSE_ERROR);
     if (what === null) return void write(INVALID);
     client.send({ body: line, ...what });

@@ -8,7 +8,7 @@ import type { LazyLogger } from '../mcp/message.js';
 import type { CloseReason, Session, SessionOwner } from '../session/session.js';
 import type { ChildLink } from './child-link.js';
 import { EventLog } from './event-log.js';
-import type { AnswerOwner, PostAnswer } from './post-answer.js';
+import type { Answer, AnswerOwner } from './post-answer.js';
 import type { SseWriter } from './sse-writer.js';
 
 /** Retry delay the drain asks GET-stream clients to reconnect after. */
@@ -22,8 +22,10 @@ export class BridgeSession implements AnswerOwner, SessionOwner {
   readonly origin: MessageOrigin;
   /** Client request id (JSON text) → upstream id, while in flight (for cancellation). */
   readonly inFlight = new Map<string, number>();
-  readonly #answers = new Set<PostAnswer>();
+  readonly #answers = new Set<Answer>();
   #get: SseWriter | null = null;
+  /** A legacy HTTP+SSE client: its one stream carries everything, and the session ends with it. */
+  #legacy = false;
   #draining = false;
   readonly #touch: () => void;
   readonly #onDropped: (n: number) => void;
@@ -41,8 +43,8 @@ export class BridgeSession implements AnswerOwner, SessionOwner {
   }
 
   /** The one POST answer streaming now, if exactly one is. */
-  streamingAnswer(): PostAnswer | null {
-    let found: PostAnswer | null = null;
+  streamingAnswer(): Answer | null {
+    let found: Answer | null = null;
     for (const a of this.#answers) {
       if (!a.streaming) continue;
       if (found !== null) return null;
@@ -52,7 +54,7 @@ export class BridgeSession implements AnswerOwner, SessionOwner {
   }
 
   /** An answer began. */
-  started(answer: PostAnswer): void {
+  started(answer: Answer): void {
     this.#answers.add(answer);
   }
 
@@ -74,7 +76,7 @@ export class BridgeSession implements AnswerOwner, SessionOwner {
     get?.event(id, data);
   }
 
-  answered(answer: PostAnswer): void {
+  answered(answer: Answer): void {
     this.#answers.delete(answer);
     this.#touch();
     if (this.#draining && this.#answers.size === 0) this.session.close('shutdown');
@@ -94,10 +96,18 @@ export class BridgeSession implements AnswerOwner, SessionOwner {
     for (const e of this.events.undelivered()) get.event(e.id, e.data);
   }
 
-  /** A GET stream ended. */
+  /** A legacy HTTP+SSE client's stream opened: the session's one stream, for its lifetime. */
+  openLegacy(stream: SseWriter): void {
+    this.#legacy = true;
+    this.#get = stream;
+  }
+
+  /** A GET stream ended (a legacy client's: the session ends with it). */
   closedGet(get: SseWriter): void {
-    if (this.#get === get) this.#get = null;
-    this.#touch();
+    if (this.#get !== get) return this.#touch();
+    this.#get = null;
+    if (this.#legacy) this.session.close('done');
+    else this.#touch();
   }
 
   /** Heartbeat on every open stream of the session. */
@@ -112,8 +122,9 @@ export class BridgeSession implements AnswerOwner, SessionOwner {
   }
 
   teardown(_reason: CloseReason): void {
-    this.#get?.end();
+    const get = this.#get;
     this.#get = null;
+    get?.end();
     for (const a of [...this.#answers]) a.end();
     this.#answers.clear();
     this.link.detach(this);
@@ -121,9 +132,12 @@ export class BridgeSession implements AnswerOwner, SessionOwner {
 
   drain(): void {
     this.#draining = true;
-    // The GET stream carries no responses: ended at once, with a retry hint.
-    this.#get?.end(DRAIN_RETRY_MS);
-    this.#get = null;
+    // The GET stream carries no responses: ended at once, with a retry hint. A legacy
+    // client's stream carries its answers too: it ends with the session.
+    if (!this.#legacy) {
+      this.#get?.end(DRAIN_RETRY_MS);
+      this.#get = null;
+    }
     if (this.#answers.size === 0) this.session.close('shutdown');
   }
 }

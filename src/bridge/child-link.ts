@@ -14,7 +14,7 @@ import type { RewriteVerdict } from '../mcp/message.js';
 import type { Logger } from '../observe/logger.js';
 import type { LineUpstream } from './line-upstream.js';
 import type { BridgeSession } from './bridge-session.js';
-import type { PostAnswer } from './post-answer.js';
+import type { Answer } from './post-answer.js';
 
 /** A parsed JSON-RPC message. */
 export type RpcMessage = Record<string, unknown>;
@@ -23,7 +23,7 @@ interface Pending {
   readonly session: BridgeSession;
   /** The client's id, as JSON text. */
   readonly clientId: string;
-  readonly answer: PostAnswer;
+  readonly answer: Answer;
   readonly method: string;
   readonly rewrite: RewriteVerdict | null;
   /** The client's progress token, when it sent one (ours is the upstream id). */
@@ -80,7 +80,7 @@ export class ChildLink {
   }
 
   /** A client request of `session` (its id as JSON text), answered through `answer`. */
-  request(session: BridgeSession, msg: RpcMessage, clientId: string, answer: PostAnswer, rewrite: RewriteVerdict | null): void {
+  request(session: BridgeSession, msg: RpcMessage, clientId: string, answer: Answer, rewrite: RewriteVerdict | null): void {
     const method = msg.method as string;
     if (this.#gone) return this.#failOne(session, clientId, answer, this.#failure ?? new ChildExitedError(null, null));
     if (this.shared && method === 'initialize') {
@@ -160,13 +160,13 @@ export class ChildLink {
     return this.child.stop();
   }
 
-  #answerInit(session: BridgeSession, clientId: string, answer: PostAnswer): void {
+  #answerInit(session: BridgeSession, clientId: string, answer: Answer): void {
     const data = `{"jsonrpc":"2.0","id":${clientId},"result":${this.#initResult!}}`;
     this.#deps.sink.body(Buffer.from(data), 'server', session.origin);
     answer.message(data, true);
   }
 
-  #failOne(session: BridgeSession, clientId: string, answer: PostAnswer, err: ProxyError): void {
+  #failOne(session: BridgeSession, clientId: string, answer: Answer, err: ProxyError): void {
     if (answer.untouched && answer.outstanding <= 1) return answer.failWhole(err, clientId);
     const data = errorBody(err, clientId);
     this.#deps.sink.body(Buffer.from(data), 'server', session.origin);

@@ -8,20 +8,38 @@ import { errorResponseParts } from '../http/error-response.js';
 import type { ProxyError } from '../errors.js';
 import { SseWriter } from './sse-writer.js';
 
-/** What a PostAnswer needs of its session. */
+/** How the requests of one client message are answered: the POST's own response here, or a legacy SSE session's one stream. */
+export interface Answer {
+  /** True while messages tied to its requests may go on a stream of its own. */
+  readonly streaming: boolean;
+  /** Nothing has been written yet (an error can still be an HTTP status). */
+  readonly untouched: boolean;
+  /** Responses still owed. */
+  outstanding: number;
+  /** A message for these requests: `response` when it answers one of them. */
+  message(data: string, response: boolean): void;
+  /** Every request failed before any message was written: one error answer. */
+  failWhole(err: ProxyError, idJson: string | null): void;
+  /** An SSE comment on its own stream, if it has one. */
+  heartbeat(): void;
+  /** Ends the answer now (drain or session end). */
+  end(): void;
+}
+
+/** What an answer needs of its session. */
 export interface AnswerOwner {
   /** Logs the event for Last-Event-ID resumption; returns its id. */
   logEvent(stream: string, data: string): number;
   /** A message for this POST that cannot go on it (a JSON answer): the session's GET stream takes it. */
   toGetStream(data: string): void;
   /** The answer ended (every response sent, or the client went away). */
-  answered(answer: PostAnswer): void;
+  answered(answer: Answer): void;
 }
 
 let streamSeq = 0;
 
 /** The pending answer of one POST. */
-export class PostAnswer {
+export class PostAnswer implements Answer {
   readonly key = `p${++streamSeq}`;
   readonly #res: http.ServerResponse;
   readonly #owner: AnswerOwner;

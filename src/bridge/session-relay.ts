@@ -8,6 +8,7 @@
 // session that ended, and the client starts a new one.
 
 import http from 'node:http';
+import { legacySessionId } from './sse-server.js';
 import type { Logger } from '../observe/logger.js';
 import { SessionNotFoundError } from '../errors.js';
 import { errorResponseParts } from '../http/error-response.js';
@@ -70,7 +71,8 @@ export class SessionRelay {
 
   /** Takes the request when its session belongs to another worker; false leaves it to this one. */
   take(req: http.IncomingMessage, res: http.ServerResponse): boolean {
-    const sid = req.headers['mcp-session-id'];
+    // A legacy SSE client names its session in the query of its POSTs.
+    const sid = req.headers['mcp-session-id'] ?? legacySessionId(req.url ?? '');
     if (typeof sid !== 'string') return false;
     const slot = slotOf(sid);
     if (slot < 0 || slot === this.slot || slot >= this.#ports.length) return false;

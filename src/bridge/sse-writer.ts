@@ -36,6 +36,11 @@ export class SseWriter {
     if (this.#res.writableLength > STREAM_BACKLOG_LIMIT) this.end();
   }
 
+  /** An event of its own type with no id (the legacy transport's `endpoint`). */
+  named(type: string, data: string): void {
+    if (this.#open) this.#res.write(`event: ${type}\ndata: ${data}\n\n`);
+  }
+
   /** An SSE comment: keeps proxies from timing the stream out and finds dead clients. */
   heartbeat(): void {
     if (this.#open) this.#res.write(': ping\n\n');

@@ -40,6 +40,11 @@ export interface StreamableClientOptions {
   readonly blocked: () => boolean;
   /** Calls `resume` once the client's output drained. */
   readonly onDrain: (resume: () => void) => void;
+  /**
+   * --upstream-transport auto: the first initialize was answered with a 4xx. True takes it
+   * over (the caller falls back to the legacy SSE transport): nothing is answered here.
+   */
+  readonly onHandshakeRefused?: (status: number) => boolean;
 }
 
 /** What one client line is, as far as sending it goes. */
@@ -213,6 +218,10 @@ export class StreamableClient {
               }
               void this.#post(message, false).then(done);
             });
+          }
+          if (status >= 400 && status < 500 && this.#sessionId === null && message.methods.includes('initialize') && this.#o.onHandshakeRefused?.(status) === true) {
+            owed.clear();
+            return done();
           }
           // An error answer that is a JSON-RPC error for one of its requests is that request's answer.
           if (body.length > 0 && type.startsWith('application/json')) for (const m of splitJson(body)) if (this.#answers(m, owed)) emit(m);
