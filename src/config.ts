@@ -74,6 +74,12 @@ export interface Config {
   readonly recoverSessions: boolean;
   /** --upstream-transport: how a remote server (--url) is spoken to. */
   readonly upstreamTransport: UpstreamTransport;
+  /** --allowed-origins: browser origins allowed besides the defaults ('*': any). */
+  readonly allowedOrigins: readonly string[];
+  /** --allowed-hosts: Host names allowed besides the defaults ('*': any). */
+  readonly allowedHosts: readonly string[];
+  /** --cors: answer preflights from allowed origins and expose Mcp-Session-Id to them. */
+  readonly cors: boolean;
   /** --serve-sse: also serve the legacy HTTP+SSE transport (GET /sse, POST /message) to old clients. */
   readonly serveSse: boolean;
   /** --config: the file the other settings were read from, or null. */
@@ -146,6 +152,16 @@ function nonEmpty(flag: string): (text: string) => string {
   return (t) => {
     if (t === '') throw new ConfigError(`--${flag} needs a value`);
     return t;
+  };
+}
+
+/** A comma-separated list (empty items dropped); each item checked by `ok`. */
+function list(flag: string, ok: RegExp, what: string): (text: string) => readonly string[] {
+  return (t) => {
+    const items = t.split(',').map((x) => x.trim()).filter((x) => x !== '');
+    if (items.length === 0) throw new ConfigError(`--${flag} needs a value`);
+    for (const x of items) if (x !== '*' && !ok.test(x)) throw new ConfigError(`invalid --${flag} entry '${x}': expected ${what}`);
+    return Object.freeze(items);
   };
 }
 
@@ -269,6 +285,14 @@ export const FLAGS: readonly FlagRow[] = Object.freeze([
   row({ name: 'event-buffer', key: 'eventBuffer', arg: 'N', modes: HTTP, group: 'main', fallback: 100,
     help: 'a stdio server behind HTTP: messages kept per session for a GET stream that is not open and for Last-Event-ID resumption (oldest dropped past it)',
     read: int('event-buffer', 0, 100_000) }),
+  row({ name: 'allowed-origins', key: 'allowedOrigins', arg: 'LIST', modes: HTTP, group: 'main', fallback: Object.freeze([]), shown: 'loopback origins on a loopback address, else none',
+    read: list('allowed-origins', /^[a-z][a-z0-9+.-]*:\/\/(\[[0-9a-fA-F:.]+\]|[^/:@[\]\s]+)(:\d{1,5})?\/?$/i, 'scheme://host[:port]'),
+    help: 'browser origins (comma-separated, * for any) whose requests are served; any other Origin gets 403' }),
+  row({ name: 'allowed-hosts', key: 'allowedHosts', arg: 'LIST', modes: HTTP, group: 'main', fallback: Object.freeze([]), shown: 'loopback names on a loopback address, else any',
+    read: list('allowed-hosts', /^(\[[0-9a-fA-F:.]+\]|[^/:@[\]\s]+)(:\d{1,5})?$/, 'host or host:port'),
+    help: 'Host names (comma-separated, host or host:port, * for any) the proxy answers to; any other Host gets 403 (DNS rebinding)' }),
+  row({ name: 'cors', key: 'cors', arg: null, modes: HTTP, group: 'main', fallback: false,
+    help: 'answer CORS preflights (OPTIONS) from allowed origins and expose Mcp-Session-Id to browser clients' }),
   row({ name: 'max-sessions', key: 'maxSessions', arg: 'N', modes: NETWORK, group: 'limits', fallback: 1000, help: 'sessions alive at once', read: int('max-sessions', 1, 10_000_000) }),
   row({ name: 'max-per-client', key: 'maxPerClient', arg: 'N', modes: NETWORK, group: 'limits', fallback: 100, help: 'sessions alive at once from one client IP', read: int('max-per-client', 1, 10_000_000) }),
   row({ name: 'session-timeout', key: 'sessionTimeoutMs', arg: 'S', modes: NETWORK, group: 'limits', fallback: 300 * S, shown: '300', help: 'close a session idle for S seconds', read: seconds('session-timeout') }),
@@ -376,6 +400,8 @@ export function flagTexts(f: FlagRow, value: unknown, where: string): string[] {
     return v as string;
   };
   if (Array.isArray(value)) {
+    // A comma-separated flag may be written as a list.
+    if (f.arg === 'LIST') return [value.map(one).join(',')];
     if (f.repeat !== true) bad('expected one value, not a list');
     return value.map(one);
   }

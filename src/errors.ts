@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'SESSION_MISSING'
   | 'NOT_ACCEPTABLE'
   | 'METHOD_NOT_ALLOWED'
+  | 'ORIGIN_NOT_ALLOWED'
+  | 'HOST_NOT_ALLOWED'
   | 'INTERNAL';
 
 /** Which side caused the failure: decides the fallback status for unmapped codes. */
@@ -199,6 +201,20 @@ export class SessionNotFoundError extends ProxyError {
 export class SessionMissingError extends ProxyError {
   constructor(message = 'Bad Request: no Mcp-Session-Id (only initialize may come without one)') {
     super('SESSION_MISSING', 'client', message);
+  }
+}
+
+/** A browser request from an origin the proxy does not allow (--allowed-origins). */
+export class OriginNotAllowedError extends ProxyError {
+  constructor(origin: string) {
+    super('ORIGIN_NOT_ALLOWED', 'client', `Forbidden: requests from origin ${origin.slice(0, 200)} are not allowed (--allowed-origins)`);
+  }
+}
+
+/** A request naming a Host the proxy does not serve (--allowed-hosts): DNS rebinding looks like this. */
+export class HostNotAllowedError extends ProxyError {
+  constructor(host: string) {
+    super('HOST_NOT_ALLOWED', 'client', `Forbidden: Host ${host.slice(0, 200)} is not allowed (--allowed-hosts)`);
   }
 }
 

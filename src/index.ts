@@ -83,6 +83,12 @@ export interface ProxyOptions {
   readonly recoverSessions?: boolean;
   /** 'sse': the url is a legacy HTTP+SSE server (MCP 2024-11-05), served to clients as Streamable HTTP; 'auto': Streamable HTTP, falling back to SSE on a 4xx to the first initialize. */
   readonly upstreamTransport?: 'streamable' | 'sse' | 'auto';
+  /** Browser origins served besides the defaults (loopback origins on a loopback address); '*' any. */
+  readonly allowedOrigins?: string | readonly string[];
+  /** Host names answered besides the defaults (loopback names on a loopback address, else any); '*' any. */
+  readonly allowedHosts?: string | readonly string[];
+  /** Answer CORS preflights from allowed origins and expose Mcp-Session-Id to them. */
+  readonly cors?: boolean;
   /** Also serve the legacy HTTP+SSE transport to old clients (GET /sse, POST /message?sessionId=). */
   readonly serveSse?: boolean;
   readonly maxSessions?: number;

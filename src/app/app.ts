@@ -33,6 +33,7 @@ import { LogThrottle } from '../observe/log-throttle.js';
 import { logUpstreamConnected, logUpstreamError, SessionObserver } from './observer.js';
 import { publicUrl } from '../upstream/public-url.js';
 import { createBridgeApp } from './bridge-app.js';
+import { originAdmission } from './origin-admission.js';
 import { Drain } from './drain.js';
 import { closeServer, listenOn } from './servers.js';
 
@@ -148,6 +149,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     return Object.freeze({ host, port, connectTimeoutMs: config.connectTimeoutMs, tls: tlsSetup });
   };
   const throttle = new LogThrottle();
+  const admission = originAdmission(config, metrics, log, warnings);
 
   const onSessionEnd = (session: Session, reason: CloseReason, error: unknown): void => {
     registry.remove(session);
@@ -254,7 +256,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         const recovery = config.recoverSessions
           ? new SessionRecovery({ url, headers: config.upstreamHeaders, ca: config.upstreamCa, verify: !config.upstreamInsecure, timeoutMs: config.upstreamTimeoutMs }, metrics)
           : null;
-        exchangeContext = Object.freeze({ config, rewrite, touch, isDraining: () => drain.active, admitRequest, gate, recovery, clocks: HttpExchange.clocks(config) });
+        exchangeContext = Object.freeze({ config, rewrite, touch, isDraining: () => drain.active, admitRequest,
+          admitOrigin: admission.admitOrigin, corsLines: admission.corsLines, gate, recovery, clocks: HttpExchange.clocks(config) });
       } else {
         target = makeTarget(config.upstream!.host, config.upstream!.port, config.upstreamTls);
       }

@@ -26,6 +26,7 @@ import { StdioPool } from '../upstream/stdio-pool.js';
 import type { App, AppAddresses, AppDeps, ShutdownReport } from './app.js';
 import { createMessageLayer } from './message-layer.js';
 import { Drain } from './drain.js';
+import { originAdmission } from './origin-admission.js';
 import { closeServer, listenOn } from './servers.js';
 
 /** Open streams get an SSE comment this often, so a client that vanished is found. */
@@ -98,6 +99,8 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
     drain.sessionEnded(registry);
   };
 
+  const warnings: string[] = [];
+  const admission = originAdmission(config, metrics, log, warnings);
   const host: BridgeHost = {
     gate, sink, metrics, log,
     maxBodyBytes: config.maxBodyBytes,
@@ -142,6 +145,8 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
     admitRequest: limiter === null ? () => 0 : (ip) => limiter.take(ip),
     relay,
     serveSse: config.serveSse,
+    admitOrigin: (h, o, ip) => admission.admitOrigin(h, o, ip),
+    corsHeaders: (o) => admission.corsHeaders(o),
     later: (ms, run) => {
       const t = setTimeout(() => {
         timers.delete(t);
@@ -157,7 +162,6 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
   let admin: http.Server | null = null;
   let heartbeat: NodeJS.Timeout | null = null;
   let closing: Promise<ShutdownReport> | null = null;
-  const warnings: string[] = [];
   const view = localView(registry, metrics, () => policy?.snapshot() ?? null, () => lint.snapshot());
 
   const app: App = {

@@ -41,13 +41,39 @@ export interface BridgeHost {
   readonly relay: SessionRelay | null;
   /** --serve-sse: GET …/sse and POST …/message are the legacy transport's. */
   readonly serveSse: boolean;
+  /** Host and Origin checks (always on): null lets the request through, else its 403. */
+  admitOrigin(host: string | null, origin: string | null, clientIp: string): ProxyError | null;
+  /** --cors: the headers of an answer to `origin`; null without --cors. */
+  corsHeaders(origin: string): Record<string, string> | null;
 }
+
+/** What a CORS preflight answer allows, besides the origin. */
+const PREFLIGHT = {
+  'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
+  'access-control-allow-headers': 'Content-Type, Accept, Authorization, X-API-Key, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID',
+  'access-control-max-age': '600',
+};
 
 /** The request handler of the bridge's HTTP server. */
 export function streamableHandler(host: BridgeHost): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   return (req, res) => {
     const started = performance.now();
     res.once('finish', () => host.metrics.requestDone(res.statusCode, (performance.now() - started) / 1000));
+    const origin = headerOf(req, 'origin') ?? null;
+    const refused = host.admitOrigin(headerOf(req, 'host') ?? null, origin, req.socket.remoteAddress ?? '');
+    if (refused !== null) {
+      req.resume();
+      return refuse(res, refused);
+    }
+    const cors = origin === null ? null : host.corsHeaders(origin);
+    if (cors !== null) {
+      // Every answer to this browser carries them (node:http merges them into writeHead's).
+      for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
+      if (req.method === 'OPTIONS') {
+        req.resume();
+        return void res.writeHead(204, PREFLIGHT).end();
+      }
+    }
     const wait = host.admitRequest(req.socket.remoteAddress ?? '');
     if (wait > 0) {
       req.resume();

@@ -27,15 +27,18 @@ const STATUS: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   SESSION_MISSING: 400,
   NOT_ACCEPTABLE: 406,
   METHOD_NOT_ALLOWED: 405,
+  ORIGIN_NOT_ALLOWED: 403,
+  HOST_NOT_ALLOWED: 403,
 });
 
 // data.reason words SPEC names where the code's own word would differ.
 const REASON_WORD: Readonly<Partial<Record<ErrorCode, string>>> = Object.freeze({ FD_EXHAUSTED: 'fd-exhausted', UPSTREAM_TLS: 'tls', POLICY_UNREADABLE: 'policy-unreadable', POLICY_TOO_LARGE: 'policy-unreadable',
   UPSTREAM_STATUS: 'upstream-status', CHILD_SPAWN: 'child-spawn', CHILD_EXITED: 'child-exited', SESSION_NOT_FOUND: 'session-not-found', SESSION_MISSING: 'session-missing',
+  ORIGIN_NOT_ALLOWED: 'origin', HOST_NOT_ALLOWED: 'host',
 });
 
 const REASON: Readonly<Record<number, string>> = Object.freeze({
-  400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable', 408: 'Request Timeout', 413: 'Content Too Large', 429: 'Too Many Requests',
+  400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable', 408: 'Request Timeout', 413: 'Content Too Large', 429: 'Too Many Requests',
   431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway',
   503: 'Service Unavailable', 504: 'Gateway Timeout',
 });

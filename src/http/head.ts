@@ -58,6 +58,8 @@ export interface RequestHead extends HeadBase {
   readonly expectContinue: boolean;
   /** An `MCP-Protocol-Version` header is present. */
   readonly mcpProtocolVersion: boolean;
+  /** The `Origin` header (browsers send it; other clients do not), or null. */
+  readonly origin: string | null;
 }
 
 /** A response head as the proxy sees it. */
@@ -213,6 +215,7 @@ interface Scan {
   contentLength: number;
   host: string | null;
   hostCount: number;
+  origin: string | null;
   forwardedFor: string | null;
   via: string | null;
   keepAliveTimeoutMs: number;
@@ -221,7 +224,7 @@ interface Scan {
 function scanValues(raw: Buffer, fields: readonly HeaderField[]): Scan {
   const out: Scan = {
     connectionTokens: NO_TOKENS, contentType: null, mcpSessionId: null, mcpProtocolVersion: false, upgrade: null, chunked: false,
-    hasTransferEncoding: false, codings: 0, expectContinue: false, contentLength: -1, host: null, hostCount: 0, forwardedFor: null, via: null,
+    hasTransferEncoding: false, codings: 0, expectContinue: false, contentLength: -1, host: null, hostCount: 0, origin: null, forwardedFor: null, via: null,
     keepAliveTimeoutMs: -1,
   };
   for (let i = 0; i < fields.length; i++) {
@@ -248,6 +251,7 @@ function scanValues(raw: Buffer, fields: readonly HeaderField[]): Scan {
       case 'expect': out.expectContinue = value(raw, f).toLowerCase() === '100-continue'; break;
       case 'content-length': out.contentLength = decimal(raw, f.valueStart, f.valueEnd); break;
       case 'host': out.host = value(raw, f); out.hostCount++; break;
+      case 'origin': out.origin = value(raw, f); break;
       case 'x-forwarded-for': out.forwardedFor = out.forwardedFor === null ? value(raw, f) : `${out.forwardedFor}, ${value(raw, f)}`; break;
       case 'via': out.via = out.via === null ? value(raw, f) : `${out.via}, ${value(raw, f)}`; break;
       case 'keep-alive': {
@@ -289,6 +293,7 @@ export function readRequestHead(raw: Buffer): RequestHead {
     target: raw.toString('latin1', sp1 + 1, sp2),
     versionMinor,
     host: v.host,
+    origin: v.origin,
     forwardedFor: v.forwardedFor,
     via: v.via,
     wantsClose: tokens.includes('close') || (versionMinor === 0 && !tokens.includes('keep-alive')),
@@ -461,12 +466,15 @@ function withSessionLine(id: string, lines: string | Buffer): string {
 const REPLACED_SESSION_IN_RESPONSE = new Set(['via', 'mcp-session-id']);
 
 /** Builds the head sent to the client (our HTTP version, hop-by-hop out, Via and Connection in), followed by `body` when given. */
-export function buildClientResponseHead(res: ResponseHead, rw: RequestRewrite, close: boolean, http10Client = false, body: Buffer | null = null, mcpSessionId: string | null = null): Buffer {
+export function buildClientResponseHead(res: ResponseHead, rw: RequestRewrite, close: boolean, http10Client = false, body: Buffer | null = null, mcpSessionId: string | null = null, cors: string | null = null): Buffer {
   const raw = res.raw;
   const upgrading = res.statusCode === 101;
   // RFC 9110 §6.2: an intermediary sends its own HTTP version: keep the status line from its first space.
-  const runs = keptRuns(res, upgrading, mcpSessionId === null ? REPLACED_IN_RESPONSE : REPLACED_SESSION_IN_RESPONSE, [raw.indexOf(SP), res.startLineEnd + 2]);
-  const lines = rw.responseLines(res, upgrading, close, http10Client);
+  const replaced = mcpSessionId === null ? REPLACED_IN_RESPONSE : REPLACED_SESSION_IN_RESPONSE;
+  const runs = keptRuns(res, upgrading, cors === null ? replaced : withCors(replaced), [raw.indexOf(SP), res.startLineEnd + 2]);
+  let lines = rw.responseLines(res, upgrading, close, http10Client);
+  // --cors lines for a browser's allowed Origin, in place of the upstream's own.
+  if (cors !== null) lines = cors + (typeof lines === 'string' ? lines : lines.toString('latin1'));
   return assemble('HTTP/1.1', raw, runs, mcpSessionId === null ? lines : withSessionLine(mcpSessionId, lines), body);
 }
 
@@ -474,12 +482,27 @@ export function buildClientResponseHead(res: ResponseHead, rw: RequestRewrite, c
 const REFRAMED_RESPONSE = new Set(['via', 'content-length', 'transfer-encoding']);
 
 /** The client head of a response whose body the proxy rewrites: framing replaced by `framing` (a header line with CRLF, or '' for close-delimited). */
-export function buildReframedResponseHead(res: ResponseHead, rw: RequestRewrite, close: boolean, http10Client: boolean, framing: string, mcpSessionId: string | null = null): Buffer {
+export function buildReframedResponseHead(res: ResponseHead, rw: RequestRewrite, close: boolean, http10Client: boolean, framing: string, mcpSessionId: string | null = null, cors = false): Buffer {
   const raw = res.raw;
-  const runs = keptRuns(res, false, mcpSessionId === null ? REFRAMED_RESPONSE : REFRAMED_SESSION_RESPONSE, [raw.indexOf(SP), res.startLineEnd + 2]);
+  const replaced = mcpSessionId === null ? REFRAMED_RESPONSE : REFRAMED_SESSION_RESPONSE;
+  const runs = keptRuns(res, false, cors ? withCors(replaced) : replaced, [raw.indexOf(SP), res.startLineEnd + 2]);
   const lines = rw.responseLines(res, false, close, http10Client);
   const added = framing + (typeof lines === 'string' ? lines : lines.toString('latin1'));
   return assemble('HTTP/1.1', raw, runs, mcpSessionId === null ? added : `Mcp-Session-Id: ${mcpSessionId}\r\n${added}`, null);
 }
 
 const REFRAMED_SESSION_RESPONSE = new Set([...REFRAMED_RESPONSE, 'mcp-session-id']);
+
+/** The CORS headers --cors writes itself: an upstream's own would contradict them. */
+const CORS_HEADERS = ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers'];
+const withCorsSets = new Map<ReadonlySet<string>, ReadonlySet<string>>();
+
+/** `replaced` plus the CORS headers (built once per set). */
+function withCors(replaced: ReadonlySet<string>): ReadonlySet<string> {
+  let s = withCorsSets.get(replaced);
+  if (s === undefined) {
+    s = new Set([...replaced, ...CORS_HEADERS]);
+    withCorsSets.set(replaced, s);
+  }
+  return s;
+}

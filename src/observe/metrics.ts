@@ -38,6 +38,8 @@ export class Metrics {
   #children: (() => { ready: number; active: number }) | null = null;
   /** Bridged sessions' messages dropped from a full --event-buffer. */
   readonly bridgeEventsDropped: HotCounter;
+  /** Requests refused by who-may-connect checks, by reason (origin, host). */
+  readonly authFailures: HotCounter;
   /** --workers bridge: requests sent on to the worker holding their session. */
   readonly bridgeRelayed: HotCounter;
   #closedBytesIn = 0;
@@ -108,6 +110,7 @@ export class Metrics {
       },
     });
     this.bridgeEventsDropped = new HotCounter(reg, 'shadowcat_bridge_events_dropped_total', 'Messages for a bridged session dropped from a full --event-buffer', []);
+    this.authFailures = new HotCounter(reg, 'shadowcat_auth_failures_total', 'Requests refused by the Origin and Host checks, by reason', ['reason']);
     this.bridgeRelayed = new HotCounter(reg, 'shadowcat_bridge_relayed_requests_total', 'Requests a --workers bridge sent on to the worker holding their session', []);
     // Pre-create the label-free families' common series so /metrics always lists them.
     this.#upstreamErrors.labels('connect');

@@ -92,6 +92,10 @@ export interface ExchangeContext {
   isDraining(): boolean;
   /** Rate-limit policy: 0 lets a request from `clientIp` through, else seconds to wait. */
   admitRequest(clientIp: string): number;
+  /** Host and Origin checks (always on): null lets the request through, else its 403. */
+  admitOrigin(host: string | null, origin: string | null, clientIp: string): ProxyError | null;
+  /** --cors: the header lines an answer to a browser from `origin` carries; null without --cors. */
+  corsLines(origin: string): string | null;
   /** The deciders' gate; null when none is loaded (then nothing is ever held). */
   readonly gate: MessageGate | null;
   /** --recover-sessions: the sessions that can be re-established upstream, or null. */
@@ -107,6 +111,10 @@ export interface ExchangeClocks {
 }
 
 const CHUNKED_END = Buffer.from('0\r\n\r\n', 'latin1');
+/** What a CORS preflight answer allows, besides the origin. */
+const PREFLIGHT_LINES = 'Access-Control-Allow-Methods: GET, POST, DELETE, OPTIONS\r\n'
+  + 'Access-Control-Allow-Headers: Content-Type, Accept, Authorization, X-API-Key, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID\r\n'
+  + 'Access-Control-Max-Age: 600\r\n';
 /** What ends a drained GET event stream: reconnect after a second. */
 const SSE_RETRY = 'retry: 1000\n\n';
 /** The tail of a stream that has sent nothing yet: a boundary. */
@@ -246,6 +254,8 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
   #resKeepAliveMs = -1;
   #resStarted = false;
   #closeAfter = false;
+  /** --cors lines for this request's answer (a browser's allowed Origin), or null. */
+  #cors: string | null = null;
   #startedAt = 0;
 
   // Links in the app's shared deadline queues (ctx.clocks): no Timeout per connection.
@@ -432,6 +442,19 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
     }
     if (req.method === 'CONNECT') {
       this.#fail(new BadRequestError('CONNECT is not supported: shadowcat forwards to its configured upstream'));
+      return null;
+    }
+    const refused = this.#ctx.admitOrigin(req.host, req.origin, this.#session.clientIp);
+    if (refused !== null) {
+      this.#req = req;
+      this.#fail(refused);
+      return null;
+    }
+    this.#cors = req.origin === null ? null : this.#ctx.corsLines(req.origin);
+    if (this.#cors !== null && req.method === 'OPTIONS') {
+      // A CORS preflight is the proxy's to answer: the upstream never sees it.
+      this.#req = req;
+      this.#answerAndClose(Buffer.from(`HTTP/1.1 204 No Content\r\n${this.#cors}${PREFLIGHT_LINES}Content-Length: 0\r\nConnection: close\r\n\r\n`, 'latin1'), 204);
       return null;
     }
     if (req.contentLength > this.#ctx.config.maxBodyBytes) {
@@ -771,9 +794,10 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
     if (req.wantsClose || this.#ctx.isDraining() || this.#session.state !== 'open') this.#closeAfter = true;
     const connection = this.#closeAfter ? 'Connection: close\r\n' : req.versionMinor === 0 ? 'Connection: keep-alive\r\n' : '';
     const status = body === null ? 202 : 200;
+    const cors = this.#cors ?? '';
     const head = body === null
-      ? `HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n${connection}\r\n`
-      : `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n${connection}\r\n`;
+      ? `HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n${cors}${connection}\r\n`
+      : `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n${cors}${connection}\r\n`;
     this.#resStatus = status;
     this.#resStarted = true;
     this.#writeClient(body === null ? Buffer.from(head, 'latin1') : Buffer.concat([Buffer.from(head, 'latin1'), body]));
@@ -798,7 +822,7 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
     if (!chunked) this.#closeAfter = true;
     this.#resTransformChunked = chunked;
     this.#resTransform = new SseRewrite(limit, this.#rewriteId, verdict, (event) => this.#writeTransformed(event));
-    this.#writeClient(buildReframedResponseHead(res, this.#ctx.rewrite, this.#closeAfter, http10Client, chunked ? 'Transfer-Encoding: chunked\r\n' : '', this.#clientSessionId(res)));
+    this.#writeClient(buildReframedResponseHead(res, this.#ctx.rewrite, this.#closeAfter, http10Client, (chunked ? 'Transfer-Encoding: chunked\r\n' : '') + (this.#cors ?? ''), this.#clientSessionId(res), this.#cors !== null));
     return true;
   }
 
@@ -818,7 +842,7 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
       return false;
     }
     if (t instanceof JsonBodyRewrite) {
-      const head = buildReframedResponseHead(res!, this.#ctx.rewrite, this.#closeAfter, this.#req!.versionMinor === 0, `Content-Length: ${rest.length}\r\n`, this.#clientSessionId(res!));
+      const head = buildReframedResponseHead(res!, this.#ctx.rewrite, this.#closeAfter, this.#req!.versionMinor === 0, `Content-Length: ${rest.length}\r\n${this.#cors ?? ''}`, this.#clientSessionId(res!), this.#cors !== null);
       this.#writeClient(Buffer.concat([head, rest]));
     } else {
       this.#writeTransformed(rest);
@@ -1158,7 +1182,7 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
       return;
     }
     const join = joinable(body);
-    this.#writeClient(buildClientResponseHead(res, this.#ctx.rewrite, this.#closeAfter, http10Client, join && body.length > 0 ? body : null, this.#clientSessionId(res)));
+    this.#writeClient(buildClientResponseHead(res, this.#ctx.rewrite, this.#closeAfter, http10Client, join && body.length > 0 ? body : null, this.#clientSessionId(res), this.#cors));
     if (!join) this.#writeClient(body);
   }
 
@@ -1328,6 +1352,17 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
   // ---- failure --------------------------------------------------------------------
 
   /** Answers with the error's status when nothing was sent yet, then ends the session. */
+  /** Answers the request with `answer` itself and closes the connection (a CORS preflight). */
+  #answerAndClose(answer: Buffer, status: number): void {
+    const session = this.#session;
+    this.#obs.onResponseEnd(this.#req, status, 0);
+    this.#pauseClient(P_CLOSING);
+    this.#handOffClient();
+    session.bytesOut += answer.length;
+    endAndLinger(this.#client, answer);
+    session.close('done');
+  }
+
   #fail(err: unknown): void {
     if (this.#closed) return;
     const status = statusFor(err);

@@ -51,7 +51,7 @@ api('GET /policy without --policy is a 404 that says how to load one', async () 
 
 api('GET /sessions, /sessions/:id and DELETE /sessions/:id', async () => {
   const c = await RawClient.connect(proxy.port);
-  c.write('POST /mcp HTTP/1.1\r\nHost: p\r\nX-Init: 1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+  c.write('POST /mcp HTTP/1.1\r\nHost: localhost\r\nX-Init: 1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
   await c.readResponse();
   const list = JSON.parse((await admin('GET', '/sessions')).body) as Array<Record<string, unknown>>;
   assert.is(list.length, 1);
@@ -75,7 +75,7 @@ api('GET /sessions, /sessions/:id and DELETE /sessions/:id', async () => {
 
 api('GET /metrics has every metric SPEC names', async () => {
   const c = await RawClient.connect(proxy.port);
-  c.write('POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Length: 2\r\n\r\n{}');
+  c.write('POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}');
   await c.readResponse();
   c.close();
   await until(() => proxy.app.registry.size === 0, 2000, 'session end');
@@ -108,7 +108,7 @@ expiry('an idle session disappears from GET /sessions after --session-timeout; a
   await until(() => proxy.app.registry.size === 2, 2000, 'two sessions');
   const deadline = Date.now() + 1200;
   while (Date.now() < deadline) {
-    busy.write('GET /mcp HTTP/1.1\r\nHost: p\r\n\r\n');
+    busy.write('GET /mcp HTTP/1.1\r\nHost: localhost\r\n\r\n');
     await busy.readResponse();
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -127,7 +127,7 @@ expiry('an SSE stream with no events still expires', async () => {
   });
   proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url), adminPort: 0, sessionTimeoutMs: 300 });
   const c = await RawClient.connect(proxy.port);
-  c.write('GET /mcp HTTP/1.1\r\nHost: p\r\nAccept: text/event-stream\r\n\r\n');
+  c.write('GET /mcp HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n');
   await until(() => c.buffered.includes(': open'), 2000, 'stream open');
   await c.waitClosed(3000);
   await until(() => up.open() === 0, 2000, 'upstream socket closed too');
@@ -143,7 +143,7 @@ lifecycle('2,000 sessions come and go: fds, handles and registry entries return 
     for (let i = 0; i < n; i += 20) {
       await Promise.all(Array.from({ length: Math.min(20, n - i) }, async () => {
         const c = await RawClient.connect(proxy.port);
-        c.write('GET /mcp HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n');
+        c.write('GET /mcp HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
         await c.readResponse();
         await c.waitClosed();
         c.close();
@@ -168,7 +168,7 @@ lifecycle('app.close() leaves no handle open', async () => {
   up = await startHttpUpstream((_req, res) => res.end('ok'));
   proxy = await startProxy({ mode: 'http', multiSession: false, upstreamUrl: new URL(up.url), adminPort: 0 });
   const c = await RawClient.connect(proxy.port);
-  c.write('GET /mcp HTTP/1.1\r\nHost: p\r\n\r\n');
+  c.write('GET /mcp HTTP/1.1\r\nHost: localhost\r\n\r\n');
   await c.readResponse();
   const stream = await RawClient.connect(proxy.port);
   await proxy.close();
@@ -191,7 +191,7 @@ token('with --admin-token every route needs Authorization: Bearer <token> (401 o
   const secret = 's3cr3t-token-value';
   proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url), adminPort: 0, adminToken: secret });
   const c = await RawClient.connect(proxy.port);
-  c.write('GET /mcp HTTP/1.1\r\nHost: p\r\n\r\n');
+  c.write('GET /mcp HTTP/1.1\r\nHost: localhost\r\n\r\n');
   await c.readResponse();
   const id = proxy.app.registry.list()[0]!.id;
   const wrong: Array<Record<string, string>> = [{}, { authorization: 'Bearer nope' }, { authorization: secret }, { authorization: `Basic ${secret}` }, { authorization: `Bearer ${secret}x` }];

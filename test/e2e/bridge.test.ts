@@ -307,9 +307,9 @@ failures('protocol edges: a request without a session is 400, an unknown session
   try {
     assert.is((await rawExchange(proxy.port, post('{"jsonrpc":"2.0","id":2,"method":"tools/list"}'))).status, 400);
     assert.is((await rawExchange(proxy.port, post('{"jsonrpc":"2.0","id":2,"method":"tools/list"}', 'Mcp-Session-Id: nope\r\n'))).status, 404);
-    assert.is((await rawExchange(proxy.port, 'GET /mcp HTTP/1.1\r\nHost: x\r\nMcp-Session-Id: nope\r\nConnection: close\r\n\r\n')).status, 406);
+    assert.is((await rawExchange(proxy.port, 'GET /mcp HTTP/1.1\r\nHost: localhost\r\nMcp-Session-Id: nope\r\nConnection: close\r\n\r\n')).status, 406);
     assert.is((await rawExchange(proxy.port, post('{not json'))).status, 400);
-    assert.is((await rawExchange(proxy.port, 'PUT /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n')).status, 405);
+    assert.is((await rawExchange(proxy.port, 'PUT /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n')).status, 405);
   } finally {
     await proxy.close();
   }
@@ -441,10 +441,10 @@ routing('--rate-limit and what node:http refuses before a request exists: the er
     assert.is(limited.status, 429);
     assert.ok(Number(limited.headers['retry-after']) >= 1);
     assert.is((JSON.parse(limited.body.toString()) as { error: { data: { reason: string } } }).error.data.reason, 'rate_limited');
-    const big = await rawExchange(proxy.port, `GET /mcp HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(4096)}\r\n\r\n`);
+    const big = await rawExchange(proxy.port, `GET /mcp HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(4096)}\r\n\r\n`);
     assert.is(big.status, 431);
     assert.is((JSON.parse(big.body.toString()) as { jsonrpc: string }).jsonrpc, '2.0');
-    const bad = await rawExchange(proxy.port, 'GET /mcp HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n');
+    const bad = await rawExchange(proxy.port, 'GET /mcp HTTP/1.1\r\nHost: localhost\r\nBad Header: x\r\n\r\n');
     assert.is(bad.status, 400);
     assert.is((JSON.parse(bad.body.toString()) as { error: { data: { reason: string } } }).error.data.reason, 'bad_request');
   } finally {

@@ -47,7 +47,7 @@ for (const multiSession of [false, true]) {
     const received: Buffer[] = [];
     up = await recordingUpstream(received);
     proxy = await startProxy({ mode: 'http', multiSession, upstreamUrl: new URL(`http://127.0.0.1:${up.port}/mcp`) });
-    const head = 'POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const head = 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n';
     const rest = '6;a;b=two\r\n":1,"m\r\n'
       + '6\r\n":"x"}\r\n'
       + '0\r\nContent-Length: 5\r\nX-Trailer: t\r\n\r\n';
@@ -89,7 +89,7 @@ chunked('a response with a Transfer-Encoding other than chunked is a 502, never 
   });
   proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(`http://127.0.0.1:${up.port}/mcp`) });
   const c = await RawClient.connect(proxy.port);
-  c.write('GET /mcp HTTP/1.1\r\nHost: p\r\n\r\n');
+  c.write('GET /mcp HTTP/1.1\r\nHost: localhost\r\n\r\n');
   const res = await c.readResponse();
   assert.is(res.status, 502);
   assert.is(JSON.parse(res.body.toString()).error.data.reason, 'upstream_broken');

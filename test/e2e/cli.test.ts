@@ -201,7 +201,7 @@ cli('a 1 GiB request body streams through with bounded proxy memory', async () =
     for (let i = 0; i < total / chunk.length; i++) expect.update(chunk);
     const digest = await new Promise<string>((resolve, reject) => {
       const s = net.connect(port, '127.0.0.1', () => {
-        s.write(`POST /upload HTTP/1.1\r\nHost: p\r\nContent-Length: ${total}\r\n\r\n`);
+        s.write(`POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${total}\r\n\r\n`);
         let sent = 0;
         const pump = (): void => {
           while (sent < total) {

@@ -39,7 +39,7 @@ for (const multiSession of [false, true]) {
     proxy = await startProxy({ mode: 'http', multiSession, upstreamUrl: new URL(up.url) });
     for (const how of ['fin', 'reset']) {
       const c = await RawClient.connect(proxy.port);
-      c.write(`GET /mcp HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nX-Which: ${how}\r\n\r\n`);
+      c.write(`GET /mcp HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\nX-Which: ${how}\r\n\r\n`);
       const res = await c.readResponse({ head: true });
       assert.is(res.status, 200);
       await until(() => c.buffered.includes(': open'), 5000, 'first event');
@@ -55,17 +55,17 @@ for (const multiSession of [false, true]) {
     proxy = await startProxy({ mode: 'http', multiSession, upstreamUrl: new URL(everything.url) });
     const init = await RawClient.connect(proxy.port);
     const body = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}';
-    init.write(`POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    init.write(`POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
     const head = await init.readResponse({ head: true });
     const sid = head.headers['mcp-session-id'];
     assert.ok(sid, 'session id');
     init.close();
     const note = '{"jsonrpc":"2.0","method":"notifications/initialized"}';
     const n = await RawClient.connect(proxy.port);
-    n.write(`POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMcp-Session-Id: ${sid}\r\nMcp-Protocol-Version: 2025-06-18\r\nContent-Length: ${note.length}\r\n\r\n${note}`);
+    n.write(`POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMcp-Session-Id: ${sid}\r\nMcp-Protocol-Version: 2025-06-18\r\nContent-Length: ${note.length}\r\n\r\n${note}`);
     assert.is((await n.readResponse()).status, 202);
     n.close();
-    const get = `GET /mcp HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nMcp-Session-Id: ${sid}\r\nMcp-Protocol-Version: 2025-06-18\r\n\r\n`;
+    const get = `GET /mcp HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\nMcp-Session-Id: ${sid}\r\nMcp-Protocol-Version: 2025-06-18\r\n\r\n`;
     const first = await RawClient.connect(proxy.port);
     first.write(get);
     assert.is((await first.readResponse({ head: true })).status, 200);

@@ -64,7 +64,7 @@ lint('a clean SDK session counts nothing; server-everything\'s 400 for an unknow
   await transport.terminateSession();
   await client.close();
   const body = '{"jsonrpc":"2.0","id":9,"method":"tools/list"}';
-  const res = await rawExchange(proxy.port, `POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMcp-Session-Id: never-issued\r\nMCP-Protocol-Version: 2025-06-18\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  const res = await rawExchange(proxy.port, `POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMcp-Session-Id: never-issued\r\nMCP-Protocol-Version: 2025-06-18\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
   assert.is(res.status, 400, 'server-everything answers 400 (the spec says 404)');
   const s = await shown();
   assert.is(s['unknown-session-status']!.count, 1);
@@ -76,7 +76,7 @@ lint('a clean SDK session counts nothing; server-everything\'s 400 for an unknow
 lint('a raw upstream\'s breaches, each under its rule, with what the client receives unchanged', async () => {
   proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url), adminPort: 0 });
   const ask = (how: string, extra = '', method = 'POST'): ReturnType<typeof rawExchange> => rawExchange(proxy!.port,
-    `${method} /mcp HTTP/1.1\r\nHost: x\r\nX-How: ${how}\r\n${extra}Connection: close\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`);
+    `${method} /mcp HTTP/1.1\r\nHost: localhost\r\nX-How: ${how}\r\n${extra}Connection: close\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`);
   const r202 = await ask('202-body', 'MCP-Protocol-Version: 2025-06-18\r\n');
   assert.is(r202.body.toString(), '{"ok":true}');
   await ask('get-response', 'Accept: text/event-stream\r\n', 'GET');

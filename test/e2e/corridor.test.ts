@@ -38,7 +38,7 @@ multi('three concurrent clients are each served by their own upstream connection
   });
   proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
   const clients = await Promise.all([0, 1, 2].map(() => RawClient.connect(proxy.port)));
-  clients.forEach((c, i) => c.write(`POST / HTTP/1.1\r\nHost: proxy\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\nclient${i}`));
+  clients.forEach((c, i) => c.write(`POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\nclient${i}`));
   const answers = await Promise.all(clients.map((c) => c.readResponse()));
   answers.forEach((r, i) => {
     assert.is(r.status, 200);
@@ -55,7 +55,7 @@ multi('three concurrent clients are each served by their own upstream connection
   assert.is(proxy.app.registry.size, 3);
   // Keep-alive: a second request on each connection reuses that session's upstream link.
   waiting.length = 0;
-  clients.forEach((c, i) => c.write(`POST /mcp HTTP/1.1\r\nHost: proxy\r\nContent-Length: 7\r\n\r\nagain_${i}`));
+  clients.forEach((c, i) => c.write(`POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 7\r\n\r\nagain_${i}`));
   const again = await Promise.all(clients.map((c) => c.readResponse()));
   again.forEach((r, i) => assert.is(JSON.parse(r.body.toString()).echo, `again_${i}`));
   assert.is(up.accepted(), 3);
@@ -78,7 +78,7 @@ multi('hop-by-hop headers are removed both ways, Connection-named ones too; end-
   });
   proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
   const c = await RawClient.connect(proxy.port);
-  c.write('GET /mcp HTTP/1.1\r\nHost: proxy\r\nConnection: keep-alive, X-Client-Hop\r\nX-Client-Hop: secret\r\nKeep-Alive: 5\r\n' +
+  c.write('GET /mcp HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive, X-Client-Hop\r\nX-Client-Hop: secret\r\nKeep-Alive: 5\r\n' +
     'TE: trailers\r\nTrailer: x\r\nProxy-Authorization: Basic eDp4\r\nProxy-Connection: keep-alive\r\nUpgrade: h2c\r\n' +
     'Mcp-Session-Id: m1\r\nMCP-Protocol-Version: 2025-06-18\r\nLast-Event-ID: 7\r\n\r\n');
   const r = await c.readResponse();
@@ -86,7 +86,7 @@ multi('hop-by-hop headers are removed both ways, Connection-named ones too; end-
   for (const gone of ['x-client-hop', 'keep-alive', '\r\nte:', 'trailer', 'proxy-authorization', 'proxy-connection', 'upgrade', 'connection:']) {
     assert.not.ok(seenUp.includes(gone), `upstream saw ${gone}:\n${seenUp}`);
   }
-  for (const kept of ['mcp-session-id: m1', 'mcp-protocol-version: 2025-06-18', 'last-event-id: 7', 'via: 1.1 shadowcat', 'x-forwarded-host: proxy']) {
+  for (const kept of ['mcp-session-id: m1', 'mcp-protocol-version: 2025-06-18', 'last-event-id: 7', 'via: 1.1 shadowcat', 'x-forwarded-host: localhost']) {
     assert.ok(seenUp.includes(kept), `upstream did not see ${kept}`);
   }
   for (const gone of ['x-up-hop', 'keep-alive', 'proxy-connection', 'trailer']) {
@@ -111,7 +111,7 @@ multi('chunked request and response bodies pass byte-exact', async () => {
   proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
   const body = randomBytes(5 * 1024 * 1024 + 3);
   const c = await RawClient.connect(proxy.port);
-  c.write('POST /upload HTTP/1.1\r\nHost: p\r\nTransfer-Encoding: chunked\r\n\r\n');
+  c.write('POST /upload HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n');
   for (let i = 0; i < body.length; i += 100_000) {
     const part = body.subarray(i, i + 100_000);
     c.write(`${part.length.toString(16)};ext=1\r\n`);
@@ -140,7 +140,7 @@ multi('Content-Length bodies both ways are counted through byte-exact, and the l
   const c = await RawClient.connect(proxy.port);
   for (let round = 0; round < 2; round++) {
     const body = randomBytes(2 * 1024 * 1024 + round);
-    c.write(`POST /up HTTP/1.1\r\nHost: p\r\nContent-Length: ${body.length}\r\n\r\n`);
+    c.write(`POST /up HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${body.length}\r\n\r\n`);
     for (let i = 0; i < body.length; i += 70_000) c.write(body.subarray(i, i + 70_000));
     const r = await c.readResponse({ timeoutMs: 30_000 });
     assert.is(r.headers['x-request-sha'], sha(body));
@@ -159,7 +159,7 @@ multi('pipelined requests are answered in order on one connection', async () => 
   });
   proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
   const c = await RawClient.connect(proxy.port);
-  c.write('GET /a HTTP/1.1\r\nHost: p\r\n\r\nPOST /b HTTP/1.1\r\nHost: p\r\nContent-Length: 3\r\n\r\nxyzGET /c HTTP/1.1\r\nHost: p\r\n\r\n');
+  c.write('GET /a HTTP/1.1\r\nHost: localhost\r\n\r\nPOST /b HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nxyzGET /c HTTP/1.1\r\nHost: localhost\r\n\r\n');
   const bodies = [];
   for (let i = 0; i < 3; i++) bodies.push((await c.readResponse()).body.toString());
   assert.equal(bodies, ['GET /a ', 'POST /b xyz', 'GET /c ']);
@@ -181,11 +181,11 @@ multi('HEAD, 204 and 304 answers carry no body and keep the connection in step',
   });
   proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
   const c = await RawClient.connect(proxy.port);
-  c.write('HEAD /mcp HTTP/1.1\r\nHost: p\r\n\r\n');
+  c.write('HEAD /mcp HTTP/1.1\r\nHost: localhost\r\n\r\n');
   const head = await c.readResponse({ head: true });
   assert.is(head.status, 200);
   assert.is(head.headers['content-length'], '1234');
-  c.write('GET /none HTTP/1.1\r\nHost: p\r\n\r\nGET /same HTTP/1.1\r\nHost: p\r\n\r\nGET /last HTTP/1.1\r\nHost: p\r\n\r\n');
+  c.write('GET /none HTTP/1.1\r\nHost: localhost\r\n\r\nGET /same HTTP/1.1\r\nHost: localhost\r\n\r\nGET /last HTTP/1.1\r\nHost: localhost\r\n\r\n');
   assert.is((await c.readResponse()).status, 204);
   assert.is((await c.readResponse()).status, 304);
   const last = await c.readResponse();
@@ -198,7 +198,7 @@ multi('HEAD, 204 and 304 answers carry no body and keep the connection in step',
 multi('Connection: close and HTTP/1.0 end the connection after the response', async () => {
   up = await startHttpUpstream((req, res) => res.end(`ok ${req.httpVersion}`));
   proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
-  const r1 = await rawExchange(proxy.port, 'GET / HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n');
+  const r1 = await rawExchange(proxy.port, 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
   assert.is(r1.status, 200);
   assert.is(r1.headers.connection, 'close');
   assert.ok(r1.closed);
@@ -226,7 +226,7 @@ multi('Connection: close with nothing after it closes at once: no wait for the c
   up = await startHttpUpstream((_req, res) => res.end('answer'));
   proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
   const c = await halfOpenClient(proxy.port);
-  c.socket.write('POST /mcp HTTP/1.1\r\nHost: p\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}');
+  c.socket.write('POST /mcp HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}');
   await until(() => c.ended(), 5000, 'the answer and a FIN');
   assert.match(c.got(), /^HTTP\/1\.1 200 [^]*\r\n\r\nanswer$/);
   await until(() => proxy.app.registry.size === 0, 5000, 'the session to end');
@@ -248,7 +248,7 @@ multi('bytes after a Connection: close request take the lingering close: the ans
   proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
   const c = await halfOpenClient(proxy.port);
   // A request the client should not have sent: its bytes are unread when the answer is done.
-  c.socket.write('GET /a HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: p\r\n\r\n');
+  c.socket.write('GET /a HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: localhost\r\n\r\n');
   await until(() => c.ended(), 5000, 'the answer and a FIN');
   assert.match(c.got(), /^HTTP\/1\.1 200 [^]*\r\n\r\nfirst$/);
   assert.is(c.error(), null);
@@ -292,7 +292,7 @@ multi('Expect: 100-continue relays the upstream\'s 100 before the body is sent',
   });
   proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
   const c = await RawClient.connect(proxy.port);
-  c.write('POST / HTTP/1.1\r\nHost: p\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n');
+  c.write('POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n');
   const interim = await c.readResponse();
   assert.is(interim.status, 100);
   c.write('data');
@@ -317,7 +317,7 @@ multi('an SSE stream is relayed event by event', async () => {
   });
   proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
   const c = await RawClient.connect(proxy.port);
-  c.write('GET /mcp HTTP/1.1\r\nHost: p\r\nAccept: text/event-stream\r\n\r\n');
+  c.write('GET /mcp HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n');
   // Each event arrives before the upstream has even written the next one.
   for (let i = 1; i <= 3; i++) {
     await until(() => c.buffered.includes(`data: {"n":${i}}`), 5000, `event ${i}`);
@@ -351,7 +351,7 @@ multi('a slow reader pauses the upstream: what the upstream can write stays boun
   proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
   const c = await RawClient.connect(proxy.port);
   c.socket.pause(); // read nothing
-  c.write('GET /big HTTP/1.1\r\nHost: p\r\n\r\n');
+  c.write('GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n');
   await until(() => stalled, 5000, 'upstream to stall');
   await new Promise((r) => setTimeout(r, 300));
   const before = written;
@@ -370,7 +370,7 @@ multi('an upstream that stops reading pauses the client: what the client can sen
   });
   proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url), maxBodyBytes: 4 * 1024 ** 3 });
   const c = await RawClient.connect(proxy.port);
-  c.write(`POST /upload HTTP/1.1\r\nHost: p\r\nContent-Length: ${2 * 1024 ** 3}\r\n\r\n`);
+  c.write(`POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${2 * 1024 ** 3}\r\n\r\n`);
   let sent = 0;
   let blocked = false;
   const chunk = Buffer.alloc(64 * 1024, 1);
@@ -401,7 +401,7 @@ multi('an idle upstream link is retired before the upstream\'s announced keep-al
   proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
   const c = await RawClient.connect(proxy.port);
   const ask = async (): Promise<number> => {
-    c.write('GET /mcp HTTP/1.1\r\nHost: p\r\n\r\n');
+    c.write('GET /mcp HTTP/1.1\r\nHost: localhost\r\n\r\n');
     return (await c.readResponse()).status;
   };
   assert.is(await ask(), 200);
@@ -426,7 +426,7 @@ multi('Upgrade answered with 101 becomes a raw byte pipe', async () => {
   });
   proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
   const c = await RawClient.connect(proxy.port);
-  c.write('GET /ws HTTP/1.1\r\nHost: p\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
+  c.write('GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
   const r = await c.readResponse();
   assert.is(r.status, 101);
   assert.is(r.headers.upgrade, 'echo');
@@ -441,7 +441,7 @@ multi('a closed upstream port gets 502 with the JSON-RPC error body; the proxy s
   const port = await closedPort();
   up = await startHttpUpstream((_req, res) => res.end('fine'));
   proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(`http://127.0.0.1:${port}/mcp`) });
-  const r = await rawExchange(proxy.port, 'POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Length: 2\r\n\r\n{}');
+  const r = await rawExchange(proxy.port, 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}');
   assert.is(r.status, 502);
   assert.is(r.headers['content-type'], 'application/json');
   assert.is(r.headers.connection, 'close');
@@ -469,7 +469,7 @@ single('all clients share one upstream connection and each gets its own response
   proxy = await startProxy({ mode: 'http', multiSession: false, upstreamUrl: new URL(up.url) });
   const clients = await Promise.all([0, 1, 2, 3].map(() => RawClient.connect(proxy.port)));
   for (let round = 0; round < 3; round++) {
-    clients.forEach((c, i) => c.write(`POST / HTTP/1.1\r\nHost: p\r\nContent-Length: ${`c${i}r${round}`.length}\r\n\r\nc${i}r${round}`));
+    clients.forEach((c, i) => c.write(`POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${`c${i}r${round}`.length}\r\n\r\nc${i}r${round}`));
     const rs = await Promise.all(clients.map((c) => c.readResponse()));
     rs.forEach((r, i) => assert.is(r.body.toString(), `for c${i}r${round}`));
   }
@@ -488,11 +488,11 @@ single('an SSE stream moves off the shared link; other requests go on', async ()
   });
   proxy = await startProxy({ mode: 'http', multiSession: false, upstreamUrl: new URL(up.url) });
   const stream = await RawClient.connect(proxy.port);
-  stream.write('GET /mcp HTTP/1.1\r\nHost: p\r\nAccept: text/event-stream\r\n\r\n');
+  stream.write('GET /mcp HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n');
   await until(() => stream.buffered.includes('data: open'), 5000, 'stream open');
   const poster = await RawClient.connect(proxy.port);
   for (let i = 0; i < 3; i++) {
-    poster.write('POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Length: 0\r\n\r\n');
+    poster.write('POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n');
     assert.is((await poster.readResponse()).body.toString(), 'posted');
   }
   assert.is(up.accepted(), 2); // the stream's own connection + the shared link
@@ -515,9 +515,9 @@ single('a finished stream\'s connection becomes the idle link instead of being c
   proxy = await startProxy({ mode: 'http', multiSession: false, upstreamUrl: new URL(up.url) });
   const c = await RawClient.connect(proxy.port);
   for (let i = 0; i < 3; i++) {
-    c.write('GET /big HTTP/1.1\r\nHost: p\r\n\r\n');
+    c.write('GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n');
     assert.is((await c.readResponse()).body.length, big.length);
-    c.write('GET /small HTTP/1.1\r\nHost: p\r\n\r\n');
+    c.write('GET /small HTTP/1.1\r\nHost: localhost\r\n\r\n');
     assert.is((await c.readResponse()).body.toString(), 'small');
   }
   // Each big response moved off the shared link, and its connection came back once done.

@@ -29,7 +29,7 @@ drain.after.each(async () => {
 
 const INIT = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}';
 const post = (body: string, session: string | null): string =>
-  `POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n${session === null ? '' : `Mcp-Session-Id: ${session}\r\nMCP-Protocol-Version: 2025-06-18\r\n`}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  `POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n${session === null ? '' : `Mcp-Session-Id: ${session}\r\nMCP-Protocol-Version: 2025-06-18\r\n`}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 
 for (const multiSession of [true, false]) {
   drain(`${multiSession ? 'multi' : 'single'}-session: a GET stream ends with retry: 1000 at an event boundary, and the drain does not wait for it`, async () => {
@@ -42,7 +42,7 @@ for (const multiSession of [true, false]) {
     c.write(post('{"jsonrpc":"2.0","method":"notifications/initialized"}', session));
     assert.is((await c.readResponse()).status, 202);
     const g = await RawClient.connect(proxy.port);
-    g.write(`GET /mcp HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nMcp-Session-Id: ${session}\r\nMCP-Protocol-Version: 2025-06-18\r\n\r\n`);
+    g.write(`GET /mcp HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\nMcp-Session-Id: ${session}\r\nMCP-Protocol-Version: 2025-06-18\r\n\r\n`);
     // The stream's head is in: it is open.
     await until(() => g.buffered.indexOf('\r\n\r\n') !== -1, 10_000, 'the stream head');
     const report = await proxy.app.close(60_000);

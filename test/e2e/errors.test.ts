@@ -36,7 +36,7 @@ async function teardown(): Promise<void> {
 
 /** A normal request on its own connection must be answered normally. */
 async function goodRequest(tag = 'good'): Promise<void> {
-  const r = await rawExchange(proxy.port, `POST /mcp HTTP/1.1\r\nHost: p\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${tag.length}\r\n\r\n${tag}`);
+  const r = await rawExchange(proxy.port, `POST /mcp HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${tag.length}\r\n\r\n${tag}`);
   assert.is(r.status, 200, `good request got ${r.status}`);
   assert.is(JSON.parse(r.body.toString()).echo, tag);
 }
@@ -57,11 +57,11 @@ function assertJsonRpcError(r: RawResponse, status: number, reason: string): voi
 /** Sends `bad` on one connection while a good session is open beside it. */
 async function provoke(bad: string | Buffer): Promise<RawResponse & { closed: boolean }> {
   const neighbour = await RawClient.connect(proxy.port);
-  neighbour.write('POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Length: 6\r\n\r\nbefore');
+  neighbour.write('POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 6\r\n\r\nbefore');
   assert.is((await neighbour.readResponse()).status, 200);
   const r = await rawExchange(proxy.port, bad);
   // The neighbour's keep-alive session carries on untouched.
-  neighbour.write('POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Length: 5\r\n\r\nafter');
+  neighbour.write('POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nafter');
   const after = await neighbour.readResponse();
   assert.is(after.status, 200);
   assert.is(JSON.parse(after.body.toString()).echo, 'after');
@@ -75,19 +75,19 @@ badRequests.before.each(() => setup());
 badRequests.after.each(teardown);
 
 const smuggling: Array<[string, string]> = [
-  ['Content-Length and Transfer-Encoding', 'POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
-  ['differing Content-Lengths', 'POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nsmug'],
-  ['repeated Content-Length', 'POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Length: 4\r\nContent-Length: 4\r\n\r\nsmug'],
-  ['Content-Length list', 'POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Length: 4, 4\r\n\r\nsmug'],
-  ['bad chunk size', 'POST /mcp HTTP/1.1\r\nHost: p\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nsmug\r\n0\r\n\r\n'],
-  ['chunk size with a space', 'POST /mcp HTTP/1.1\r\nHost: p\r\nTransfer-Encoding: chunked\r\n\r\n4 \r\nsmug\r\n0\r\n\r\n'],
-  ['obs-fold', 'POST /mcp HTTP/1.1\r\nHost: p\r\nX-A: a\r\n folded\r\nContent-Length: 0\r\n\r\n'],
+  ['Content-Length and Transfer-Encoding', 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
+  ['differing Content-Lengths', 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nsmug'],
+  ['repeated Content-Length', 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nContent-Length: 4\r\n\r\nsmug'],
+  ['Content-Length list', 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4, 4\r\n\r\nsmug'],
+  ['bad chunk size', 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nsmug\r\n0\r\n\r\n'],
+  ['chunk size with a space', 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n4 \r\nsmug\r\n0\r\n\r\n'],
+  ['obs-fold', 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nX-A: a\r\n folded\r\nContent-Length: 0\r\n\r\n'],
   ['bare CR', 'POST /mcp HTTP/1.1\r\nHost: p\rX-A: a\r\nContent-Length: 0\r\n\r\n'],
   ['bare LF', 'POST /mcp HTTP/1.1\nHost: p\nContent-Length: 0\n\n'],
-  ['invalid header name', 'POST /mcp HTTP/1.1\r\nHost: p\r\nBad[Name]: x\r\nContent-Length: 0\r\n\r\n'],
-  ['space before the colon', 'POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Length : 4\r\n\r\nsmug'],
-  ['NUL byte in a value', 'POST /mcp HTTP/1.1\r\nHost: p\r\nX-A: a\x00b\r\nContent-Length: 0\r\n\r\n'],
-  ['two Host headers', 'POST /mcp HTTP/1.1\r\nHost: p\r\nHost: q\r\nContent-Length: 0\r\n\r\n'],
+  ['invalid header name', 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nBad[Name]: x\r\nContent-Length: 0\r\n\r\n'],
+  ['space before the colon', 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length : 4\r\n\r\nsmug'],
+  ['NUL byte in a value', 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nX-A: a\x00b\r\nContent-Length: 0\r\n\r\n'],
+  ['two Host headers', 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n'],
   ['no Host in HTTP/1.1', 'POST /mcp HTTP/1.1\r\nContent-Length: 0\r\n\r\n'],
   ['garbage', '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03'],
   ['CONNECT', 'CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n'],
@@ -116,7 +116,7 @@ const otherCodings: Array<[string, string]> = [
 ];
 for (const [name, field] of otherCodings) {
   codings(name, async () => {
-    const r = await provoke(`POST /mcp HTTP/1.1\r\nHost: p\r\n${field}\r\n\r\n4\r\nsmug\r\n0\r\n\r\n`);
+    const r = await provoke(`POST /mcp HTTP/1.1\r\nHost: localhost\r\n${field}\r\n\r\n4\r\nsmug\r\n0\r\n\r\n`);
     assertJsonRpcError(r, 501, 'unsupported_transfer_coding');
     assert.ok(r.closed, 'the connection is closed after the error');
     assert.equal(seen, ['POST /mcp before', 'POST /mcp after', 'POST /mcp good']);
@@ -131,9 +131,9 @@ limits('408 when the head does not arrive within --header-timeout (slowloris)', 
   await setup({ headerTimeoutMs: 300 });
   const neighbour = await RawClient.connect(proxy.port);
   const slow = await RawClient.connect(proxy.port);
-  slow.write('POST /mcp HTTP/1.1\r\nHost: p\r\n');
+  slow.write('POST /mcp HTTP/1.1\r\nHost: localhost\r\n');
   const t = setInterval(() => slow.socket.writable && slow.write('X-Drip: 1\r\n'), 50);
-  neighbour.write('POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Length: 2\r\n\r\nhi');
+  neighbour.write('POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi');
   assert.is((await neighbour.readResponse()).status, 200);
   const r = await slow.readResponse({ timeoutMs: 3000 });
   clearInterval(t);
@@ -154,7 +154,7 @@ limits('408 also for a connection that sends nothing at all', async () => {
 
 limits('413 for a Content-Length over --max-body-size, before anything is forwarded', async () => {
   await setup({ maxBodyBytes: 1000 });
-  const r = await provoke(`POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Length: 1001\r\n\r\n${'x'.repeat(1001)}`);
+  const r = await provoke(`POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1001\r\n\r\n${'x'.repeat(1001)}`);
   assertJsonRpcError(r, 413, 'body_too_large');
   assert.equal(seen, ['POST /mcp before', 'POST /mcp after', 'POST /mcp good']);
 });
@@ -162,7 +162,7 @@ limits('413 for a Content-Length over --max-body-size, before anything is forwar
 limits('413 for a chunked body that grows past --max-body-size', async () => {
   await setup({ maxBodyBytes: 1000 });
   const c = await RawClient.connect(proxy.port);
-  c.write('POST /mcp HTTP/1.1\r\nHost: p\r\nTransfer-Encoding: chunked\r\n\r\n');
+  c.write('POST /mcp HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n');
   c.write(`200\r\n${'y'.repeat(0x200)}\r\n`);
   c.write(`200\r\n${'y'.repeat(0x200)}\r\n`);
   const r = await c.readResponse();
@@ -173,7 +173,7 @@ limits('413 for a chunked body that grows past --max-body-size', async () => {
 
 limits('431 for a head over --max-header-size', async () => {
   await setup({ maxHeaderBytes: 1024 });
-  const r = await provoke(`POST /mcp HTTP/1.1\r\nHost: p\r\nX-Big: ${'z'.repeat(2000)}\r\nContent-Length: 0\r\n\r\n`);
+  const r = await provoke(`POST /mcp HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'z'.repeat(2000)}\r\nContent-Length: 0\r\n\r\n`);
   assertJsonRpcError(r, 431, 'head_too_large');
   assert.equal(seen, ['POST /mcp before', 'POST /mcp after', 'POST /mcp good']);
 });
@@ -181,7 +181,7 @@ limits('431 for a head over --max-header-size', async () => {
 limits('431 also when the oversized head arrives a byte at a time', async () => {
   await setup({ maxHeaderBytes: 512 });
   const c = await RawClient.connect(proxy.port);
-  const head = `GET /mcp HTTP/1.1\r\nHost: p\r\nX-Big: ${'z'.repeat(600)}`;
+  const head = `GET /mcp HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'z'.repeat(600)}`;
   for (let i = 0; i < head.length && !c.ended; i += 100) {
     c.write(head.slice(i, i + 100));
     await new Promise((r) => setTimeout(r, 5));
@@ -198,11 +198,11 @@ admission('--max-sessions 2 refuses the third client, then serves a new one once
   const a = await RawClient.connect(proxy.port);
   const b = await RawClient.connect(proxy.port);
   await until(() => proxy.app.registry.size === 2, 2000, 'two sessions');
-  const third = await rawExchange(proxy.port, 'POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Length: 5\r\n\r\nthird');
+  const third = await rawExchange(proxy.port, 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nthird');
   assertJsonRpcError(third, 503, 'session_limit');
   assert.ok(third.headers['retry-after'] !== undefined);
   // The two admitted sessions are served normally.
-  a.write('POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Length: 1\r\n\r\na');
+  a.write('POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\n\r\na');
   assert.is((await a.readResponse()).status, 200);
   a.close();
   await until(() => proxy.app.registry.size === 1, 2000, 'a slot to free');
@@ -217,7 +217,7 @@ admission('--max-per-client counts sessions by client IP', async () => {
   await setup({ maxPerClient: 1 });
   const a = await RawClient.connect(proxy.port);
   await until(() => proxy.app.registry.size === 1, 2000, 'one session');
-  const r = await rawExchange(proxy.port, 'GET /mcp HTTP/1.1\r\nHost: p\r\n\r\n');
+  const r = await rawExchange(proxy.port, 'GET /mcp HTTP/1.1\r\nHost: localhost\r\n\r\n');
   assertJsonRpcError(r, 503, 'session_limit');
   assert.match(JSON.parse(r.body.toString()).error.message, /this client/);
   a.close();
@@ -229,7 +229,7 @@ admission('429 with Retry-After once --rate-limit is spent', async () => {
   await setup({ rateLimit: 2 });
   await goodRequest('one');
   await goodRequest('two');
-  const r = await rawExchange(proxy.port, 'POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Length: 5\r\n\r\nthree');
+  const r = await rawExchange(proxy.port, 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nthree');
   assertJsonRpcError(r, 429, 'rate_limited');
   assert.ok(Number(r.headers['retry-after']) >= 1);
   assert.equal(seen, ['POST /mcp one', 'POST /mcp two']);
@@ -240,7 +240,7 @@ ids.after.each(teardown);
 
 const rpc = (id: string, extra = ''): string => {
   const body = `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"echo"}}`;
-  return `POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Type: application/json\r\n${extra}Content-Length: ${body.length}\r\n\r\n${body}`;
+  return `POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n${extra}Content-Length: ${body.length}\r\n\r\n${body}`;
 };
 const idOf = (r: RawResponse): unknown => (JSON.parse(r.body.toString()) as { id: unknown }).id;
 
@@ -255,8 +255,8 @@ ids('502 from a closed port, 504 from a silent upstream, 429 from the rate limit
     }
     // A notification has no id to carry; a body that is not JSON-RPC neither.
     const note = '{"jsonrpc":"2.0","method":"notifications/initialized"}';
-    assert.is(idOf(await rawExchange(closed.port, `POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Type: application/json\r\nContent-Length: ${note.length}\r\n\r\n${note}`)), null);
-    assert.is(idOf(await rawExchange(closed.port, 'POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Type: application/json\r\nContent-Length: 3\r\n\r\nabc')), null);
+    assert.is(idOf(await rawExchange(closed.port, `POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${note.length}\r\n\r\n${note}`)), null);
+    assert.is(idOf(await rawExchange(closed.port, 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 3\r\n\r\nabc')), null);
     // An escaped id is read with the full parser.
     assert.is(idOf(await rawExchange(closed.port, rpc('"a\\u0062c"'))), 'abc');
   } finally {
@@ -297,7 +297,7 @@ upstream('502 when the upstream closes before responding', async () => {
     }
     void readBody(req).then((b) => res.end(JSON.stringify({ echo: b.toString() })));
   });
-  const r = await provoke('POST /mcp HTTP/1.1\r\nHost: p\r\nX-Kill: 1\r\nContent-Length: 0\r\n\r\n');
+  const r = await provoke('POST /mcp HTTP/1.1\r\nHost: localhost\r\nX-Kill: 1\r\nContent-Length: 0\r\n\r\n');
   assertJsonRpcError(r, 502, 'upstream_broken');
 });
 
@@ -305,7 +305,7 @@ upstream('502 for an upstream head with obs-fold or a bad field name; the proxy 
   for (const head of ['HTTP/1.1 200 OK\r\nX-A: a\r\n folded\r\nContent-Length: 0\r\n\r\n', 'HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 0\r\n\r\n']) {
     const raw = await startNetUpstream((sock) => sock.once('data', () => sock.end(head)));
     const p = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(raw.url) });
-    const r = await rawExchange(p.port, 'GET /mcp HTTP/1.1\r\nHost: p\r\n\r\n');
+    const r = await rawExchange(p.port, 'GET /mcp HTTP/1.1\r\nHost: localhost\r\n\r\n');
     assertJsonRpcError(r, 502, 'upstream_broken');
     await p.close();
     await raw.close();
@@ -325,7 +325,7 @@ upstream('a reset mid-response closes the client connection (its head was alread
     void readBody(req).then((b) => res.end(JSON.stringify({ echo: b.toString() })));
   });
   const c = await RawClient.connect(proxy.port);
-  c.write('GET /mcp HTTP/1.1\r\nHost: p\r\nX-Kill: 1\r\n\r\n');
+  c.write('GET /mcp HTTP/1.1\r\nHost: localhost\r\nX-Kill: 1\r\n\r\n');
   await c.waitClosed();
   assert.ok(c.buffered.toString().startsWith('HTTP/1.1 200'));
   assert.ok(c.buffered.toString().endsWith('partial'));
@@ -342,7 +342,7 @@ upstream('504 when the upstream sends no response head within --upstream-timeout
     }
     void readBody(req).then((b) => res.end(JSON.stringify({ echo: b.toString() })));
   });
-  const r = await provoke('POST /mcp HTTP/1.1\r\nHost: p\r\nX-Stall: 1\r\nContent-Length: 0\r\n\r\n');
+  const r = await provoke('POST /mcp HTTP/1.1\r\nHost: localhost\r\nX-Stall: 1\r\nContent-Length: 0\r\n\r\n');
   assertJsonRpcError(r, 504, 'upstream_timeout');
 });
 
@@ -373,7 +373,7 @@ upstream('504 when the upstream does not accept within --connect-timeout', async
     seen = [];
     up = await startHttpUpstream((_q, s) => s.end());
     proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(`http://127.0.0.1:${port}/mcp`), connectTimeoutMs: 300 });
-    const r = await rawExchange(proxy.port, 'GET /mcp HTTP/1.1\r\nHost: p\r\n\r\n');
+    const r = await rawExchange(proxy.port, 'GET /mcp HTTP/1.1\r\nHost: localhost\r\n\r\n');
     assertJsonRpcError(r, 504, 'upstream_timeout');
     assert.match(await proxy.app.metrics.render(), /shadowcat_upstream_errors_total\{kind="timeout"\} 1/);
   } finally {

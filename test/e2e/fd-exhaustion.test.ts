@@ -23,7 +23,7 @@ fds('EMFILE on the upstream connect: 503 fd-exhausted with Retry-After, logged o
     // Served while descriptors last.
     const first = await RawClient.connect(port);
     clients.push(first);
-    first.write('GET /mcp HTTP/1.1\r\nHost: p\r\n\r\n');
+    first.write('GET /mcp HTTP/1.1\r\nHost: localhost\r\n\r\n');
     assert.is((await first.readResponse()).status, 200);
     // Idle connections until the proxy has no descriptor left to accept with: each one
     // either starts a session (its log says so) or is closed at once (libuv accepts it on
@@ -44,7 +44,7 @@ fds('EMFILE on the upstream connect: 503 fd-exhausted with Retry-After, logged o
     const c = await RawClient.connect(port);
     clients.push(c);
     const ping = '{"jsonrpc":"2.0","id":31,"method":"ping"}';
-    c.write(`POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Type: application/json\r\nContent-Length: ${ping.length}\r\n\r\n${ping}`);
+    c.write(`POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${ping.length}\r\n\r\n${ping}`);
     const r = await c.readResponse({ timeoutMs: 10_000 });
     assert.is(r.status, 503, r.raw.toString('latin1'));
     assert.is(r.headers['retry-after'], '1');
@@ -61,7 +61,7 @@ fds('EMFILE on the upstream connect: 503 fd-exhausted with Retry-After, logged o
     await until(async () => {
       try {
         const k = await RawClient.connect(port);
-        k.write('GET /mcp HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n');
+        k.write('GET /mcp HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
         const res = await k.readResponse({ timeoutMs: 2000 }).catch(() => null);
         k.close();
         return res?.status === 200;

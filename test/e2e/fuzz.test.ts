@@ -21,10 +21,10 @@ function rng(seed: number): () => number {
 }
 
 const SEEDS = [
-  'POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{"jsonrpc":"2"}',
-  'POST /mcp HTTP/1.1\r\nHost: p\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
-  'GET /mcp HTTP/1.1\r\nHost: p\r\nAccept: text/event-stream\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n',
-  'GET / HTTP/1.0\r\n\r\nGET /2 HTTP/1.1\r\nHost: p\r\n\r\n',
+  'POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{"jsonrpc":"2"}',
+  'POST /mcp HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+  'GET /mcp HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n',
+  'GET / HTTP/1.0\r\n\r\nGET /2 HTTP/1.1\r\nHost: localhost\r\n\r\n',
 ];
 const SPECIAL = [0x0d, 0x0a, 0x00, 0x20, 0x3a, 0x09, 0xff, 0x30];
 
@@ -71,7 +71,7 @@ fuzz('400 mutated requests: every one answered or closed, no crash, no session l
     }));
   }
   await until(() => proxy.app.registry.size === 0, 5000, 'every fuzz session to end');
-  const ok = await rawExchange(proxy.port, 'GET /mcp HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n');
+  const ok = await rawExchange(proxy.port, 'GET /mcp HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
   assert.is(ok.status, 200);
   await proxy.close();
   await up.close();
@@ -90,7 +90,7 @@ fuzz('200 mutated upstream responses: 502 or a closed connection, never a crash'
   for (let i = 0; i < 200; i++) {
     next = mutate(r, responses[Math.floor(r() * responses.length)]!);
     const c = await RawClient.connect(proxy.port);
-    c.write('POST /mcp HTTP/1.1\r\nHost: p\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+    c.write('POST /mcp HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
     await c.waitClosed(5000).catch(() => undefined);
     c.close();
   }

@@ -189,7 +189,7 @@ inspector.after.each(async () => {
 async function post(body: string | Buffer, extra = '', contentType = 'application/json'): Promise<void> {
   const c = await RawClient.connect(proxy.port);
   const b = typeof body === 'string' ? Buffer.from(body) : body;
-  c.write(`POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Type: ${contentType}\r\nContent-Length: ${b.length}\r\nMcp-Session-Id: m-1\r\n${extra}\r\n`);
+  c.write(`POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: ${contentType}\r\nContent-Length: ${b.length}\r\nMcp-Session-Id: m-1\r\n${extra}\r\n`);
   c.write(b);
   await c.readResponse();
   c.close();
@@ -239,12 +239,12 @@ inspector('malformed JSON, non-JSON and oversized bodies pass through byte for b
 
 inspector('MCP headers, DELETE and upstream 404s pass through untouched', async () => {
   const c = await RawClient.connect(proxy.port);
-  c.write('POST /mcp HTTP/1.1\r\nHost: p\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n' +
+  c.write('POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n' +
     'MCP-Protocol-Version: 2025-06-18\r\nMcp-Session-Id: gone\r\nLast-Event-ID: ev-41\r\nX-Answer: 404\r\nContent-Length: 2\r\n\r\n{}');
   const r = await c.readResponse();
   assert.is(r.status, 404);
   assert.is(JSON.parse(r.body.toString()).error.message, 'Session not found');
-  c.write('DELETE /mcp HTTP/1.1\r\nHost: p\r\nMcp-Session-Id: gone\r\n\r\n');
+  c.write('DELETE /mcp HTTP/1.1\r\nHost: localhost\r\nMcp-Session-Id: gone\r\n\r\n');
   assert.is((await c.readResponse()).status, 200);
   c.close();
   assert.is(headers[0]!['mcp-protocol-version'], '2025-06-18');

@@ -117,7 +117,7 @@ pack('forward tcp: bytes both ways', async () => {
     children.push(p);
     const port = await listeningPort(p);
     const c = await RawClient.connect(port);
-    c.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    c.write('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
     const res = await c.readResponse();
     assert.is(res.status, 200);
     assert.is(res.body.toString(), 'pong');
@@ -144,7 +144,7 @@ pack('a refused upstream connect through the installed command is a 502, not a c
   children.push(p);
   const port = await listeningPort(p);
   const c = await RawClient.connect(port);
-  c.write('POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+  c.write('POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
   assert.is((await c.readResponse()).status, 502);
   c.close();
   assert.is(p.child.exitCode, null, 'still running');

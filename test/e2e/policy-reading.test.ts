@@ -230,7 +230,7 @@ bp('the blocked call split at every byte boundary is still blocked', async () =>
   const c = await RawClient.connect(proxy!.port);
   try {
     for (let i = 1; i < body.length; i++) {
-      c.write(`POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+      c.write(`POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
       c.write(body.subarray(0, i));
       await new Promise((r) => setImmediate(r));
       c.write(body.subarray(i));
@@ -249,7 +249,7 @@ bp('Content-Length shorter or longer than the body, HTTP/1.0 and a GET with a bo
   // Shorter: the bytes past it are the next request on the connection, and that is no request at all.
   const c = await RawClient.connect(proxy!.port);
   try {
-    c.write(`POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${other.length}\r\n\r\n${other}${ECHO}`);
+    c.write(`POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${other.length}\r\n\r\n${other}${ECHO}`);
     assert.is((await c.readResponse()).status, 200);
     assert.is((await c.readResponse()).status, 400);
   } finally {
@@ -259,7 +259,7 @@ bp('Content-Length shorter or longer than the body, HTTP/1.0 and a GET with a bo
   assert.equal(blockedCalls(), []);
   // Longer: the body never completes, so nothing is sent on; the client giving up ends it.
   const d = await RawClient.connect(proxy!.port);
-  d.write(`POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${ECHO.length + 10}\r\n\r\n${ECHO}`);
+  d.write(`POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${ECHO.length + 10}\r\n\r\n${ECHO}`);
   await new Promise((r) => setTimeout(r, 50));
   d.close();
   const h10 = await rawExchange(proxy!.port, `POST /mcp HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: ${ECHO.length}\r\n\r\n${ECHO}`);

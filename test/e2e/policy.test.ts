@@ -286,7 +286,7 @@ bypass.before.each(() => {
 });
 
 const post = (body: string, headers = 'Content-Type: application/json\r\n'): string =>
-  `POST /mcp HTTP/1.1\r\nHost: x\r\n${headers}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  `POST /mcp HTTP/1.1\r\nHost: localhost\r\n${headers}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 
 const blockedEcho = (res: { status: number; body: Buffer }, id: unknown): void => {
   assert.is(res.status, 200);
@@ -352,16 +352,16 @@ bypass('padding past --inspect-limit, chunked bodies, other content types, upgra
   unreadable(await rawExchange(proxy!.port, post(padded)), 413);
   // The same padding without a Content-Length: refused once the gathered body passes the limit.
   const chunk = (s: string): string => `${Buffer.byteLength(s).toString(16)}\r\n${s}\r\n`;
-  const chunked = `POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunk(padded.slice(0, 600))}${chunk(padded.slice(600))}0\r\n\r\n`;
+  const chunked = `POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunk(padded.slice(0, 600))}${chunk(padded.slice(600))}0\r\n\r\n`;
   unreadable(await rawExchange(proxy!.port, chunked), 413);
   // A small chunked call, split in pieces with an extension: read and blocked.
   const body = '{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"echo"}}';
-  const small = `POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${Buffer.byteLength(body.slice(0, 20)).toString(16)};ext=1\r\n${body.slice(0, 20)}\r\n${chunk(body.slice(20))}0\r\n\r\n`;
+  const small = `POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${Buffer.byteLength(body.slice(0, 20)).toString(16)};ext=1\r\n${body.slice(0, 20)}\r\n${chunk(body.slice(20))}0\r\n\r\n`;
   blockedEcho(await rawExchange(proxy!.port, small), 11);
   // The content type is no way around it.
   blockedEcho(await rawExchange(proxy!.port, post(body, 'Content-Type: text/plain\r\nConnection: close\r\n')), 11);
   // Nor is a tunnel.
-  unreadable(await rawExchange(proxy!.port, 'GET /mcp HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n'), 400);
+  unreadable(await rawExchange(proxy!.port, 'GET /mcp HTTP/1.1\r\nHost: localhost\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n'), 400);
   assert.equal(seen, []);
 });
 
@@ -369,7 +369,7 @@ bypass('a body that arrives in pieces is held until whole, and 100-continue is a
   const body = '{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"echo"}}';
   const c = await RawClient.connect(proxy!.port);
   try {
-    c.write(`POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n`);
+    c.write(`POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n`);
     const cont = await c.readResponse();
     assert.is(cont.status, 100);
     c.write(body.slice(0, 30));

@@ -237,7 +237,7 @@ life('without an MCP session id: one tape per client connection, closed when the
     for (let c = 0; c < 2; c++) {
       const client = await RawClient.connect(port);
       for (const body of ['{"jsonrpc":"2.0","id":1,"method":"tools/list"}', '[{"jsonrpc":"2.0","id":2,"method":"ping"},{"jsonrpc":"2.0","id":3,"method":"ping"}]']) {
-        client.write(`POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+        client.write(`POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
         assert.is((await client.readResponse()).status, 200);
       }
       client.close();

@@ -55,7 +55,7 @@ secrets('a run with a secret-bearing --url logs no password, user or query, at t
         const port = Number(listening.port);
         const adminPort = Number(listening.adminPort);
         for (let i = 0; i < 4; i++) {
-          const res = await rawExchange(port, 'POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\nConnection: close\r\n\r\n{"jsonrpc":"2.0","id":1,"method":"ping"}');
+          const res = await rawExchange(port, 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 40\r\nConnection: close\r\n\r\n{"jsonrpc":"2.0","id":1,"method":"ping"}');
           seen.push(res.raw.toString());
         }
         const keep = http.request({ port, host: '127.0.0.1', path: '/mcp', method: 'POST', headers: { 'content-type': 'application/json' } });

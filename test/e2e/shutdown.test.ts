@@ -34,10 +34,10 @@ shutdown('SIGTERM: in-flight response delivered, idle connection closed at once,
     const port = Number(listening.port);
     const adminPort = Number(listening.adminPort);
     const idle = await RawClient.connect(port);
-    idle.write('GET /quick HTTP/1.1\r\nHost: p\r\n\r\n');
+    idle.write('GET /quick HTTP/1.1\r\nHost: localhost\r\n\r\n');
     assert.is((await idle.readResponse()).body.toString(), 'quick');
     const busy = await RawClient.connect(port);
-    busy.write('GET /slow HTTP/1.1\r\nHost: p\r\n\r\n');
+    busy.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n');
     await until(() => release !== null, 5000, 'slow request upstream');
     // Twice, as `make run` stopped through its process group delivers it (the group's
     // signal, then make's forwarded copy): still one graceful drain.
@@ -68,7 +68,7 @@ async function withHangingRequest(shutdownTimeout: string): Promise<{ p: ReturnT
   const p = startCli(['forward', 'http', '--port', '0', '--multi-session', '--url', up.url, '--shutdown-timeout', shutdownTimeout]);
   const port = Number((await p.waitFor((l) => l.msg === 'listening')).port);
   const c = await RawClient.connect(port);
-  c.write('GET /hang HTTP/1.1\r\nHost: p\r\n\r\n');
+  c.write('GET /hang HTTP/1.1\r\nHost: localhost\r\n\r\n');
   // Two connections reach the upstream: the start-up probe (closed at once) and the request's.
   await until(() => up.accepted() === 2 && up.open() === 1, 5000, 'request upstream');
   return { p, c, up };

@@ -48,13 +48,13 @@ slow.after.each(async () => {
 });
 
 function post(tag: string, body: string, extra = ''): string {
-  return `POST /mcp HTTP/1.1\r\nHost: p\r\nX-Tag: ${tag}\r\n${extra}Content-Length: ${body.length}\r\n\r\n${body}`;
+  return `POST /mcp HTTP/1.1\r\nHost: localhost\r\nX-Tag: ${tag}\r\n${extra}Content-Length: ${body.length}\r\n\r\n${body}`;
 }
 
 slow('single-session: a body arriving slowly does not hold the shared link; others are answered meanwhile', async () => {
   await setup({ multiSession: false });
   const dribbler = await RawClient.connect(proxy!.port);
-  dribbler.write(`POST /mcp HTTP/1.1\r\nHost: p\r\nX-Tag: slow\r\nContent-Length: 10\r\n\r\n12345`);
+  dribbler.write(`POST /mcp HTTP/1.1\r\nHost: localhost\r\nX-Tag: slow\r\nContent-Length: 10\r\n\r\n12345`);
   for (let i = 0; i < 3; i++) {
     const c = await RawClient.connect(proxy!.port);
     c.write(post(`fast-${i}`, '{}'));
@@ -76,8 +76,8 @@ for (const framing of ['content-length', 'chunked'] as const) {
     await setup({ multiSession: false });
     const big = await RawClient.connect(proxy!.port);
     const half = 'x'.repeat(1536 * 1024);
-    if (framing === 'content-length') big.write(`POST /mcp HTTP/1.1\r\nHost: p\r\nX-Tag: big\r\nContent-Length: ${half.length * 2}\r\n\r\n${half}`);
-    else big.write(`POST /mcp HTTP/1.1\r\nHost: p\r\nX-Tag: big\r\nTransfer-Encoding: chunked\r\n\r\n${half.length.toString(16)}\r\n${half}\r\n`);
+    if (framing === 'content-length') big.write(`POST /mcp HTTP/1.1\r\nHost: localhost\r\nX-Tag: big\r\nContent-Length: ${half.length * 2}\r\n\r\n${half}`);
+    else big.write(`POST /mcp HTTP/1.1\r\nHost: localhost\r\nX-Tag: big\r\nTransfer-Encoding: chunked\r\n\r\n${half.length.toString(16)}\r\n${half}\r\n`);
     // Its head reached the upstream on a connection of its own, before its body was in hand.
     await until(() => up!.accepted() === 1, 5000, 'the big request\'s own connection');
     const c = await RawClient.connect(proxy!.port);
@@ -97,7 +97,7 @@ slow('single-session: Expect 100-continue is answered by the proxy while it gath
   // An upstream that sends no 100 of its own: only the proxy can release the client's body.
   await setup({ multiSession: false }, false);
   const c = await RawClient.connect(proxy!.port);
-  c.write('POST /mcp HTTP/1.1\r\nHost: p\r\nX-Tag: expect\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n');
+  c.write('POST /mcp HTTP/1.1\r\nHost: localhost\r\nX-Tag: expect\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n');
   const interim = await c.readResponse({ timeoutMs: 5000 });
   assert.is(interim.status, 100);
   c.write('{}');
@@ -131,7 +131,7 @@ for (const multiSession of [false, true]) {
   slow(`${mode}: a body gap over --body-timeout is a 408 that leaves nothing behind`, async () => {
     await setup({ multiSession, bodyTimeoutMs: 300 });
     const c = await RawClient.connect(proxy!.port);
-    c.write('POST /mcp HTTP/1.1\r\nHost: p\r\nX-Tag: stalled\r\nContent-Length: 10\r\n\r\n123');
+    c.write('POST /mcp HTTP/1.1\r\nHost: localhost\r\nX-Tag: stalled\r\nContent-Length: 10\r\n\r\n123');
     const r = await c.readResponse({ timeoutMs: 5000 });
     assert.is(r.status, 408);
     assert.is(r.headers.connection, 'close');
@@ -146,7 +146,7 @@ for (const multiSession of [false, true]) {
     const c = await RawClient.connect(proxy!.port);
     c.socket.setNoDelay(true);
     const body = 'abcdefghijklmnopqrst';
-    c.write(`POST /mcp HTTP/1.1\r\nHost: p\r\nX-Tag: steady\r\nContent-Length: ${body.length}\r\n\r\n`);
+    c.write(`POST /mcp HTTP/1.1\r\nHost: localhost\r\nX-Tag: steady\r\nContent-Length: ${body.length}\r\n\r\n`);
     // 20 pieces 80 ms apart: 1.6 s in all, longer than the timeout, no gap near it.
     for (const ch of body) {
       await new Promise((resolve) => setTimeout(resolve, 80));

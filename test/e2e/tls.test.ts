@@ -41,7 +41,7 @@ function textOf(result: unknown): string {
 
 async function get(port: number): Promise<{ status: number; reason: string | undefined; message: string | undefined }> {
   const c = await RawClient.connect(port);
-  c.write('GET /mcp HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n');
+  c.write('GET /mcp HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
   const r = await c.readResponse();
   c.close();
   const body = r.headers['content-type'] === 'application/json' ? JSON.parse(r.body.toString()) as { error?: { message: string; data: { reason: string } } } : {};
@@ -138,7 +138,7 @@ tlsSuite('forward tcp --upstream-tls: bytes both ways over TLS', async () => {
   term = await startTlsTerminator('server', up.port);
   proxy = await startProxy({ mode: 'tcp', upstream: { host: '127.0.0.1', port: term.port }, upstreamTls: true, upstreamCa: TEST_CA });
   const c = await RawClient.connect(proxy.port);
-  c.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  c.write('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
   assert.is((await c.readResponse()).body.toString(), 'over tls');
   c.close();
 });
@@ -158,7 +158,7 @@ tlsSuite('--upstream-header with ${VAR}: reaches the upstream, replaces the clie
     const listening = await p.waitFor((l) => l.msg === 'listening');
     const c = await RawClient.connect(Number(listening.port));
     const body = '{"jsonrpc":"2.0","id":1,"method":"ping"}';
-    c.write(`POST /mcp HTTP/1.1\r\nHost: p\r\nAuthorization: Bearer client-own\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    c.write(`POST /mcp HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer client-own\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
     assert.is((await c.readResponse()).status, 200);
     assert.is(seen[0]!.authorization, `Bearer ${secret}`);
     assert.is(seen[0]!['x-team'], 'blue');
