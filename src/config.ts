@@ -78,6 +78,10 @@ export interface Config {
   readonly allowedOrigins: readonly string[];
   /** --allowed-hosts: Host names allowed besides the defaults ('*': any). */
   readonly allowedHosts: readonly string[];
+  /** --auth-keys: the API key file; null: no key needed. */
+  readonly authKeys: string | null;
+  /** --forward-client-auth: pass the client's Authorization and X-API-Key on to the upstream. */
+  readonly forwardClientAuth: boolean;
   /** --cors: answer preflights from allowed origins and expose Mcp-Session-Id to them. */
   readonly cors: boolean;
   /** --serve-sse: also serve the legacy HTTP+SSE transport (GET /sse, POST /message) to old clients. */
@@ -291,6 +295,10 @@ export const FLAGS: readonly FlagRow[] = Object.freeze([
   row({ name: 'allowed-hosts', key: 'allowedHosts', arg: 'LIST', modes: HTTP, group: 'main', fallback: Object.freeze([]), shown: 'loopback names on a loopback address, else any',
     read: list('allowed-hosts', /^(\[[0-9a-fA-F:.]+\]|[^/:@[\]\s]+)(:\d{1,5})?$/, 'host or host:port'),
     help: 'Host names (comma-separated, host or host:port, * for any) the proxy answers to; any other Host gets 403 (DNS rebinding)' }),
+  row({ name: 'auth-keys', key: 'authKeys', arg: 'FILE', modes: HTTP, group: 'main', fallback: null, shown: 'none', read: nonEmpty('auth-keys'),
+    help: 'API keys (JSON or YAML: keys: [{name, key | sha256}]) a client must present as Authorization: Bearer KEY or X-API-Key: KEY (else 401); reloaded when the file changes or on SIGHUP' }),
+  row({ name: 'forward-client-auth', key: 'forwardClientAuth', arg: null, modes: HTTP, group: 'main', fallback: false,
+    help: 'pass the client\'s Authorization and X-API-Key headers on to the upstream (by default they are removed: credentials for the upstream come from --upstream-header)' }),
   row({ name: 'cors', key: 'cors', arg: null, modes: HTTP, group: 'main', fallback: false,
     help: 'answer CORS preflights (OPTIONS) from allowed origins and expose Mcp-Session-Id to browser clients' }),
   row({ name: 'max-sessions', key: 'maxSessions', arg: 'N', modes: NETWORK, group: 'limits', fallback: 1000, help: 'sessions alive at once', read: int('max-sessions', 1, 10_000_000) }),

@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'METHOD_NOT_ALLOWED'
   | 'ORIGIN_NOT_ALLOWED'
   | 'HOST_NOT_ALLOWED'
+  | 'UNAUTHORIZED'
   | 'INTERNAL';
 
 /** Which side caused the failure: decides the fallback status for unmapped codes. */
@@ -40,13 +41,16 @@ export class ProxyError extends Error {
   readonly side: ErrorSide;
   /** Seconds a client should wait before retrying (503/429 answers). */
   readonly retryAfterSeconds: number | undefined;
+  /** Headers the answer carries besides the table's (WWW-Authenticate on a 401). */
+  readonly headers: Readonly<Record<string, string>> | undefined;
 
-  constructor(code: ErrorCode, side: ErrorSide, message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+  constructor(code: ErrorCode, side: ErrorSide, message: string, options?: { cause?: unknown; retryAfterSeconds?: number; headers?: Record<string, string> }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.side = side;
     this.retryAfterSeconds = options?.retryAfterSeconds;
+    this.headers = options?.headers;
   }
 }
 
@@ -215,6 +219,13 @@ export class OriginNotAllowedError extends ProxyError {
 export class HostNotAllowedError extends ProxyError {
   constructor(host: string) {
     super('HOST_NOT_ALLOWED', 'client', `Forbidden: Host ${host.slice(0, 200)} is not allowed (--allowed-hosts)`);
+  }
+}
+
+/** No valid credential (--auth-keys): answered 401 with where to learn how to get one. */
+export class UnauthorizedError extends ProxyError {
+  constructor(message: string, wwwAuthenticate: string) {
+    super('UNAUTHORIZED', 'client', message, { headers: { 'WWW-Authenticate': wwwAuthenticate } });
   }
 }
 

@@ -87,6 +87,10 @@ export interface ProxyOptions {
   readonly allowedOrigins?: string | readonly string[];
   /** Host names answered besides the defaults (loopback names on a loopback address, else any); '*' any. */
   readonly allowedHosts?: string | readonly string[];
+  /** A key file path: clients must present one of its keys (Authorization: Bearer or X-API-Key). */
+  readonly authKeys?: string;
+  /** Pass the client's Authorization and X-API-Key on to the upstream. */
+  readonly forwardClientAuth?: boolean;
   /** Answer CORS preflights from allowed origins and expose Mcp-Session-Id to them. */
   readonly cors?: boolean;
   /** Also serve the legacy HTTP+SSE transport to old clients (GET /sse, POST /message?sessionId=). */

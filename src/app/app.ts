@@ -34,6 +34,7 @@ import { logUpstreamConnected, logUpstreamError, SessionObserver } from './obser
 import { publicUrl } from '../upstream/public-url.js';
 import { createBridgeApp } from './bridge-app.js';
 import { originAdmission } from './origin-admission.js';
+import { CLIENT_CREDENTIAL_HEADERS, inboundAuth } from '../policy/inbound-auth.js';
 import { Drain } from './drain.js';
 import { closeServer, listenOn } from './servers.js';
 
@@ -150,13 +151,14 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   };
   const throttle = new LogThrottle();
   const admission = originAdmission(config, metrics, log, warnings);
+  const auth = config.mode === 'http' ? inboundAuth(config, metrics, log) : null;
 
   const onSessionEnd = (session: Session, reason: CloseReason, error: unknown): void => {
     registry.remove(session);
     metrics.sessionEnded(session.bytesIn, session.bytesOut, reason === 'expired');
     if (info) {
       log.info({
-        sid: session.id, client: session.client, reason, requests: session.requests,
+        sid: session.id, client: session.client, subject: session.subject ?? undefined, reason, requests: session.requests,
         bytesIn: session.bytesIn, bytesOut: session.bytesOut, ms: Date.now() - session.createdAt,
         err: error instanceof Error ? error.message : undefined,
       }, 'session end');
@@ -228,7 +230,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     },
 
     reloadPolicy(): boolean {
-      return policy?.reload('SIGHUP') ?? false;
+      const keys = auth?.reload('SIGHUP') ?? false;
+      return (policy?.reload('SIGHUP') ?? false) || keys;
     },
 
     policy(): PolicySnapshot | null {
@@ -246,7 +249,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         const url = upstreamUrl;
         const secure = url.protocol === 'https:';
         target = makeTarget(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || (secure ? 443 : 80)), secure);
-        rewrite = new RequestRewrite(url.host, (url.pathname || '/') + url.search, '1.1 shadowcat', config.upstreamHeaders);
+        rewrite = new RequestRewrite(url.host, (url.pathname || '/') + url.search, '1.1 shadowcat', config.upstreamHeaders,
+          auth !== null && !config.forwardClientAuth ? CLIENT_CREDENTIAL_HEADERS : []);
         if (!config.multiSession) shared = new SharedLink(target);
         else if (config.upstreamPool > 0) {
           const p = new UpstreamPool(target, config.upstreamPool);
@@ -257,7 +261,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
           ? new SessionRecovery({ url, headers: config.upstreamHeaders, ca: config.upstreamCa, verify: !config.upstreamInsecure, timeoutMs: config.upstreamTimeoutMs }, metrics)
           : null;
         exchangeContext = Object.freeze({ config, rewrite, touch, isDraining: () => drain.active, admitRequest,
-          admitOrigin: admission.admitOrigin, corsLines: admission.corsLines, gate, recovery, clocks: HttpExchange.clocks(config) });
+          admitOrigin: admission.admitOrigin, corsLines: admission.corsLines, auth, gate, recovery, clocks: HttpExchange.clocks(config) });
       } else {
         target = makeTarget(config.upstream!.host, config.upstream!.port, config.upstreamTls);
       }
@@ -300,6 +304,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         adminPort = await listenOn(admin, config.adminPort, config.adminHost);
         admin.on('error', (err: NodeJS.ErrnoException) => log.error({ err: err.code ?? err.message }, 'admin server error'));
       }
+      auth?.watch();
       if (policy !== null) {
         policy.watch();
         log.info({ file: policy.snapshot().file ?? undefined, rules: policy.snapshot().rules.length }, 'policy loaded');
@@ -312,6 +317,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       if (closing !== null) return closing;
       closing = (async () => {
         policy?.close();
+        auth?.close();
         const stopAccepting = closeServer(listener);
         const report = await drain.run(registry, drainMs);
         shared?.close();

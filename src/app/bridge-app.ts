@@ -27,6 +27,7 @@ import type { App, AppAddresses, AppDeps, ShutdownReport } from './app.js';
 import { createMessageLayer } from './message-layer.js';
 import { Drain } from './drain.js';
 import { originAdmission } from './origin-admission.js';
+import { inboundAuth } from '../policy/inbound-auth.js';
 import { closeServer, listenOn } from './servers.js';
 
 /** Open streams get an SSE comment this often, so a client that vanished is found. */
@@ -91,7 +92,7 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
     bridged.delete(session.id);
     metrics.sessionEnded(session.bytesIn, session.bytesOut, reason === 'expired');
     if (info) {
-      log.info({ sid: session.id, client: session.client, reason, requests: session.requests, ms: Date.now() - session.createdAt,
+      log.info({ sid: session.id, client: session.client, subject: session.subject ?? undefined, reason, requests: session.requests, ms: Date.now() - session.createdAt,
         err: error instanceof Error ? error.message : undefined }, 'session end');
     }
     if (recorder !== null) sink.proxySessionEnded(session.id);
@@ -101,6 +102,7 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
 
   const warnings: string[] = [];
   const admission = originAdmission(config, metrics, log, warnings);
+  const auth = inboundAuth(config, metrics, log);
   const host: BridgeHost = {
     gate, sink, metrics, log,
     maxBodyBytes: config.maxBodyBytes,
@@ -147,6 +149,7 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
     serveSse: config.serveSse,
     admitOrigin: (h, o, ip) => admission.admitOrigin(h, o, ip),
     corsHeaders: (o) => admission.corsHeaders(o),
+    auth,
     later: (ms, run) => {
       const t = setTimeout(() => {
         timers.delete(t);
@@ -177,7 +180,8 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
     },
 
     reloadPolicy(): boolean {
-      return policy?.reload('SIGHUP') ?? false;
+      const keys = auth?.reload('SIGHUP') ?? false;
+      return (policy?.reload('SIGHUP') ?? false) || keys;
     },
 
     policy() {
@@ -218,6 +222,7 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
         admin = createAdminServer({ view, token: config.adminToken, isDraining: () => drain.active, warnings });
         adminPort = await listenOn(admin, config.adminPort, config.adminHost);
       }
+      auth?.watch();
       if (policy !== null) {
         policy.watch();
         log.info({ file: policy.snapshot().file ?? undefined, rules: policy.snapshot().rules.length }, 'policy loaded');
@@ -231,6 +236,7 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
       closing = (async () => {
         const deadline = Date.now() + drainMs;
         policy?.close();
+        auth?.close();
         const stopAccepting = closeServer(server);
         const report = await drain.run(registry, drainMs);
         for (const t of timers) clearTimeout(t);

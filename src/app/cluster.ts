@@ -267,7 +267,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<number> {
   });
 
   const onHup = (): void => void ask('reload');
-  if (config.policyFile !== null) process.on('SIGHUP', onHup);
+  if (config.policyFile !== null || config.authKeys !== null) process.on('SIGHUP', onHup);
   onShutdownSignals((signal) => {
     draining = true;
     log.info({ signal, workers: workers.size, timeoutMs: config.shutdownTimeoutMs }, 'draining');

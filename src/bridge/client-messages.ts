@@ -34,6 +34,19 @@ export function headerOf(req: http.IncomingMessage, name: string): string | unde
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** The subject each authenticated request proved (--auth-keys), for the session it starts. */
+const subjects = new WeakMap<http.IncomingMessage, string>();
+
+/** Notes that `req` proved to be `subject`. */
+export function proved(req: http.IncomingMessage, subject: string): void {
+  subjects.set(req, subject);
+}
+
+/** The subject `req` proved, or null. */
+export function subjectOf(req: http.IncomingMessage): string | null {
+  return subjects.get(req) ?? null;
+}
+
 /** Reads a request body, bounded in size and in the gap between its pieces. */
 function readBody(req: http.IncomingMessage, limit: number, gapMs: number, done: (err: ProxyError | null, body: Buffer) => void): void {
   const parts: Buffer[] = [];

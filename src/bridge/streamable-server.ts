@@ -13,10 +13,11 @@ import type { McpMessageSink } from '../mcp/inspector.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { BridgeSession } from './bridge-session.js';
-import { deliver, headerOf, isRequest, readMessages, refuse, type Reply } from './client-messages.js';
+import { deliver, headerOf, isRequest, proved, readMessages, refuse, subjectOf, type Reply } from './client-messages.js';
 import { PostAnswer } from './post-answer.js';
 import { serveLegacy } from './sse-server.js';
 import type { SessionRelay } from './session-relay.js';
+import type { InboundAuth } from '../policy/inbound-auth.js';
 import { SseWriter } from './sse-writer.js';
 
 /** What the transport asks of the app. */
@@ -45,6 +46,8 @@ export interface BridgeHost {
   admitOrigin(host: string | null, origin: string | null, clientIp: string): ProxyError | null;
   /** --cors: the headers of an answer to `origin`; null without --cors. */
   corsHeaders(origin: string): Record<string, string> | null;
+  /** --auth-keys: every request's credential is checked; null when none is asked for. */
+  readonly auth: InboundAuth | null;
 }
 
 /** What a CORS preflight answer allows, besides the origin. */
@@ -73,6 +76,18 @@ export function streamableHandler(host: BridgeHost): (req: http.IncomingMessage,
         req.resume();
         return void res.writeHead(204, PREFLIGHT).end();
       }
+    }
+    if (host.auth !== null) {
+      if (req.method === 'GET' && host.auth.isMetadataPath(req.url ?? '/')) {
+        req.resume();
+        return void res.writeHead(200, { 'content-type': 'application/json' }).end(host.auth.metadata(headerOf(req, 'host') ?? null));
+      }
+      const who = host.auth.authenticate(headerOf(req, 'authorization') ?? null, headerOf(req, 'x-api-key') ?? null, headerOf(req, 'host') ?? null, req.socket.remoteAddress ?? '');
+      if (typeof who !== 'string') {
+        req.resume();
+        return refuse(res, who);
+      }
+      proved(req, who);
     }
     const wait = host.admitRequest(req.socket.remoteAddress ?? '');
     if (wait > 0) {
@@ -145,6 +160,7 @@ function onPost(host: BridgeHost, req: http.IncomingMessage, res: http.ServerRes
       const made = host.newSession(req.socket.remoteAddress ?? '', req.socket.remotePort ?? 0);
       if (made instanceof ProxyError) return refuse(res, made, JSON.stringify(m.msgs[0]!.id ?? null));
       s = made;
+      s.session.subject = subjectOf(req);
     } else {
       s = host.sessionFor(sid);
       if (s === undefined) return refuse(res, new SessionNotFoundError(), m.batch ? null : JSON.stringify(m.msgs[0]!.id ?? null));

@@ -29,6 +29,7 @@ const STATUS: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   METHOD_NOT_ALLOWED: 405,
   ORIGIN_NOT_ALLOWED: 403,
   HOST_NOT_ALLOWED: 403,
+  UNAUTHORIZED: 401,
 });
 
 // data.reason words SPEC names where the code's own word would differ.
@@ -38,7 +39,7 @@ const REASON_WORD: Readonly<Partial<Record<ErrorCode, string>>> = Object.freeze(
 });
 
 const REASON: Readonly<Record<number, string>> = Object.freeze({
-  400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable', 408: 'Request Timeout', 413: 'Content Too Large', 429: 'Too Many Requests',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable', 408: 'Request Timeout', 413: 'Content Too Large', 429: 'Too Many Requests',
   431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway',
   503: 'Service Unavailable', 504: 'Gateway Timeout',
 });
@@ -66,6 +67,7 @@ export function errorBody(err: unknown, idJson: string | null = null): string {
 export function errorResponseParts(err: unknown, idJson: string | null = null): { status: number; headers: Record<string, string>; body: string } {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (err instanceof ProxyError && err.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.retryAfterSeconds);
+  if (err instanceof ProxyError && err.headers !== undefined) Object.assign(headers, err.headers);
   return { status: statusFor(err), headers, body: errorBody(err, idJson) };
 }
 
@@ -75,6 +77,7 @@ export function errorResponse(err: unknown, close: boolean, idJson: string | nul
   const body = errorBody(err, idJson);
   let head = `HTTP/1.1 ${status} ${REASON[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
   if (err instanceof ProxyError && err.retryAfterSeconds !== undefined) head += `Retry-After: ${err.retryAfterSeconds}\r\n`;
+  if (err instanceof ProxyError && err.headers !== undefined) for (const [k, v] of Object.entries(err.headers)) head += `${k}: ${v}\r\n`;
   if (close) head += 'Connection: close\r\n';
   return Buffer.from(`${head}\r\n${body}`, 'latin1');
 }

@@ -60,6 +60,9 @@ export interface RequestHead extends HeadBase {
   readonly mcpProtocolVersion: boolean;
   /** The `Origin` header (browsers send it; other clients do not), or null. */
   readonly origin: string | null;
+  /** `Authorization` and `X-API-Key`, for --auth-keys (never logged). */
+  readonly authorization: string | null;
+  readonly apiKey: string | null;
 }
 
 /** A response head as the proxy sees it. */
@@ -129,7 +132,7 @@ const FIELD_NAMES = new InternTable(['host', 'connection', 'keep-alive', 'proxy-
   'content-length', 'transfer-encoding', 'content-type', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'via',
   'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'accept', 'accept-encoding', 'user-agent', 'authorization',
   'server', 'date', 'cache-control', 'content-encoding', 'origin', 'cookie', 'set-cookie', 'vary', 'etag', 'last-modified',
-  'accept-ranges', 'location', 'expect']);
+  'accept-ranges', 'location', 'expect', 'x-api-key']);
 const METHODS = new InternTable(['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE']);
 const CONTENT_TYPES = new InternTable(['application/json', 'text/event-stream', 'application/json; charset=utf-8',
   'text/event-stream; charset=utf-8', 'text/plain', 'text/plain; charset=utf-8', 'text/html', 'application/octet-stream']);
@@ -216,6 +219,8 @@ interface Scan {
   host: string | null;
   hostCount: number;
   origin: string | null;
+  authorization: string | null;
+  apiKey: string | null;
   forwardedFor: string | null;
   via: string | null;
   keepAliveTimeoutMs: number;
@@ -224,7 +229,7 @@ interface Scan {
 function scanValues(raw: Buffer, fields: readonly HeaderField[]): Scan {
   const out: Scan = {
     connectionTokens: NO_TOKENS, contentType: null, mcpSessionId: null, mcpProtocolVersion: false, upgrade: null, chunked: false,
-    hasTransferEncoding: false, codings: 0, expectContinue: false, contentLength: -1, host: null, hostCount: 0, origin: null, forwardedFor: null, via: null,
+    hasTransferEncoding: false, codings: 0, expectContinue: false, contentLength: -1, host: null, hostCount: 0, origin: null, authorization: null, apiKey: null, forwardedFor: null, via: null,
     keepAliveTimeoutMs: -1,
   };
   for (let i = 0; i < fields.length; i++) {
@@ -252,6 +257,8 @@ function scanValues(raw: Buffer, fields: readonly HeaderField[]): Scan {
       case 'content-length': out.contentLength = decimal(raw, f.valueStart, f.valueEnd); break;
       case 'host': out.host = value(raw, f); out.hostCount++; break;
       case 'origin': out.origin = value(raw, f); break;
+      case 'authorization': out.authorization = value(raw, f); break;
+      case 'x-api-key': out.apiKey = value(raw, f); break;
       case 'x-forwarded-for': out.forwardedFor = out.forwardedFor === null ? value(raw, f) : `${out.forwardedFor}, ${value(raw, f)}`; break;
       case 'via': out.via = out.via === null ? value(raw, f) : `${out.via}, ${value(raw, f)}`; break;
       case 'keep-alive': {
@@ -294,6 +301,8 @@ export function readRequestHead(raw: Buffer): RequestHead {
     versionMinor,
     host: v.host,
     origin: v.origin,
+    authorization: v.authorization,
+    apiKey: v.apiKey,
     forwardedFor: v.forwardedFor,
     via: v.via,
     wantsClose: tokens.includes('close') || (versionMinor === 0 && !tokens.includes('keep-alive')),
@@ -340,11 +349,12 @@ export class RequestRewrite {
   // Via plus the Connection variant (none, close, keep-alive) of a response without a Via of its own.
   readonly #responseLines: (Buffer | undefined)[] = [];
 
-  constructor(upstreamHost: string, rootPath: string, viaEntry: string, injected: readonly HeaderLine[] = []) {
+  /** `dropped`: request headers never forwarded (a client's credentials for the proxy). */
+  constructor(upstreamHost: string, rootPath: string, viaEntry: string, injected: readonly HeaderLine[] = [], dropped: readonly string[] = []) {
     this.upstreamHost = upstreamHost;
     this.rootPath = rootPath;
     this.viaEntry = viaEntry;
-    this.replacedInRequest = new Set([...REPLACED_IN_REQUEST, ...injected.map((h) => h.name.toLowerCase())]);
+    this.replacedInRequest = new Set([...REPLACED_IN_REQUEST, ...injected.map((h) => h.name.toLowerCase()), ...dropped]);
     this.#injected = injected.map((h) => `${h.name}: ${h.value}\r\n`).join('');
   }
 

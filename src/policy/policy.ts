@@ -2,8 +2,7 @@
 // a file that fails validation keeps the old rules), turned into verdicts, counted per
 // rule and logged once per decision (rule, method, tool, session; never arguments).
 
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { watchFile } from '../file-watch.js';
 import type { ClientCall, MessageDecider, Verdict } from '../mcp/message.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
@@ -11,8 +10,6 @@ import { loadRuleFile, type LoadedRules, type Rule, type RuleSet } from './rules
 
 /** The JSON-RPC error code of a blocked request (SPEC). */
 export const POLICY_ERROR_CODE = -32001;
-/** File events within this long are one change (editors write in several steps). */
-const RELOAD_DEBOUNCE_MS = 100;
 
 const LIST_KEY: Readonly<Record<string, string>> = Object.freeze({ 'tools/list': 'tools', 'prompts/list': 'prompts', 'resources/list': 'resources' });
 
@@ -31,8 +28,7 @@ export class PolicyDecider implements MessageDecider {
   readonly #hits = new Map<string, number>();
   readonly #metrics: Metrics;
   readonly #log: Logger;
-  #watcher: FSWatcher | null = null;
-  #debounce: NodeJS.Timeout | null = null;
+  #unwatch: (() => void) | null = null;
   #lastError: string | null = null;
 
   constructor(loaded: LoadedRules, metrics: Metrics, log: Logger) {
@@ -87,29 +83,15 @@ export class PolicyDecider implements MessageDecider {
   /** Reloads when the file changes (its folder is watched: editors replace files by rename). */
   watch(): void {
     const file = this.#loaded.file;
-    if (file === null || this.#watcher !== null) return;
-    const name = basename(file);
-    try {
-      this.#watcher = watch(dirname(file), { persistent: false }, (_event, changed) => {
-        if (changed !== null && changed !== name) return;
-        if (this.#debounce !== null) clearTimeout(this.#debounce);
-        this.#debounce = setTimeout(() => {
-          this.#debounce = null;
-          this.reload('file changed');
-        }, RELOAD_DEBOUNCE_MS);
-      });
-      this.#watcher.on('error', (err) => this.#log.warn({ file, err: err.message }, 'policy file watch failed: reload with SIGHUP'));
-    } catch (err) {
-      this.#log.warn({ file, err: (err as Error).message }, 'cannot watch the policy file: reload with SIGHUP');
-    }
+    if (file === null || this.#unwatch !== null) return;
+    this.#unwatch = watchFile(file, () => this.reload('file changed'),
+      (err) => this.#log.warn({ file, err: err.message }, 'cannot watch the policy file: reload with SIGHUP'));
   }
 
   /** Stops watching. */
   close(): void {
-    this.#watcher?.close();
-    this.#watcher = null;
-    if (this.#debounce !== null) clearTimeout(this.#debounce);
-    this.#debounce = null;
+    this.#unwatch?.();
+    this.#unwatch = null;
   }
 
   /** The rules in force with hit counts, for GET /policy. */

@@ -11,6 +11,7 @@ import {
   BadRequestError, BodyTimeoutError, BodyTooLargeError, HeaderTimeoutError, HeadTooLargeError, PolicyTooLargeError,
   PolicyUnreadableError, ProxyError, RateLimitedError, UnsupportedTransferCodingError, UpstreamBrokenError, UpstreamTimeoutError,
 } from '../errors.js';
+import type { InboundAuth } from '../policy/inbound-auth.js';
 import { bodyCodingProblem } from '../http/body-coding.js';
 import { ChunkedFilter } from '../http/chunked-filter.js';
 import { errorResponse, statusFor } from '../http/error-response.js';
@@ -96,6 +97,8 @@ export interface ExchangeContext {
   admitOrigin(host: string | null, origin: string | null, clientIp: string): ProxyError | null;
   /** --cors: the header lines an answer to a browser from `origin` carries; null without --cors. */
   corsLines(origin: string): string | null;
+  /** --auth-keys: every request's credential is checked; null when none is asked for. */
+  readonly auth: InboundAuth | null;
   /** The deciders' gate; null when none is loaded (then nothing is ever held). */
   readonly gate: MessageGate | null;
   /** --recover-sessions: the sessions that can be re-established upstream, or null. */
@@ -456,6 +459,21 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
       this.#req = req;
       this.#answerAndClose(Buffer.from(`HTTP/1.1 204 No Content\r\n${this.#cors}${PREFLIGHT_LINES}Content-Length: 0\r\nConnection: close\r\n\r\n`, 'latin1'), 204);
       return null;
+    }
+    const auth = this.#ctx.auth;
+    if (auth !== null) {
+      this.#req = req;
+      if (req.method === 'GET' && auth.isMetadataPath(req.target)) {
+        const doc = auth.metadata(req.host);
+        this.#answerAndClose(Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(doc)}\r\n${this.#cors ?? ''}Connection: close\r\n\r\n${doc}`, 'latin1'), 200);
+        return null;
+      }
+      const who = auth.authenticate(req.authorization, req.apiKey, req.host, this.#session.clientIp);
+      if (typeof who !== 'string') {
+        this.#fail(who);
+        return null;
+      }
+      this.#session.subject = who;
     }
     if (req.contentLength > this.#ctx.config.maxBodyBytes) {
       this.#req = req;

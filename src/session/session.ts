@@ -63,6 +63,8 @@ export class Session {
   mcpSessionId: string | null = null;
   /** A bridged session's stdio server (shared or its own), for /sessions. */
   childPid: number | null = null;
+  /** Who the client proved to be (--auth-keys: the key's name); never the credential. */
+  subject: string | null = null;
   state: SessionState = 'open';
   closeReason: CloseReason | null = null;
   #owner: SessionOwner | null = null;
@@ -120,6 +122,7 @@ export class Session {
       mcpSessionId: this.mcpSessionId,
       state: this.state,
       ...(this.childPid === null ? {} : { childPid: this.childPid }),
+      ...(this.subject === null ? {} : { subject: this.subject }),
     };
   }
 }

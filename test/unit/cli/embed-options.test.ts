@@ -9,7 +9,7 @@ import type { ProxyOptions } from '../../../dist/index.js';
 // The compiler checks that this lists exactly the keys of ProxyOptions.
 const OPTION_KEYS: { readonly [K in keyof Required<ProxyOptions>]: true } = {
   mode: true, port: true, host: true, url: true, command: true, stdioPool: true, eventBuffer: true, upstream: true, upstreamTls: true, upstreamCa: true, upstreamInsecure: true,
-  upstreamHeader: true, multiSession: true, upstreamPool: true, workers: true, recoverSessions: true, upstreamTransport: true, serveSse: true, allowedOrigins: true, allowedHosts: true, cors: true, maxSessions: true, maxPerClient: true, sessionTimeout: true,
+  upstreamHeader: true, multiSession: true, upstreamPool: true, workers: true, recoverSessions: true, upstreamTransport: true, serveSse: true, allowedOrigins: true, allowedHosts: true, cors: true, authKeys: true, forwardClientAuth: true, maxSessions: true, maxPerClient: true, sessionTimeout: true,
   headerTimeout: true, bodyTimeout: true, maxHeaderSize: true, maxBodySize: true, connectTimeout: true, upstreamTimeout: true,
   shutdownTimeout: true, inspectLimit: true, rateLimit: true, policy: true, record: true, recordQueue: true, adminPort: true, adminHost: true, adminToken: true,
   logLevel: true, logger: true, hooks: true,
