@@ -47,6 +47,11 @@ export function subjectOf(req: http.IncomingMessage): string | null {
   return subjects.get(req) ?? null;
 }
 
+/** `s`, when `req` may use it: a session started with a key answers only to requests with a key of the same name. */
+export function ownedBy(req: http.IncomingMessage, s: BridgeSession | undefined): BridgeSession | undefined {
+  return s === undefined || s.session.subject === subjectOf(req) ? s : undefined;
+}
+
 /** Reads a request body, bounded in size and in the gap between its pieces. */
 function readBody(req: http.IncomingMessage, limit: number, gapMs: number, done: (err: ProxyError | null, body: Buffer) => void): void {
   const parts: Buffer[] = [];
@@ -118,7 +123,7 @@ export function deliver(host: BridgeHost, res: http.ServerResponse, s: BridgeSes
   s.session.bytesIn += m.body.length;
   let rewrite: RewriteVerdict | null = null;
   if (host.gate !== null) {
-    const j = host.gate.judge(m.body, { proxySession: s.session.id, mcpSession: s.session.id, clientIp: s.session.clientIp, log: s.origin.log });
+    const j = host.gate.judge(m.body, { proxySession: s.session.id, mcpSession: s.session.id, clientIp: s.session.clientIp, subject: s.session.subject, log: s.origin.log });
     switch (j.type) {
       case 'refuse': return refuse(res, new PolicyUnreadableError(j.why));
       case 'answer':

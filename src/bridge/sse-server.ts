@@ -9,7 +9,7 @@ import type http from 'node:http';
 import { errorBody } from '../http/error-response.js';
 import { NotAcceptableError, ProxyError, SessionMissingError, SessionNotFoundError } from '../errors.js';
 import type { BridgeSession } from './bridge-session.js';
-import { deliver, headerOf, readMessages, refuse, subjectOf, type Reply } from './client-messages.js';
+import { deliver, headerOf, ownedBy, readMessages, refuse, subjectOf, type Reply } from './client-messages.js';
 import type { Answer, AnswerOwner } from './post-answer.js';
 import { SseWriter } from './sse-writer.js';
 import type { BridgeHost } from './streamable-server.js';
@@ -63,7 +63,7 @@ function onMessage(host: BridgeHost, req: http.IncomingMessage, res: http.Server
     req.resume();
     return refuse(res, new SessionMissingError('Bad Request: a legacy SSE message needs ?sessionId= (from the endpoint event)'));
   }
-  const found = host.sessionFor(sid);
+  const found = ownedBy(req, host.sessionFor(sid));
   if (found === undefined) {
     req.resume();
     return refuse(res, new SessionNotFoundError());

@@ -13,7 +13,7 @@ import type { McpMessageSink } from '../mcp/inspector.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { BridgeSession } from './bridge-session.js';
-import { deliver, headerOf, isRequest, proved, readMessages, refuse, subjectOf, type Reply } from './client-messages.js';
+import { deliver, headerOf, isRequest, ownedBy, proved, readMessages, refuse, subjectOf, type Reply } from './client-messages.js';
 import { PostAnswer } from './post-answer.js';
 import { serveLegacy } from './sse-server.js';
 import type { SessionRelay } from './session-relay.js';
@@ -103,6 +103,12 @@ export function streamableHandler(host: BridgeHost): (req: http.IncomingMessage,
 export function relayedHandler(host: BridgeHost, relay: SessionRelay): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   return (req, res) => {
     if (!relay.admits(req)) return void req.socket.destroy();
+    if (host.auth !== null) {
+      // Checked by the worker that took it: the key (relayed with the request) names the subject again here.
+      const who = host.auth.authenticate(headerOf(req, 'authorization') ?? null, headerOf(req, 'x-api-key') ?? null, headerOf(req, 'host') ?? null, req.socket.remoteAddress ?? '');
+      if (typeof who !== 'string') return refuse(res, who);
+      proved(req, who);
+    }
     serve(host, req, res);
   };
 }
@@ -123,7 +129,7 @@ function sessionOf(host: BridgeHost, req: http.IncomingMessage, res: http.Server
     refuse(res, new SessionMissingError());
     return null;
   }
-  const s = host.sessionFor(sid);
+  const s = ownedBy(req, host.sessionFor(sid));
   if (s === undefined) {
     refuse(res, new SessionNotFoundError());
     return null;
@@ -162,7 +168,7 @@ function onPost(host: BridgeHost, req: http.IncomingMessage, res: http.ServerRes
       s = made;
       s.session.subject = subjectOf(req);
     } else {
-      s = host.sessionFor(sid);
+      s = ownedBy(req, host.sessionFor(sid));
       if (s === undefined) return refuse(res, new SessionNotFoundError(), m.batch ? null : JSON.stringify(m.msgs[0]!.id ?? null));
     }
     const stream = (headerOf(req, 'accept') ?? '').includes('text/event-stream');

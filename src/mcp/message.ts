@@ -71,6 +71,8 @@ export interface ClientCall extends McpMessage {
   /** The method as sent, unbounded (rules may name methods outside MCP's). */
   readonly rawMethod: string;
   readonly hasId: boolean;
+  /** Who the caller proved to be (--auth-keys: the key's name), or null. */
+  readonly subject: string | null;
 }
 
 /** Sees every message; returns nothing and never blocks. */

@@ -29,6 +29,8 @@ export interface Rule {
   readonly method: Matcher | null;
   readonly tool: Matcher | null;
   readonly client: CidrList | null;
+  /** The caller's identity (--auth-keys: the key's name): a glob; never matches a caller without one. */
+  readonly subject: Matcher | null;
   readonly mcpSessionId: Matcher | null;
   readonly direction: 'request' | 'notification';
   /** block: the error message. */
@@ -54,7 +56,7 @@ export interface RuleMatch {
 const RULE_KEYS = new Set(['name', 'match', 'action', 'message', 'names', 'result', 'ms', 'custom']);
 // The methods whose params.name (or params.uri) a rule's `tool` is matched against.
 const NAMED_METHODS: readonly string[] = ['tools/call', 'prompts/get', 'resources/read'];
-const MATCH_KEYS = new Set(['method', 'tool', 'client', 'mcpSessionId', 'direction']);
+const MATCH_KEYS = new Set(['method', 'tool', 'client', 'subject', 'mcpSessionId', 'direction']);
 const NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 const MAX_DELAY_MS = 600_000;
 const METHOD_CACHE = 1024;
@@ -171,6 +173,7 @@ export class RuleSet {
       }
       if (rule.mcpSessionId !== null && (call.mcpSession === null || !rule.mcpSessionId(call.mcpSession))) continue;
       if (rule.client !== null && !rule.client.has(call.clientIp)) continue;
+      if (rule.subject !== null && (call.subject === null || !rule.subject(call.subject))) continue;
       return { rule, hiddenCall };
     }
     return null;
@@ -242,6 +245,7 @@ export function compileRules(doc: unknown, where: string): RuleSet {
       }
     }
     const mcp = str('mcpSessionId');
+    const subject = str('subject');
     const direction = str('direction') ?? 'request';
     if (direction !== 'request' && direction !== 'notification') bad('match.direction', 'expected request or notification');
     let client: CidrList | null = null;
@@ -286,7 +290,7 @@ export function compileRules(doc: unknown, where: string): RuleSet {
       ms = r.ms as number;
     }
     return Object.freeze({
-      name, action, method: method === null ? null : glob(method), tool: tool === null ? null : glob(tool), client,
+      name, action, method: method === null ? null : glob(method), tool: tool === null ? null : glob(tool), client, subject: subject === null ? null : glob(subject),
       mcpSessionId: mcp === null ? null : glob(mcp), direction: direction as Rule['direction'], message, hide, resultJson, ms, namePatterns,
       source: Object.freeze(structuredClone(r)),
     });

@@ -752,7 +752,7 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
 
   #judgeBody(body: Buffer): Judgement {
     const session = this.#session;
-    return this.#ctx.gate!.judge(body, { proxySession: session.id, mcpSession: this.#req!.mcpSessionId, clientIp: session.clientIp, log: this.#obs.log });
+    return this.#ctx.gate!.judge(body, { proxySession: session.id, mcpSession: this.#req!.mcpSessionId, clientIp: session.clientIp, subject: session.subject, log: this.#obs.log });
   }
 
   /** The whole body came with the head (the common case): judged at once, a request that

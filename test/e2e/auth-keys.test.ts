@@ -162,3 +162,35 @@ keys('10,000 requests with bad keys from one client: all 401, counted, logged a 
 });
 
 keys.run();
+
+const subjects = suite('policy by subject');
+subjects('a policy blocks a tool for subject guest-* only: the SDK client with a guest key is refused, alice is served', async () => {
+  const sdir = mkdtempSync(join(tmpdir(), 'auth-subject-'));
+  const file = join(sdir, 'keys.json');
+  writeFileSync(file, JSON.stringify({ keys: [{ name: 'alice', key: ALICE }, { name: 'guest-1', key: BOB }] }));
+  const rules = join(sdir, 'policy.json');
+  writeFileSync(rules, JSON.stringify({ rules: [{ name: 'no-guest-echo', match: { method: 'tools/call', tool: 'echo', subject: 'guest-*' }, action: 'block', message: 'guests may not echo' }] }));
+  const proxy = await startProxy({ mode: 'http', command: [process.execPath, EVERYTHING, 'stdio'], multiSession: true, authKeys: file, policyFile: rules });
+  try {
+    const url = new URL(`http://127.0.0.1:${proxy.port}/mcp`);
+    const as = async (key: string): Promise<string> => {
+      const transport = new StreamableHTTPClientTransport(url, { requestInit: { headers: { 'X-API-Key': key } } });
+      const client = new Client({ name: 'who', version: '1.0.0' });
+      await client.connect(transport);
+      try {
+        const r = await client.callTool({ name: 'echo', arguments: { message: 'hi' } });
+        return JSON.stringify(r);
+      } catch (err) {
+        return (err as Error).message;
+      } finally {
+        await client.close();
+      }
+    };
+    assert.match(await as(ALICE), /Echo: hi/);
+    assert.match(await as(BOB), /guests may not echo/);
+  } finally {
+    await proxy.close();
+    rmSync(sdir, { recursive: true, force: true });
+  }
+});
+subjects.run();

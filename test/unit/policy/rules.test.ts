@@ -80,9 +80,9 @@ const match = suite('rule matching');
 
 function call(rawMethod: string, name: string | null = null, extra: Partial<ClientCall> = {}): ClientCall {
   return {
-    from: 'client', proxySession: 'p', mcpSession: 'sess-1', kind: 'request', method: rawMethod, rawMethod, hasId: true, id: '1', name,
+    subject: null, from: 'client', proxySession: 'p', mcpSession: 'sess-1', kind: 'request', method: rawMethod, rawMethod, hasId: true, id: '1', name,
     bytes: Buffer.alloc(0), clientIp: '127.0.0.1', onGetStream: false, http: null, log: () => { throw new Error('no log'); }, ...extra,
-  };
+  } as ClientCall;
 }
 
 const set = compileRules({
@@ -123,6 +123,14 @@ match('globs on method and MCP session; direction', () => {
   assert.is(ruleOf(call('notifications/cancelled', null, { hasId: true })), null);
   // A request rule still matches a call sent without an id (a server may run it anyway).
   assert.is(ruleOf(call('tools/call', 'admin_x', { hasId: false, clientIp: '8.8.8.8' })), 'no-admin');
+});
+
+match('subject: a glob on the caller\'s identity; a caller without one never matches (fails closed for a block on named callers only)', () => {
+  const rules = compileRules({ rules: [{ name: 'no-guest-shell', match: { method: 'tools/call', tool: 'shell', subject: 'guest-*' }, action: 'block' }] }, 'test');
+  assert.is(rules.match(call('tools/call', 'shell', { subject: 'guest-7' }))?.rule.name, 'no-guest-shell');
+  assert.is(rules.match(call('tools/call', 'shell', { subject: 'alice' })), null);
+  assert.is(rules.match(call('tools/call', 'shell', { subject: null })), null);
+  assert.throws(() => compileRules({ rules: [{ name: 'x', match: { subject: '' }, action: 'block' }] }, 'test'), /match.subject/);
 });
 
 match('cares() names exactly the methods rules can match', () => {
