@@ -43,6 +43,36 @@ cli('lists and calls tools through a stdio server behind HTTP, in both session m
   }
 });
 
+cli('--transport sse against --serve-sse in front of a stdio server; --transport http with a key (--auth-keys), and without one the 401 it gets', async () => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'inspector-keys-'));
+  const keys = join(dir, 'keys.json');
+  writeFileSync(keys, JSON.stringify({ keys: [{ name: 'inspector', key: 'inspector-key-0123456789' }] }));
+  const p = startCli(['forward', 'http', '--port', '0', '--serve-sse', '--multi-session', '--', process.execPath, EVERYTHING, 'stdio']);
+  const k = startCli(['forward', 'http', '--port', '0', '--multi-session', '--auth-keys', keys, '--', process.execPath, EVERYTHING, 'stdio']);
+  try {
+    const port = Number((await p.waitFor((l) => l.msg === 'listening')).port);
+    const sse = await inspector([`http://127.0.0.1:${port}/sse`, '--transport', 'sse', '--method', 'tools/call', '--tool-name', 'echo', '--tool-arg', 'message=old-transport']);
+    assert.is(sse.code, 0, sse.stderr);
+    assert.match(sse.stdout, /Echo: old-transport/);
+    const keyed = Number((await k.waitFor((l) => l.msg === 'listening')).port);
+    const url = `http://127.0.0.1:${keyed}/mcp`;
+    const ok = await inspector([url, '--transport', 'http', '--header', 'X-API-Key: inspector-key-0123456789', '--method', 'tools/call', '--tool-name', 'echo', '--tool-arg', 'message=keyed']);
+    assert.is(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /Echo: keyed/);
+    const refused = await inspector([url, '--transport', 'http', '--method', 'tools/list']);
+    assert.is.not(refused.code, 0);
+    assert.not.match(refused.stdout, /"name": "echo"/);
+  } finally {
+    p.child.kill('SIGTERM');
+    k.child.kill('SIGTERM');
+    assert.is(await p.exited, 0);
+    assert.is(await k.exited, 0);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 cli('launches `shadowcat forward stdio <command>` without `--` and calls a tool', async () => {
   // No --log-level here: the Inspector reads that flag as its own.
   const r = await inspector([process.execPath, CLI, 'forward', 'stdio', process.execPath, EVERYTHING, 'stdio',
