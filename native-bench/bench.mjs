@@ -4,7 +4,9 @@
 // upstream to CPU 1. Each figure is the median of 3 runs after a warm-up; the runs go
 // round the targets of a scenario, so a drift of the machine's speed is shared by all.
 //
-// Usage: node native-bench/bench.mjs [--runs 3] [--seconds 5] [--only name,name] [--scenarios a,b,c,d]
+// Usage: node native-bench/bench.mjs [--runs 3] [--seconds 5] [--only name,name] [--scenarios a,b,c,d] [--compare DIR]
+// --compare DIR adds a row for another build (DIR/dist/cli.js, e.g. a git worktree of an
+// earlier commit), multi-session, run in turn with the others: a paired A/B.
 
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -71,8 +73,8 @@ async function stop(child) {
   });
 }
 
-function wrk(port, scenario, seconds) {
-  const env = { ...process.env, ...scenario.env, BENCH_LUA_DIR: join(HERE, 'lua') };
+function wrk(port, scenario, seconds, targetEnv = {}) {
+  const env = { ...process.env, ...scenario.env, ...targetEnv, BENCH_LUA_DIR: join(HERE, 'lua') };
   const out = execFileSync('taskset', ['-c', '0', 'wrk', '-t1', `-c${scenario.connections}`, `-d${seconds}s`, '--timeout', '10s',
     '-s', join(HERE, 'lua', scenario.script), `http://127.0.0.1:${port}${scenario.path}`], { env, maxBuffer: 16 * 1024 * 1024 }).toString();
   const line = out.split('\n').find((l) => l.startsWith('BENCH '));
@@ -189,6 +191,12 @@ process.on('exit', () => rmSync(TAPES, { recursive: true, force: true }));
 const recordDir = (port) => join(TAPES, String(port));
 const TLS_URL = (t) => ['--url', `https://127.0.0.1:${t}/mcp`, '--upstream-ca', join(TLS_DIR, 'ca.pem')];
 
+// --auth-keys: one key, sent by wrk as X-API-Key (the cost of checking it on every request).
+const KEYS = join(WORK, 'bench-keys.json');
+const BENCH_KEY = 'bench-key-0123456789abcdef';
+writeFileSync(KEYS, JSON.stringify({ keys: [{ name: 'bench', key: BENCH_KEY }] }));
+const COMPARE = opt('compare', '');
+
 const TARGETS = [
   { name: 'direct', direct: true },
   { name: 'shadowcat L7 multi-session', start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session']) },
@@ -198,6 +206,8 @@ const TARGETS = [
   // The same proxy with --record to a tmpfs: two messages written per request (the recorder's cost).
   { name: 'shadowcat L7 multi, --record (tmpfs)', scenarios: ['a'], start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session', '--record', recordDir(p)]) },
   // Phase C: idle upstream connections lent to any session (scenario (b) dials no more per client connection).
+  { name: 'shadowcat L7 multi, --auth-keys (X-API-Key)', scenarios: ['a'], wrkEnv: { BENCH_API_KEY: BENCH_KEY }, start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session', '--auth-keys', KEYS]) },
+  ...(COMPARE === '' ? [] : [{ name: `shadowcat L7 multi-session (${COMPARE})`, start: (p, u) => startNode([join(COMPARE, 'dist', 'cli.js'), 'forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session', '--log-level', 'warn', '--max-sessions', '100000', '--max-per-client', '100000'], 'shadowcat-compare') }]),
   { name: 'shadowcat L7 multi, --upstream-pool 64', start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session', '--upstream-pool', '64']) },
   // Phase C: two worker processes behind one port. Pinned to the proxy's one CPU like every
   // target, so this row shows what the primary and a second process cost, not a speed-up.
@@ -258,7 +268,7 @@ try {
         live.push(entry);
         try {
           if (!target.direct) await waitPort(port);
-          wrk(port, scenario, 1); // warm-up (JIT, pools, keep-alive links)
+          wrk(port, scenario, 1, target.wrkEnv); // warm-up (JIT, pools, keep-alive links)
         } catch (err) {
           entry.failed = String(err.message).split('\n')[0];
         }
@@ -269,7 +279,7 @@ try {
           try {
             const pids = e.child === null ? [] : (e.target.pids ? e.target.pids(e.child) : [e.child.pid]);
             const before = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
-            const r = wrk(e.port, scenario, SECONDS);
+            const r = wrk(e.port, scenario, SECONDS, e.target.wrkEnv);
             const after = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
             const secs = r.duration_us / 1e6;
             e.runs.push({

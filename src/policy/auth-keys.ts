@@ -4,7 +4,7 @@
 // presented key is hashed once and compared with every entry's digest in constant time,
 // so neither a key's length nor where it differs shows in the timing.
 
-import { createHash, timingSafeEqual } from 'node:crypto';
+import crypto, { createHash, timingSafeEqual } from 'node:crypto';
 import { readDataFile } from '../data-file.js';
 import { ConfigError } from '../errors.js';
 import { watchFile } from '../file-watch.js';
@@ -16,7 +16,9 @@ interface KeyEntry {
   readonly digest: Buffer;
 }
 
-const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
+// crypto.hash (Node 20.12+) hashes a short string without a Hash object per call: this runs on every request.
+const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'buffer') => Buffer }).hash;
+const sha256 = oneShot !== undefined ? (text: string): Buffer => oneShot('sha256', text, 'buffer') : (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 const NAME = /^[\x21-\x7e][\x20-\x7e]{0,127}$/;
 
 /** Reads and checks a key file; throws ConfigError naming the entry at fault. */
