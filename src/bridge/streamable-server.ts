@@ -36,8 +36,8 @@ export interface BridgeHost {
   newSession(ip: string, port: number): BridgeSession | ProxyError;
   /** A delay a decider asked for (cleared at shutdown). */
   later(ms: number, run: () => void): void;
-  /** --rate-limit: 0 lets a request from `ip` through, else seconds to wait. */
-  admitRequest(ip: string): number;
+  /** --rate-limit: 0 lets a request from `client` (an IP, or `subject:NAME`) through, else seconds to wait. */
+  admitRequest(client: string): number;
   /** With --workers: sends a request for another worker's session there. */
   readonly relay: SessionRelay | null;
   /** --serve-sse: GET …/sse and POST …/message are the legacy transport's. */
@@ -89,7 +89,9 @@ export function streamableHandler(host: BridgeHost): (req: http.IncomingMessage,
       }
       proved(req, who);
     }
-    const wait = host.admitRequest(req.socket.remoteAddress ?? '');
+    // With --auth-keys the budget is the caller's, else the address's.
+    const subject = subjectOf(req);
+    const wait = host.admitRequest(subject === null ? req.socket.remoteAddress ?? '' : `subject:${subject}`);
     if (wait > 0) {
       req.resume();
       return refuse(res, new RateLimitedError('rate limit reached: slow down', wait));

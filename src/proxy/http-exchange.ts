@@ -91,8 +91,8 @@ export interface ExchangeContext {
   touch(session: Session): void;
   /** True once the app is draining for shutdown. */
   isDraining(): boolean;
-  /** Rate-limit policy: 0 lets a request from `clientIp` through, else seconds to wait. */
-  admitRequest(clientIp: string): number;
+  /** Rate-limit policy: 0 lets a request from `client` (an IP, or `subject:NAME`) through, else seconds to wait. */
+  admitRequest(client: string): number;
   /** Host and Origin checks (always on): null lets the request through, else its 403. */
   admitOrigin(host: string | null, origin: string | null, clientIp: string): ProxyError | null;
   /** --cors: the header lines an answer to a browser from `origin` carries; null without --cors. */
@@ -485,7 +485,9 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
       // The upstream said it drops idle links by now: writing on this one would race its close.
       this.#dropIdleUpstream();
     }
-    const wait = this.#ctx.admitRequest(this.#session.clientIp);
+    // With --auth-keys the budget is the caller's (one key behind a NAT, or many on one host), else the address's.
+    const subject = this.#session.subject;
+    const wait = this.#ctx.admitRequest(subject === null ? this.#session.clientIp : `subject:${subject}`);
     if (wait > 0) {
       this.#req = req;
       // Refused before its body is read: the id, when the whole body came with the head.

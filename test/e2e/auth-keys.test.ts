@@ -126,6 +126,23 @@ keys('the bridge: the SDK client with its key in requestInit; /sessions names th
   }
 });
 
+keys('--rate-limit counts per key name when there is one: alice spending her burst leaves bob\'s, from the same address, whole', async () => {
+  for (const bridged of [false, true]) {
+    const proxy = bridged
+      ? await startProxy({ mode: 'http', command: [process.execPath, EVERYTHING, 'stdio'], multiSession: true, authKeys: keyFile, rateLimit: 2 })
+      : await startProxy({ mode: 'http', upstreamUrl: new URL(`http://127.0.0.1:${upstream.port}/mcp`), multiSession: true, authKeys: keyFile, rateLimit: 2 });
+    try {
+      const as = async (key: string): Promise<number> => (await rawExchange(proxy.port, post(proxy.port, `X-API-Key: ${key}\r\n`))).status;
+      // At once: a bridged initialize waits for its child, and a second is a refill at this rate.
+      const alice = await Promise.all([as(ALICE), as(ALICE), as(ALICE)]);
+      assert.is(alice.filter((st) => st === 429).length, 1, `alice: ${alice.join(',')}`);
+      assert.is(await as(BOB), 200, 'bob has a budget of his own');
+    } finally {
+      await proxy.close();
+    }
+  }
+});
+
 keys('a bad key file at start: exit 2, one line naming the entry', async () => {
   const bad = join(dir, 'bad.json');
   writeFileSync(bad, JSON.stringify({ keys: [{ name: 'ok', key: ALICE }, { name: 'short', key: 'abc' }] }));
