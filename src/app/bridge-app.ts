@@ -147,8 +147,8 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
     admitRequest: limiter === null ? () => 0 : (ip) => limiter.take(ip),
     relay,
     serveSse: config.serveSse,
-    admitOrigin: (h, o, ip) => admission.admitOrigin(h, o, ip),
-    corsHeaders: (o) => admission.corsHeaders(o),
+    admitOrigin: admission.admitOrigin,
+    corsHeaders: admission.corsHeaders,
     auth,
     later: (ms, run) => {
       const t = setTimeout(() => {

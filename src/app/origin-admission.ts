@@ -41,7 +41,7 @@ export function originAdmission(config: Config, metrics: Metrics, log: Logger, w
       if (skipped !== null) log.warn({ client: clientIp, reason, host: host ?? undefined, origin: origin ?? undefined, skipped: skipped || undefined }, 'request refused: Origin or Host not allowed');
       return refused;
     },
-    corsLines: config.cors ? (origin) => `Access-Control-Allow-Origin: ${origin}\r\nAccess-Control-Expose-Headers: Mcp-Session-Id\r\nVary: Origin\r\n` : () => null,
-    corsHeaders: config.cors ? (origin) => ({ 'access-control-allow-origin': origin, 'access-control-expose-headers': 'Mcp-Session-Id', vary: 'Origin' }) : () => null,
+    corsLines: config.cors ? (origin) => `Access-Control-Allow-Origin: ${origin}\r\nAccess-Control-Expose-Headers: Mcp-Session-Id, WWW-Authenticate\r\nVary: Origin\r\n` : () => null,
+    corsHeaders: config.cors ? (origin) => ({ 'access-control-allow-origin': origin, 'access-control-expose-headers': 'Mcp-Session-Id, WWW-Authenticate', vary: 'Origin' }) : () => null,
   };
 }

@@ -57,6 +57,18 @@ const PREFLIGHT = {
   'access-control-max-age': '600',
 };
 
+/** Checks `req`'s key: true notes its subject; false answered the 401. */
+function authenticated(auth: InboundAuth, req: http.IncomingMessage, res: http.ServerResponse): boolean {
+  const who = auth.authenticate(headerOf(req, 'authorization') ?? null, headerOf(req, 'x-api-key') ?? null, headerOf(req, 'host') ?? null, req.socket.remoteAddress ?? '');
+  if (typeof who === 'string') {
+    proved(req, who);
+    return true;
+  }
+  req.resume();
+  refuse(res, who);
+  return false;
+}
+
 /** The request handler of the bridge's HTTP server. */
 export function streamableHandler(host: BridgeHost): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   return (req, res) => {
@@ -82,12 +94,7 @@ export function streamableHandler(host: BridgeHost): (req: http.IncomingMessage,
         req.resume();
         return void res.writeHead(200, { 'content-type': 'application/json' }).end(host.auth.metadata(headerOf(req, 'host') ?? null));
       }
-      const who = host.auth.authenticate(headerOf(req, 'authorization') ?? null, headerOf(req, 'x-api-key') ?? null, headerOf(req, 'host') ?? null, req.socket.remoteAddress ?? '');
-      if (typeof who !== 'string') {
-        req.resume();
-        return refuse(res, who);
-      }
-      proved(req, who);
+      if (!authenticated(host.auth, req, res)) return;
     }
     // With --auth-keys the budget is the caller's, else the address's.
     const subject = subjectOf(req);
@@ -105,12 +112,8 @@ export function streamableHandler(host: BridgeHost): (req: http.IncomingMessage,
 export function relayedHandler(host: BridgeHost, relay: SessionRelay): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   return (req, res) => {
     if (!relay.admits(req)) return void req.socket.destroy();
-    if (host.auth !== null) {
-      // Checked by the worker that took it: the key (relayed with the request) names the subject again here.
-      const who = host.auth.authenticate(headerOf(req, 'authorization') ?? null, headerOf(req, 'x-api-key') ?? null, headerOf(req, 'host') ?? null, req.socket.remoteAddress ?? '');
-      if (typeof who !== 'string') return refuse(res, who);
-      proved(req, who);
-    }
+    // Checked by the worker that took it: the key (relayed with the request) names the subject again here.
+    if (host.auth !== null && !authenticated(host.auth, req, res)) return;
     serve(host, req, res);
   };
 }

@@ -71,13 +71,14 @@ export function errorResponseParts(err: unknown, idJson: string | null = null): 
   return { status: statusFor(err), headers, body: errorBody(err, idJson) };
 }
 
-/** A complete HTTP/1.1 error response; `close` adds Connection: close; `idJson` as errorBody. */
-export function errorResponse(err: unknown, close: boolean, idJson: string | null = null): Buffer {
+/** A complete HTTP/1.1 error response; `close` adds Connection: close; `idJson` as errorBody; `extraLines` (CRLF-ended header lines, e.g. --cors) added. */
+export function errorResponse(err: unknown, close: boolean, idJson: string | null = null, extraLines: string | null = null): Buffer {
   const status = statusFor(err);
   const body = errorBody(err, idJson);
   let head = `HTTP/1.1 ${status} ${REASON[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
   if (err instanceof ProxyError && err.retryAfterSeconds !== undefined) head += `Retry-After: ${err.retryAfterSeconds}\r\n`;
   if (err instanceof ProxyError && err.headers !== undefined) for (const [k, v] of Object.entries(err.headers)) head += `${k}: ${v}\r\n`;
+  if (extraLines !== null) head += extraLines;
   if (close) head += 'Connection: close\r\n';
   return Buffer.from(`${head}\r\n${body}`, 'latin1');
 }

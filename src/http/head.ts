@@ -492,12 +492,13 @@ export function buildClientResponseHead(res: ResponseHead, rw: RequestRewrite, c
 const REFRAMED_RESPONSE = new Set(['via', 'content-length', 'transfer-encoding']);
 
 /** The client head of a response whose body the proxy rewrites: framing replaced by `framing` (a header line with CRLF, or '' for close-delimited). */
-export function buildReframedResponseHead(res: ResponseHead, rw: RequestRewrite, close: boolean, http10Client: boolean, framing: string, mcpSessionId: string | null = null, cors = false): Buffer {
+export function buildReframedResponseHead(res: ResponseHead, rw: RequestRewrite, close: boolean, http10Client: boolean, framing: string, mcpSessionId: string | null = null, cors: string | null = null): Buffer {
   const raw = res.raw;
   const replaced = mcpSessionId === null ? REFRAMED_RESPONSE : REFRAMED_SESSION_RESPONSE;
-  const runs = keptRuns(res, false, cors ? withCors(replaced) : replaced, [raw.indexOf(SP), res.startLineEnd + 2]);
+  const runs = keptRuns(res, false, cors === null ? replaced : withCors(replaced), [raw.indexOf(SP), res.startLineEnd + 2]);
   const lines = rw.responseLines(res, false, close, http10Client);
-  const added = framing + (typeof lines === 'string' ? lines : lines.toString('latin1'));
+  // --cors lines, as in buildClientResponseHead.
+  const added = framing + (cors ?? '') + (typeof lines === 'string' ? lines : lines.toString('latin1'));
   return assemble('HTTP/1.1', raw, runs, mcpSessionId === null ? added : `Mcp-Session-Id: ${mcpSessionId}\r\n${added}`, null);
 }
 

@@ -33,6 +33,7 @@ export interface InboundAuth {
 }
 
 const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i;
+const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
 /** The checks for `config`, or null when no credential is asked for (nothing is added to a request's path then). */
 export function inboundAuth(config: Config, metrics: Metrics, log: Logger): InboundAuth | null {
@@ -40,7 +41,8 @@ export function inboundAuth(config: Config, metrics: Metrics, log: Logger): Inbo
   const keys = new KeyAuth(config.authKeys, log);
   const throttle = new LogThrottle();
   const resourcePath = config.upstreamUrl !== null && config.upstreamUrl.pathname !== '/' ? config.upstreamUrl.pathname : '/mcp';
-  const base = (host: string | null): string => `http://${host ?? `${config.host}:${config.port}`}`;
+  // The Host a client named, when it is a plain host[:port] (it goes into a quoted header parameter), else the listen address.
+  const base = (host: string | null): string => `http://${host !== null && HOST.test(host) ? host : `${config.host}:${config.port}`}`;
   const refuse = (reason: 'missing' | 'invalid', host: string | null, clientIp: string): ProxyError => {
     metrics.authFailures.labels(reason).inc();
     const skipped = throttle.allow(clientIp);

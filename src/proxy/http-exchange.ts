@@ -447,6 +447,8 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
       this.#fail(new BadRequestError('CONNECT is not supported: shadowcat forwards to its configured upstream'));
       return null;
     }
+    // Not the last request's: a refusal below must not carry another origin's CORS lines.
+    this.#cors = null;
     const refused = this.#ctx.admitOrigin(req.host, req.origin, this.#session.clientIp);
     if (refused !== null) {
       this.#req = req;
@@ -842,7 +844,7 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
     if (!chunked) this.#closeAfter = true;
     this.#resTransformChunked = chunked;
     this.#resTransform = new SseRewrite(limit, this.#rewriteId, verdict, (event) => this.#writeTransformed(event));
-    this.#writeClient(buildReframedResponseHead(res, this.#ctx.rewrite, this.#closeAfter, http10Client, (chunked ? 'Transfer-Encoding: chunked\r\n' : '') + (this.#cors ?? ''), this.#clientSessionId(res), this.#cors !== null));
+    this.#writeClient(buildReframedResponseHead(res, this.#ctx.rewrite, this.#closeAfter, http10Client, chunked ? 'Transfer-Encoding: chunked\r\n' : '', this.#clientSessionId(res), this.#cors));
     return true;
   }
 
@@ -862,7 +864,7 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
       return false;
     }
     if (t instanceof JsonBodyRewrite) {
-      const head = buildReframedResponseHead(res!, this.#ctx.rewrite, this.#closeAfter, this.#req!.versionMinor === 0, `Content-Length: ${rest.length}\r\n${this.#cors ?? ''}`, this.#clientSessionId(res!), this.#cors !== null);
+      const head = buildReframedResponseHead(res!, this.#ctx.rewrite, this.#closeAfter, this.#req!.versionMinor === 0, `Content-Length: ${rest.length}\r\n`, this.#clientSessionId(res!), this.#cors);
       this.#writeClient(Buffer.concat([head, rest]));
     } else {
       this.#writeTransformed(rest);
@@ -1371,8 +1373,7 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
 
   // ---- failure --------------------------------------------------------------------
 
-  /** Answers with the error's status when nothing was sent yet, then ends the session. */
-  /** Answers the request with `answer` itself and closes the connection (a CORS preflight). */
+  /** Answers the request with `answer` itself and closes the connection (a CORS preflight, the RFC 9728 document). */
   #answerAndClose(answer: Buffer, status: number): void {
     const session = this.#session;
     this.#obs.onResponseEnd(this.#req, status, 0);
@@ -1383,6 +1384,7 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
     session.close('done');
   }
 
+  /** Answers with the error's status when nothing was sent yet, then ends the session. */
   #fail(err: unknown): void {
     if (this.#closed) return;
     const status = statusFor(err);
@@ -1396,7 +1398,8 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
     const session = this.#session;
     this.#pauseClient(P_CLOSING);
     this.#handOffClient();
-    const answer = errorResponse(err, true, idJson);
+    // An allowed browser reads its error too (a 401's WWW-Authenticate starts its OAuth flow).
+    const answer = errorResponse(err, true, idJson, this.#cors);
     session.bytesOut += answer.length;
     endAndLinger(this.#client, answer);
     session.close(err instanceof ProxyError && err.side === 'upstream' ? 'upstream-error' : 'error', err);

@@ -8,7 +8,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EVERYTHING } from '../helpers/everything.js';
 import { adminGet, startProxy, type TestProxy } from '../helpers/proxy.js';
-import { rawExchange } from '../helpers/raw-client.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RawClient, rawExchange } from '../helpers/raw-client.js';
 import { readBody, startHttpUpstream, type TestServer } from '../helpers/upstreams.js';
 
 const INIT = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}';
@@ -108,6 +111,37 @@ for (const path of [corridor, bridge]) {
       assert.match(allowed.headers['access-control-expose-headers']!, /Mcp-Session-Id/i);
     } finally {
       await proxy.close();
+    }
+  });
+
+  t('--cors with --auth-keys: an allowed browser can read its 401 (ACAO, WWW-Authenticate exposed); a later foreign Origin on the same connection gets no CORS lines', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'origin-keys-'));
+    const keys = join(dir, 'keys.json');
+    writeFileSync(keys, JSON.stringify({ keys: [{ name: 'page', key: 'page-key-0123456789abcdef' }] }));
+    const { proxy } = await path.start({ allowedOrigins: ['https://app.example'], cors: true, authKeys: keys });
+    try {
+      const unauth = await rawExchange(proxy.port, post(`127.0.0.1:${proxy.port}`, 'Origin: https://app.example\r\n'));
+      assert.is(unauth.status, 401);
+      assert.is(unauth.headers['access-control-allow-origin'], 'https://app.example');
+      assert.match(unauth.headers['access-control-expose-headers']!, /WWW-Authenticate/i);
+      assert.match(unauth.headers['www-authenticate']!, /resource_metadata=/);
+      const c = await RawClient.connect(proxy.port);
+      try {
+        const keyed = post(`127.0.0.1:${proxy.port}`, 'Origin: https://app.example\r\nX-API-Key: page-key-0123456789abcdef\r\n').replace('Connection: close\r\n', '');
+        c.write(keyed);
+        const first = await c.readResponse();
+        assert.is(first.status, 200);
+        assert.is(first.headers['access-control-allow-origin'], 'https://app.example');
+        c.write(post(`127.0.0.1:${proxy.port}`, 'Origin: https://evil.example\r\nX-API-Key: page-key-0123456789abcdef\r\n'));
+        const second = await c.readResponse();
+        assert.is(second.status, 403);
+        assert.is(second.headers['access-control-allow-origin'], undefined, 'no CORS lines left over from the request before');
+      } finally {
+        c.socket.destroy();
+      }
+    } finally {
+      await proxy.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

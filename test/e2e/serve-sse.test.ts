@@ -63,16 +63,21 @@ async function exercise(client: Client, transport: { onmessage?: unknown }, tag:
   if (sampling) assert.match(textOf(await client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hi', maxTokens: 5 } })), /sampled for/);
 }
 
-const legacy = suite('--serve-sse: old clients in front of any upstream');
 let everything: Everything;
 let everythingSse: Everything;
-legacy.before(async () => {
-  [everything, everythingSse] = await Promise.all([startEverythingHttp(), startEverythingHttp(0, 'sse')]);
-});
-legacy.after(async () => {
-  await everything.close();
-  await everythingSse.close();
-});
+/** server-everything over Streamable HTTP and over SSE, for the suite's tests. */
+function withServers(t: ReturnType<typeof suite>): void {
+  t.before(async () => {
+    [everything, everythingSse] = await Promise.all([startEverythingHttp(), startEverythingHttp(0, 'sse')]);
+  });
+  t.after(async () => {
+    await everything.close();
+    await everythingSse.close();
+  });
+}
+
+const legacy = suite('--serve-sse: old clients in front of any upstream');
+withServers(legacy);
 
 legacy('in front of a Streamable HTTP server: two SSE clients and a Streamable HTTP client on one port; a closed SSE stream ends its session', async () => {
   const { proxy, port, admin } = await proxyOf(['--url', everything.url, '--serve-sse', '--multi-session']);
@@ -120,6 +125,23 @@ legacy('in front of an SSE server (--upstream-transport sse): old to old, the se
   } finally {
     await stop(proxy);
   }
+});
+
+legacy('SIGTERM with a call in flight on an SSE stream: the drain lets it finish there (the stream carries answers), then the proxy exits 0', async () => {
+  const { proxy, port } = await proxyOf(['--serve-sse', '--multi-session', '--shutdown-timeout', '20', '--', process.execPath, EVERYTHING, 'stdio']);
+  const { client } = await sseClient(`http://127.0.0.1:${port}/sse`, 'old-drain');
+  let signalled = false;
+  const long = client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 1.5, steps: 3 } }, undefined, {
+    onprogress: () => {
+      if (signalled) return;
+      signalled = true;
+      proxy.child.kill('SIGTERM');
+    },
+  });
+  assert.match(textOf(await long), /Long running operation completed/);
+  assert.ok(signalled, 'the proxy was told to stop mid-call');
+  assert.is(await proxy.exited, 0);
+  await client.close().catch(() => {});
 });
 
 legacy('malformed legacy POSTs: no sessionId 400, an unknown one 404, a body that is not JSON 400 (-32700); the session goes on', async () => {
@@ -178,13 +200,7 @@ legacy('--workers 2: every POST on a new connection reaches the worker holding i
 legacy.run();
 
 const auto = suite('--upstream-transport auto');
-auto.before(async () => {
-  [everything, everythingSse] = await Promise.all([startEverythingHttp(), startEverythingHttp(0, 'sse')]);
-});
-auto.after(async () => {
-  await everything.close();
-  await everythingSse.close();
-});
+withServers(auto);
 
 auto('forward http: Streamable HTTP where the server speaks it, SSE (logged) where its first initialize gets a 4xx', async () => {
   for (const [target, fellBack] of [[everything, false], [everythingSse, true]] as const) {
