@@ -66,14 +66,20 @@ async function servePage(): Promise<Page> {
       });
       const profile = mkdtempSync(join(tmpdir(), 'chromium-'));
       const child = spawn(browser, ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-features=HttpsUpgrades',
-        '--host-resolver-rules=MAP evil.test 127.0.0.1', `--user-data-dir=${profile}`, `http://evil.test:${port}/`], { stdio: 'ignore' });
+        '--host-resolver-rules=MAP evil.test 127.0.0.1', `--user-data-dir=${profile}`, `http://evil.test:${port}/`], { stdio: 'ignore', detached: true });
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
       try {
         return await reported;
       } finally {
-        child.kill('SIGKILL');
+        // Chromium's helpers (zygote, renderers) share its process group and may still be
+        // writing the profile when the browser itself is gone: kill the group, then retry the rm.
+        try { process.kill(-child.pid!, 'SIGKILL'); } catch { child.kill('SIGKILL'); }
         await exited;
-        rmSync(profile, { recursive: true, force: true });
+        try {
+          rmSync(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
+        } catch (err) {
+          console.warn(`left ${profile} behind: ${(err as Error).message}`);
+        }
       }
     },
     close: async () => {
