@@ -9,6 +9,7 @@
 // earlier commit), multi-session, run in turn with the others: a paired A/B.
 
 import { execFileSync, spawn } from 'node:child_process';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
@@ -195,6 +196,18 @@ const TLS_URL = (t) => ['--url', `https://127.0.0.1:${t}/mcp`, '--upstream-ca', 
 const KEYS = join(WORK, 'bench-keys.json');
 const BENCH_KEY = 'bench-key-0123456789abcdef';
 writeFileSync(KEYS, JSON.stringify({ keys: [{ name: 'bench', key: BENCH_KEY }] }));
+// --auth-jwt: an RS256 token from a key set file, the same token on every request (a client
+// reuses its access token: verified once, then taken from the proxy's minute-long cache).
+const JWKS = join(WORK, 'bench-jwks.json');
+const BENCH_TOKEN = (() => {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  writeFileSync(JWKS, JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'bench', alg: 'RS256', use: 'sig' }] }));
+  const b64 = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${b64({ alg: 'RS256', typ: 'JWT', kid: 'bench' })}.${b64({ iss: 'https://issuer.bench', aud: 'bench', sub: 'bench', iat: now, exp: now + 86_400 })}`;
+  return `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`;
+})();
+const JWT_FLAGS = ['--auth-jwt', '--auth-jwks', JWKS, '--auth-issuer', 'https://issuer.bench', '--auth-audience', 'bench'];
 const COMPARE = opt('compare', '');
 
 const TARGETS = [
@@ -207,6 +220,7 @@ const TARGETS = [
   { name: 'shadowcat L7 multi, --record (tmpfs)', scenarios: ['a'], start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session', '--record', recordDir(p)]) },
   // Phase C: idle upstream connections lent to any session (scenario (b) dials no more per client connection).
   { name: 'shadowcat L7 multi, --auth-keys (X-API-Key)', scenarios: ['a'], wrkEnv: { BENCH_API_KEY: BENCH_KEY }, start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session', '--auth-keys', KEYS]) },
+  { name: 'shadowcat L7 multi, --auth-jwt (RS256, one token)', scenarios: ['a'], wrkEnv: { BENCH_BEARER: BENCH_TOKEN }, start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session', ...JWT_FLAGS]) },
   ...(COMPARE === '' ? [] : [{ name: `shadowcat L7 multi-session (${COMPARE})`, start: (p, u) => startNode([join(COMPARE, 'dist', 'cli.js'), 'forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session', '--log-level', 'warn', '--max-sessions', '100000', '--max-per-client', '100000'], 'shadowcat-compare') }]),
   { name: 'shadowcat L7 multi, --upstream-pool 64', start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session', '--upstream-pool', '64']) },
   // Phase C: two worker processes behind one port. Pinned to the proxy's one CPU like every

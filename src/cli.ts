@@ -28,7 +28,7 @@ async function runNetwork(given: Config): Promise<void> {
   const config = worker ? workerConfig(given, process.env) : given;
   const app = createApp(config, worker ? { logger: log, workerSlot: workerSlot(process.env) } : { logger: log });
   // SIGHUP reloads the policy; without one it keeps its default (the process ends).
-  if (config.policyFile !== null || config.authKeys !== null) process.on('SIGHUP', () => app.reloadPolicy());
+  if (config.policyFile !== null || config.authKeys !== null || config.authJwt) process.on('SIGHUP', () => app.reloadPolicy());
   onShutdownSignals((signal) => {
     log.info({ signal, sessions: app.registry.size, timeoutMs: config.shutdownTimeoutMs }, 'draining');
     app.close().then(

@@ -80,6 +80,16 @@ export interface Config {
   readonly allowedHosts: readonly string[];
   /** --auth-keys: the API key file; null: no key needed. */
   readonly authKeys: string | null;
+  /** --auth-jwt: bearer JWTs verified against --auth-jwks (with --auth-issuer and --auth-audience). */
+  readonly authJwt: boolean;
+  /** --auth-jwks: the JSON Web Key Set, an https URL or a file; null when not given. */
+  readonly authJwks: string | null;
+  /** --auth-issuer: the `iss` a token must carry, and the authorization server clients are sent to. */
+  readonly authIssuer: string | null;
+  /** --auth-audience: the `aud` a token must carry (this proxy's resource). */
+  readonly authAudience: string | null;
+  /** --auth-scopes: scopes every token must carry (403 insufficient_scope without). */
+  readonly authScopes: readonly string[];
   /** --forward-client-auth: pass the client's Authorization and X-API-Key on to the upstream. */
   readonly forwardClientAuth: boolean;
   /** --cors: answer preflights from allowed origins and expose Mcp-Session-Id to them. */
@@ -263,7 +273,7 @@ export const FLAGS: readonly FlagRow[] = Object.freeze([
   row({ name: 'upstream-tls', key: 'upstreamTls', arg: null, modes: ['tcp'], group: 'main', fallback: false,
     help: 'speak TLS to the upstream (certificate checked against its host)', hint: 'forward http speaks TLS to an https:// --url' }),
   row({ name: 'upstream-ca', key: 'upstreamCa', arg: 'FILE', modes: ALL, group: 'main', fallback: null, read: (t) => readPem(t),
-    help: 'PEM certificates trusted for a TLS upstream, besides Node\'s CA store' }),
+    help: 'PEM certificates trusted for a TLS upstream (and a key set fetched over https), besides Node\'s CA store' }),
   row({ name: 'upstream-insecure', key: 'upstreamInsecure', arg: null, modes: ALL, group: 'main', fallback: false,
     help: 'do not verify a TLS upstream\'s certificate (a warning at start and in /healthz)' }),
   row({ name: 'upstream-header', key: 'upstreamHeaders', arg: '"NAME: VALUE"', modes: REMOTE, group: 'main', fallback: Object.freeze([]), shown: '',
@@ -297,12 +307,23 @@ export const FLAGS: readonly FlagRow[] = Object.freeze([
     help: 'Host names (comma-separated, host or host:port, * for any) the proxy answers to; any other Host gets 403 (DNS rebinding)' }),
   row({ name: 'auth-keys', key: 'authKeys', arg: 'FILE', modes: HTTP, group: 'main', fallback: null, shown: 'none', read: nonEmpty('auth-keys'),
     help: 'API keys (JSON or YAML: keys: [{name, key | sha256}]) a client must present as Authorization: Bearer KEY or X-API-Key: KEY (else 401); reloaded when the file changes or on SIGHUP' }),
+  row({ name: 'auth-jwt', key: 'authJwt', arg: null, modes: HTTP, group: 'main', fallback: false,
+    help: 'require a bearer JWT (Authorization: Bearer TOKEN) signed by a key of --auth-jwks, from --auth-issuer, for --auth-audience (else 401); asymmetric algorithms only, 60 s clock skew' }),
+  row({ name: 'auth-jwks', key: 'authJwks', arg: 'URL|FILE', modes: HTTP, group: 'main', fallback: null, shown: 'none', read: nonEmpty('auth-jwks'),
+    help: 'with --auth-jwt: the issuer\'s key set, an https:// URL (fetched with the upstream TLS options, cached, fetched again for an unknown key id at most once a minute) or a file (reloaded on change and SIGHUP)' }),
+  row({ name: 'auth-issuer', key: 'authIssuer', arg: 'URL', modes: HTTP, group: 'main', fallback: null, shown: 'none', read: nonEmpty('auth-issuer'),
+    help: 'with --auth-jwt: the iss a token must carry; named as the authorization server in /.well-known/oauth-protected-resource' }),
+  row({ name: 'auth-audience', key: 'authAudience', arg: 'AUD', modes: HTTP, group: 'main', fallback: null, shown: 'none', read: nonEmpty('auth-audience'),
+    help: 'with --auth-jwt: the aud a token must carry (this proxy\'s resource identifier)' }),
+  row({ name: 'auth-scopes', key: 'authScopes', arg: 'LIST', modes: HTTP, group: 'main', fallback: Object.freeze([]), shown: 'none',
+    read: list('auth-scopes', /^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope token'),
+    help: 'with --auth-jwt: scopes (comma-separated) every token must carry in scope or scp; a token without them gets 403 insufficient_scope' }),
   row({ name: 'forward-client-auth', key: 'forwardClientAuth', arg: null, modes: HTTP, group: 'main', fallback: false,
     help: 'pass the client\'s Authorization and X-API-Key headers on to the upstream (by default they are removed: credentials for the upstream come from --upstream-header)' }),
   row({ name: 'cors', key: 'cors', arg: null, modes: HTTP, group: 'main', fallback: false,
     help: 'answer CORS preflights (OPTIONS) from allowed origins and expose Mcp-Session-Id to browser clients' }),
   row({ name: 'max-sessions', key: 'maxSessions', arg: 'N', modes: NETWORK, group: 'limits', fallback: 1000, help: 'sessions alive at once', read: int('max-sessions', 1, 10_000_000) }),
-  row({ name: 'max-per-client', key: 'maxPerClient', arg: 'N', modes: NETWORK, group: 'limits', fallback: 100, help: 'sessions alive at once from one client IP', read: int('max-per-client', 1, 10_000_000) }),
+  row({ name: 'max-per-client', key: 'maxPerClient', arg: 'N', modes: NETWORK, group: 'limits', fallback: 100, help: 'sessions alive at once from one client IP (from one caller, once a key or token named it)', read: int('max-per-client', 1, 10_000_000) }),
   row({ name: 'session-timeout', key: 'sessionTimeoutMs', arg: 'S', modes: NETWORK, group: 'limits', fallback: 300 * S, shown: '300', help: 'close a session idle for S seconds', read: seconds('session-timeout') }),
   row({ name: 'header-timeout', key: 'headerTimeoutMs', arg: 'S', modes: NETWORK, group: 'limits', fallback: 10 * S, shown: '10', help: 'time to receive a whole request head', read: seconds('header-timeout') }),
   row({ name: 'body-timeout', key: 'bodyTimeoutMs', arg: 'S', modes: HTTP, group: 'limits', fallback: 30 * S, shown: '30', help: 'longest gap between two pieces of a request body (408)', read: seconds('body-timeout') }),
@@ -312,7 +333,7 @@ export const FLAGS: readonly FlagRow[] = Object.freeze([
   row({ name: 'upstream-timeout', key: 'upstreamTimeoutMs', arg: 'S', modes: ALL, group: 'limits', fallback: 60 * S, shown: '60', help: 'time for the upstream to send a response head, waiting for the link included', read: seconds('upstream-timeout') }),
   row({ name: 'shutdown-timeout', key: 'shutdownTimeoutMs', arg: 'S', modes: ALL, group: 'limits', fallback: 30 * S, shown: '30', help: 'graceful drain on SIGTERM/SIGINT (stdio: time the child gets to exit)', read: seconds('shutdown-timeout', true) }),
   row({ name: 'inspect-limit', key: 'inspectLimitBytes', arg: 'B', modes: ['http', 'stdio'], group: 'limits', fallback: 1048576, help: 'largest JSON message the MCP inspector reads (with --policy: a larger request is refused, 413); 0 turns it off', read: int('inspect-limit', 0, 1 << 30) }),
-  row({ name: 'rate-limit', key: 'rateLimit', arg: 'R', modes: HTTP, group: 'limits', fallback: 0, shown: '0 = off', help: 'requests per second per client IP (per key name with --auth-keys), burst R; over it: 429', read: int('rate-limit', 0, 10_000_000) }),
+  row({ name: 'rate-limit', key: 'rateLimit', arg: 'R', modes: HTTP, group: 'limits', fallback: 0, shown: '0 = off', help: 'requests per second per client IP (per subject once a key or token proved one), burst R; over it: 429', read: int('rate-limit', 0, 10_000_000) }),
   row({ name: 'policy', key: 'policyFile', arg: 'FILE', modes: ['http', 'stdio'], group: 'main', fallback: null, shown: 'none', read: nonEmpty('policy'),
     help: 'interceptor rules (JSON or YAML): block, hide, mock or delay MCP messages; reloaded when the file changes or on SIGHUP' }),
   row({ name: 'record', key: 'recordDir', arg: 'DIR', modes: ['http', 'stdio'], group: 'main', fallback: null, shown: 'off', read: nonEmpty('record'),
@@ -353,16 +374,34 @@ export function checkConfig(config: Config): void {
     }
   }
   if (config.stdioPool > 0 && (config.command.length === 0 || !config.multiSession)) throw new ConfigError('--stdio-pool needs --multi-session and a stdio server after --');
+  if (config.authJwt) {
+    if (config.authJwks === null || config.authIssuer === null || config.authAudience === null) {
+      throw new ConfigError('--auth-jwt needs --auth-jwks URL|FILE, --auth-issuer URL and --auth-audience AUD: a token is checked against all three');
+    }
+    if (/^[a-z][a-z0-9+.-]*:/i.test(config.authJwks) && !/^https:\/\//i.test(config.authJwks) && !(/^http:\/\//i.test(config.authJwks) && isLoopbackUrl(config.authJwks))) {
+      throw new ConfigError(`--auth-jwks ${config.authJwks.slice(0, 200)}: a key set is fetched over https:// (http:// only from a loopback address), or read from a file`);
+    }
+  } else if (config.authJwks !== null || config.authIssuer !== null || config.authAudience !== null || config.authScopes.length > 0) {
+    throw new ConfigError('--auth-jwks, --auth-issuer, --auth-audience and --auth-scopes go with --auth-jwt');
+  }
   if (config.adminToken === '') throw new ConfigError('--admin-token needs a value');
   if (config.policyFile !== null && config.inspectLimitBytes === 0) throw new ConfigError('--policy needs --inspect-limit above 0: a policy must read the messages it rules on');
   if (config.upstreamPool > 0 && !config.multiSession) throw new ConfigError('--upstream-pool needs --multi-session: single-session mode already shares one upstream link');
   if (config.recordDir !== null && config.inspectLimitBytes === 0) throw new ConfigError('--record needs --inspect-limit above 0: the recorder writes the messages the inspector reads');
-  const tls = config.mode === 'tcp' ? config.upstreamTls : config.upstreamUrl?.protocol === 'https:';
+  const tls = config.mode === 'tcp' ? config.upstreamTls : config.upstreamUrl?.protocol === 'https:' || /^https:\/\//i.test(config.authJwks ?? '');
   if (!tls && (config.upstreamCa !== null || config.upstreamInsecure)) {
-    throw new ConfigError(`--upstream-ca and --upstream-insecure need a TLS upstream (${config.mode === 'tcp' ? '--upstream-tls' : 'an https:// --url'})`);
+    throw new ConfigError(`--upstream-ca and --upstream-insecure need a TLS upstream (${config.mode === 'tcp' ? '--upstream-tls' : 'an https:// --url or --auth-jwks'})`);
   }
   if (config.mode !== 'stdio' && config.adminPort !== null && config.adminToken === null && !isLoopback(config.adminHost)) {
     throw new ConfigError(`--admin-host ${config.adminHost} is not a loopback address: set --admin-token (or SHADOWCAT_ADMIN_TOKEN) so the admin API is not open to the network`);
+  }
+}
+
+function isLoopbackUrl(text: string): boolean {
+  try {
+    return isLoopback(new URL(text).hostname);
+  } catch {
+    return false;
   }
 }
 

@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'ORIGIN_NOT_ALLOWED'
   | 'HOST_NOT_ALLOWED'
   | 'UNAUTHORIZED'
+  | 'INSUFFICIENT_SCOPE'
   | 'INTERNAL';
 
 /** Which side caused the failure: decides the fallback status for unmapped codes. */
@@ -226,6 +227,13 @@ export class HostNotAllowedError extends ProxyError {
 export class UnauthorizedError extends ProxyError {
   constructor(message: string, wwwAuthenticate: string) {
     super('UNAUTHORIZED', 'client', message, { headers: { 'WWW-Authenticate': wwwAuthenticate } });
+  }
+}
+
+/** A valid token without the scopes --auth-scopes asks for: 403, naming them in WWW-Authenticate. */
+export class InsufficientScopeError extends ProxyError {
+  constructor(missing: readonly string[], wwwAuthenticate: string) {
+    super('INSUFFICIENT_SCOPE', 'client', `Forbidden: the token lacks the scope ${missing.join(' ')}`, { headers: { 'WWW-Authenticate': wwwAuthenticate } });
   }
 }
 

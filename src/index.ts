@@ -8,11 +8,13 @@ import { buildConfig, camelName, FLAGS, flagTexts, type FlagValues } from './con
 import { ConfigError } from './errors.js';
 import type { ClientCall, McpMessage, MessageDecider, MessageObserver, Verdict } from './mcp/message.js';
 import { createLogger } from './observe/logger.js';
+import type { AuthRequest } from './policy/inbound-auth.js';
 import type { PolicySnapshot } from './policy/policy.js';
 import { publicUrl } from './upstream/public-url.js';
 
 export type { ClientCall, McpMessage } from './mcp/message.js';
 export type { PolicySnapshot } from './policy/policy.js';
+export type { AuthRequest } from './policy/inbound-auth.js';
 export type { ShutdownReport } from './app/app.js';
 export { ConfigError } from './errors.js';
 
@@ -50,6 +52,11 @@ export interface ProxyHooks {
   decide?(call: ClientCall): HookVerdict;
   /** The methods `decide` sees (default: all). Only requests with these are held before forwarding. */
   decideMethods?: readonly string[];
+  /**
+   * A scheme of your own: return the caller's subject, or null to refuse (401). Asked when
+   * no key or token of auth settled the request; the credential headers are not forwarded.
+   */
+  authenticate?(request: AuthRequest): string | null | Promise<string | null>;
 }
 
 /** Options: the flags of `forward http` / `forward tcp` in camelCase, with the CLI's units and defaults. */
@@ -89,6 +96,18 @@ export interface ProxyOptions {
   readonly allowedHosts?: string | readonly string[];
   /** A key file path: clients must present one of its keys (Authorization: Bearer or X-API-Key). */
   readonly authKeys?: string;
+  readonly authJwt?: boolean;
+  readonly authJwks?: string;
+  readonly authIssuer?: string;
+  readonly authAudience?: string;
+  readonly authScopes?: string | readonly string[];
+  /** Who may connect, grouped: the same as authKeys, or authJwt with its settings. */
+  readonly auth?: {
+    /** An API key file (authKeys). */
+    readonly keys?: string;
+    /** Bearer JWTs (authJwt with authJwks, authIssuer, authAudience, authScopes). */
+    readonly jwt?: { readonly jwks: string; readonly issuer: string; readonly audience: string; readonly scopes?: readonly string[] };
+  };
   /** Pass the client's Authorization and X-API-Key on to the upstream. */
   readonly forwardClientAuth?: boolean;
   /** Answer CORS preflights from allowed origins and expose Mcp-Session-Id to them. */
@@ -136,7 +155,7 @@ export interface RunningProxy {
   close(opts?: { readonly drainMs?: number }): Promise<ShutdownReport>;
 }
 
-const NOT_OPTIONS = new Set(['mode', 'logger', 'hooks', 'command']);
+const NOT_OPTIONS = new Set(['mode', 'logger', 'hooks', 'command', 'auth']);
 
 /** The options as flag values, checked as the CLI checks flags. */
 function optionValues(options: ProxyOptions): { given: FlagValues; policyRules: unknown } {
@@ -151,6 +170,24 @@ function optionValues(options: ProxyOptions): { given: FlagValues; policyRules: 
       continue;
     }
     given.set(f, flagTexts(f, value, `startProxy option ${key}`));
+  }
+  const grouped = options.auth;
+  if (grouped !== undefined) {
+    const set = (key: string, value: unknown): void => {
+      const f = FLAGS.find((row) => camelName(row.name) === key)!;
+      if (given.has(f)) throw new ConfigError(`startProxy: give ${key} or auth, not both`);
+      given.set(f, flagTexts(f, value, `startProxy option auth`));
+    };
+    if (typeof grouped !== 'object' || grouped === null) throw new ConfigError('startProxy: auth must be { keys?: FILE, jwt?: { jwks, issuer, audience, scopes? } }');
+    if (grouped.keys !== undefined) set('authKeys', grouped.keys);
+    if (grouped.jwt !== undefined) {
+      const j = grouped.jwt;
+      set('authJwt', true);
+      set('authJwks', j.jwks);
+      set('authIssuer', j.issuer);
+      set('authAudience', j.audience);
+      if (j.scopes !== undefined) set('authScopes', j.scopes);
+    }
   }
   return { given, policyRules };
 }
@@ -198,6 +235,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     observers,
     deciders: hooks.decide === undefined ? [] : [hookDecider(hooks)],
     policyRules,
+    authenticate: hooks.authenticate === undefined ? undefined : (request) => hooks.authenticate!(request),
     onSessionOpen: hooks.onSessionOpen === undefined ? undefined : (s) => hooks.onSessionOpen!(s.toJSON() as unknown as SessionInfo),
     onSessionClose: hooks.onSessionClose === undefined ? undefined : (s, reason) => hooks.onSessionClose!(s.toJSON() as unknown as SessionInfo, reason),
   });

@@ -5,7 +5,7 @@
 import type http from 'node:http';
 import type net from 'node:net';
 import type { Config } from '../config.js';
-import { SessionLimitError, ShuttingDownError } from '../errors.js';
+import { SessionLimitError, ShuttingDownError, type ProxyError } from '../errors.js';
 import { errorResponse } from '../http/error-response.js';
 import { RequestRewrite } from '../http/head.js';
 import { createAcceptLoop } from '../listener/accept-loop.js';
@@ -34,7 +34,8 @@ import { logUpstreamConnected, logUpstreamError, SessionObserver } from './obser
 import { publicUrl } from '../upstream/public-url.js';
 import { createBridgeApp } from './bridge-app.js';
 import { originAdmission } from './origin-admission.js';
-import { CLIENT_CREDENTIAL_HEADERS, inboundAuth } from '../policy/inbound-auth.js';
+import type { Identity } from '../policy/identity.js';
+import { CLIENT_CREDENTIAL_HEADERS, inboundAuth, type AuthHook } from '../policy/inbound-auth.js';
 import { Drain } from './drain.js';
 import { closeServer, listenOn } from './servers.js';
 
@@ -90,6 +91,8 @@ export interface AppDeps {
   readonly openTape?: TapeOpener;
   onSessionOpen?(session: Session): void;
   onSessionClose?(session: Session, reason: CloseReason): void;
+  /** An embedder's authentication hook (custom schemes): a subject, or null to refuse. */
+  readonly authenticate?: AuthHook;
   /** In a --workers worker: its slot (0 … workers-1), kept by the worker started in its place. */
   readonly workerSlot?: number;
 }
@@ -114,11 +117,21 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   });
   const limiter = config.rateLimit > 0 ? new RateLimiter(config.rateLimit) : null;
   const admitRequest = limiter === null ? () => 0 : (ip: string) => limiter.take(ip);
+  // A caller who proved an identity counts for --max-per-client by it, not by address.
+  const identify = (session: Session, who: Identity): ProxyError | null => {
+    if (registry.countAs(session, who.subject) !== 'ok') {
+      metrics.sessionRejected('max-per-client');
+      return new SessionLimitError('too many sessions for this caller', 1);
+    }
+    session.identify(who);
+    return null;
+  };
   const debug = log.isLevelEnabled('debug');
   // The level is fixed at start: the per-session lines' fields are not even built below it.
   const info = log.isLevelEnabled('info');
   // A bad policy file throws ConfigError here, before anything is started.
   const { policy, lint, sink, gate, recorder } = createMessageLayer(config, metrics, log, debug, deps);
+  if (recorder !== null) recorder.subjectOf = (id) => registry.get(id)?.subject ?? null;
   const inspect = config.inspectLimitBytes > 0;
 
   let demo: DemoServer | null = null;
@@ -151,7 +164,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   };
   const throttle = new LogThrottle();
   const admission = originAdmission(config, metrics, log, warnings);
-  const auth = config.mode === 'http' ? inboundAuth(config, metrics, log) : null;
+  const auth = config.mode === 'http' ? inboundAuth(config, metrics, log, deps.authenticate ?? null) : null;
 
   const onSessionEnd = (session: Session, reason: CloseReason, error: unknown): void => {
     registry.remove(session);
@@ -261,7 +274,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
           ? new SessionRecovery({ url, headers: config.upstreamHeaders, ca: config.upstreamCa, verify: !config.upstreamInsecure, timeoutMs: config.upstreamTimeoutMs }, metrics)
           : null;
         exchangeContext = Object.freeze({ config, rewrite, touch, isDraining: () => drain.active, admitRequest,
-          admitOrigin: admission.admitOrigin, corsLines: admission.corsLines, auth, gate, recovery, clocks: HttpExchange.clocks(config) });
+          admitOrigin: admission.admitOrigin, corsLines: admission.corsLines, auth, identify, gate, recovery, clocks: HttpExchange.clocks(config) });
       } else {
         target = makeTarget(config.upstream!.host, config.upstream!.port, config.upstreamTls);
       }

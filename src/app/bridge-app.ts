@@ -65,7 +65,10 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
   const relay = deps.workerSlot !== undefined && config.workers > 1 ? new SessionRelay(deps.workerSlot, log, relayedCounter(metrics)) : null;
   const remote = config.command.length === 0 && config.upstreamUrl !== null;
   const program = remote ? publicUrl(config.upstreamUrl!) : config.command[0] ?? '';
-  if (recorder !== null) recorder.upstream = program;
+  if (recorder !== null) {
+    recorder.upstream = program;
+    recorder.subjectOf = (id) => registry.get(id)?.subject ?? null;
+  }
   const pool = config.multiSession && config.stdioPool > 0
     ? new StdioPool(config.stdioPool, () => new StdioChild(config.command, config.maxBodyBytes, log.child({ pool: true })), log)
     : null;
@@ -102,7 +105,7 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
 
   const warnings: string[] = [];
   const admission = originAdmission(config, metrics, log, warnings);
-  const auth = inboundAuth(config, metrics, log);
+  const auth = inboundAuth(config, metrics, log, deps.authenticate ?? null);
   const host: BridgeHost = {
     gate, sink, metrics, log,
     maxBodyBytes: config.maxBodyBytes,
@@ -113,14 +116,17 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
       if (s !== undefined) registry.touch(s.session);
       return s;
     },
-    newSession: (ip, port): BridgeSession | ProxyError => {
+    newSession: (ip, port, who): BridgeSession | ProxyError => {
       if (drain.active) return new ShuttingDownError();
-      const verdict = registry.admit(ip);
+      // A caller who proved an identity counts for --max-per-client by it, not by address.
+      const client = who === null ? ip : `subject:${who.subject}`;
+      const verdict = registry.admit(client);
       if (verdict !== 'ok') {
         metrics.sessionRejected(verdict);
-        return new SessionLimitError(verdict === 'max-per-client' ? 'too many sessions from this client' : 'session limit reached', 1);
+        return new SessionLimitError(verdict === 'max-per-client' ? `too many sessions from this ${who === null ? 'client' : 'caller'}` : 'session limit reached', 1);
       }
       const session = new Session(ip, port, Date.now(), onSessionEnd, relay === null ? undefined : flatUuid(relay.slot));
+      session.identify(who);
       const sessionLog = log.child({ sid: session.id });
       let link: ChildLink;
       if (config.multiSession) {
@@ -135,7 +141,7 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
         link = shared;
       }
       session.childPid = link.child.pid;
-      registry.add(session);
+      registry.add(session, client);
       metrics.sessionStarted();
       const bs = new BridgeSession(session, link, config.eventBuffer, () => sessionLog, () => registry.touch(session),
         (n) => metrics.bridgeEventsDropped.labels().inc(n));

@@ -227,7 +227,8 @@ export async function runPrimary(config: Config, log: Logger): Promise<number> {
     admin.on('error', (err: NodeJS.ErrnoException) => log.error({ err: err.code ?? err.message }, 'admin server error'));
   }
 
-  let startFailed = false;
+  /** A worker's exit code when one failed to start (2: a bad setting, as the CLI exits), else 0. */
+  let startFailed = 0;
   let allGone = (): void => {};
   const allExited = new Promise<void>((resolve) => {
     allGone = resolve;
@@ -251,7 +252,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<number> {
         // A worker that cannot start (a port in use, an unreadable file) will not start
         // the next time either: the group stops, as one process would.
         log.error({ worker: worker.process.pid, code, signal: signal ?? undefined }, 'a worker failed to start: stopping');
-        startFailed = true;
+        startFailed = code === 2 ? 2 : 1;
         draining = true;
         for (const w of workers.values()) w.process.kill('SIGTERM');
         if (workers.size === 0) resolve();
@@ -267,7 +268,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<number> {
   });
 
   const onHup = (): void => void ask('reload');
-  if (config.policyFile !== null || config.authKeys !== null) process.on('SIGHUP', onHup);
+  if (config.policyFile !== null || config.authKeys !== null || config.authJwt) process.on('SIGHUP', onHup);
   onShutdownSignals((signal) => {
     draining = true;
     log.info({ signal, workers: workers.size, timeoutMs: config.shutdownTimeoutMs }, 'draining');
@@ -296,5 +297,5 @@ export async function runPrimary(config: Config, log: Logger): Promise<number> {
   for (let i = 0; i < n; i++) fork(i);
   await allExited;
   await finish();
-  return startFailed ? 1 : 0;
+  return startFailed;
 }

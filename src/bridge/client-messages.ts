@@ -4,6 +4,7 @@
 // and the session's upstream link. The transports differ only in where answers go (a
 // Reply).
 
+import type { Identity } from '../policy/identity.js';
 import type http from 'node:http';
 import { BodyTooLargeError, BodyTimeoutError, PolicyTooLargeError, PolicyUnreadableError, SessionNotFoundError, type ProxyError } from '../errors.js';
 import { errorResponseParts } from '../http/error-response.js';
@@ -34,17 +35,22 @@ export function headerOf(req: http.IncomingMessage, name: string): string | unde
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** The subject each authenticated request proved (--auth-keys), for the session it starts. */
-const subjects = new WeakMap<http.IncomingMessage, string>();
+/** The identity each authenticated request proved, for the session it starts. */
+const identities = new WeakMap<http.IncomingMessage, Identity>();
 
-/** Notes that `req` proved to be `subject`. */
-export function proved(req: http.IncomingMessage, subject: string): void {
-  subjects.set(req, subject);
+/** Notes that `req` proved to be `who`. */
+export function proved(req: http.IncomingMessage, who: Identity): void {
+  identities.set(req, who);
+}
+
+/** The identity `req` proved, or null. */
+export function identityOf(req: http.IncomingMessage): Identity | null {
+  return identities.get(req) ?? null;
 }
 
 /** The subject `req` proved, or null. */
 export function subjectOf(req: http.IncomingMessage): string | null {
-  return subjects.get(req) ?? null;
+  return identities.get(req)?.subject ?? null;
 }
 
 /** `s`, when `req` may use it: a session started with a key answers only to requests with a key of the same name. */
@@ -123,7 +129,7 @@ export function deliver(host: BridgeHost, res: http.ServerResponse, s: BridgeSes
   s.session.bytesIn += m.body.length;
   let rewrite: RewriteVerdict | null = null;
   if (host.gate !== null) {
-    const j = host.gate.judge(m.body, { proxySession: s.session.id, mcpSession: s.session.id, clientIp: s.session.clientIp, subject: s.session.subject, log: s.origin.log });
+    const j = host.gate.judge(m.body, { proxySession: s.session.id, mcpSession: s.session.id, clientIp: s.session.clientIp, subject: s.session.subject, claims: s.session.claims, log: s.origin.log });
     switch (j.type) {
       case 'refuse': return refuse(res, new PolicyUnreadableError(j.why));
       case 'answer':

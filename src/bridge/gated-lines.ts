@@ -48,7 +48,7 @@ export function gatedLines(gate: MessageGate | null, sink: McpMessageSink, log: 
   const fromClient = new LineSplitter(limit, (line) => {
     sink.body(line, 'client', origin);
     if (gate === null) return toChild(line);
-    const j = gate.judge(line, { proxySession: 'stdio', mcpSession: null, clientIp: '', subject: null, log: origin.log });
+    const j = gate.judge(line, { proxySession: 'stdio', mcpSession: null, clientIp: '', subject: null, claims: null, log: origin.log });
     switch (j.type) {
       case 'forward': return toChild(line);
       case 'rewrite':

@@ -9,7 +9,7 @@ import type http from 'node:http';
 import { errorBody } from '../http/error-response.js';
 import { NotAcceptableError, ProxyError, SessionMissingError, SessionNotFoundError } from '../errors.js';
 import type { BridgeSession } from './bridge-session.js';
-import { deliver, headerOf, ownedBy, readMessages, refuse, subjectOf, type Reply } from './client-messages.js';
+import { deliver, headerOf, ownedBy, readMessages, refuse, identityOf, type Reply } from './client-messages.js';
 import type { Answer, AnswerOwner } from './post-answer.js';
 import { SseWriter } from './sse-writer.js';
 import type { BridgeHost } from './streamable-server.js';
@@ -48,10 +48,9 @@ export function serveLegacy(host: BridgeHost, req: http.IncomingMessage, res: ht
 function openStream(host: BridgeHost, req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
   req.resume();
   if (!(headerOf(req, 'accept') ?? 'text/event-stream').includes('text/event-stream')) return refuse(res, new NotAcceptableError('GET /sse opens an event stream: Accept must include text/event-stream'));
-  const made = host.newSession(req.socket.remoteAddress ?? '', req.socket.remotePort ?? 0);
+  const made = host.newSession(req.socket.remoteAddress ?? '', req.socket.remotePort ?? 0, identityOf(req));
   if (made instanceof ProxyError) return refuse(res, made);
   const s = made;
-  s.session.subject = subjectOf(req);
   const stream: SseWriter = new SseWriter(res, {}, () => s.closedGet(stream));
   stream.named('endpoint', `${path.slice(0, -'sse'.length)}message?sessionId=${s.session.id}`);
   s.openLegacy(stream);

@@ -13,11 +13,12 @@ import type { McpMessageSink } from '../mcp/inspector.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { BridgeSession } from './bridge-session.js';
-import { deliver, headerOf, isRequest, ownedBy, proved, readMessages, refuse, subjectOf, type Reply } from './client-messages.js';
+import { deliver, headerOf, isRequest, ownedBy, proved, readMessages, refuse, identityOf, subjectOf, type Reply } from './client-messages.js';
 import { PostAnswer } from './post-answer.js';
 import { serveLegacy } from './sse-server.js';
 import type { SessionRelay } from './session-relay.js';
-import type { InboundAuth } from '../policy/inbound-auth.js';
+import type { Identity } from '../policy/identity.js';
+import type { AuthOutcome, InboundAuth } from '../policy/inbound-auth.js';
 import { SseWriter } from './sse-writer.js';
 
 /** What the transport asks of the app. */
@@ -33,7 +34,8 @@ export interface BridgeHost {
   /** The live session with this id. */
   sessionFor(id: string): BridgeSession | undefined;
   /** A new session for a client's initialize, or why there is none (limits, draining). */
-  newSession(ip: string, port: number): BridgeSession | ProxyError;
+  /** A session for a client at `ip`, counted for --max-per-client by its identity when it proved one. */
+  newSession(ip: string, port: number, who: Identity | null): BridgeSession | ProxyError;
   /** A delay a decider asked for (cleared at shutdown). */
   later(ms: number, run: () => void): void;
   /** --rate-limit: 0 lets a request from `client` (an IP, or `subject:NAME`) through, else seconds to wait. */
@@ -57,16 +59,19 @@ const PREFLIGHT = {
   'access-control-max-age': '600',
 };
 
-/** Checks `req`'s key: true notes its subject; false answered the 401. */
-function authenticated(auth: InboundAuth, req: http.IncomingMessage, res: http.ServerResponse): boolean {
-  const who = auth.authenticate(headerOf(req, 'authorization') ?? null, headerOf(req, 'x-api-key') ?? null, headerOf(req, 'host') ?? null, req.socket.remoteAddress ?? '');
-  if (typeof who === 'string') {
+/** Checks `req`'s credential, then `then()` with its identity noted; a refusal is answered here. */
+function authenticated(auth: InboundAuth, req: http.IncomingMessage, res: http.ServerResponse, then: () => void): void {
+  const settle = (who: AuthOutcome): void => {
+    if (who instanceof ProxyError) {
+      req.resume();
+      return refuse(res, who);
+    }
     proved(req, who);
-    return true;
-  }
-  req.resume();
-  refuse(res, who);
-  return false;
+    then();
+  };
+  const who = auth.authenticate(headerOf(req, 'authorization') ?? null, headerOf(req, 'x-api-key') ?? null, headerOf(req, 'host') ?? null, req.socket.remoteAddress ?? '');
+  if (who instanceof Promise) void who.then((w) => (res.destroyed ? req.resume() : settle(w)));
+  else settle(who);
 }
 
 /** The request handler of the bridge's HTTP server. */
@@ -94,18 +99,23 @@ export function streamableHandler(host: BridgeHost): (req: http.IncomingMessage,
         req.resume();
         return void res.writeHead(200, { 'content-type': 'application/json' }).end(host.auth.metadata(headerOf(req, 'host') ?? null));
       }
-      if (!authenticated(host.auth, req, res)) return;
+      return authenticated(host.auth, req, res, () => admitted(host, req, res));
     }
-    // With --auth-keys the budget is the caller's, else the address's.
-    const subject = subjectOf(req);
-    const wait = host.admitRequest(subject === null ? req.socket.remoteAddress ?? '' : `subject:${subject}`);
-    if (wait > 0) {
-      req.resume();
-      return refuse(res, new RateLimitedError('rate limit reached: slow down', wait));
-    }
-    if (host.relay !== null && host.relay.take(req, res)) return;
-    serve(host, req, res);
+    admitted(host, req, res);
   };
+}
+
+/** A request past the Origin and credential checks: the rate limit, then a worker or this process serves it. */
+function admitted(host: BridgeHost, req: http.IncomingMessage, res: http.ServerResponse): void {
+  // With a credential the budget is the caller's, else the address's.
+  const subject = subjectOf(req);
+  const wait = host.admitRequest(subject === null ? req.socket.remoteAddress ?? '' : `subject:${subject}`);
+  if (wait > 0) {
+    req.resume();
+    return refuse(res, new RateLimitedError('rate limit reached: slow down', wait));
+  }
+  if (host.relay !== null && host.relay.take(req, res)) return;
+  serve(host, req, res);
 }
 
 /** The handler of a worker's private port: requests relayed by other workers of the run, already limited and counted there. */
@@ -113,7 +123,7 @@ export function relayedHandler(host: BridgeHost, relay: SessionRelay): (req: htt
   return (req, res) => {
     if (!relay.admits(req)) return void req.socket.destroy();
     // Checked by the worker that took it: the key (relayed with the request) names the subject again here.
-    if (host.auth !== null && !authenticated(host.auth, req, res)) return;
+    if (host.auth !== null) return authenticated(host.auth, req, res, () => serve(host, req, res));
     serve(host, req, res);
   };
 }
@@ -168,10 +178,9 @@ function onPost(host: BridgeHost, req: http.IncomingMessage, res: http.ServerRes
     let s: BridgeSession | undefined;
     if (sid === undefined) {
       if (!m.msgs.some((msg) => msg.method === 'initialize' && isRequest(msg))) return refuse(res, new SessionMissingError());
-      const made = host.newSession(req.socket.remoteAddress ?? '', req.socket.remotePort ?? 0);
+      const made = host.newSession(req.socket.remoteAddress ?? '', req.socket.remotePort ?? 0, identityOf(req));
       if (made instanceof ProxyError) return refuse(res, made, JSON.stringify(m.msgs[0]!.id ?? null));
       s = made;
-      s.session.subject = subjectOf(req);
     } else {
       s = ownedBy(req, host.sessionFor(sid));
       if (s === undefined) return refuse(res, new SessionNotFoundError(), m.batch ? null : JSON.stringify(m.msgs[0]!.id ?? null));

@@ -28,6 +28,7 @@ const STATUS: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   NOT_ACCEPTABLE: 406,
   METHOD_NOT_ALLOWED: 405,
   ORIGIN_NOT_ALLOWED: 403,
+  INSUFFICIENT_SCOPE: 403,
   HOST_NOT_ALLOWED: 403,
   UNAUTHORIZED: 401,
 });
@@ -35,7 +36,7 @@ const STATUS: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
 // data.reason words SPEC names where the code's own word would differ.
 const REASON_WORD: Readonly<Partial<Record<ErrorCode, string>>> = Object.freeze({ FD_EXHAUSTED: 'fd-exhausted', UPSTREAM_TLS: 'tls', POLICY_UNREADABLE: 'policy-unreadable', POLICY_TOO_LARGE: 'policy-unreadable',
   UPSTREAM_STATUS: 'upstream-status', CHILD_SPAWN: 'child-spawn', CHILD_EXITED: 'child-exited', SESSION_NOT_FOUND: 'session-not-found', SESSION_MISSING: 'session-missing',
-  ORIGIN_NOT_ALLOWED: 'origin', HOST_NOT_ALLOWED: 'host',
+  ORIGIN_NOT_ALLOWED: 'origin', HOST_NOT_ALLOWED: 'host', INSUFFICIENT_SCOPE: 'insufficient_scope',
 });
 
 const REASON: Readonly<Record<number, string>> = Object.freeze({

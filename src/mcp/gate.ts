@@ -18,6 +18,8 @@ export interface GateContext {
   readonly clientIp: string;
   /** Who the caller proved to be, or null. */
   readonly subject: string | null;
+  /** The caller's verified token claims, or null. */
+  readonly claims: Readonly<Record<string, unknown>> | null;
   readonly log: LazyLogger;
 }
 
@@ -131,7 +133,7 @@ export class MessageGate {
   #judgeOne(method: string, hasId: boolean, idJson: string | null, name: string | null, body: Buffer, ctx: GateContext): Judgement {
     const call: ClientCall = {
       from: 'client', proxySession: ctx.proxySession, mcpSession: ctx.mcpSession, kind: hasId ? 'request' : 'notification',
-      method: methodLabel(method), rawMethod: method, hasId, id: idJson, name, bytes: body, clientIp: ctx.clientIp, subject: ctx.subject, onGetStream: false, http: null, log: ctx.log,
+      method: methodLabel(method), rawMethod: method, hasId, id: idJson, name, bytes: body, clientIp: ctx.clientIp, subject: ctx.subject, claims: ctx.claims, onGetStream: false, http: null, log: ctx.log,
     };
     const v: Verdict = this.#hooks.decide(call);
     if (v === null) return FORWARD;

@@ -71,8 +71,10 @@ export interface ClientCall extends McpMessage {
   /** The method as sent, unbounded (rules may name methods outside MCP's). */
   readonly rawMethod: string;
   readonly hasId: boolean;
-  /** Who the caller proved to be (--auth-keys: the key's name), or null. */
+  /** Who the caller proved to be (a key's name, a token's sub), or null. */
   readonly subject: string | null;
+  /** The caller's verified token claims (--auth-jwt), or null. */
+  readonly claims: Readonly<Record<string, unknown>> | null;
 }
 
 /** Sees every message; returns nothing and never blocks. */

@@ -9,10 +9,11 @@ import { readDataFile } from '../data-file.js';
 import { ConfigError } from '../errors.js';
 import { watchFile } from '../file-watch.js';
 import type { Logger } from '../observe/logger.js';
+import { named, type Identity } from './identity.js';
 
 /** One key: its name (the subject) and the SHA-256 of the key. */
 interface KeyEntry {
-  readonly name: string;
+  readonly identity: Identity;
   readonly digest: Buffer;
 }
 
@@ -39,10 +40,10 @@ export function loadKeyFile(file: string): readonly KeyEntry[] {
     if ((key === undefined) === (hex === undefined)) throw new ConfigError(`${where} (${name}): give exactly one of key or sha256`);
     if (key !== undefined) {
       if (typeof key !== 'string' || key.length < 16 || !/^[\x21-\x7e]+$/.test(key)) throw new ConfigError(`${where} (${name}): key must be at least 16 printable characters without spaces`);
-      return Object.freeze({ name, digest: sha256(key) });
+      return Object.freeze({ identity: named(name), digest: sha256(key) });
     }
     if (typeof hex !== 'string' || !/^[0-9a-fA-F]{64}$/.test(hex)) throw new ConfigError(`${where} (${name}): sha256 must be 64 hex digits`);
-    return Object.freeze({ name, digest: Buffer.from(hex, 'hex') });
+    return Object.freeze({ identity: named(name), digest: Buffer.from(hex, 'hex') });
   }));
 }
 
@@ -65,12 +66,12 @@ export class KeyAuth {
     return this.#keys.length;
   }
 
-  /** The name of the key `presented` is, or null. */
-  verify(presented: string): string | null {
+  /** The identity (the key's name) of the key `presented` is, or null. */
+  verify(presented: string): Identity | null {
     const digest = sha256(presented);
-    let found: string | null = null;
+    let found: Identity | null = null;
     // Every entry is compared, whatever matched, so the time says nothing about which one did.
-    for (const k of this.#keys) if (timingSafeEqual(digest, k.digest) && found === null) found = k.name;
+    for (const k of this.#keys) if (timingSafeEqual(digest, k.digest) && found === null) found = k.identity;
     return found;
   }
 

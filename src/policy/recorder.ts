@@ -185,6 +185,8 @@ export class Recorder implements MessageObserver {
   #closed = false;
   /** What the tapes name as the upstream. */
   upstream: string;
+  /** The subject of a proxy session (set by an app with inbound auth), for the tape's first line. */
+  subjectOf: (proxySession: string) => string | null = () => null;
 
   constructor(settings: RecorderSettings, metrics: Metrics, log: Logger) {
     this.#settings = settings;
@@ -334,7 +336,7 @@ export class Recorder implements MessageObserver {
     const s = this.#settings;
     const meta: TapeMeta = {
       tape: TAPE_FORMAT, shadowcat: s.version, mode: s.mode, upstream: this.upstream, client: tape.client,
-      proxySession: tape.proxySession, mcpSessionId: tape.mcpSessionId, protocolVersion: tape.protocolVersion,
+      subject: this.subjectOf(tape.proxySession) ?? undefined, proxySession: tape.proxySession, mcpSessionId: tape.mcpSessionId, protocolVersion: tape.protocolVersion,
       clientInfo: tape.clientInfo ?? undefined, serverInfo: tape.serverInfo ?? undefined, startedAt: tape.startedAt.toISOString(),
     };
     tape.file.lineAlways(`${JSON.stringify(meta)}\n`, true);

@@ -31,6 +31,8 @@ export interface Rule {
   readonly client: CidrList | null;
   /** The caller's identity (--auth-keys: the key's name): a glob; never matches a caller without one. */
   readonly subject: Matcher | null;
+  /** Token claims that must hold these values (--auth-jwt); never matches a caller without a token. */
+  readonly claims: ClaimTest | null;
   readonly mcpSessionId: Matcher | null;
   readonly direction: 'request' | 'notification';
   /** block: the error message. */
@@ -56,7 +58,29 @@ export interface RuleMatch {
 const RULE_KEYS = new Set(['name', 'match', 'action', 'message', 'names', 'result', 'ms', 'custom']);
 // The methods whose params.name (or params.uri) a rule's `tool` is matched against.
 const NAMED_METHODS: readonly string[] = ['tools/call', 'prompts/get', 'resources/read'];
-const MATCH_KEYS = new Set(['method', 'tool', 'client', 'subject', 'mcpSessionId', 'direction']);
+const MATCH_KEYS = new Set(['method', 'tool', 'client', 'subject', 'claims', 'mcpSessionId', 'direction']);
+
+/** A claim value a rule names: exact, or a list of which any will do. */
+type ClaimValue = string | number | boolean;
+/** match.claims compiled: every named claim holds one of its values (or, for a list claim, contains one). */
+type ClaimTest = (claims: Readonly<Record<string, unknown>>) => boolean;
+
+/** Compiles match.claims, or returns what is wrong with it. */
+function claimTest(spec: unknown): ClaimTest | string {
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec) || Object.keys(spec).length === 0) return 'expected { claim: value | [values] } with at least one claim';
+  const entries: [string, readonly ClaimValue[]][] = [];
+  for (const [k, v] of Object.entries(spec)) {
+    const values = Array.isArray(v) ? v : [v];
+    if (values.length === 0 || !values.every((x) => typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean')) {
+      return `${k}: expected a string, number or boolean (or a list of them)`;
+    }
+    entries.push([k, values as ClaimValue[]]);
+  }
+  return (claims) => entries.every(([k, values]) => {
+    const held = claims[k];
+    return Array.isArray(held) ? held.some((h) => values.includes(h as ClaimValue)) : values.includes(held as ClaimValue);
+  });
+}
 const NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 const MAX_DELAY_MS = 600_000;
 const METHOD_CACHE = 1024;
@@ -174,6 +198,7 @@ export class RuleSet {
       if (rule.mcpSessionId !== null && (call.mcpSession === null || !rule.mcpSessionId(call.mcpSession))) continue;
       if (rule.client !== null && !rule.client.has(call.clientIp)) continue;
       if (rule.subject !== null && (call.subject === null || !rule.subject(call.subject))) continue;
+      if (rule.claims !== null && (call.claims === null || !rule.claims(call.claims))) continue;
       return { rule, hiddenCall };
     }
     return null;
@@ -246,6 +271,12 @@ export function compileRules(doc: unknown, where: string): RuleSet {
     }
     const mcp = str('mcpSessionId');
     const subject = str('subject');
+    let claims: ClaimTest | null = null;
+    if (match.claims !== undefined) {
+      const t = claimTest(match.claims);
+      if (typeof t === 'string') bad('match.claims', t);
+      claims = t as ClaimTest;
+    }
     const direction = str('direction') ?? 'request';
     if (direction !== 'request' && direction !== 'notification') bad('match.direction', 'expected request or notification');
     let client: CidrList | null = null;
@@ -290,7 +321,7 @@ export function compileRules(doc: unknown, where: string): RuleSet {
       ms = r.ms as number;
     }
     return Object.freeze({
-      name, action, method: method === null ? null : glob(method), tool: tool === null ? null : glob(tool), client, subject: subject === null ? null : glob(subject),
+      name, action, method: method === null ? null : glob(method), tool: tool === null ? null : glob(tool), client, subject: subject === null ? null : glob(subject), claims,
       mcpSessionId: mcp === null ? null : glob(mcp), direction: direction as Rule['direction'], message, hide, resultJson, ms, namePatterns,
       source: Object.freeze(structuredClone(r)),
     });

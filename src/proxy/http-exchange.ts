@@ -11,6 +11,7 @@ import {
   BadRequestError, BodyTimeoutError, BodyTooLargeError, HeaderTimeoutError, HeadTooLargeError, PolicyTooLargeError,
   PolicyUnreadableError, ProxyError, RateLimitedError, UnsupportedTransferCodingError, UpstreamBrokenError, UpstreamTimeoutError,
 } from '../errors.js';
+import type { Identity } from '../policy/identity.js';
 import type { InboundAuth } from '../policy/inbound-auth.js';
 import { bodyCodingProblem } from '../http/body-coding.js';
 import { ChunkedFilter } from '../http/chunked-filter.js';
@@ -78,6 +79,7 @@ const P_BACKPRESSURE = 1;
 const P_UPSTREAM = 2;
 const P_RESPONSE = 4;
 const P_CLOSING = 8;
+const P_AUTH = 16;
 
 /** Tags a socket with the exchange that listens on it. */
 const EXCHANGE = Symbol('shadowcat.exchange');
@@ -97,8 +99,10 @@ export interface ExchangeContext {
   admitOrigin(host: string | null, origin: string | null, clientIp: string): ProxyError | null;
   /** --cors: the header lines an answer to a browser from `origin` carries; null without --cors. */
   corsLines(origin: string): string | null;
-  /** --auth-keys: every request's credential is checked; null when none is asked for. */
+  /** --auth-keys, --auth-jwt or a hook: every request's credential is checked; null when none is asked for. */
   readonly auth: InboundAuth | null;
+  /** Gives `session` the identity a request proved: null, or the error when its caller has --max-per-client sessions already. */
+  identify(session: Session, who: Identity): ProxyError | null;
   /** The deciders' gate; null when none is loaded (then nothing is ever held). */
   readonly gate: MessageGate | null;
   /** --recover-sessions: the sessions that can be re-established upstream, or null. */
@@ -471,12 +475,34 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
         return null;
       }
       const who = auth.authenticate(req.authorization, req.apiKey, req.host, this.#session.clientIp);
-      if (typeof who !== 'string') {
-        this.#fail(who);
+      if (who instanceof Promise) {
+        // A token seen for the first time: the client waits (paused) while it is verified.
+        this.#pauseClient(P_AUTH);
+        void who.then((w) => this.#authSettled(w, req, chunk, headEnd, prev, ret));
         return null;
       }
-      this.#session.subject = who;
+      const refused = who instanceof ProxyError ? who : this.#ctx.identify(this.#session, who);
+      if (refused !== null) {
+        this.#fail(refused);
+        return null;
+      }
     }
+    return this.#admitHead(req, chunk, headEnd, prev, ret);
+  }
+
+  /** A verified (or refused) credential: the request goes on where it stopped, then what came meanwhile. */
+  #authSettled(who: Identity | ProxyError, req: RequestHead, chunk: Buffer, headEnd: number, prev: number, ret: number): void {
+    if (this.#closed) return;
+    const refused = who instanceof ProxyError ? who : this.#ctx.identify(this.#session, who);
+    if (refused !== null) return this.#fail(refused);
+    const rest = this.#admitHead(req, chunk, headEnd, prev, ret);
+    if (this.#closed) return;
+    if (rest !== null) this.#leftover = this.#leftover === null ? rest : Buffer.concat([rest, this.#leftover]);
+    this.#resumeClient(P_AUTH);
+  }
+
+  /** The head is allowed in: limits, then the request starts. Returns the bytes after the request. */
+  #admitHead(req: RequestHead, chunk: Buffer, headEnd: number, prev: number, ret: number): Buffer | null {
     if (req.contentLength > this.#ctx.config.maxBodyBytes) {
       this.#req = req;
       this.#fail(new BodyTooLargeError(`request body larger than ${this.#ctx.config.maxBodyBytes} bytes`));
@@ -521,6 +547,7 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
     this.#reqChunks = req.chunked ? new ChunkedFilter(this.#obs.wantsBodies || this.#held !== null ? this.#onRequestData : null) : null;
 
     const bodyStart = headEnd - prev;
+    const framer = this.#reqFramer;
     let body: Buffer;
     let rest: Buffer | null = null;
     if (ret === FRAME_END) {
@@ -756,7 +783,7 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
 
   #judgeBody(body: Buffer): Judgement {
     const session = this.#session;
-    return this.#ctx.gate!.judge(body, { proxySession: session.id, mcpSession: this.#req!.mcpSessionId, clientIp: session.clientIp, subject: session.subject, log: this.#obs.log });
+    return this.#ctx.gate!.judge(body, { proxySession: session.id, mcpSession: this.#req!.mcpSessionId, clientIp: session.clientIp, subject: session.subject, claims: session.claims, log: this.#obs.log });
   }
 
   /** The whole body came with the head (the common case): judged at once, a request that

@@ -52,25 +52,47 @@ export class Registry {
     return this.#lru.size;
   }
 
-  /** Number of live sessions from one client IP. */
-  countFor(clientIp: string): number {
-    return this.#perClient.get(clientIp) ?? 0;
+  /** Number of live sessions counted for one client (an IP, or `subject:NAME`). */
+  countFor(client: string): number {
+    return this.#perClient.get(client) ?? 0;
   }
 
-  /** Whether one more session from `clientIp` may start. */
-  admit(clientIp: string): AdmitResult {
+  /** Whether one more session of `client` (an IP, or `subject:NAME` once the caller proved one) may start. */
+  admit(client: string): AdmitResult {
     if (this.#lru.size >= this.#opts.maxSessions) return 'max-sessions';
-    if ((this.#perClient.get(clientIp) ?? 0) >= this.#opts.maxPerClient) return 'max-per-client';
+    if ((this.#perClient.get(client) ?? 0) >= this.#opts.maxPerClient) return 'max-per-client';
     return 'ok';
   }
 
-  /** Registers an admitted session at the LRU head. */
-  add(session: Session): void {
+  /** Registers an admitted session at the LRU head, counted for `client` (default: its address). */
+  add(session: Session, client: string = session.clientIp): void {
     const evicted = this.#lru.setpop(session.id, session);
     // admit() keeps us under capacity; an eviction here would be a bookkeeping bug.
     if (evicted !== null && evicted !== undefined && evicted.evicted) throw new Error(`registry over capacity: evicted ${String(evicted.key)}`);
-    this.#perClient.set(session.clientIp, (this.#perClient.get(session.clientIp) ?? 0) + 1);
+    session.countedAs = client;
+    this.#count(client, 1);
     this.#arm();
+  }
+
+  /**
+   * The session's caller proved `subject`: from now on it counts for the subject, not its
+   * address (--max-per-client per caller). 'max-per-client' leaves it where it was.
+   */
+  countAs(session: Session, subject: string): AdmitResult {
+    const client = `subject:${subject}`;
+    const was = session.countedAs;
+    if (was === client || was === null) return 'ok';
+    if ((this.#perClient.get(client) ?? 0) >= this.#opts.maxPerClient) return 'max-per-client';
+    this.#count(was, -1);
+    this.#count(client, 1);
+    session.countedAs = client;
+    return 'ok';
+  }
+
+  #count(client: string, by: number): void {
+    const n = (this.#perClient.get(client) ?? 0) + by;
+    if (n <= 0) this.#perClient.delete(client);
+    else this.#perClient.set(client, n);
   }
 
   /** Marks activity: the session moves to the LRU head. */
@@ -82,9 +104,8 @@ export class Registry {
   /** Unregisters a session; safe to call twice. */
   remove(session: Session): void {
     if (!this.#lru.delete(session.id)) return;
-    const n = (this.#perClient.get(session.clientIp) ?? 1) - 1;
-    if (n === 0) this.#perClient.delete(session.clientIp);
-    else this.#perClient.set(session.clientIp, n);
+    if (session.countedAs !== null) this.#count(session.countedAs, -1);
+    session.countedAs = null;
     this.#unindexMcp(session);
     if (this.#lru.size === 0) this.#disarm();
   }

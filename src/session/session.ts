@@ -1,6 +1,7 @@
 // One client connection and everything it owns: its counters, its state, and the one
 // idempotent close(reason) that tears it all down. Knows nothing of HTTP.
 
+import type { Identity } from '../policy/identity.js';
 import { randomFillSync } from 'node:crypto';
 
 /** Where a session is in its life. */
@@ -63,13 +64,23 @@ export class Session {
   mcpSessionId: string | null = null;
   /** A bridged session's stdio server (shared or its own), for /sessions. */
   childPid: number | null = null;
-  /** Who the client proved to be (--auth-keys: the key's name); never the credential. */
+  /** Who the client proved to be (a key's name, a token's sub); never the credential. */
   subject: string | null = null;
+  /** A token's verified claims, for policy match.claims; never shown. */
+  claims: Readonly<Record<string, unknown>> | null = null;
+  /** Whom the registry counts this session for (--max-per-client): its address, or `subject:NAME`. */
+  countedAs: string | null = null;
   state: SessionState = 'open';
   closeReason: CloseReason | null = null;
   #owner: SessionOwner | null = null;
   #client: string | null = null;
   readonly #onEnd: SessionEndHook;
+
+  /** Takes the identity a request proved. */
+  identify(who: Identity | null): void {
+    this.subject = who === null ? null : who.subject;
+    this.claims = who === null ? null : who.claims;
+  }
 
   constructor(clientIp: string, clientPort: number, now: number, onEnd: SessionEndHook, id: string = flatUuid()) {
     this.id = id;

@@ -19,6 +19,8 @@ export interface TapeMeta {
   readonly mode: string;
   readonly upstream: string;
   readonly client: string;
+  /** Who the client proved to be (a key's name, a token's sub); never the credential. */
+  readonly subject?: string;
   readonly proxySession: string;
   readonly mcpSessionId: string | null;
   readonly protocolVersion: string | null;

@@ -16,7 +16,7 @@ import { EVERYTHING } from '../helpers/everything.js';
 import { adminGet, startProxy, until, type TestProxy } from '../helpers/proxy.js';
 import { rawExchange } from '../helpers/raw-client.js';
 import { sdkHttpClient } from '../helpers/sdk.js';
-import { readBody, startHttpUpstream, type TestServer } from '../helpers/upstreams.js';
+import { startRecordingUpstream, type TestServer } from '../helpers/upstreams.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
@@ -39,12 +39,7 @@ let upstream: TestServer;
 const seenHeaders: Array<Record<string, unknown>> = [];
 const keys = suite('--auth-keys');
 keys.before(async () => {
-  upstream = await startHttpUpstream(async (req, res) => {
-    seenHeaders.push({ ...req.headers });
-    await readBody(req);
-    res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'up-1' })
-      .end('{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"up","version":"1"}}}');
-  });
+  upstream = await startRecordingUpstream(seenHeaders);
 });
 keys.after(async () => {
   await upstream.close();

@@ -74,3 +74,13 @@ export function readBody(req: http.IncomingMessage): Promise<Buffer> {
     req.on('error', reject);
   });
 }
+
+/** An MCP-shaped upstream that answers every POST with an initialize result and keeps each request's headers in `seen`. */
+export function startRecordingUpstream(seen: Array<Record<string, unknown>>): Promise<TestServer> {
+  return startHttpUpstream(async (req, res) => {
+    seen.push({ ...req.headers });
+    await readBody(req);
+    res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'up-1' })
+      .end('{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"up","version":"1"}}}');
+  });
+}

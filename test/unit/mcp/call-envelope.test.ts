@@ -87,7 +87,7 @@ function gateWith(seen: ClientCall[] = []): MessageGate {
   };
   return new MessageGate(new MessageHooks([], [decider]));
 }
-const ctx = { proxySession: 'p', mcpSession: 'm', clientIp: '127.0.0.1', subject: null, log: () => { throw new Error('no logs here'); } };
+const ctx = { proxySession: 'p', mcpSession: 'm', clientIp: '127.0.0.1', subject: null, claims: null, log: () => { throw new Error('no logs here'); } };
 const judge = (g: MessageGate, text: string) => g.judge(Buffer.from(text), ctx);
 
 gate('methods no decider names pass without a verdict asked', () => {

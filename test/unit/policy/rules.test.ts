@@ -80,7 +80,7 @@ const match = suite('rule matching');
 
 function call(rawMethod: string, name: string | null = null, extra: Partial<ClientCall> = {}): ClientCall {
   return {
-    subject: null, from: 'client', proxySession: 'p', mcpSession: 'sess-1', kind: 'request', method: rawMethod, rawMethod, hasId: true, id: '1', name,
+    subject: null, claims: null, from: 'client', proxySession: 'p', mcpSession: 'sess-1', kind: 'request', method: rawMethod, rawMethod, hasId: true, id: '1', name,
     bytes: Buffer.alloc(0), clientIp: '127.0.0.1', onGetStream: false, http: null, log: () => { throw new Error('no log'); }, ...extra,
   } as ClientCall;
 }
@@ -131,6 +131,20 @@ match('subject: a glob on the caller\'s identity; a caller without one never mat
   assert.is(rules.match(call('tools/call', 'shell', { subject: 'alice' })), null);
   assert.is(rules.match(call('tools/call', 'shell', { subject: null })), null);
   assert.throws(() => compileRules({ rules: [{ name: 'x', match: { subject: '' }, action: 'block' }] }, 'test'), /match.subject/);
+});
+
+match('claims: each named claim equals one of the values (or is a list holding one); a caller without a token never matches', () => {
+  const rules = compileRules({ rules: [{ name: 'guests', match: { method: 'tools/call', claims: { role: ['guest', 'visitor'], tier: 1 } }, action: 'block' }] }, 'test');
+  const as = (claims: Record<string, unknown> | null): string | null => rules.match(call('tools/call', 'echo', { subject: 's', claims }))?.rule.name ?? null;
+  assert.is(as({ role: 'guest', tier: 1 }), 'guests');
+  assert.is(as({ role: ['reader', 'visitor'], tier: 1 }), 'guests');
+  assert.is(as({ role: 'guest', tier: '1' }), null, 'exact values: "1" is not 1');
+  assert.is(as({ role: 'staff', tier: 1 }), null);
+  assert.is(as({ tier: 1 }), null, 'a missing claim does not match');
+  assert.is(as(null), null);
+  for (const bad of [{}, [], 'role', { role: {} }, { role: [] }, { role: [null] }]) {
+    assert.throws(() => compileRules({ rules: [{ name: 'x', match: { claims: bad }, action: 'block' }] }, 'test'), /match.claims/);
+  }
 });
 
 match('cares() names exactly the methods rules can match', () => {
