@@ -110,7 +110,7 @@ export class Metrics {
       },
     });
     this.bridgeEventsDropped = new HotCounter(reg, 'shadowcat_bridge_events_dropped_total', 'Messages for a bridged session dropped from a full --event-buffer', []);
-    this.authFailures = new HotCounter(reg, 'shadowcat_auth_failures_total', 'Requests refused by the Origin and Host checks, by reason', ['reason']);
+    this.authFailures = new HotCounter(reg, 'shadowcat_auth_failures_total', 'Requests refused by the Host and Origin checks (host, origin) or for want of a valid credential (missing, invalid, expired, insufficient_scope, jwks_unavailable)', ['reason']);
     this.bridgeRelayed = new HotCounter(reg, 'shadowcat_bridge_relayed_requests_total', 'Requests a --workers bridge sent on to the worker holding their session', []);
     // Pre-create the label-free families' common series so /metrics always lists them.
     this.#upstreamErrors.labels('connect');
