@@ -3,7 +3,8 @@
 // algorithms: never `none`, never HMAC, so a public key cannot be used as a shared secret),
 // with a `sub` (the subject) and the --auth-scopes it must carry in `scope` or `scp`.
 // Verifying is asynchronous (WebCrypto), so a token that passed is kept for a minute (never
-// past its `exp`): the next requests with it are answered without waiting. Nothing here
+// past its `exp`, never past a change of the key set): the next requests with it are
+// answered without waiting. Nothing here
 // parses a token or a key.
 
 import { errors, jwtVerify, type JWTPayload } from 'jose';
@@ -38,6 +39,8 @@ export interface JwtSettings {
 interface Kept {
   readonly identity: Identity;
   readonly until: number;
+  /** The key set it was verified under (a key removed since must not keep it valid). */
+  readonly generation: number;
 }
 
 /** The verifier of one proxy process. */
@@ -67,7 +70,7 @@ export class JwtAuth {
   verify(token: string): Identity | JwtRefusal | Promise<Identity | JwtRefusal> {
     const kept = this.#kept.get(token);
     if (kept !== undefined) {
-      if (Date.now() < kept.until) return kept.identity;
+      if (Date.now() < kept.until && kept.generation === this.#keys.generation) return kept.identity;
       this.#kept.delete(token);
     }
     return this.#check(token);
@@ -75,6 +78,7 @@ export class JwtAuth {
 
   async #check(token: string): Promise<Identity | JwtRefusal> {
     const s = this.#settings;
+    const generation = this.#keys.generation;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.#keys.getKey, {
@@ -92,7 +96,7 @@ export class JwtAuth {
     }
     const identity: Identity = Object.freeze({ subject: sub, claims: Object.freeze(payload) });
     if (this.#kept.size >= KEEP_MAX) this.#kept.delete(this.#kept.keys().next().value!);
-    this.#kept.set(token, { identity, until: Math.min(Date.now() + KEEP_MS, (payload.exp ?? 0) * 1000) });
+    this.#kept.set(token, { identity, until: Math.min(Date.now() + KEEP_MS, (payload.exp ?? 0) * 1000), generation });
     return identity;
   }
 

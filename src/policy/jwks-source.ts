@@ -46,6 +46,8 @@ export class JwksSource {
   #unwatch: (() => void) | null = null;
   /** Fetches made (URL) or reads (file), for tests and logs. */
   loads = 0;
+  /** Counts key sets installed: a token verified under an older one is checked again. */
+  generation = 0;
 
   /** `where` is an http(s) URL or a file path; a file is read now (throws ConfigError on a bad one). */
   constructor(where: string, fetch: JwksFetchOptions, log: Logger) {
@@ -108,6 +110,7 @@ export class JwksSource {
   #install(set: JSONWebKeySet): void {
     this.#keys = createLocalJWKSet(set);
     this.#loadedAt = performance.now();
+    this.generation++;
   }
 
   /** One load at a time; a failure keeps the set in force. */

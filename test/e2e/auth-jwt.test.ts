@@ -6,7 +6,7 @@
 // it cannot be had). The token's sub is the session's subject: /sessions, tapes, policies
 // (match.subject, match.claims) and --max-per-client count by it.
 
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -209,6 +209,23 @@ jwt('the bridge: the SDK client with a token; the tape names the subject, never 
     assert.equal(subjects, ['alice', 'alice', 'guest-7', 'intern-2', 'intern-2']);
     for (const t of texts) assert.not.match(t, /eyJ/, 'no token in a tape');
   } finally {
+    await proxy.close();
+  }
+});
+
+jwt('the key set file edited live: a token of a removed key is refused (even one verified before), a new key works', async () => {
+  const proxy = await corridor();
+  const fresh = makeKey('ES256', 'ec-2');
+  try {
+    const before = signJwt(ec, claims({ sub: 'before' }));
+    assert.is((await rawExchange(proxy.port, post(proxy.port, before))).status, 200);
+    // As editors do: a new file renamed over the old one.
+    writeFileSync(`${jwksFile}.tmp`, jwks(rsa, fresh));
+    renameSync(`${jwksFile}.tmp`, jwksFile);
+    await until(async () => (await rawExchange(proxy.port, post(proxy.port, signJwt(fresh, claims())))).status === 200, 10_000, 'the new key accepted');
+    assert.is((await rawExchange(proxy.port, post(proxy.port, before))).status, 401, 'the removed key\'s token, cached before, is refused');
+  } finally {
+    writeFileSync(jwksFile, jwks(rsa, ec));
     await proxy.close();
   }
 });
