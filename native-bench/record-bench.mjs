@@ -2,7 +2,7 @@
 // and queues it, plus the writes it causes (to a tmpfs), per message. Run after `make build`:
 //   node native-bench/record-bench.mjs
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Recorder } from '../dist/policy/recorder.js';
+import { Recorder } from '../dist/tape/recorder.js';
 import { Metrics } from '../dist/observe/metrics.js';
 import { silentLogger } from '../dist/observe/logger.js';
 import { ExchangeFacts } from '../dist/mcp/inspector.js';

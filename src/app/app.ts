@@ -15,7 +15,7 @@ import { McpInspector } from '../mcp/inspector.js';
 import type { MessageDecider, MessageObserver } from '../mcp/message.js';
 import type { PolicySnapshot } from '../policy/policy.js';
 import { createMessageLayer } from './message-layer.js';
-import type { TapeOpener } from '../policy/tape-file.js';
+import type { TapeOpener } from '../tape/tape-file.js';
 import { createAdminServer, localView, type AdminView } from '../observe/admin.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { Metrics } from '../observe/metrics.js';
@@ -34,7 +34,7 @@ import { logUpstreamConnected, logUpstreamError, SessionObserver } from './obser
 import { publicUrl } from '../upstream/public-url.js';
 import { createBridgeApp } from './bridge-app.js';
 import { originAdmission } from './origin-admission.js';
-import type { Identity } from '../policy/identity.js';
+import type { Identity } from '../session/identity.js';
 import { CLIENT_CREDENTIAL_HEADERS, inboundAuth, type AuthHook } from '../policy/inbound-auth.js';
 import { Drain } from './drain.js';
 import { closeServer, listenOn } from './servers.js';

@@ -21,7 +21,7 @@ import { SessionRelay } from '../bridge/session-relay.js';
 import { StdioChild } from '../upstream/stdio-child.js';
 import { remoteUpstream } from '../upstream/remote-upstream.js';
 import { publicUrl } from '../upstream/public-url.js';
-import type { LineUpstream } from '../bridge/line-upstream.js';
+import type { LineUpstream } from '../upstream/line-upstream.js';
 import { StdioPool } from '../upstream/stdio-pool.js';
 import type { App, AppAddresses, AppDeps, ShutdownReport } from './app.js';
 import { createMessageLayer } from './message-layer.js';

@@ -14,8 +14,8 @@ import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import { PolicyDecider } from '../policy/policy.js';
 import { compileRules, loadRuleFile, type LoadedRules } from '../policy/rules.js';
-import { checkRecordDir, Recorder } from '../policy/recorder.js';
-import type { TapeOpener } from '../policy/tape-file.js';
+import { checkRecordDir, Recorder } from '../tape/recorder.js';
+import type { TapeOpener } from '../tape/tape-file.js';
 import { VERSION } from '../version.js';
 
 /** What a process's message layer is made of. */

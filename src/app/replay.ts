@@ -2,7 +2,7 @@
 // a signal or the end of stdin) and `tape show` (a timeline on stdout).
 
 import type { Logger } from '../observe/logger.js';
-import type { ReplayArgs } from '../cli/tape-args.js';
+import type { ReplayArgs } from '../tape/replay.js';
 import { CallBook } from '../tape/book.js';
 import { readTape, tapeFiles } from '../tape/format.js';
 import { startReplayHttp } from '../tape/replay-http.js';

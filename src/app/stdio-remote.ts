@@ -6,13 +6,13 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { gatedLines } from '../bridge/gated-lines.js';
-import { StreamableClient, type OutgoingMessage } from '../bridge/streamable-client.js';
+import { StreamableClient, type OutgoingMessage } from '../upstream/streamable-client.js';
 import { UpstreamBrokenError, type ProxyError } from '../errors.js';
 import { errorBody } from '../http/error-response.js';
 import { Envelope, ENVELOPE_OK, readEnvelope } from '../mcp/envelope.js';
 import type { Logger as PinoLogger } from '../observe/logger.js';
 import { remoteUpstream } from '../upstream/remote-upstream.js';
-import type { LineUpstream } from '../bridge/line-upstream.js';
+import type { LineUpstream } from '../upstream/line-upstream.js';
 import { outgoingOf } from '../mcp/outgoing.js';
 import type { MessageOrigin } from '../mcp/inspector.js';
 import { Metrics } from '../observe/metrics.js';

@@ -12,7 +12,7 @@ import type { ConformanceLint } from '../mcp/conformance.js';
 import type { McpMessageSink } from '../mcp/inspector.js';
 import type { RewriteVerdict } from '../mcp/message.js';
 import type { Logger } from '../observe/logger.js';
-import type { LineUpstream } from './line-upstream.js';
+import type { LineUpstream } from '../upstream/line-upstream.js';
 import type { BridgeSession } from './bridge-session.js';
 import type { Answer } from './post-answer.js';
 

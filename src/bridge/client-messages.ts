@@ -4,7 +4,7 @@
 // and the session's upstream link. The transports differ only in where answers go (a
 // Reply).
 
-import type { Identity } from '../policy/identity.js';
+import type { Identity } from '../session/identity.js';
 import type http from 'node:http';
 import { BodyTooLargeError, BodyTimeoutError, PolicyTooLargeError, PolicyUnreadableError, SessionNotFoundError, type ProxyError } from '../errors.js';
 import { errorResponseParts } from '../http/error-response.js';

@@ -17,7 +17,7 @@ import { deliver, headerOf, isRequest, ownedBy, proved, readMessages, refuse, id
 import { PostAnswer } from './post-answer.js';
 import { serveLegacy } from './sse-server.js';
 import type { SessionRelay } from './session-relay.js';
-import type { Identity } from '../policy/identity.js';
+import type { Identity } from '../session/identity.js';
 import type { AuthOutcome, InboundAuth } from '../policy/inbound-auth.js';
 import { SseWriter } from './sse-writer.js';
 

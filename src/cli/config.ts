@@ -7,7 +7,8 @@
 import { ConfigError } from '../errors.js';
 import { buildConfig, FLAGS, flagRow, type Config, type Env, type FlagRow, type FlagValues, type Mode } from '../config.js';
 import { readConfigFile } from './config-file.js';
-import { parseReplayArgs, parseTapeArgs, REPLAY_HELP, TAPE_HELP, type ReplayArgs } from './tape-args.js';
+import type { ReplayArgs } from '../tape/replay.js';
+import { parseReplayArgs, parseTapeArgs, REPLAY_HELP, TAPE_HELP } from './tape-args.js';
 
 /** What the command line asks for: run a proxy, or print help or the version. */
 export type Invocation =

@@ -4,17 +4,7 @@
 
 import { ConfigError } from '../errors.js';
 import type { LogLevel } from '../config.js';
-import type { Timing } from '../tape/replay.js';
-
-/** What `shadowcat replay` was asked for. */
-export interface ReplayArgs {
-  readonly target: string;
-  readonly host: string;
-  readonly port: number;
-  readonly timing: Timing;
-  readonly stdio: boolean;
-  readonly logLevel: LogLevel;
-}
+import type { ReplayArgs, Timing } from '../tape/replay.js';
 
 export const REPLAY_HELP = `shadowcat replay — play tapes back as an MCP server (a deterministic fake upstream)
 

@@ -5,7 +5,6 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { Registry } from '../session/registry.js';
 import type { Metrics } from './metrics.js';
-import type { PolicySnapshot } from '../policy/policy.js';
 
 /** What the admin routes read and control: one process's registry and metrics, or (--workers) every worker's. */
 export interface AdminView {
@@ -32,7 +31,7 @@ export interface AdminDeps {
 }
 
 /** The view of one process. */
-export function localView(registry: Registry, metrics: Metrics, policy: () => PolicySnapshot | null, conformance: () => unknown): AdminView {
+export function localView(registry: Registry, metrics: Metrics, policy: () => object | null, conformance: () => unknown): AdminView {
   return {
     metrics: async () => ({ text: await metrics.render(), contentType: metrics.registry.contentType }),
     sessions: async (mcp) => (mcp === null ? registry.list() : registry.byMcpSession(mcp)),

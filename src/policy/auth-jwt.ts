@@ -9,7 +9,7 @@
 
 import { errors, jwtVerify, type JWTPayload } from 'jose';
 import type { Logger } from '../observe/logger.js';
-import type { Identity } from './identity.js';
+import type { Identity } from '../session/identity.js';
 import { JwksSource, type JwksFetchOptions } from './jwks-source.js';
 
 const ALGORITHMS = Object.freeze(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);

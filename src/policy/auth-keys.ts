@@ -9,7 +9,7 @@ import { readDataFile } from '../data-file.js';
 import { ConfigError } from '../errors.js';
 import { watchFile } from '../file-watch.js';
 import type { Logger } from '../observe/logger.js';
-import { named, type Identity } from './identity.js';
+import { named, type Identity } from '../session/identity.js';
 
 /** One key: its name (the subject) and the SHA-256 of the key. */
 interface KeyEntry {

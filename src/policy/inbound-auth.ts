@@ -13,7 +13,7 @@ import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import { KeyAuth } from './auth-keys.js';
 import { JwtAuth, type JwtRefusal } from './auth-jwt.js';
-import { named, type Identity } from './identity.js';
+import { named, type Identity } from '../session/identity.js';
 
 /** Where the RFC 9728 protected-resource document is served. */
 export const RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource';

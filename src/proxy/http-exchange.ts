@@ -11,7 +11,7 @@ import {
   BadRequestError, BodyTimeoutError, BodyTooLargeError, HeaderTimeoutError, HeadTooLargeError, PolicyTooLargeError,
   PolicyUnreadableError, ProxyError, RateLimitedError, UnsupportedTransferCodingError, UpstreamBrokenError, UpstreamTimeoutError,
 } from '../errors.js';
-import type { Identity } from '../policy/identity.js';
+import type { Identity } from '../session/identity.js';
 import type { InboundAuth } from '../policy/inbound-auth.js';
 import { bodyCodingProblem } from '../http/body-coding.js';
 import { ChunkedFilter } from '../http/chunked-filter.js';

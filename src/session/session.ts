@@ -1,7 +1,7 @@
 // One client connection and everything it owns: its counters, its state, and the one
 // idempotent close(reason) that tears it all down. Knows nothing of HTTP.
 
-import type { Identity } from '../policy/identity.js';
+import type { Identity } from './identity.js';
 import { randomFillSync } from 'node:crypto';
 
 /** Where a session is in its life. */

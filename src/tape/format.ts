@@ -1,6 +1,6 @@
 // The tape file format (SPEC "Recording and replay (tapes)"): JSONL, a metadata line, then
 // one line per message, marker lines where messages were dropped, and a closing line.
-// Written by policy/recorder.ts; read here for replay and `tape show`.
+// Written by tape/recorder.ts; read here for replay and `tape show`.
 
 import fs from 'node:fs';
 import path from 'node:path';

@@ -5,9 +5,21 @@
 
 import path from 'node:path';
 import { canonical, paramsKey, progressTokenOf, type CallBook, type Played, type RecordedSession } from './book.js';
+import type { LogLevel } from '../config.js';
 
 /** `recorded`: each message at its recorded delay; `fast`: all at once, in order. */
 export type Timing = 'recorded' | 'fast';
+
+/** What `shadowcat replay` was asked for. */
+export interface ReplayArgs {
+  readonly target: string;
+  readonly host: string;
+  readonly port: number;
+  readonly timing: Timing;
+  readonly stdio: boolean;
+  readonly logLevel: LogLevel;
+}
+
 
 /** What to send for one request: messages in order (the last one answers it). */
 export interface Reply {

@@ -4,7 +4,7 @@
 // before the answer, so this holds a few lines at most, and refuses past a bound); on the
 // fallback, the initialize and whatever waited go to the SSE session in order.
 
-import type { LineHandler, LineUpstream } from '../bridge/line-upstream.js';
+import type { LineHandler, LineUpstream } from './line-upstream.js';
 import type { ProxyError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 

@@ -2,7 +2,7 @@
 // --upstream-transport: Streamable HTTP, the legacy HTTP+SSE transport, or auto (the first
 // falling back to the second).
 
-import type { LineUpstream } from '../bridge/line-upstream.js';
+import type { LineUpstream } from './line-upstream.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../observe/logger.js';
 import { AutoUpstream } from './auto-upstream.js';

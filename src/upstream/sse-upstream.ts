@@ -8,7 +8,7 @@
 // ends the transport.
 
 import type http from 'node:http';
-import type { LineHandler, LineUpstream } from '../bridge/line-upstream.js';
+import type { LineHandler, LineUpstream } from './line-upstream.js';
 import { ProxyError, UpstreamBrokenError, UpstreamStatusError, UpstreamTimeoutError } from '../errors.js';
 import { errorBody } from '../http/error-response.js';
 import { SseReader } from '../mcp/sse-reader.js';

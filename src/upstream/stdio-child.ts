@@ -4,7 +4,7 @@
 // to the process, so none outlives it: an exit of the proxy, graceful or not, kills the
 // groups that are left.
 
-import type { LineHandler, LineUpstream } from '../bridge/line-upstream.js';
+import type { LineHandler, LineUpstream } from './line-upstream.js';
 import { ChildSpawnError, type ProxyError } from '../errors.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../observe/logger.js';

@@ -4,8 +4,8 @@
 // that the client made for a request the server cannot answer, is a line. It ends only when
 // stopped: a server that fails answers each request with a JSON-RPC error instead.
 
-import type { LineHandler, LineUpstream } from '../bridge/line-upstream.js';
-import { StreamableClient, type StreamableClientOptions } from '../bridge/streamable-client.js';
+import type { LineHandler, LineUpstream } from './line-upstream.js';
+import { StreamableClient, type StreamableClientOptions } from './streamable-client.js';
 import { ProxyError } from '../errors.js';
 import { outgoingOf } from '../mcp/outgoing.js';
 import type { Logger } from '../observe/logger.js';

@@ -14,7 +14,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createApp, type App } from '../../dist/app/app.js';
 import { makeConfig, type Config } from '../../dist/config.js';
-import type { TapeOpener } from '../../dist/policy/tape-file.js';
+import type { TapeOpener } from '../../dist/tape/tape-file.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { EVERYTHING as _everythingPath, startEverythingHttp } from '../helpers/everything.js';
 import { adminGet, until } from '../helpers/proxy.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { copyOneLine, TapeFile, WriteBudget, type TapeOpener } from '../../../dist/policy/tape-file.js';
+import { copyOneLine, TapeFile, WriteBudget, type TapeOpener } from '../../../dist/tape/tape-file.js';
 
 const dir = fs.mkdtempSync(join(tmpdir(), 'shadowcat-tapefile-'));
 const noFail = (): void => {

@@ -15,7 +15,7 @@ import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { CounterSeries } from '../observe/hot-metrics.js';
 import { copyOneLine, TapeFile, WriteBudget, type TapeFailure, type TapeOpener } from './tape-file.js';
-import { TAPE_FORMAT, type TapeEndReason, type TapeMeta } from '../tape/format.js';
+import { TAPE_FORMAT, type TapeEndReason, type TapeMeta } from './format.js';
 
 /** What the recorder writes into every tape's first line. */
 export interface RecorderSettings {

@@ -16,8 +16,8 @@ import { Envelope, ENVELOPE_OK, readEnvelope } from '../mcp/envelope.js';
 import { isForgottenSession, REPLAYED_METHODS } from '../mcp/session-recovery.js';
 import { SseReader } from '../mcp/sse-reader.js';
 import type { Logger } from '../observe/logger.js';
-import { connectFailure, httpClientKit } from '../upstream/http-agent.js';
-import { publicUrl } from '../upstream/public-url.js';
+import { connectFailure, httpClientKit } from './http-agent.js';
+import { publicUrl } from './public-url.js';
 
 /** How the client reaches the server. */
 export interface StreamableClientOptions {
