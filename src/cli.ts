@@ -50,7 +50,7 @@ async function runNetwork(given: Config): Promise<void> {
     serveWorker(app, addr.port);
     return;
   }
-  // SPEC: without --url, tell a newcomer how to reach the demo server through the proxy.
+  // docs/reference.md: without --url, tell a newcomer how to reach the demo server through the proxy.
   if (config.mode === 'http' && config.upstreamUrl === null && addr.upstreamUrl !== null) {
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const body = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}';

@@ -86,7 +86,7 @@ export interface ProxyOptions {
   readonly workers?: number | 'auto';
   /** With multiSession: idle upstream connections lent to any session's next request. */
   readonly upstreamPool?: number;
-  /** Re-run a session's handshake when the upstream answers 404 for it (SPEC "MCP-aware resilience"). */
+  /** Re-run a session's handshake when the upstream answers 404 for it (docs/reference.md "MCP-aware resilience"). */
   readonly recoverSessions?: boolean;
   /** 'sse': the url is a legacy HTTP+SSE server (MCP 2024-11-05), served to clients as Streamable HTTP; 'auto': Streamable HTTP, falling back to SSE on a 4xx to the first initialize. */
   readonly upstreamTransport?: 'streamable' | 'sse' | 'auto';

@@ -100,7 +100,7 @@ export interface AppDeps {
 /** Creates (but does not start) a proxy app for `config`. */
 export function createApp(config: Config, deps: AppDeps = {}): App {
   // A stdio server, a remote server spoken to message by message (sse, auto), or old SSE
-  // clients in front: the message bridge, a path of its own (DESIGN "Two paths").
+  // clients in front: the message bridge, a path of its own (docs/architecture.md "Two paths").
   if (config.mode === 'http' && (config.command.length > 0 || config.upstreamTransport !== 'streamable' || config.serveSse)) return createBridgeApp(config, deps);
   const log = deps.logger ?? silentLogger();
   const drain = new Drain();

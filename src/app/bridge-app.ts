@@ -1,5 +1,5 @@
 // Wires a stdio MCP server behind Streamable HTTP (`forward http … -- <command>`): the
-// message bridge's builder, beside createApp (DESIGN "Two paths"). The registry, limits,
+// message bridge's builder, beside createApp (docs/architecture.md "Two paths"). The registry, limits,
 // metrics, admin API, policies, tapes and drain are the corridor's; the transports are the
 // bridge's: node:http serving Streamable HTTP on one side, stdio children on the other (one
 // per session with --multi-session, else one shared; --stdio-pool keeps some warm).

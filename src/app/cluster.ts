@@ -1,4 +1,4 @@
-// --workers N (SPEC "Phase C", DESIGN "Processes"): node:cluster workers, each a whole app
+// --workers N (docs/reference.md "Phase C", docs/architecture.md "Processes"): node:cluster workers, each a whole app
 // (listener, registry, upstream source), share the listening socket; the primary holds no
 // sessions. It owns the admin API (asking every worker and merging: /metrics summed by
 // prom-client's aggregator, /sessions concatenated with each worker's pid), the signals

@@ -1,4 +1,4 @@
-// Graceful shutdown of an app's sessions (SPEC "Sessions, limits and timeouts"): every
+// Graceful shutdown of an app's sessions (docs/reference.md "Sessions, limits and timeouts"): every
 // session is asked to drain, the app waits until the last one ends or the deadline passes,
 // and whatever is left is closed. Shared by the corridor's app and the bridge's.
 

@@ -1,5 +1,5 @@
-// The message-level hooks of a process (DESIGN "Observers, not middlemen — and deciders
-// where a rule must act"), built once for forward http and forward stdio alike: the
+// The message-level hooks of a process (docs/architecture.md "Observers, not middlemen"),
+// built once for forward http and forward stdio alike: the
 // metrics observer, the conformance lint, the recorder and an embedder's observers, in that order; the
 // policy and an embedder's deciders; the sink the inspectors feed and the gate that
 // judges held messages (only when some decider exists).

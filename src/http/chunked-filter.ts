@@ -1,5 +1,5 @@
 // Chunked bodies pass through as received, less what the next hop could read differently
-// than llhttp did: chunk extensions and trailer fields are dropped (SPEC "forward http":
+// than llhttp did: chunk extensions and trailer fields are dropped (docs/reference.md "forward http":
 // they never reach the other side as received, and a trailer never carries a framing
 // header). llhttp has already validated the framing; this only finds those bytes. Chunk
 // data is skipped by count, so the cost is a few byte reads per chunk, and a body without

@@ -1,5 +1,5 @@
 // The one place that turns an error into what a client sees: status, headers and the
-// JSON-RPC error body of SPEC "Errors a client can see".
+// JSON-RPC error body of docs/reference.md "Errors a client can see".
 
 import { ProxyError, type ErrorCode } from '../errors.js';
 
@@ -33,7 +33,7 @@ const STATUS: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   UNAUTHORIZED: 401,
 });
 
-// data.reason words SPEC names where the code's own word would differ.
+// data.reason words docs/reference.md names where the code's own word would differ.
 const REASON_WORD: Readonly<Partial<Record<ErrorCode, string>>> = Object.freeze({ FD_EXHAUSTED: 'fd-exhausted', UPSTREAM_TLS: 'tls', POLICY_UNREADABLE: 'policy-unreadable', POLICY_TOO_LARGE: 'policy-unreadable',
   UPSTREAM_STATUS: 'upstream-status', CHILD_SPAWN: 'child-spawn', CHILD_EXITED: 'child-exited', SESSION_NOT_FOUND: 'session-not-found', SESSION_MISSING: 'session-missing',
   ORIGIN_NOT_ALLOWED: 'origin', HOST_NOT_ALLOWED: 'host', INSUFFICIENT_SCOPE: 'insufficient_scope',
@@ -57,7 +57,7 @@ export function reasonFor(err: unknown): string {
   return REASON_WORD[err.code] ?? err.code.toLowerCase();
 }
 
-/** The JSON-RPC error body SPEC names, as a string; `idJson` the request's id as JSON text when it was read. */
+/** The JSON-RPC error body docs/reference.md names, as a string; `idJson` the request's id as JSON text when it was read. */
 export function errorBody(err: unknown, idJson: string | null = null): string {
   const message = err instanceof ProxyError ? err.message : 'internal error';
   const body = JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message, data: { reason: reasonFor(err) } } });

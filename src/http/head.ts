@@ -11,7 +11,7 @@ const SP = 0x20;
 const HTAB = 0x09;
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 
-/** Hop-by-hop headers removed in both directions (SPEC "forward http"). */
+/** Hop-by-hop headers removed in both directions (docs/reference.md "forward http"). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authorization']);
 /** Headers a Connection token may never remove: they frame the message or route it. */
 const PROTECTED = new Set(['content-length', 'transfer-encoding', 'host']);
@@ -391,7 +391,7 @@ export class RequestRewrite {
   }
 }
 
-/** Maps a client's request target to the upstream's (SPEC: `/` goes to --url's path). */
+/** Maps a client's request target to the upstream's (docs/reference.md: `/` goes to --url's path). */
 export function upstreamTarget(target: string, rootPath: string): string {
   let path = target;
   if (!path.startsWith('/') && path !== '*') {

@@ -1,4 +1,4 @@
-// Conformance lint (SPEC "MCP-aware resilience"): what the proxy sees that breaks the MCP
+// Conformance lint (docs/reference.md "MCP-aware resilience"): what the proxy sees that breaks the MCP
 // transport spec, counted per rule with the latest example, for server (and client)
 // authors. It only reads what the exchange and the inspector already have in hand (heads,
 // message kinds, the first bytes of a body); it never changes traffic. The first time a

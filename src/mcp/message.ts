@@ -1,5 +1,5 @@
-// The message is the unit above the bytes (DESIGN "Observers, not middlemen — and
-// deciders where a rule must act"): the inspectors of forward http and forward stdio make
+// The message is the unit above the bytes (see docs/architecture.md
+// "Observers, not middlemen"): the inspectors of forward http and forward stdio make
 // one McpMessage per JSON-RPC message and hand it to one ordered list of hooks that app/
 // builds once. Observers see every message and return nothing; deciders see the client
 // messages of a held request and may answer instead of the upstream.

@@ -1,4 +1,4 @@
-// The id of the request an error answers (SPEC "Errors a client can see": the request's id
+// The id of the request an error answers (docs/reference.md "Errors a client can see": the request's id
 // when the proxy read it, else null). Read on the error path only: a client that matches
 // answers by id gets its answer at once instead of waiting for its timeout.
 

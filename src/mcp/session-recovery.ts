@@ -1,4 +1,4 @@
-// --recover-sessions (SPEC "MCP-aware resilience"): the proxy keeps each MCP session's
+// --recover-sessions (docs/reference.md "MCP-aware resilience"): the proxy keeps each MCP session's
 // handshake (its `initialize` request and `notifications/initialized`, and its
 // `logging/setLevel` / `resources/subscribe` calls, bounded). When the upstream answers
 // 404 for a session it saw initialised (the server restarted or dropped it; SDK example

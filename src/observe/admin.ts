@@ -1,4 +1,4 @@
-// The control plane (SPEC "Admin API"): health, metrics, the policy in force, and sessions to list or close.
+// The control plane (docs/reference.md "Admin API"): health, metrics, the policy in force, and sessions to list or close.
 // node:http is fine here; it is never in the data path.
 
 import { createHash, timingSafeEqual } from 'node:crypto';

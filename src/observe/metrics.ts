@@ -1,4 +1,4 @@
-// Prometheus metrics of one app (SPEC "Admin API"). Counters that change per chunk are
+// Prometheus metrics of one app (docs/reference.md "Admin API"). Counters that change per chunk are
 // kept as plain numbers on sessions and summed only when scraped, so the hot path never
 // pays for label lookups; per-request counters cache their labelled children.
 

@@ -1,4 +1,4 @@
-// Who may reach forward http by Host and Origin (SPEC "Who may connect"): a web page can
+// Who may reach forward http by Host and Origin (docs/reference.md "Who may connect"): a web page can
 // rebind its DNS name to 127.0.0.1 and script requests at a local proxy, so a proxy on a
 // loopback address serves loopback Host names only and answers browsers from loopback
 // origins only; one on another address serves any Host and no cross-origin browser. The

@@ -8,7 +8,7 @@ import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import { loadRuleFile, type LoadedRules, type Rule, type RuleSet } from './rules.js';
 
-/** The JSON-RPC error code of a blocked request (SPEC). */
+/** The JSON-RPC error code of a blocked request (docs/reference.md). */
 export const POLICY_ERROR_CODE = -32001;
 
 const LIST_KEY: Readonly<Record<string, string>> = Object.freeze({ 'tools/list': 'tools', 'prompts/list': 'prompts', 'resources/list': 'resources' });

@@ -1,4 +1,4 @@
-// Policy rules (SPEC "Policies: interceptor rules"): read from a JSON or YAML file (or an
+// Policy rules (docs/reference.md "Policies: interceptor rules"): read from a JSON or YAML file (or an
 // embedder's object), validated whole (the first problem is one line naming the rule and
 // field), compiled once (globs to matchers, CIDRs to a BlockList), then matched against
 // client messages: the first rule that matches decides.

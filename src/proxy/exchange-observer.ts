@@ -1,4 +1,4 @@
-// The hooks an exchange calls as a message passes (DESIGN "Observers, not middlemen").
+// The hooks an exchange calls as a message passes (docs/architecture.md "Observers, not middlemen").
 // Observers copy what they need, bounded, and never delay a write.
 
 import type net from 'node:net';

@@ -228,7 +228,7 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
   #resTransform: ResponseTransform | null = null;
   #resTransformChunked = false;
   #transformHead: ResponseHead | null = null;
-  // Cooperative drain (SPEC "MCP-aware resilience"): a GET event stream carries no
+  // Cooperative drain (docs/reference.md "MCP-aware resilience"): a GET event stream carries no
   // responses, so on shutdown it is ended at an event boundary after a `retry:` field and
   // the client reconnects at once (to another replica behind a balancer).
   /** The response is an event stream answering a GET. */
@@ -664,7 +664,7 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
       return;
     }
     if (this.#upstream === null && !this.#acquiring) this.#acquireUpstream(false);
-    // Time spent waiting for the shared link counts toward --upstream-timeout (SPEC).
+    // Time spent waiting for the shared link counts toward --upstream-timeout (docs/reference.md).
     if (this.#upstream !== null || (this.#source.queues && !this.#acquiringOwn)) this.#armResponseTimer();
   }
 
@@ -1178,7 +1178,7 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
     const contentType = res.contentType;
     const streaming = ret !== FRAME_END || (contentType !== null && contentType.toLowerCase().startsWith('text/event-stream'));
     if (streaming && this.#source.sharesSockets && !this.#detached) {
-      // A response still streaming after its head never holds the shared link (SPEC).
+      // A response still streaming after its head never holds the shared link (docs/reference.md).
       this.#source.detach(this.#upstream!);
       this.#detached = true;
     }

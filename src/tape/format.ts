@@ -1,4 +1,4 @@
-// The tape file format (SPEC "Recording and replay (tapes)"): JSONL, a metadata line, then
+// The tape file format (docs/reference.md "Recording and replay (tapes)"): JSONL, a metadata line, then
 // one line per message, marker lines where messages were dropped, and a closing line.
 // Written by tape/recorder.ts; read here for replay and `tape show`.
 

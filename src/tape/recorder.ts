@@ -1,4 +1,4 @@
-// --record DIR (SPEC "Recording and replay (tapes)"): an observer that writes every MCP
+// --record DIR (docs/reference.md "Recording and replay (tapes)"): an observer that writes every MCP
 // message that passes to one JSONL tape per MCP session (per proxy session where there is
 // none). A message is written as the bytes that passed (no re-serialisation; the line
 // breaks of a pretty-printed body become spaces so it stays one line), beside the HTTP

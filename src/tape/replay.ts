@@ -1,4 +1,4 @@
-// What replay sends for one client message (SPEC "Recording and replay (tapes)"): the
+// What replay sends for one client message (docs/reference.md "Recording and replay (tapes)"): the
 // recorded answer to the same call with the client's own id, after what came before it
 // on the recorded stream, with progress tokens mapped to the client's. Shared by the
 // Streamable HTTP and the stdio replay servers; timing is theirs to apply.

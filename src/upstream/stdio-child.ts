@@ -1,4 +1,4 @@
-// A stdio MCP server as an upstream resource (DESIGN "Two paths"): spawned in its own
+// A stdio MCP server as an upstream resource (docs/architecture.md "Two paths"): spawned in its own
 // process group, its stdout framed into lines, its stderr logged (bounded), stopped by
 // closing its stdin, then SIGTERM to its group, then SIGKILL. Every live child is known
 // to the process, so none outlives it: an exit of the proxy, graceful or not, kills the

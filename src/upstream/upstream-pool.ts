@@ -1,4 +1,4 @@
-// --upstream-pool N (SPEC "Phase C"): multi-session's upstream connections shared between
+// --upstream-pool N (docs/reference.md "Phase C"): multi-session's upstream connections shared between
 // sessions. Each request borrows an idle keep-alive connection (the most recently used,
 // so the rest may age out) or dials a new one at once — never waits for one, so no
 // session stands behind another — and gives it back after its response; a stream keeps

@@ -100,7 +100,7 @@ export class SharedLink implements UpstreamSource {
 
   acquireOwn(ready: DialCallback): void {
     if (this.#closed) return;
-    // Never the link: a body still arriving must not hold it (SPEC: no client stalls another).
+    // Never the link: a body still arriving must not hold it (docs/reference.md: no client stalls another).
     this.#ownDials.set(ready, dial(this.#target, (err, socket, dialed) => {
       this.#ownDials.delete(ready);
       ready(err, socket, dialed);
