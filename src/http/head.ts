@@ -314,12 +314,20 @@ export function readRequestHead(raw: Buffer): RequestHead {
 export function readResponseHead(raw: Buffer): ResponseHead {
   const startLineEnd = raw.indexOf(CR);
   const sp1 = raw.indexOf(SP);
+  // Three digits, 100 to 999, then a space or the line's end: this llhttp build passes a
+  // status line such as "HTTP/1.1 10 Continue", which must not reach a client as a 1xx.
+  const d1 = raw[sp1 + 1]! - 0x30;
+  const d2 = raw[sp1 + 2]! - 0x30;
+  const d3 = raw[sp1 + 3]! - 0x30;
+  if (sp1 < 0 || sp1 + 4 > startLineEnd || d1 < 1 || d1 > 9 || d2 < 0 || d2 > 9 || d3 < 0 || d3 > 9 || (sp1 + 4 !== startLineEnd && raw[sp1 + 4] !== SP)) {
+    throw new Error('malformed status line');
+  }
   const fields = scanFields(raw, startLineEnd);
   const v = scanValues(raw, fields);
   return {
     raw, fields, startLineEnd, connectionTokens: v.connectionTokens, contentType: v.contentType, mcpSessionId: v.mcpSessionId,
     upgrade: v.upgrade, chunked: v.chunked, otherCoding: otherCoding(v), contentLength: v.contentLength,
-    statusCode: (raw[sp1 + 1]! - 0x30) * 100 + (raw[sp1 + 2]! - 0x30) * 10 + (raw[sp1 + 3]! - 0x30),
+    statusCode: d1 * 100 + d2 * 10 + d3,
     via: v.via,
     keepAliveTimeoutMs: v.keepAliveTimeoutMs,
   };

@@ -77,6 +77,8 @@ export class TapeFile {
   /** Bytes waiting (sealed and not). */
   #queued = 0;
   #writing = false;
+  /** Lines of the write in flight: not on the disk until its callback says so. */
+  #inflightLines = 0;
   #scheduled = false;
   #gather: NodeJS.Timeout | null = null;
   #retry: NodeJS.Timeout | null = null;
@@ -202,7 +204,8 @@ export class TapeFile {
 
   /** Gives up on what is still queued (a shutdown deadline passed): returns how many lines were lost. */
   abandon(): number {
-    const lost = this.#dropAll();
+    // A write still in flight at the deadline has not been taken either (a full pipe answers it EAGAIN).
+    const lost = this.#dropAll() + (this.#writing ? this.#inflightLines : 0);
     if (this.#retry !== null) clearTimeout(this.#retry);
     this.#retry = null;
     this.#failed = true;
@@ -257,8 +260,12 @@ export class TapeFile {
     const batch = this.#queue;
     this.#queue = [];
     this.#writing = true;
+    let lines = 0;
+    for (const c of batch) lines += c.lines;
+    this.#inflightLines = lines;
     fs.writev(this.#fd, batch.map((c) => c.buf), (err, written) => {
       this.#writing = false;
+      this.#inflightLines = 0;
       if (this.#failed) {
         // Abandoned mid-write: the fd is closed only now, so its number cannot be reused under the write.
         this.#closeFd(this.#ending ?? undefined);

@@ -87,13 +87,31 @@ fuzz('200 mutated upstream responses: 502 or a closed connection, never a crash'
   let next: Buffer = Buffer.alloc(0);
   const up = await startNetUpstream((sock) => sock.once('data', () => sock.end(next)));
   const proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url), upstreamTimeoutMs: 500 });
+  const seen = new Map<string, number>();
   for (let i = 0; i < 200; i++) {
     next = mutate(r, responses[Math.floor(r() * responses.length)]!);
-    const c = await RawClient.connect(proxy.port);
-    c.write('POST /mcp HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
-    await c.waitClosed(5000).catch(() => undefined);
-    c.close();
+    // Everything the client gets until the proxy closes: a response (a 502 when the
+    // upstream's was broken) or nothing; never a hang, never bytes that are not HTTP.
+    const got = await new Promise<Buffer>((resolve, reject) => {
+      const parts: Buffer[] = [];
+      const s = net.connect(proxy.port, '127.0.0.1', () => s.write('POST /mcp HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}'));
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new Error(`mutation ${i}: the proxy neither answered nor closed within 10 s`));
+      }, 10_000);
+      s.on('data', (b: Buffer) => parts.push(b));
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        clearTimeout(timer);
+        resolve(Buffer.concat(parts));
+      });
+    });
+    const status = got.length === 0 ? 'closed' : /^HTTP\/1\.1 (\d{3}) /.exec(got.toString('latin1'))?.[1] ?? `not HTTP: ${JSON.stringify(got.subarray(0, 40).toString('latin1'))}`;
+    seen.set(status, (seen.get(status) ?? 0) + 1);
   }
+  const kinds = [...seen.keys()];
+  assert.ok(kinds.every((k) => /^(closed|\d{3})$/.test(k)), `answers: ${JSON.stringify([...seen])}`);
+  assert.ok((seen.get('502') ?? 0) > 0, `some broken responses got the 502: ${JSON.stringify([...seen])}`);
   await until(() => proxy.app.registry.size === 0, 5000, 'every session to end');
   await proxy.close();
   await up.close();
