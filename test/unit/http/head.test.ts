@@ -111,6 +111,14 @@ response('own HTTP version, hop-by-hop out, Via and Connection: close in', () =>
   assert.is(out, 'HTTP/1.1 200 Fine\r\nContent-Type: text/event-stream\r\nMcp-Session-Id: s1\r\nVia: 1.1 shadowcat\r\nConnection: close\r\n\r\n');
 });
 
+response('a status that is not three digits from 100 is refused (never relayed as an interim answer); no reason phrase is fine', () => {
+  for (const line of ['HTTP/1.1 10 Continue', 'HTTP/1.1 00 Continue', 'HTTP/1.1 1 Continue', 'HTTP/1.1 099 Low', 'HTTP/1.1 2000 OK', 'HTTP/1.1 20x OK', 'HTTP/1.1', 'HTTP/1.1 ']) {
+    assert.throws(() => readResponseHead(b(`${line}\r\nContent-Length: 0\r\n\r\n`)), /malformed status line/, line);
+  }
+  assert.is(readResponseHead(b('HTTP/1.1 204\r\n\r\n')).statusCode, 204);
+  assert.is(readResponseHead(b('HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n')).statusCode, 103);
+});
+
 response('each Connection variant and an upstream Via are written exactly, in any order of calls', () => {
   const res = readResponseHead(b('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n'));
   const withVia = readResponseHead(b('HTTP/1.1 200 OK\r\nVia: 1.1 up\r\nContent-Length: 0\r\n\r\n'));
