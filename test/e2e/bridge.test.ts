@@ -285,8 +285,10 @@ failures('a child killed during a long call: the call gets a JSON-RPC error at o
     const { client, transport, agent } = sdkHttpClient(`http://127.0.0.1:${proxy.port}/mcp`, 'killed');
     await client.connect(transport);
     const [s] = await sessionsOf(proxy);
-    const long = client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 30, steps: 30 } }, undefined, { onprogress: () => {} });
-    await new Promise((r) => setTimeout(r, 300));
+    let progressed: () => void = () => {};
+    const started = new Promise<void>((r) => (progressed = r));
+    const long = client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 30, steps: 30 } }, undefined, { onprogress: () => progressed() });
+    await started; // the child is working on it
     process.kill(s!.childPid!, 'SIGKILL');
     const t0 = Date.now();
     const err = await long.then(() => null, (e: unknown) => e);
@@ -356,8 +358,10 @@ failures('SIGTERM with sessions open: GET streams end with retry, a call in flig
   const get = await raw.RawClient.connect(port);
   get.write(`GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nMcp-Session-Id: ${clients[1]!.transport.sessionId}\r\n\r\n`);
   await until(() => get.buffered.toString().includes('200 OK'), 10_000, 'the GET stream');
-  const long = clients[0]!.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 1, steps: 2 } }, undefined, { onprogress: () => {} });
-  await new Promise((r) => setTimeout(r, 200));
+  let progressed: () => void = () => {};
+  const started = new Promise<void>((r) => (progressed = r));
+  const long = clients[0]!.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 1, steps: 2 } }, undefined, { onprogress: () => progressed() });
+  await started; // the call is in flight in its child
   p.child.kill('SIGTERM');
   assert.match(textOf(await long), /completed/, 'the call in flight finished');
   await get.waitClosed(10_000);

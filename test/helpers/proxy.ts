@@ -26,14 +26,7 @@ export async function startProxy(overrides: Partial<Config> & Pick<Config, 'mode
   };
 }
 
-/** Waits until `pred` holds, polling; throws after `timeoutMs`. */
-export async function until(pred: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { until } from './wait.js';
 
 /** Open file descriptors of this process (Linux). */
 export async function openFds(): Promise<number> {

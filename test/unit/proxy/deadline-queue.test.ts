@@ -80,7 +80,14 @@ test('close stops every armed deadline', async () => {
   const q = new DeadlineQueue<string>(10, () => calls++);
   q.arm(new Deadline('x'));
   q.close();
-  await new Promise((r) => setTimeout(r, 40));
+  // A queue of the same period armed after it fires after it would have: then it is known not to have.
+  await new Promise<void>((resolve) => {
+    const sentinel = new DeadlineQueue<string>(10, () => {
+      sentinel.close();
+      resolve();
+    });
+    sentinel.arm(new Deadline('sentinel'));
+  });
   assert.is(calls, 0);
 });
 

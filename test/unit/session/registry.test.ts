@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Registry } from '../../../dist/session/registry.js';
 import { Session } from '../../../dist/session/session.js';
+import { until } from '../../helpers/wait.js';
 
 function setup(opts: { maxSessions?: number; maxPerClient?: number; idleTimeoutMs?: number } = {}) {
   let now = 1_000_000;
@@ -109,7 +110,7 @@ reg('the idle timer expires sessions on its own', async () => {
   const registry: Registry = new Registry({ maxSessions: 10, maxPerClient: 10, idleTimeoutMs: 50, onExpire: (s) => s.close('expired') });
   const s = new Session('1.1.1.1', 1, Date.now(), (sess) => registry.remove(sess));
   registry.add(s);
-  await new Promise((r) => setTimeout(r, 200));
+  await until(() => s.closeReason !== null, 5000, 'the idle timer');
   assert.is(s.closeReason, 'expired');
   assert.is(registry.size, 0);
   registry.close();
