@@ -49,6 +49,7 @@ export interface InboundAuth {
 }
 
 const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i;
+const SUBJECT = /^[\x21-\x7e][\x20-\x7e]{0,255}$/;
 const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
 type Reason = 'missing' | 'invalid' | JwtRefusal['reason'];
@@ -84,9 +85,12 @@ export function inboundAuth(config: Config, metrics: Metrics, log: Logger, hook:
   const fromToken = (r: Identity | JwtRefusal, host: string | null, clientIp: string): AuthOutcome =>
     'subject' in r ? r : refuse(r.reason, host, clientIp, r.detail, r.missing);
   const fromHook = (request: AuthRequest, host: string | null): AuthOutcome | Promise<AuthOutcome> => {
-    const settle = (subject: string | null): AuthOutcome => (typeof subject === 'string' && subject !== ''
-      ? named(subject)
-      : refuse(request.authorization === null && request.apiKey === null ? 'missing' : 'invalid', host, request.clientIp));
+    const settle = (subject: string | null): AuthOutcome => {
+      if (subject === null || subject === undefined) return refuse(request.authorization === null && request.apiKey === null ? 'missing' : 'invalid', host, request.clientIp);
+      // It names the caller in logs, /sessions, tapes and limit keys: printable text only (fail closed).
+      if (typeof subject !== 'string' || !SUBJECT.test(subject)) return refuse('invalid', host, request.clientIp, 'the authenticate hook returned a subject that is not printable text of 1 to 256 characters');
+      return named(subject);
+    };
     const failed = (err: unknown): AuthOutcome => refuse('invalid', host, request.clientIp, `the authenticate hook threw: ${(err as Error)?.message ?? String(err)}`);
     try {
       const r = hook!(request);

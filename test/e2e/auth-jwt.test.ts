@@ -294,6 +294,7 @@ jwt('embedding: auth: { jwt } checks tokens as the flags do; hooks.authenticate 
         if (r.authorization === 'Signature good') return 'device-1';
         if (r.authorization === 'Signature later') return new Promise((resolve) => setImmediate(() => resolve('device-2')));
         if (r.authorization === 'Signature throws') throw new Error('boom');
+        if (r.authorization === 'Signature odd') return 'two\nlines';
         return null;
       },
     },
@@ -303,8 +304,8 @@ jwt('embedding: auth: { jwt } checks tokens as the flags do; hooks.authenticate 
     const as = async (authorization: string | null): Promise<number> => (await rawExchange(port,
       post(port, null).replace('Content-Type', `${authorization === null ? '' : `Authorization: ${authorization}\r\n`}Content-Type`))).status;
     seen.length = 0;
-    assert.equal([await as('Signature good'), await as('Signature later'), await as('Signature bad'), await as('Signature throws'), await as(null)], [200, 200, 401, 401, 401]);
-    assert.equal(asked, ['Signature good', 'Signature later', 'Signature bad', 'Signature throws', null]);
+    assert.equal([await as('Signature good'), await as('Signature later'), await as('Signature bad'), await as('Signature throws'), await as('Signature odd'), await as(null)], [200, 200, 401, 401, 401, 401]);
+    assert.equal(asked, ['Signature good', 'Signature later', 'Signature bad', 'Signature throws', 'Signature odd', null]);
     assert.is(seen.length, 2);
     for (const h of seen) assert.is(h.authorization, undefined, 'the scheme\'s credential is not passed on either');
   } finally {
