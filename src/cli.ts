@@ -10,7 +10,7 @@ import { runStdio } from './app/stdio.js';
 import { runStdioRemote } from './app/stdio-remote.js';
 import { runReplay, runTapeShow } from './app/replay.js';
 import { TapeError } from './tape/format.js';
-import { parseConfig } from './cli/config.js';
+import { parseConfig } from './cli/argv.js';
 import type { Config } from './config.js';
 import { ConfigError, ProxyError } from './errors.js';
 import { createLogger } from './observe/logger.js';

@@ -12,10 +12,8 @@ import { createAcceptLoop } from '../listener/accept-loop.js';
 import { startDemoServer, type DemoServer } from '../mcp/demo-server.js';
 import { SessionRecovery } from '../mcp/session-recovery.js';
 import { McpInspector } from '../mcp/inspector.js';
-import type { MessageDecider, MessageObserver } from '../mcp/message.js';
 import type { PolicySnapshot } from '../policy/policy.js';
-import { createMessageLayer } from './message-layer.js';
-import type { TapeOpener } from '../tape/tape-file.js';
+import { createMessageLayer, type MessageExtras } from './message-layer.js';
 import { createAdminServer, localView, type AdminView } from '../observe/admin.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { Metrics } from '../observe/metrics.js';
@@ -79,16 +77,8 @@ export interface App {
 }
 
 /** Optional collaborators: a logger (silent by default), and an embedder's hooks. */
-export interface AppDeps {
+export interface AppDeps extends MessageExtras {
   readonly logger?: Logger;
-  /** Observers after the app's own (metrics, logs), in order. */
-  readonly observers?: readonly MessageObserver[];
-  /** Deciders after the policy, in order. */
-  readonly deciders?: readonly MessageDecider[];
-  /** Policy rules given as an object (`{ rules: [...] }`) instead of --policy FILE. */
-  readonly policyRules?: unknown;
-  /** How --record opens tape files (tests give a pipe nobody reads); default: created in the folder. */
-  readonly openTape?: TapeOpener;
   onSessionOpen?(session: Session): void;
   onSessionClose?(session: Session, reason: CloseReason): void;
   /** An embedder's authentication hook (custom schemes): a subject, or null to refuse. */

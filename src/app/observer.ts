@@ -6,7 +6,8 @@ import type net from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { RequestHead, ResponseHead } from '../http/head.js';
 import type { ConformanceLint } from '../mcp/conformance.js';
-import { isJson, type McpInspector } from '../mcp/inspector.js';
+import { isEventStream, isJson } from '../http/media-type.js';
+import type { McpInspector } from '../mcp/inspector.js';
 import type { LazyLogger } from '../mcp/message.js';
 import type { LogThrottle } from '../observe/log-throttle.js';
 import type { Logger } from '../observe/logger.js';
@@ -66,7 +67,7 @@ export class SessionObserver implements ExchangeObserver {
     // A chunked 202 may still be empty: only data makes it a breach.
     this.#chunked202 = res.statusCode === 202 && res.chunked ? req : null;
     // Body bytes reach this observer only while inspecting.
-    const untyped = this.wantsBodies && res.statusCode === 200 && type !== 'application/json' && !isJson(type) && (type === null || !type.toLowerCase().startsWith('text/event-stream'));
+    const untyped = this.wantsBodies && res.statusCode === 200 && type !== 'application/json' && !isJson(type) && !isEventStream(type);
     this.#untypedReq = untyped ? req : null;
     this.#untypedRes = untyped ? res : null;
     this.#inspector?.onResponseHead(req, res);

@@ -5,7 +5,9 @@
 // correlates request → response for latency. It copies what it needs, never delays a
 // write, and never rejects traffic: what it cannot read it counts.
 
+import { BodyCollector } from '../http/body-collector.js';
 import type { RequestHead, ResponseHead } from '../http/head.js';
+import { isEventStream, isJson } from '../http/media-type.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Correlator, Pending } from './correlator.js';
 import { CallEnvelope, Envelope, ENVELOPE_FALLBACK, ENVELOPE_MALFORMED, ENVELOPE_OK, readCallEnvelope, readEnvelope } from './envelope.js';
@@ -252,58 +254,6 @@ export class McpMetricsObserver implements MessageObserver {
       this.#series.set(method, series);
     }
     return series;
-  }
-}
-
-/** True for a JSON media type (application/json, application/*+json). */
-export function isJson(contentType: string | null): boolean {
-  if (contentType === null) return false;
-  const t = contentType.toLowerCase();
-  return t.startsWith('application/json') || (t.startsWith('application/') && t.includes('+json'));
-}
-
-function isEventStream(contentType: string | null): boolean {
-  return contentType !== null && contentType.toLowerCase().startsWith('text/event-stream');
-}
-
-/** Bounded body collector: keeps at most `limit` bytes, remembers whether it overflowed. */
-export class BodyCollector {
-  parts: Buffer[] = [];
-  bytes = 0;
-  overflow = false;
-
-  push(chunk: Buffer, limit: number): void {
-    // Counted past the limit too: a skipped body is told with its size.
-    this.bytes += chunk.length;
-    if (this.overflow) return;
-    if (this.bytes > limit) {
-      this.overflow = true;
-      this.parts = [];
-      return;
-    }
-    // No copy: node gives every socket read its own memory, never reused, so a slice of
-    // it stays valid; we only keep it until the message ends.
-    this.parts.push(chunk);
-  }
-
-  /** The body so far as one buffer, kept (joined in place). */
-  whole(): Buffer {
-    if (this.parts.length !== 1) this.parts = [Buffer.concat(this.parts)];
-    return this.parts[0]!;
-  }
-
-  take(): Buffer {
-    const parts = this.parts;
-    const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-    this.parts = [];
-    this.bytes = 0;
-    return body;
-  }
-
-  reset(): void {
-    this.parts = [];
-    this.bytes = 0;
-    this.overflow = false;
   }
 }
 

@@ -22,7 +22,8 @@ import {
   readResponseHead, type RequestHead, type RequestRewrite, type ResponseHead,
 } from '../http/head.js';
 import type { Judgement, MessageGate } from '../mcp/gate.js';
-import { BodyCollector, isJson } from '../mcp/inspector.js';
+import { BodyCollector } from '../http/body-collector.js';
+import { isJson } from '../http/media-type.js';
 import type { RewriteVerdict } from '../mcp/message.js';
 import { JsonBodyRewrite, SseRewrite, type ResponseTransform } from '../mcp/result-rewrite.js';
 import { CallEnvelope, ENVELOPE_OK, readCallEnvelope } from '../mcp/envelope.js';

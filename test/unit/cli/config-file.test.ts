@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseConfig } from '../../../dist/cli/config.js';
+import { parseConfig } from '../../../dist/cli/argv.js';
 import { loadRuleFile } from '../../../dist/policy/rules.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'shadowcat-config-'));

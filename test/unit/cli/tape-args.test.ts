@@ -2,7 +2,7 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseConfig } from '../../../dist/cli/config.js';
+import { parseConfig } from '../../../dist/cli/argv.js';
 
 const args = suite('replay and tape show arguments');
 

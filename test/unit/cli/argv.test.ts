@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { helpText, parseConfig } from '../../../dist/cli/config.js';
+import { helpText, parseConfig } from '../../../dist/cli/argv.js';
 import { FLAGS, makeConfig } from '../../../dist/config.js';
 import { ConfigError } from '../../../dist/errors.js';
 

@@ -1,0 +1,13 @@
+// What a Content-Type names, read without a parser on the hot path (a prefix test).
+
+/** True for a JSON media type (application/json, application/*+json). */
+export function isJson(contentType: string | null): boolean {
+  if (contentType === null) return false;
+  const t = contentType.toLowerCase();
+  return t.startsWith('application/json') || (t.startsWith('application/') && t.includes('+json'));
+}
+
+/** True for an event stream (text/event-stream). */
+export function isEventStream(contentType: string | null): boolean {
+  return contentType !== null && contentType.toLowerCase().startsWith('text/event-stream');
+}
