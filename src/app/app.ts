@@ -10,6 +10,7 @@ import { errorResponse } from '../http/error-response.js';
 import { RequestRewrite } from '../http/head.js';
 import { createAcceptLoop } from '../listener/accept-loop.js';
 import { startDemoServer, type DemoServer } from '../mcp/demo-server.js';
+import { handshakePost } from '../upstream/handshake-post.js';
 import { SessionRecovery } from '../mcp/session-recovery.js';
 import { McpInspector } from '../mcp/inspector.js';
 import type { PolicySnapshot } from '../policy/policy.js';
@@ -261,7 +262,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
           metrics.upstreamPool(() => p.counts());
         }
         const recovery = config.recoverSessions
-          ? new SessionRecovery({ url, headers: config.upstreamHeaders, ca: config.upstreamCa, verify: !config.upstreamInsecure, timeoutMs: config.upstreamTimeoutMs }, metrics)
+          ? new SessionRecovery(handshakePost({ url, headers: config.upstreamHeaders, ca: config.upstreamCa, verify: !config.upstreamInsecure, timeoutMs: config.upstreamTimeoutMs }), metrics)
           : null;
         exchangeContext = Object.freeze({ config, rewrite, touch, isDraining: () => drain.active, admitRequest,
           admitOrigin: admission.admitOrigin, corsLines: admission.corsLines, auth, identify, gate, recovery, clocks: HttpExchange.clocks(config) });

@@ -5,11 +5,9 @@
 // servers say so with a 400 about the session id, see isForgottenSession), the exchange
 // asks this store to re-run that handshake upstream; the new upstream session id is then
 // mapped to the client's both ways for the rest of the session. The handshake is a few
-// requests on connections of its own, made with node:http (rare, off the data path).
+// requests on connections of their own, sent by the HandshakePost the app gives it
+// (upstream/handshake-post.ts: the upstream TLS settings; rare, off the data path).
 
-import http from 'node:http';
-import https from 'node:https';
-import type { HeaderLine } from '../config.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 
@@ -46,24 +44,18 @@ interface KnownSession {
   recovering: Promise<string | null> | null;
 }
 
-/** Where and how the handshake reaches the upstream. */
-export interface RecoveryTarget {
-  readonly url: URL;
-  readonly headers: readonly HeaderLine[];
-  readonly ca: string | null;
-  readonly verify: boolean;
-  readonly timeoutMs: number;
-}
+/** One POST of the handshake to the upstream (upstream/handshake-post.ts): its status and the session id it answered with. */
+export type HandshakePost = (body: Buffer, sessionId: string | null) => Promise<{ status: number; sessionId: string | null }>;
 
 /** The sessions the proxy can recover, and their id mappings. */
 export class SessionRecovery {
   readonly #known = new Map<string, KnownSession>();
   readonly #toClient = new Map<string, string>();
-  readonly #target: RecoveryTarget;
+  readonly #post: HandshakePost;
   readonly #metrics: Metrics;
 
-  constructor(target: RecoveryTarget, metrics: Metrics) {
-    this.#target = target;
+  constructor(post: HandshakePost, metrics: Metrics) {
+    this.#post = post;
     this.#metrics = metrics;
   }
 
@@ -139,32 +131,5 @@ export class SessionRecovery {
       log.warn({ mcp: id, err: (err as Error).message }, 'mcp session recovery failed: the 404 goes to the client');
       return null;
     }
-  }
-
-  /** One POST of the handshake; the answer's body (JSON or a short event stream) is read and dropped. */
-  #post(body: Buffer, sessionId: string | null): Promise<{ status: number; sessionId: string | null }> {
-    const t = this.#target;
-    const headers: Record<string, string> = {
-      'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-length': String(body.length),
-    };
-    for (const h of t.headers) headers[h.name.toLowerCase()] = h.value;
-    if (sessionId !== null) headers['mcp-session-id'] = sessionId;
-    const secure = t.url.protocol === 'https:';
-    const options: https.RequestOptions = { method: 'POST', headers, agent: false, timeout: t.timeoutMs };
-    if (secure) {
-      options.rejectUnauthorized = t.verify;
-      if (t.ca !== null) options.ca = t.ca;
-    }
-    return new Promise((resolve, reject) => {
-      const req = (secure ? https : http).request(t.url, options, (res) => {
-        const sid = res.headers['mcp-session-id'];
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, sessionId: typeof sid === 'string' ? sid : null }));
-        res.on('error', reject);
-      });
-      req.on('timeout', () => req.destroy(new Error('the upstream did not answer in time')));
-      req.on('error', reject);
-      req.end(body);
-    });
   }
 }

@@ -1,5 +1,6 @@
-// A keep-alive agent for the message bridge's HTTP clients (a remote Streamable HTTP or
-// legacy SSE server): https with Node's CA store plus --upstream-ca, or plain http.
+// The agent for every HTTP client the proxy runs itself (the bridge's remote Streamable HTTP
+// and legacy SSE transports, session recovery's handshake, the --auth-jwks fetch): https
+// with Node's CA store plus --upstream-ca and --upstream-insecure, or plain http.
 
 import http from 'node:http';
 import https from 'node:https';
@@ -12,11 +13,11 @@ export interface HttpClientKit {
   readonly request: typeof http.request;
 }
 
-/** The agent for `url`: `ca` adds PEM certificates to Node's store; `verify` false skips certificate checks. */
-export function httpClientKit(url: URL, ca: string | null, verify: boolean): HttpClientKit {
-  if (url.protocol !== 'https:') return { agent: new http.Agent({ keepAlive: true }), request: http.request };
+/** The agent for `url`: `ca` adds PEM certificates to Node's store; `verify` false skips certificate checks; `keepAlive` false for a rare request. */
+export function httpClientKit(url: URL, ca: string | null, verify: boolean, keepAlive = true): HttpClientKit {
+  if (url.protocol !== 'https:') return { agent: new http.Agent({ keepAlive }), request: http.request };
   return {
-    agent: new https.Agent({ keepAlive: true, ca: ca === null ? undefined : [...tls.rootCertificates, ca], rejectUnauthorized: verify }),
+    agent: new https.Agent({ keepAlive, ca: ca === null ? undefined : [...tls.rootCertificates, ca], rejectUnauthorized: verify }),
     request: https.request,
   };
 }

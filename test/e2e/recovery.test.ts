@@ -1,4 +1,4 @@
-// --recover-sessions (SPEC "MCP-aware resilience"): an MCP server on the SDK
+// --recover-sessions (docs/reference.md "MCP-aware resilience"): an MCP server on the SDK
 // (StreamableHTTPServerTransport, stateful) is restarted on the same port mid-session. With
 // the flag the SDK client's next call succeeds without re-initialising, under the same
 // session id, and the new server got a fresh initialize; without it the client sees the
@@ -14,8 +14,9 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startEverythingHttp } from '../helpers/everything.js';
-import { adminGet, startProxy, type TestProxy } from '../helpers/proxy.js';
+import { adminGet, startProxy, until, type TestProxy } from '../helpers/proxy.js';
 import { sdkHttpClient } from '../helpers/sdk.js';
+import { startTlsTerminator, TEST_CA } from '../helpers/tls-terminator.js';
 import { readBody } from '../helpers/upstreams.js';
 
 /** What the restartable server counts across its lives. */
@@ -76,12 +77,18 @@ recovery.after.each(async () => {
   for (const c of closers.splice(0)) await c();
 });
 
-async function scenario(recover: boolean, multiSession: boolean, refuseAfterRestart = false): Promise<{ second: string | Error; life: Life; before: string; after: string | undefined; metrics: string }> {
+async function scenario(recover: boolean, multiSession: boolean, refuseAfterRestart = false, overTls = false): Promise<{ second: string | Error; life: Life; before: string; after: string | undefined; metrics: string }> {
   const life: Life = { instance: 1, inits: 0, refuseInit: false };
   const first = await startSdkServer(0, life);
   let current = first;
   closers.push(() => current.close());
-  proxy = await startProxy({ mode: 'http', multiSession, recoverSessions: recover, upstreamUrl: new URL(`http://127.0.0.1:${first.port}/mcp`), adminPort: 0 });
+  // Over TLS: a terminator in front of the port, which outlives the server's restart.
+  const tls = overTls ? await startTlsTerminator('server', first.port) : null;
+  if (tls !== null) closers.push(() => tls.close());
+  proxy = await startProxy({
+    mode: 'http', multiSession, recoverSessions: recover, adminPort: 0,
+    ...(tls === null ? { upstreamUrl: new URL(`http://127.0.0.1:${first.port}/mcp`) } : { upstreamUrl: new URL(`https://localhost:${tls.port}/mcp`), upstreamCa: TEST_CA }),
+  });
   const client = new Client({ name: 'restart', version: '1.0.0' });
   const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${proxy.port}/mcp`), {
     reconnectionOptions: { initialReconnectionDelay: 50, maxReconnectionDelay: 200, reconnectionDelayGrowFactor: 1, maxRetries: 2 },
@@ -91,6 +98,8 @@ async function scenario(recover: boolean, multiSession: boolean, refuseAfterRest
   const before = transport.sessionId!;
   // The restart: the server and every session it held are gone; a new one takes the port.
   await first.close();
+  // The terminator passes the close on to the proxy's link: let it arrive first, as it does without TLS.
+  if (tls !== null) await until(() => tls.open() === 0, 5000, 'the upstream link closed through the terminator');
   life.instance = 2;
   life.refuseInit = refuseAfterRestart;
   current = await startSdkServer(first.port, life);
@@ -118,6 +127,13 @@ for (const multiSession of [true, false]) {
     assert.match(r.metrics, /shadowcat_mcp_sessions_recovered_total\{result="ok"\} 1/);
   });
 }
+
+recovery('over TLS with --upstream-ca: the handshake goes out with the upstream\'s TLS settings', async () => {
+  const r = await scenario(true, true, false, true);
+  assert.is(r.second, 'instance 2', String(r.second));
+  assert.is(r.life.inits, 2);
+  assert.match(r.metrics, /shadowcat_mcp_sessions_recovered_total\{result="ok"\} 1/);
+});
 
 recovery('without the flag the client sees the 404', async () => {
   const r = await scenario(false, true);

@@ -26,6 +26,8 @@ export interface TlsTerminator {
   /** Handshakes completed, and how many of them resumed a session. */
   readonly handshakes: () => number;
   readonly resumed: () => number;
+  /** Sockets open on either side (client connections and their pipes to the target). */
+  readonly open: () => number;
   /** Serves `name`'s certificate from the next handshake on. */
   use(name: FixtureCert): void;
   close(): Promise<void>;
@@ -56,6 +58,7 @@ export async function startTlsTerminator(cert: FixtureCert, targetPort: number):
     port: (server.address() as net.AddressInfo).port,
     handshakes: () => handshakes,
     resumed: () => resumed,
+    open: () => sockets.size,
     use: (name) => server.setSecureContext(fixture(name)),
     close: () => new Promise<void>((r) => {
       for (const s of sockets) s.destroy();
