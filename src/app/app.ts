@@ -321,9 +321,10 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       if (closing !== null) return closing;
       closing = (async () => {
         policy?.close();
-        auth?.close();
         const stopAccepting = closeServer(listener);
         const report = await drain.run(registry, drainMs);
+        // After the drain: a request whose token is being checked may still need the key set.
+        auth?.close();
         shared?.close();
         pool?.close();
         exchangeContext?.clocks.head.close();

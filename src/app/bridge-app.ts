@@ -242,9 +242,10 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
       closing = (async () => {
         const deadline = Date.now() + drainMs;
         policy?.close();
-        auth?.close();
         const stopAccepting = closeServer(server);
         const report = await drain.run(registry, drainMs);
+        // After the drain: a request whose token is being checked may still need the key set.
+        auth?.close();
         for (const t of timers) clearTimeout(t);
         timers.clear();
         if (heartbeat !== null) clearInterval(heartbeat);

@@ -301,7 +301,8 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
   /** Finishes the request in flight, then closes; closes at once when idle. */
   drain(): void {
     if (this.#closed) return;
-    if (this.#resPhase === S_IDLE && this.#reqPhase === R_HEAD && this.#headBuf === null && this.#leftover === null) {
+    // A request whose token is being verified is in flight: it is answered, then the connection closes.
+    if (this.#resPhase === S_IDLE && this.#reqPhase === R_HEAD && this.#headBuf === null && this.#leftover === null && (this.#clientPauses & P_AUTH) === 0) {
       this.#session.close('shutdown');
       return;
     }

@@ -360,6 +360,30 @@ remote('fetched with --upstream-ca; a rotated key is fetched again for its unkno
     await down.close();
   }
 });
+remote('shutdown while a token waits for the key set: the request gets its answer, then the proxy closes', async () => {
+  // An issuer that takes the connection and never answers: the fetch runs into its 5 s bound.
+  let asked = 0;
+  const server = https.createServer(fixture('server'), () => void asked++);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const proxy = await startProxy({
+    mode: 'http', upstreamUrl: new URL(`http://127.0.0.1:${upstream.port}/mcp`), multiSession: true,
+    authJwt: true, authJwks: `https://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`, authIssuer: ISS, authAudience: AUD, upstreamCa: TEST_CA,
+  });
+  try {
+    const answer = rawExchange(proxy.port, post(proxy.port, signJwt(rsa, claims())), 20_000);
+    await until(() => proxy.app.registry.size === 1 && asked >= 1, 5000, 'the request waiting on the key set');
+    const closed = proxy.app.close(10_000);
+    const r = await answer;
+    assert.is(r.status, 401);
+    assert.match(r.body.toString(), /keys are unavailable/);
+    await closed;
+  } finally {
+    await proxy.close();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
 remote.before(async () => {
   upstream = await startRecordingUpstream([]);
 });
