@@ -1,14 +1,18 @@
 // Command line → validated, frozen Config, read through the flag table in ../config.ts.
 // The only module that interprets argv; it never exits the process itself (cli.ts does),
-// so it can be tested in-process. argv is read here rather than by a generic parser: a
-// value is taken exactly as typed ("0123" stays a string, "--port -1" is a bad port, not
-// an unknown flag "-1").
+// so it can be tested in-process. util.parseArgs reads argv (flag-tokens.ts), driven by
+// the flag table: a value is taken exactly as typed ("0123" stays a string, "--port -1" is
+// a bad port, not an unknown flag "-1").
 
 import { ConfigError } from '../errors.js';
 import { buildConfig, FLAGS, flagRow, type Config, type Env, type FlagRow, type FlagValues, type Mode } from '../config.js';
 import { readConfigFile } from './config-file.js';
+import { readFlags, type FlagShape } from './flag-tokens.js';
 import type { ReplayArgs } from '../tape/replay.js';
 import { parseReplayArgs, parseTapeArgs, REPLAY_HELP, TAPE_HELP } from './tape-args.js';
+
+/** Every flag of the table, as util.parseArgs is to read it. */
+const SHAPES: ReadonlyMap<string, FlagShape> = new Map(FLAGS.map((f) => [f.name, { value: f.arg !== null, repeat: f.repeat === true }]));
 
 /** What the command line asks for: run a proxy, or print help or the version. */
 export type Invocation =
@@ -113,53 +117,15 @@ export function parseConfig(argv: readonly string[], version: string, env: CliEn
     const t = parseTapeArgs(rest);
     return t === 'help' ? { kind: 'help', text: TAPE_HELP } : { kind: 'tape-show', file: t.file };
   }
+  // forward stdio: the first argument that is not a flag starts the command, since
+  // launchers (the MCP Inspector among them) drop the `--` a user wrote.
+  const read = readFlags(argv, SHAPES, (raw) => `unknown flag ${raw}`, (seen) => seen.length === 2 && seen[0] === 'forward' && seen[1] === 'stdio');
+  if (read.version) return { kind: 'version', text: version };
   const given = new Map<FlagRow, string[]>();
-  const positional: string[] = [];
-  let command: string[] = [];
-  let wantsHelp = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') {
-      command = argv.slice(i + 1);
-      break;
-    }
-    if (arg === '-h' || arg === '--help') {
-      wantsHelp = true;
-      continue;
-    }
-    if (arg === '-v' || arg === '--version') return { kind: 'version', text: version };
-    if (!arg.startsWith('-') || arg === '-') {
-      // forward stdio: the first argument that is not a flag starts the command, since
-      // launchers (the MCP Inspector among them) drop the `--` a user wrote.
-      if (positional.length === 2 && positional[0] === 'forward' && positional[1] === 'stdio') {
-        command = argv.slice(i);
-        break;
-      }
-      positional.push(arg);
-      continue;
-    }
-    if (!arg.startsWith('--')) throw new ConfigError(`unknown flag ${arg}`);
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq === -1 ? undefined : eq);
-    const f = flagRow(name);
-    if (f === undefined) throw new ConfigError(`unknown flag --${name}`);
-    if (given.has(f) && f.repeat !== true) throw new ConfigError(`--${name} given twice`);
-    let value: string;
-    if (f.arg === null) {
-      if (eq !== -1) throw new ConfigError(`--${name} takes no value`);
-      value = '';
-    } else if (eq !== -1) {
-      value = arg.slice(eq + 1);
-    } else {
-      const next = argv[i + 1];
-      // A value may start with one dash (a negative number is a bad value, not a flag).
-      if (next === undefined || next.startsWith('--')) throw new ConfigError(`--${name} needs a value`);
-      value = next;
-      i++;
-    }
-    if (f.arg !== null && value === '') throw new ConfigError(`--${name} needs a value`);
-    given.set(f, [...(given.get(f) ?? []), value]);
-  }
+  for (const [name, texts] of read.flags) given.set(flagRow(name)!, texts);
+  const positional = read.positionals;
+  const command = read.command ?? [];
+  const wantsHelp = read.help;
 
   const [verb, modeArg, extra] = positional;
   if (verb === undefined) {

@@ -4,7 +4,12 @@
 
 import { ConfigError } from '../errors.js';
 import type { LogLevel } from '../config.js';
-import type { ReplayArgs, Timing } from '../tape/replay.js';
+import type { ReplayArgs } from '../tape/replay.js';
+import { readFlags, type FlagShape } from './flag-tokens.js';
+
+const REPLAY_FLAGS: ReadonlyMap<string, FlagShape> = new Map([
+  ['port', { value: true }], ['host', { value: true }], ['timing', { value: true }], ['log-level', { value: true }], ['stdio', { value: false }],
+]);
 
 export const REPLAY_HELP = `shadowcat replay — play tapes back as an MCP server (a deterministic fake upstream)
 
@@ -36,57 +41,26 @@ const LEVELS: readonly string[] = ['trace', 'debug', 'info', 'warn', 'error', 'f
 
 /** Reads `replay`'s arguments (after the word replay); throws ConfigError. */
 export function parseReplayArgs(argv: readonly string[]): ReplayArgs | 'help' {
-  let target: string | null = null;
-  let host = '127.0.0.1';
+  const read = readFlags(argv, REPLAY_FLAGS, (raw) => `unknown flag ${raw} for replay: try 'shadowcat replay --help'`);
+  if (read.help) return 'help';
+  const [target, extra] = read.positionals;
+  if (extra !== undefined) throw new ConfigError(`unexpected argument '${extra}'`);
+  if (read.command !== null && read.command.length > 0) throw new ConfigError(`unexpected argument '${read.command[0]!}'`);
+  const one = (name: string): string | undefined => read.flags.get(name)?.[0];
   let port = 8080;
-  let timing: Timing = 'recorded';
-  let stdio = false;
-  let logLevel: LogLevel = 'info';
-  let portGiven = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '-h' || arg === '--help') return 'help';
-    if (!arg.startsWith('--')) {
-      if (target !== null) throw new ConfigError(`unexpected argument '${arg}'`);
-      target = arg;
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq === -1 ? undefined : eq);
-    if (name === 'stdio') {
-      if (eq !== -1) throw new ConfigError('--stdio takes no value');
-      stdio = true;
-      continue;
-    }
-    if (!['port', 'host', 'timing', 'log-level'].includes(name)) throw new ConfigError(`unknown flag --${name} for replay: try 'shadowcat replay --help'`);
-    let value: string | undefined;
-    if (eq !== -1) value = arg.slice(eq + 1);
-    else {
-      value = argv[i + 1];
-      i++;
-    }
-    if (value === undefined || value === '' || value.startsWith('--')) throw new ConfigError(`--${name} needs a value`);
-    switch (name) {
-      case 'port':
-        if (!/^\d+$/.test(value) || Number(value) > 65535) throw new ConfigError(`invalid --port '${value}': expected 0..65535`);
-        port = Number(value);
-        portGiven = true;
-        break;
-      case 'host': host = value; break;
-      case 'timing':
-        if (value !== 'recorded' && value !== 'fast') throw new ConfigError(`invalid --timing '${value}': expected recorded or fast`);
-        timing = value;
-        break;
-      case 'log-level':
-        if (!LEVELS.includes(value)) throw new ConfigError(`invalid --log-level '${value}': expected one of ${LEVELS.join(', ')}`);
-        logLevel = value as LogLevel;
-        break;
-      default: break;
-    }
+  const portText = one('port');
+  if (portText !== undefined) {
+    if (!/^\d+$/.test(portText) || Number(portText) > 65535) throw new ConfigError(`invalid --port '${portText}': expected 0..65535`);
+    port = Number(portText);
   }
-  if (target === null) throw new ConfigError('replay needs a tape file or a folder of tapes');
-  if (stdio && portGiven) throw new ConfigError('--stdio and --port are two ways to serve: pick one');
-  return Object.freeze({ target, host, port, timing, stdio, logLevel });
+  const timing = one('timing') ?? 'recorded';
+  if (timing !== 'recorded' && timing !== 'fast') throw new ConfigError(`invalid --timing '${timing}': expected recorded or fast`);
+  const logLevel = one('log-level') ?? 'info';
+  if (!LEVELS.includes(logLevel)) throw new ConfigError(`invalid --log-level '${logLevel}': expected one of ${LEVELS.join(', ')}`);
+  const stdio = read.flags.has('stdio');
+  if (target === undefined) throw new ConfigError('replay needs a tape file or a folder of tapes');
+  if (stdio && portText !== undefined) throw new ConfigError('--stdio and --port are two ways to serve: pick one');
+  return Object.freeze({ target, host: one('host') ?? '127.0.0.1', port, timing, stdio, logLevel: logLevel as LogLevel });
 }
 
 /** Reads `tape`'s arguments (after the word tape): the file or folder to show; throws ConfigError. */
