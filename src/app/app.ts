@@ -110,7 +110,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   const admitRequest = limiter === null ? () => 0 : (ip: string) => limiter.take(ip);
   // A caller who proved an identity counts for --max-per-client by it, not by address.
   const identify = (session: Session, who: Identity): ProxyError | null => {
-    if (registry.countAs(session, who.subject) !== 'ok') {
+    // The same caller again on its connection (every request after the first): nothing to count.
+    if (session.subject !== who.subject && registry.countAs(session, who.subject) !== 'ok') {
       metrics.sessionRejected('max-per-client');
       return new SessionLimitError('too many sessions for this caller', 1);
     }

@@ -9,7 +9,7 @@
 
 import { errors, jwtVerify, type JWTPayload } from 'jose';
 import type { Logger } from '../observe/logger.js';
-import type { Identity } from '../session/identity.js';
+import { isSubject, type Identity } from '../session/identity.js';
 import { JwksSource, type JwksFetchOptions } from './jwks-source.js';
 
 const ALGORITHMS = Object.freeze(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
@@ -18,7 +18,6 @@ const CLOCK_SKEW_S = 60;
 const KEEP_MS = 60_000;
 /** Verified tokens kept at most (the oldest goes first). */
 const KEEP_MAX = 10_000;
-const SUBJECT = /^[\x21-\x7e][\x20-\x7e]{0,255}$/;
 
 /** Why a token was refused: the metric's reason, and a word for the log (never the token). */
 export interface JwtRefusal {
@@ -88,7 +87,7 @@ export class JwtAuth {
       return refusalOf(err);
     }
     const sub = payload.sub;
-    if (typeof sub !== 'string' || !SUBJECT.test(sub)) return { reason: 'invalid', detail: 'sub is not printable text of 1 to 256 characters' };
+    if (!isSubject(sub)) return { reason: 'invalid', detail: 'sub is not printable text of 1 to 256 characters' };
     if (s.scopes.length > 0) {
       const held = scopesOf(payload);
       const missing = s.scopes.filter((x) => !held.has(x));

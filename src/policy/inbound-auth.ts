@@ -13,7 +13,7 @@ import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import { KeyAuth } from './auth-keys.js';
 import { JwtAuth, type JwtRefusal } from './auth-jwt.js';
-import { named, type Identity } from '../session/identity.js';
+import { isSubject, named, type Identity } from '../session/identity.js';
 
 /** Where the RFC 9728 protected-resource document is served. */
 export const RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource';
@@ -49,7 +49,6 @@ export interface InboundAuth {
 }
 
 const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i;
-const SUBJECT = /^[\x21-\x7e][\x20-\x7e]{0,255}$/;
 const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
 type Reason = 'missing' | 'invalid' | JwtRefusal['reason'];
@@ -88,7 +87,7 @@ export function inboundAuth(config: Config, metrics: Metrics, log: Logger, hook:
     const settle = (subject: string | null): AuthOutcome => {
       if (subject === null || subject === undefined) return refuse(request.authorization === null && request.apiKey === null ? 'missing' : 'invalid', host, request.clientIp);
       // It names the caller in logs, /sessions, tapes and limit keys: printable text only (fail closed).
-      if (typeof subject !== 'string' || !SUBJECT.test(subject)) return refuse('invalid', host, request.clientIp, 'the authenticate hook returned a subject that is not printable text of 1 to 256 characters');
+      if (!isSubject(subject)) return refuse('invalid', host, request.clientIp, 'the authenticate hook returned a subject that is not printable text of 1 to 256 characters');
       return named(subject);
     };
     const failed = (err: unknown): AuthOutcome => refuse('invalid', host, request.clientIp, `the authenticate hook threw: ${(err as Error)?.message ?? String(err)}`);

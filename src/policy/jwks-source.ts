@@ -12,7 +12,7 @@ import { createLocalJWKSet, type FlattenedJWSInput, type JSONWebKeySet, type JWT
 import { ConfigError } from '../errors.js';
 import { watchFile } from '../file-watch.js';
 import type { Logger } from '../observe/logger.js';
-import { httpClientKit, type HttpClientKit } from '../upstream/http-agent.js';
+import { httpClientKit, requestOnce, type HttpClientKit } from '../upstream/http-agent.js';
 
 /** A key set larger than this is refused. */
 const MAX_JWKS_BYTES = 1 << 20;
@@ -134,28 +134,10 @@ export class JwksSource {
     return this.#loading;
   }
 
-  #fetch(url: URL): Promise<string> {
-    const kit = this.#kit!;
-    return new Promise((resolve, reject) => {
-      const req = kit.request(url, { method: 'GET', agent: kit.agent, headers: { accept: 'application/json' }, timeout: FETCH_TIMEOUT_MS }, (res) => {
-        if (res.statusCode !== 200) {
-          res.resume();
-          return reject(new Error(`HTTP ${res.statusCode ?? '?'}`));
-        }
-        const parts: Buffer[] = [];
-        let bytes = 0;
-        res.on('data', (b: Buffer) => {
-          bytes += b.length;
-          if (bytes > MAX_JWKS_BYTES) return void req.destroy(new Error(`larger than ${MAX_JWKS_BYTES} bytes`));
-          parts.push(b);
-        });
-        res.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-        res.on('error', reject);
-      });
-      req.on('timeout', () => req.destroy(new Error(`no answer in ${FETCH_TIMEOUT_MS} ms`)));
-      req.on('error', reject);
-      req.end();
-    });
+  async #fetch(url: URL): Promise<string> {
+    const a = await requestOnce(this.#kit!, url, { method: 'GET', headers: { accept: 'application/json' }, timeoutMs: FETCH_TIMEOUT_MS, keepBytes: MAX_JWKS_BYTES });
+    if (a.status !== 200) throw new Error(`HTTP ${a.status}`);
+    return a.body.toString('utf8');
   }
 }
 

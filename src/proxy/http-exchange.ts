@@ -515,9 +515,9 @@ export class HttpExchange implements SessionOwner, UpstreamHandler {
       // The upstream said it drops idle links by now: writing on this one would race its close.
       this.#dropIdleUpstream();
     }
-    // With --auth-keys the budget is the caller's (one key behind a NAT, or many on one host), else the address's.
-    const subject = this.#session.subject;
-    const wait = this.#ctx.admitRequest(subject === null ? this.#session.clientIp : `subject:${subject}`);
+    // The budget is whom the session counts for: the caller once a credential named one (one
+    // key behind a NAT, or many on one host), else the address.
+    const wait = this.#ctx.admitRequest(this.#session.countedAs ?? this.#session.clientIp);
     if (wait > 0) {
       this.#req = req;
       // Refused before its body is read: the id, when the whole body came with the head.

@@ -10,6 +10,13 @@ export interface Identity {
   readonly claims: Readonly<Record<string, unknown>> | null;
 }
 
+const SUBJECT = /^[\x21-\x7e][\x20-\x7e]{0,255}$/;
+
+/** True for a subject that may name a caller: printable text of 1 to 256 characters (it goes into logs, /sessions, tapes and limit keys). */
+export function isSubject(text: unknown): text is string {
+  return typeof text === 'string' && SUBJECT.test(text);
+}
+
 /** An identity without claims. */
 export function named(subject: string): Identity {
   return Object.freeze({ subject, claims: null });

@@ -68,7 +68,7 @@ export class Session {
   subject: string | null = null;
   /** A token's verified claims, for policy match.claims; never shown. */
   claims: Readonly<Record<string, unknown>> | null = null;
-  /** Whom the registry counts this session for (--max-per-client): its address, or `subject:NAME`. */
+  /** Whom the registry counts this session for (--max-per-client, and the corridor's --rate-limit key): its address, or `subject:NAME`. */
   countedAs: string | null = null;
   state: SessionState = 'open';
   closeReason: CloseReason | null = null;

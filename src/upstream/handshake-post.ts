@@ -3,7 +3,7 @@
 // one connection per POST (a recovery is rare), the answer's body read and dropped.
 
 import type { HeaderLine } from '../config.js';
-import { httpClientKit } from './http-agent.js';
+import { httpClientKit, requestOnce } from './http-agent.js';
 
 /** Where and how the handshake reaches the upstream. */
 export interface HandshakeTarget {
@@ -23,16 +23,9 @@ export function handshakePost(target: HandshakeTarget): (body: Buffer, sessionId
     };
     for (const h of target.headers) headers[h.name.toLowerCase()] = h.value;
     if (sessionId !== null) headers['mcp-session-id'] = sessionId;
-    return new Promise((resolve, reject) => {
-      const req = kit.request(target.url, { method: 'POST', headers, agent: kit.agent, timeout: target.timeoutMs }, (res) => {
-        const sid = res.headers['mcp-session-id'];
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, sessionId: typeof sid === 'string' ? sid : null }));
-        res.on('error', reject);
-      });
-      req.on('timeout', () => req.destroy(new Error('the upstream did not answer in time')));
-      req.on('error', reject);
-      req.end(body);
+    return requestOnce(kit, target.url, { method: 'POST', headers, body, timeoutMs: target.timeoutMs, keepBytes: 0 }).then((a) => {
+      const sid = a.headers['mcp-session-id'];
+      return { status: a.status, sessionId: typeof sid === 'string' ? sid : null };
     });
   };
 }

@@ -22,6 +22,39 @@ export function httpClientKit(url: URL, ca: string | null, verify: boolean, keep
   };
 }
 
+/** What one request of requestOnce got. */
+export interface OnceAnswer {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  /** The body, up to `keepBytes` (a longer one fails the request); empty when none is kept. */
+  readonly body: Buffer;
+}
+
+/**
+ * One request on `kit` off the data path (a key set, a recovery handshake): no answer within
+ * `timeoutMs` of quiet on the socket fails it, and a body over `keepBytes` fails it (0: the
+ * body is read and dropped).
+ */
+export function requestOnce(kit: HttpClientKit, url: URL, opts: { method: string; headers: Record<string, string>; body?: Buffer; timeoutMs: number; keepBytes: number }): Promise<OnceAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = kit.request(url, { method: opts.method, headers: opts.headers, agent: kit.agent, timeout: opts.timeoutMs }, (res) => {
+      const parts: Buffer[] = [];
+      let bytes = 0;
+      res.on('data', (b: Buffer) => {
+        if (opts.keepBytes === 0) return;
+        bytes += b.length;
+        if (bytes > opts.keepBytes) return void req.destroy(new Error(`answer larger than ${opts.keepBytes} bytes`));
+        parts.push(b);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer in ${opts.timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
 /** The error a client sees for a failed connection to a remote server. */
 export function connectFailure(err: NodeJS.ErrnoException): ProxyError {
   const code = err.code ?? '';

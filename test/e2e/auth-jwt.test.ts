@@ -18,10 +18,10 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { runCli, startCli } from '../helpers/cli.js';
 import { EVERYTHING } from '../helpers/everything.js';
 import { hs256WithPublicKey, jwks, makeKey, signJwt, tampered, unsigned } from '../helpers/jwt.js';
-import { adminGet, startProxy, until } from '../helpers/proxy.js';
+import { adminGet, authFailures, startProxy, until } from '../helpers/proxy.js';
 import { RawClient, rawExchange } from '../helpers/raw-client.js';
 import { fixture, TEST_CA } from '../helpers/tls-terminator.js';
-import { startRecordingUpstream, type TestServer } from '../helpers/upstreams.js';
+import { recordingUpstreamFor } from '../helpers/upstreams.js';
 
 const ISS = 'https://issuer.test';
 const AUD = 'https://proxy.test/mcp';
@@ -30,7 +30,6 @@ const post = (port: number, token: string | null, close = true): string =>
   `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n${token === null ? '' : `Authorization: Bearer ${token}\r\n`}Content-Length: ${INIT.length}\r\n${close ? 'Connection: close\r\n' : ''}\r\n${INIT}`;
 const now = (): number => Math.floor(Date.now() / 1000);
 const claims = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({ iss: ISS, aud: AUD, sub: 'alice', iat: now(), exp: now() + 600, scope: 'mcp:tools other', ...extra });
-const failures = (metrics: string, reason: string): number => Number(new RegExp(`^shadowcat_auth_failures_total\\{reason="${reason}"\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
 
 const rsa = makeKey('RS256', 'rsa-1');
 const ec = makeKey('ES256', 'ec-1');
@@ -38,18 +37,12 @@ const dir = mkdtempSync(join(tmpdir(), 'auth-jwt-'));
 const jwksFile = join(dir, 'jwks.json');
 writeFileSync(jwksFile, jwks(rsa, ec));
 
-let upstream: TestServer;
-const seen: Array<Record<string, unknown>> = [];
 const jwt = suite('--auth-jwt with a key set file');
-jwt.before(async () => {
-  upstream = await startRecordingUpstream(seen);
-});
-jwt.after(async () => {
-  await upstream.close();
-});
+const upstream = recordingUpstreamFor(jwt);
+const seen = upstream.seen;
 
 const corridor = (extra: Record<string, unknown> = {}): ReturnType<typeof startProxy> => startProxy({
-  mode: 'http', upstreamUrl: new URL(`http://127.0.0.1:${upstream.port}/mcp`), multiSession: true, adminPort: 0,
+  mode: 'http', upstreamUrl: upstream.mcpUrl(), multiSession: true, adminPort: 0,
   authJwt: true, authJwks: jwksFile, authIssuer: ISS, authAudience: AUD, authScopes: Object.freeze(['mcp:tools']), ...extra,
 });
 
@@ -82,9 +75,9 @@ jwt('valid RS256 and ES256 tokens pass (the credential stripped, the sub on /ses
     }
     assert.is(seen.length, 0, 'nothing refused reached the upstream');
     const metrics = await adminGet(proxy.adminPort!, '/metrics');
-    assert.is(failures(metrics, 'expired'), 1);
-    assert.is(failures(metrics, 'missing'), 1);
-    assert.is(failures(metrics, 'invalid'), Object.keys(refused).length - 2);
+    assert.is(authFailures(metrics, 'expired'), 1);
+    assert.is(authFailures(metrics, 'missing'), 1);
+    assert.is(authFailures(metrics, 'invalid'), Object.keys(refused).length - 2);
 
     // Within the 60 s of clock skew an expired token still passes.
     for (const token of [signJwt(rsa, claims()), signJwt(ec, claims({ sub: 'bob' })), signJwt(rsa, claims({ sub: 'carol', exp: now() - 30 }))]) {
@@ -243,7 +236,7 @@ jwt('a bad key set file at start exits 2 with one line; missing settings exit 2'
 });
 
 jwt('10,000 requests with bad tokens from one client: all 401, counted, logged a few times, the proxy still serves', async () => {
-  const cli = startCli(['forward', 'http', '--port', '0', '--admin-port', '0', '--url', `http://127.0.0.1:${upstream.port}/mcp`, '--multi-session',
+  const cli = startCli(['forward', 'http', '--port', '0', '--admin-port', '0', '--url', upstream.mcpUrl().href, '--multi-session',
     '--auth-jwt', '--auth-jwks', jwksFile, '--auth-issuer', ISS, '--auth-audience', AUD]);
   try {
     const listening = await cli.waitFor((l) => l.msg === 'listening', 15_000);
@@ -261,7 +254,7 @@ jwt('10,000 requests with bad tokens from one client: all 401, counted, logged a
     }));
     assert.equal([...statuses.entries()], [[401, 10_000]]);
     const metrics = await adminGet(listening.adminPort as number, '/metrics');
-    assert.is(failures(metrics, 'invalid'), 10_000);
+    assert.is(authFailures(metrics, 'invalid'), 10_000);
     const logged = cli.lines.filter((l) => l.msg === 'request refused: no valid credential').length;
     assert.ok(logged >= 1 && logged < 200, `logged ${logged} times`);
     assert.is((await rawExchange(port, post(port, good))).status, 200, 'a good token is still served');
@@ -273,7 +266,7 @@ jwt('10,000 requests with bad tokens from one client: all 401, counted, logged a
 
 jwt('embedding: auth: { jwt } checks tokens as the flags do; hooks.authenticate names callers of a scheme of its own (sync or async), null refuses', async () => {
   const { startProxy: embed } = await import('../../dist/index.js');
-  const url = `http://127.0.0.1:${upstream.port}/mcp`;
+  const url = upstream.mcpUrl().href;
   const withJwt = await embed({ port: 0, url, multiSession: true, auth: { jwt: { jwks: jwksFile, issuer: ISS, audience: AUD, scopes: ['mcp:tools'] } } });
   try {
     const port = withJwt.addresses.port;
@@ -317,6 +310,7 @@ jwt.after(() => rmSync(dir, { recursive: true, force: true }));
 jwt.run();
 
 const remote = suite('--auth-jwt with a key set over https');
+const remoteUpstream = recordingUpstreamFor(remote);
 remote('fetched with --upstream-ca; a rotated key is fetched again for its unknown kid, at most once a minute; no key set fails closed', async () => {
   const old = makeKey('RS256', 'old');
   const rotated = makeKey('ES256', 'new');
@@ -329,7 +323,7 @@ remote('fetched with --upstream-ca; a rotated key is fetched again for its unkno
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const jwksUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
   const proxy = await startProxy({
-    mode: 'http', upstreamUrl: new URL(`http://127.0.0.1:${upstream.port}/mcp`), multiSession: true, adminPort: 0,
+    mode: 'http', upstreamUrl: remoteUpstream.mcpUrl(), multiSession: true, adminPort: 0,
     authJwt: true, authJwks: jwksUrl, authIssuer: ISS, authAudience: AUD, upstreamCa: TEST_CA,
   });
   try {
@@ -348,14 +342,14 @@ remote('fetched with --upstream-ca; a rotated key is fetched again for its unkno
   await new Promise<void>((r) => server.close(() => r()));
   server.closeAllConnections();
   const down = await startProxy({
-    mode: 'http', upstreamUrl: new URL(`http://127.0.0.1:${upstream.port}/mcp`), multiSession: true, adminPort: 0,
+    mode: 'http', upstreamUrl: remoteUpstream.mcpUrl(), multiSession: true, adminPort: 0,
     authJwt: true, authJwks: jwksUrl, authIssuer: ISS, authAudience: AUD, upstreamCa: TEST_CA,
   });
   try {
     const r = await rawExchange(down.port, post(down.port, signJwt(old, claims())));
     assert.is(r.status, 401);
     assert.match(r.body.toString(), /keys are unavailable/);
-    assert.is(failures(await adminGet(down.adminPort!, '/metrics'), 'jwks_unavailable'), 1);
+    assert.is(authFailures(await adminGet(down.adminPort!, '/metrics'), 'jwks_unavailable'), 1);
   } finally {
     await down.close();
   }
@@ -366,7 +360,7 @@ remote('shutdown while a token waits for the key set: the request gets its answe
   const server = https.createServer(fixture('server'), () => void asked++);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const proxy = await startProxy({
-    mode: 'http', upstreamUrl: new URL(`http://127.0.0.1:${upstream.port}/mcp`), multiSession: true,
+    mode: 'http', upstreamUrl: remoteUpstream.mcpUrl(), multiSession: true,
     authJwt: true, authJwks: `https://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`, authIssuer: ISS, authAudience: AUD, upstreamCa: TEST_CA,
   });
   try {
@@ -384,10 +378,4 @@ remote('shutdown while a token waits for the key set: the request gets its answe
   }
 });
 
-remote.before(async () => {
-  upstream = await startRecordingUpstream([]);
-});
-remote.after(async () => {
-  await upstream.close();
-});
 remote.run();

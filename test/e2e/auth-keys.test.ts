@@ -13,10 +13,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCli, startCli } from '../helpers/cli.js';
 import { EVERYTHING } from '../helpers/everything.js';
-import { adminGet, startProxy, until, type TestProxy } from '../helpers/proxy.js';
+import { adminGet, authFailures, startProxy, type TestProxy, until } from '../helpers/proxy.js';
 import { rawExchange } from '../helpers/raw-client.js';
 import { sdkHttpClient } from '../helpers/sdk.js';
-import { startRecordingUpstream, type TestServer } from '../helpers/upstreams.js';
+import { recordingUpstreamFor } from '../helpers/upstreams.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
@@ -35,21 +35,14 @@ const writeKeys = (text: string): void => {
 };
 writeKeys(`keys:\n  - name: alice\n    key: ${ALICE}\n  - name: bob\n    sha256: ${createHash('sha256').update(BOB).digest('hex')}\n`);
 
-let upstream: TestServer;
-const seenHeaders: Array<Record<string, unknown>> = [];
 const keys = suite('--auth-keys');
-keys.before(async () => {
-  upstream = await startRecordingUpstream(seenHeaders);
-});
-keys.after(async () => {
-  await upstream.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const upstream = recordingUpstreamFor(keys);
+const seenHeaders = upstream.seen;
+keys.after(() => rmSync(dir, { recursive: true, force: true }));
 
-const failures = (metrics: string, reason: string): number => Number(new RegExp(`^shadowcat_auth_failures_total\\{reason="${reason}"\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
 
 keys('the corridor: 401 without a key or with a wrong one (WWW-Authenticate, RFC 9728 document served); Bearer and X-API-Key pass, stripped before the upstream; the name on /sessions', async () => {
-  const proxy: TestProxy = await startProxy({ mode: 'http', upstreamUrl: new URL(`http://127.0.0.1:${upstream.port}/mcp`), multiSession: true, adminPort: 0, authKeys: keyFile });
+  const proxy: TestProxy = await startProxy({ mode: 'http', upstreamUrl: upstream.mcpUrl(), multiSession: true, adminPort: 0, authKeys: keyFile });
   try {
     seenHeaders.length = 0;
     const none = await rawExchange(proxy.port, post(proxy.port));
@@ -74,8 +67,8 @@ keys('the corridor: 401 without a key or with a wrong one (WWW-Authenticate, RFC
       assert.is(h['x-api-key'], undefined, 'no X-API-Key upstream');
     }
     const metrics = await adminGet(proxy.adminPort!, '/metrics');
-    assert.is(failures(metrics, 'missing'), 1);
-    assert.is(failures(metrics, 'invalid'), 1);
+    assert.is(authFailures(metrics, 'missing'), 1);
+    assert.is(authFailures(metrics, 'invalid'), 1);
     assert.not.match(metrics + (await adminGet(proxy.adminPort!, '/sessions')), new RegExp(`${ALICE}|${BOB}`));
   } finally {
     await proxy.close();
@@ -83,7 +76,7 @@ keys('the corridor: 401 without a key or with a wrong one (WWW-Authenticate, RFC
 });
 
 keys('--forward-client-auth passes the client\'s Authorization on', async () => {
-  const proxy = await startProxy({ mode: 'http', upstreamUrl: new URL(`http://127.0.0.1:${upstream.port}/mcp`), authKeys: keyFile, forwardClientAuth: true });
+  const proxy = await startProxy({ mode: 'http', upstreamUrl: upstream.mcpUrl(), authKeys: keyFile, forwardClientAuth: true });
   try {
     seenHeaders.length = 0;
     assert.is((await rawExchange(proxy.port, post(proxy.port, `Authorization: Bearer ${ALICE}\r\n`))).status, 200);
@@ -125,7 +118,7 @@ keys('--rate-limit counts per key name when there is one: alice spending her bur
   for (const bridged of [false, true]) {
     const proxy = bridged
       ? await startProxy({ mode: 'http', command: [process.execPath, EVERYTHING, 'stdio'], multiSession: true, authKeys: keyFile, rateLimit: 2 })
-      : await startProxy({ mode: 'http', upstreamUrl: new URL(`http://127.0.0.1:${upstream.port}/mcp`), multiSession: true, authKeys: keyFile, rateLimit: 2 });
+      : await startProxy({ mode: 'http', upstreamUrl: upstream.mcpUrl(), multiSession: true, authKeys: keyFile, rateLimit: 2 });
     try {
       const as = async (key: string): Promise<number> => (await rawExchange(proxy.port, post(proxy.port, `X-API-Key: ${key}\r\n`))).status;
       // At once: a bridged initialize waits for its child, and a second is a refill at this rate.
@@ -147,8 +140,28 @@ keys('a bad key file at start: exit 2, one line naming the entry', async () => {
   assert.is(r.stderr.trim().split('\n').length, 1);
 });
 
+keys('with --workers the same bad file stops the group with exit 2 (as one process does), naming the entry', async () => {
+  const bad = join(dir, 'bad-workers.json');
+  writeFileSync(bad, JSON.stringify({ keys: [{ name: 'short', key: 'abc' }] }));
+  const r = await runCli(['forward', 'http', '--port', '0', '--workers', '2', '--auth-keys', bad]);
+  assert.is(r.code, 2);
+  assert.match(r.stderr, /keys\[0\] \(short\)/);
+});
+
+keys('the bridge counts --max-per-client per key name: a second session of alice is refused (503) while bob, from the same address, gets his', async () => {
+  const proxy = await startProxy({ mode: 'http', command: [process.execPath, EVERYTHING, 'stdio'], multiSession: true, authKeys: keyFile, maxPerClient: 1 });
+  const init = async (key: string): Promise<number> => (await rawExchange(proxy.port, post(proxy.port, `X-API-Key: ${key}\r\n`))).status;
+  try {
+    assert.is(await init(ALICE), 200);
+    assert.is(await init(ALICE), 503);
+    assert.is(await init(BOB), 200);
+  } finally {
+    await proxy.close();
+  }
+});
+
 keys('10,000 requests with bad keys from one client: all 401, counted, logged a few times, the proxy still serves', async () => {
-  const cli = startCli(['forward', 'http', '--port', '0', '--admin-port', '0', '--url', `http://127.0.0.1:${upstream.port}/mcp`, '--multi-session', '--auth-keys', keyFile]);
+  const cli = startCli(['forward', 'http', '--port', '0', '--admin-port', '0', '--url', upstream.mcpUrl().href, '--multi-session', '--auth-keys', keyFile]);
   try {
     const listening = await cli.waitFor((l) => l.msg === 'listening', 15_000);
     const port = listening.port as number;
@@ -163,7 +176,7 @@ keys('10,000 requests with bad keys from one client: all 401, counted, logged a 
     }));
     assert.equal([...statuses.entries()], [[401, 10_000]]);
     const metrics = await adminGet(listening.adminPort as number, '/metrics');
-    assert.is(failures(metrics, 'invalid'), 10_000);
+    assert.is(authFailures(metrics, 'invalid'), 10_000);
     const logged = cli.lines.filter((l) => l.msg === 'request refused: no valid credential').length;
     assert.ok(logged >= 1 && logged < 200, `logged ${logged} times`);
     assert.is((await rawExchange(port, post(port, `X-API-Key: ${ALICE}\r\n`))).status, 200, 'a good key is still served');

@@ -7,7 +7,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EVERYTHING } from '../helpers/everything.js';
-import { adminGet, startProxy, type TestProxy } from '../helpers/proxy.js';
+import { adminGet, authFailures, startProxy, type TestProxy } from '../helpers/proxy.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +22,6 @@ function post(host: string, extra = '', method = 'POST', body = INIT): string {
 const preflight = (host: string, origin: string): string =>
   `OPTIONS /mcp HTTP/1.1\r\nHost: ${host}\r\nOrigin: ${origin}\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type, mcp-session-id\r\nConnection: close\r\n\r\n`;
 
-const failures = (metrics: string, reason: string): number => Number(new RegExp(`^shadowcat_auth_failures_total\\{reason="${reason}"\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
 
 interface Path {
   readonly name: string;
@@ -83,8 +82,8 @@ for (const path of [corridor, bridge]) {
       assert.is(local.status, 200);
       assert.not.ok('access-control-allow-origin' in local.headers && local.headers['access-control-allow-origin'] !== '*', 'no CORS headers of the proxy without --cors');
       const metrics = await adminGet(proxy.adminPort!, '/metrics');
-      assert.is(failures(metrics, 'host'), 1);
-      assert.is(failures(metrics, 'origin'), 2);
+      assert.is(authFailures(metrics, 'host'), 1);
+      assert.is(authFailures(metrics, 'origin'), 2);
     } finally {
       await proxy.close();
     }

@@ -49,3 +49,8 @@ export function adminGet(port: number, path: string): Promise<string> {
     }).on('error', reject);
   });
 }
+
+/** shadowcat_auth_failures_total{reason} in a /metrics text (0 when absent). */
+export function authFailures(metrics: string, reason: string): number {
+  return Number(new RegExp(`^shadowcat_auth_failures_total\\{reason="${reason}"\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
+}

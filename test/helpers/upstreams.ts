@@ -2,6 +2,7 @@
 // that count the connections they accept and close everything on close().
 
 import http from 'node:http';
+import type { Test } from 'uvu';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 
@@ -83,4 +84,17 @@ export function startRecordingUpstream(seen: Array<Record<string, unknown>>): Pr
     res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'up-1' })
       .end('{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"up","version":"1"}}}');
   });
+}
+
+/** A recording upstream (startRecordingUpstream) for a whole suite: started before it, closed after it; `mcpUrl()` is where it answers. */
+export function recordingUpstreamFor(s: Test): { readonly seen: Array<Record<string, unknown>>; mcpUrl(): URL } {
+  const seen: Array<Record<string, unknown>> = [];
+  let server: TestServer | null = null;
+  s.before(async () => {
+    server = await startRecordingUpstream(seen);
+  });
+  s.after(async () => {
+    await server?.close();
+  });
+  return { seen, mcpUrl: () => new URL(`http://127.0.0.1:${server!.port}/mcp`) };
 }

@@ -184,4 +184,22 @@ config('TLS flags: https URLs, a repeatable --upstream-header with ${VAR}, --ups
   assert.throws(() => parseConfig(['forward', 'http', '--upstream-header', 'X-K: ${NOPE_UNSET}'], '1', {}), /NOPE_UNSET is not set/);
 });
 
+config('--auth-jwt: its three settings together, a key set over https (http only from loopback), --upstream-ca for it', () => {
+  const ca = new URL('../../../test/fixtures/tls/ca.pem', import.meta.url).pathname;
+  const jwt = ['--auth-jwt', '--auth-issuer', 'https://i.example', '--auth-audience', 'mcp'];
+  const c = run(['forward', 'http', ...jwt, '--auth-jwks', 'https://i.example/jwks', '--upstream-ca', ca, '--auth-scopes', 'a,b']);
+  assert.equal([c.authJwt, c.authJwks, c.authScopes], [true, 'https://i.example/jwks', ['a', 'b']]);
+  assert.is(run(['forward', 'http', ...jwt, '--auth-jwks', 'http://127.0.0.1:9/jwks']).authJwks, 'http://127.0.0.1:9/jwks');
+  for (const [argv, message] of [
+    [['forward', 'http', '--auth-jwt', '--auth-jwks', 'https://i/jwks', '--auth-issuer', 'https://i'], /--auth-jwt needs --auth-jwks URL\|FILE, --auth-issuer URL and --auth-audience AUD/],
+    [['forward', 'http', ...jwt, '--auth-jwks', 'http://i.example/jwks'], /fetched over https:\/\/ \(http:\/\/ only from a loopback address\)/],
+    [['forward', 'http', ...jwt, '--auth-jwks', 'ftp://i.example/jwks'], /fetched over https:\/\//],
+    [['forward', 'http', '--auth-issuer', 'https://i'], /go with --auth-jwt/],
+    [['forward', 'http', '--auth-scopes', 'a b'], /invalid --auth-scopes entry 'a b'/],
+    [['forward', 'http', ...jwt, '--auth-jwks', 'jwks.json', '--upstream-ca', ca], /need a TLS upstream/],
+  ] as Array<[string[], RegExp]>) {
+    assert.throws(() => parseConfig(argv, '1', {}), message, argv.join(' '));
+  }
+});
+
 config.run();
