@@ -29,6 +29,10 @@ export interface SessionInfo {
   readonly bytesOut: number;
   readonly mcpSessionId: string | null;
   readonly state: string;
+  /** Who the client proved to be (a key's name, a token's sub), when a credential named one. */
+  readonly subject?: string;
+  /** A bridged session's stdio server. */
+  readonly childPid?: number;
 }
 
 /** What a `decide` hook returns: nothing (or 'continue') lets the message through. */

@@ -301,6 +301,12 @@ jwt('embedding: auth: { jwt } checks tokens as the flags do; hooks.authenticate 
     assert.equal(asked, ['Signature good', 'Signature later', 'Signature bad', 'Signature throws', 'Signature odd', null]);
     assert.is(seen.length, 2);
     for (const h of seen) assert.is(h.authorization, undefined, 'the scheme\'s credential is not passed on either');
+    // The hook's subject is the session's, as the embedding API lists it.
+    const held = await RawClient.connect(port);
+    held.write(post(port, null, false).replace('Content-Type', 'Authorization: Signature good\r\nContent-Type'));
+    assert.is((await held.readResponse()).status, 200);
+    assert.equal(hooked.sessions().map((x) => x.subject), ['device-1']);
+    held.close();
   } finally {
     await hooked.close();
   }
