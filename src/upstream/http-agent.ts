@@ -31,13 +31,13 @@ export interface OnceAnswer {
 }
 
 /**
- * One request on `kit` off the data path (a key set, a recovery handshake): no answer within
- * `timeoutMs` of quiet on the socket fails it, and a body over `keepBytes` fails it (0: the
- * body is read and dropped).
+ * One request on `kit` off the data path (a key set, a recovery handshake): no whole answer
+ * within `timeoutMs` fails it, and a body over `keepBytes` fails it (0: the body is read and
+ * dropped).
  */
 export function requestOnce(kit: HttpClientKit, url: URL, opts: { method: string; headers: Record<string, string>; body?: Buffer; timeoutMs: number; keepBytes: number }): Promise<OnceAnswer> {
   return new Promise((resolve, reject) => {
-    const req = kit.request(url, { method: opts.method, headers: opts.headers, agent: kit.agent, timeout: opts.timeoutMs }, (res) => {
+    const req = kit.request(url, { method: opts.method, headers: opts.headers, agent: kit.agent }, (res) => {
       const parts: Buffer[] = [];
       let bytes = 0;
       res.on('data', (b: Buffer) => {
@@ -46,11 +46,19 @@ export function requestOnce(kit: HttpClientKit, url: URL, opts: { method: string
         if (bytes > opts.keepBytes) return void req.destroy(new Error(`answer larger than ${opts.keepBytes} bytes`));
         parts.push(b);
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));
-      res.on('error', reject);
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) });
+      });
+      res.on('error', fail);
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer in ${opts.timeoutMs} ms`)));
-    req.on('error', reject);
+    // The whole exchange, not the socket's quiet: a server that trickles its answer is cut too.
+    const timer = setTimeout(() => req.destroy(new Error(`no whole answer in ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    function fail(err: Error): void {
+      clearTimeout(timer);
+      reject(err);
+    }
+    req.on('error', fail);
     req.end(opts.body);
   });
 }

@@ -360,6 +360,33 @@ remote('fetched with --upstream-ca; a rotated key is fetched again for its unkno
     await down.close();
   }
 });
+remote('an issuer that trickles its key set is cut after 5 s in all: the token gets 401 (jwks_unavailable), not the head timeout', async () => {
+  const trickles = new Set<NodeJS.Timeout>();
+  const server = https.createServer(fixture('server'), (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{');
+    const t = setInterval(() => res.write(' '), 500);
+    trickles.add(t);
+    res.on('close', () => clearInterval(t));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const proxy = await startProxy({
+    mode: 'http', upstreamUrl: remoteUpstream.mcpUrl(), multiSession: true, adminPort: 0,
+    authJwt: true, authJwks: `https://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`, authIssuer: ISS, authAudience: AUD, upstreamCa: TEST_CA,
+  });
+  try {
+    const r = await rawExchange(proxy.port, post(proxy.port, signJwt(rsa, claims())), 20_000);
+    assert.is(r.status, 401);
+    assert.match(r.body.toString(), /keys are unavailable/);
+    assert.is(authFailures(await adminGet(proxy.adminPort!, '/metrics'), 'jwks_unavailable'), 1);
+  } finally {
+    await proxy.close();
+    for (const t of trickles) clearInterval(t);
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
 remote('shutdown while a token waits for the key set: the request gets its answer, then the proxy closes', async () => {
   // An issuer that takes the connection and never answers: the fetch runs into its 5 s bound.
   let asked = 0;
