@@ -5,10 +5,13 @@
 # round prints both proxies' CPU per request (user + system, all threads, from /proc) and
 # B's RSS; pairing the rounds cancels most of a noisy machine's drift. Usage:
 #   bash native-bench/ab.sh "--record /dev/shm/shadowcat-ab" [rounds] [seconds]
+# A_DIST=/path/to/an/older/dist runs A from that build instead (B flags may then be ""):
+# a before/after comparison of a change to the corridor itself.
 set -euo pipefail
 cd "$(dirname "$0")"
 HERE=$PWD
-B_FLAGS=${1:?usage: ab.sh "<flags for B>" [rounds] [seconds]}
+B_FLAGS=${1?usage: ab.sh "<flags for B>" [rounds] [seconds]}
+A_DIST=${A_DIST:-../dist}
 ROUNDS=${2:-10}
 SECS=${3:-3}
 bash ./ensure-tools.sh >/dev/null
@@ -19,7 +22,7 @@ start_profile_upstream "$UP"
 NG=$UPSTREAM_PID
 export GLIBC_TUNABLES=glibc.malloc.trim_threshold=33554432
 COMMON=(forward http --url "http://127.0.0.1:$UP/mcp" --multi-session --log-level error --max-per-client 100000)
-taskset -c 1 node --single-threaded-gc ../dist/cli.js "${COMMON[@]}" --port $A > .work/logs/ab-a.log 2>&1 &
+taskset -c 1 node --single-threaded-gc "$A_DIST/cli.js" "${COMMON[@]}" --port $A > .work/logs/ab-a.log 2>&1 &
 PA=$!
 # shellcheck disable=SC2086
 taskset -c 1 node --single-threaded-gc ../dist/cli.js "${COMMON[@]}" --port $B $B_FLAGS > .work/logs/ab-b.log 2>&1 &

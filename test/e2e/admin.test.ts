@@ -4,7 +4,7 @@ import http from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RawClient } from '../helpers/raw-client.js';
-import { activeHandles, openFds, startProxy, until, type TestProxy } from '../helpers/proxy.js';
+import { proxyFor, activeHandles, openFds, startProxy, until, type TestProxy } from '../helpers/proxy.js';
 import { readBody, startHttpUpstream, type TestServer } from '../helpers/upstreams.js';
 
 let up: TestServer;
@@ -30,7 +30,7 @@ api.before.each(async () => {
     if (req.headers['x-init'] === '1') res.setHeader('mcp-session-id', 'mcp-abc');
     res.end('{"jsonrpc":"2.0","id":1,"result":{}}');
   });
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url), adminPort: 0 });
+  proxy = await proxyFor(up, { adminPort: 0 });
 });
 api.after.each(async () => {
   await proxy.close();
@@ -102,7 +102,7 @@ expiry.after.each(async () => {
 
 expiry('an idle session disappears from GET /sessions after --session-timeout; an active one stays', async () => {
   up = await startHttpUpstream((_req, res) => res.end('ok'));
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url), adminPort: 0, sessionTimeoutMs: 400 });
+  proxy = await proxyFor(up, { adminPort: 0, sessionTimeoutMs: 400 });
   const idle = await RawClient.connect(proxy.port);
   const busy = await RawClient.connect(proxy.port);
   await until(() => proxy.app.registry.size === 2, 2000, 'two sessions');
@@ -125,7 +125,7 @@ expiry('an SSE stream with no events still expires', async () => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(': open\n\n');
   });
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url), adminPort: 0, sessionTimeoutMs: 300 });
+  proxy = await proxyFor(up, { adminPort: 0, sessionTimeoutMs: 300 });
   const c = await RawClient.connect(proxy.port);
   c.write('GET /mcp HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n');
   await until(() => c.buffered.includes(': open'), 2000, 'stream open');
@@ -138,7 +138,7 @@ const lifecycle = suite('lifecycle');
 
 lifecycle('2,000 sessions come and go: fds, handles and registry entries return to their level', async () => {
   up = await startHttpUpstream((_req, res) => res.end('ok'));
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url), adminPort: 0 });
+  proxy = await proxyFor(up, { adminPort: 0 });
   const run = async (n: number): Promise<void> => {
     for (let i = 0; i < n; i += 20) {
       await Promise.all(Array.from({ length: Math.min(20, n - i) }, async () => {
@@ -189,7 +189,7 @@ token.after.each(async () => {
 token('with --admin-token every route needs Authorization: Bearer <token> (401 otherwise); sessions and metrics never show it', async () => {
   up = await startHttpUpstream((_req, res) => res.end('ok'));
   const secret = 's3cr3t-token-value';
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url), adminPort: 0, adminToken: secret });
+  proxy = await proxyFor(up, { adminPort: 0, adminToken: secret });
   const c = await RawClient.connect(proxy.port);
   c.write('GET /mcp HTTP/1.1\r\nHost: localhost\r\n\r\n');
   await c.readResponse();

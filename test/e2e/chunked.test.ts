@@ -6,7 +6,7 @@
 import type net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startProxy, until, type TestProxy } from '../helpers/proxy.js';
+import { proxyFor, startProxy, until, type TestProxy } from '../helpers/proxy.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { startNetUpstream, type TestServer } from '../helpers/upstreams.js';
 
@@ -87,7 +87,7 @@ chunked('a response with a Transfer-Encoding other than chunked is a 502, never 
     s.once('data', () => s.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'));
     s.on('error', () => {});
   });
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(`http://127.0.0.1:${up.port}/mcp`) });
+  proxy = await proxyFor(up);
   const c = await RawClient.connect(proxy.port);
   c.write('GET /mcp HTTP/1.1\r\nHost: localhost\r\n\r\n');
   const res = await c.readResponse();
@@ -110,7 +110,7 @@ chunked('the MCP inspector reads chunked bodies as data, without their framing, 
       setImmediate(() => res.end(parts[1]));
     });
   });
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  proxy = await proxyFor(up);
   for (const [kind, id, method] of [['sse', 1, 'tools/list'], ['json', 2, 'ping']] as const) {
     await new Promise<void>((resolve, reject) => {
       const req = http.request({ port: proxy!.port, host: '127.0.0.1', method: 'POST', path: '/mcp', agent: false, headers: { 'content-type': 'application/json', 'x-kind': kind } }, (res) => {

@@ -10,7 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CLI } from '../helpers/cli.js';
 import { startEverythingHttp, type Everything } from '../helpers/everything.js';
-import { adminGet, startProxy, type TestProxy } from '../helpers/proxy.js';
+import { adminGet, proxyFor, type TestProxy } from '../helpers/proxy.js';
 import { rawExchange } from '../helpers/raw-client.js';
 import { readBody, startHttpUpstream, type TestServer } from '../helpers/upstreams.js';
 
@@ -53,7 +53,7 @@ const shown = async (): Promise<Shown> => JSON.parse(await adminGet(proxy!.admin
 const total = (s: Shown): number => Object.values(s).reduce((n, r) => n + r.count, 0);
 
 lint('a clean SDK session counts nothing; server-everything\'s 400 for an unknown session is counted', async () => {
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(everything.url), adminPort: 0 });
+  proxy = await proxyFor(everything, { adminPort: 0 });
   const client = new Client({ name: 'clean', version: '1.0.0' });
   const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${proxy.port}/mcp`));
   await client.connect(transport);
@@ -74,7 +74,7 @@ lint('a clean SDK session counts nothing; server-everything\'s 400 for an unknow
 });
 
 lint('a raw upstream\'s breaches, each under its rule, with what the client receives unchanged', async () => {
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url), adminPort: 0 });
+  proxy = await proxyFor(up, { adminPort: 0 });
   const ask = (how: string, extra = '', method = 'POST'): ReturnType<typeof rawExchange> => rawExchange(proxy!.port,
     `${method} /mcp HTTP/1.1\r\nHost: localhost\r\nX-How: ${how}\r\n${extra}Connection: close\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`);
   const r202 = await ask('202-body', 'MCP-Protocol-Version: 2025-06-18\r\n');

@@ -8,7 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LINGER_MS } from '../../dist/proxy/linger.js';
 import { RawClient, rawExchange } from '../helpers/raw-client.js';
-import { startProxy, until, type TestProxy } from '../helpers/proxy.js';
+import { proxyFor, startProxy, until, type TestProxy } from '../helpers/proxy.js';
 import { closedPort, readBody, startHttpUpstream, startNetUpstream, type TestServer } from '../helpers/upstreams.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -36,7 +36,7 @@ multi('three concurrent clients are each served by their own upstream connection
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ echo: body.toString(), via: req.headers.via, xff: req.headers['x-forwarded-for'], host: req.headers.host, url: req.url }));
   });
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  proxy = await proxyFor(up);
   const clients = await Promise.all([0, 1, 2].map(() => RawClient.connect(proxy.port)));
   clients.forEach((c, i) => c.write(`POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\nclient${i}`));
   const answers = await Promise.all(clients.map((c) => c.readResponse()));
@@ -76,7 +76,7 @@ multi('hop-by-hop headers are removed both ways, Connection-named ones too; end-
         `Keep-Alive: timeout=30\r\nProxy-Connection: x\r\nTrailer: x\r\nX-End-To-End: kept\r\n\r\n${body}`);
     });
   });
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  proxy = await proxyFor(up);
   const c = await RawClient.connect(proxy.port);
   c.write('GET /mcp HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive, X-Client-Hop\r\nX-Client-Hop: secret\r\nKeep-Alive: 5\r\n' +
     'TE: trailers\r\nTrailer: x\r\nProxy-Authorization: Basic eDp4\r\nProxy-Connection: keep-alive\r\nUpgrade: h2c\r\n' +
@@ -108,7 +108,7 @@ multi('chunked request and response bodies pass byte-exact', async () => {
     for (let i = 0; i < out.length; i += 65536) res.write(out.subarray(i, i + 65536));
     res.end();
   });
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  proxy = await proxyFor(up);
   const body = randomBytes(5 * 1024 * 1024 + 3);
   const c = await RawClient.connect(proxy.port);
   c.write('POST /upload HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n');
@@ -136,7 +136,7 @@ multi('Content-Length bodies both ways are counted through byte-exact, and the l
     for (let i = 0; i < out.length; i += 100_000) res.write(out.subarray(i, i + 100_000));
     res.end();
   });
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  proxy = await proxyFor(up);
   const c = await RawClient.connect(proxy.port);
   for (let round = 0; round < 2; round++) {
     const body = randomBytes(2 * 1024 * 1024 + round);
@@ -157,7 +157,7 @@ multi('pipelined requests are answered in order on one connection', async () => 
     const delay = 30 - n++ * 10; // later requests would finish first if run in parallel
     setTimeout(() => res.end(`${req.method} ${req.url} ${body.toString()}`), Math.max(0, delay));
   });
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  proxy = await proxyFor(up);
   const c = await RawClient.connect(proxy.port);
   c.write('GET /a HTTP/1.1\r\nHost: localhost\r\n\r\nPOST /b HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nxyzGET /c HTTP/1.1\r\nHost: localhost\r\n\r\n');
   const bodies = [];
@@ -179,7 +179,7 @@ multi('HEAD, 204 and 304 answers carry no body and keep the connection in step',
       res.end('after');
     }
   });
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  proxy = await proxyFor(up);
   const c = await RawClient.connect(proxy.port);
   c.write('HEAD /mcp HTTP/1.1\r\nHost: localhost\r\n\r\n');
   const head = await c.readResponse({ head: true });
@@ -197,7 +197,7 @@ multi('HEAD, 204 and 304 answers carry no body and keep the connection in step',
 
 multi('Connection: close and HTTP/1.0 end the connection after the response', async () => {
   up = await startHttpUpstream((req, res) => res.end(`ok ${req.httpVersion}`));
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  proxy = await proxyFor(up);
   const r1 = await rawExchange(proxy.port, 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
   assert.is(r1.status, 200);
   assert.is(r1.headers.connection, 'close');
@@ -224,7 +224,7 @@ function halfOpenClient(port: number): Promise<{ socket: net.Socket; got: () => 
 
 multi('Connection: close with nothing after it closes at once: no wait for the client to close its side', async () => {
   up = await startHttpUpstream((_req, res) => res.end('answer'));
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  proxy = await proxyFor(up);
   const c = await halfOpenClient(proxy.port);
   c.socket.write('POST /mcp HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}');
   await until(() => c.ended(), 5000, 'the answer and a FIN');
@@ -245,7 +245,7 @@ multi('Connection: close with nothing after it closes at once: no wait for the c
 
 multi('bytes after a Connection: close request take the lingering close: the answer arrives whole', async () => {
   up = await startHttpUpstream((_req, res) => res.end('first'));
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  proxy = await proxyFor(up);
   const c = await halfOpenClient(proxy.port);
   // A request the client should not have sent: its bytes are unread when the answer is done.
   c.socket.write('GET /a HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: localhost\r\n\r\n');
@@ -263,7 +263,7 @@ multi('an HTTP/1.0 client asking for keep-alive is told so and kept when the ans
   up = await startNetUpstream((s) => {
     s.once('data', () => s.end('HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nten'));
   });
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  proxy = await proxyFor(up);
   const c = await RawClient.connect(proxy.port);
   for (let i = 0; i < 2; i++) {
     c.write('GET /mcp HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
@@ -278,7 +278,7 @@ multi('an HTTP/1.0 client asking for keep-alive is told so and kept when the ans
 
 multi('an HTTP/1.0 client gets Connection: close when the answer is delimited by close', async () => {
   up = await startHttpUpstream((_req, res) => res.end('ten')); // node answers 1.0 without a length
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  proxy = await proxyFor(up);
   const r = await rawExchange(proxy.port, 'GET /mcp HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
   assert.is(r.body.toString(), 'ten');
   assert.is(r.headers.connection, 'close');
@@ -290,7 +290,7 @@ multi('Expect: 100-continue relays the upstream\'s 100 before the body is sent',
     const body = await readBody(req);
     res.end(`got ${body.toString()}`);
   });
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  proxy = await proxyFor(up);
   const c = await RawClient.connect(proxy.port);
   c.write('POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n');
   const interim = await c.readResponse();
@@ -315,7 +315,7 @@ multi('an SSE stream is relayed event by event', async () => {
     sendNext = send;
     send();
   });
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  proxy = await proxyFor(up);
   const c = await RawClient.connect(proxy.port);
   c.write('GET /mcp HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n');
   // Each event arrives before the upstream has even written the next one.
@@ -334,6 +334,7 @@ multi('a slow reader pauses the upstream: what the upstream can write stays boun
   let written = 0;
   let stalled = false;
   up = await startHttpUpstream((req, res) => {
+    if (req.url !== '/big') return res.end('ok');
     const chunk = Buffer.alloc(64 * 1024, 0x61);
     const pump = (): void => {
       while (written < 512 * 1024 * 1024) {
@@ -348,14 +349,25 @@ multi('a slow reader pauses the upstream: what the upstream can write stays boun
     };
     pump();
   });
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  proxy = await proxyFor(up);
   const c = await RawClient.connect(proxy.port);
   c.socket.pause(); // read nothing
   c.write('GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n');
   await until(() => stalled, 5000, 'upstream to stall');
-  await new Promise((r) => setTimeout(r, 300));
+  // The window is counted in work, not time: round trips of another client through the
+  // same proxy and upstream (one event loop), each giving a reading proxy many chances to
+  // let the stalled stream move.
+  const other = await RawClient.connect(proxy.port);
+  const roundTrips = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) {
+      other.write('GET /small HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      assert.is((await other.readResponse()).status, 200);
+    }
+  };
+  await roundTrips(20);
   const before = written;
-  await new Promise((r) => setTimeout(r, 300));
+  await roundTrips(20);
+  other.close();
   // Only socket buffers hold data: a few MiB at most, not the 512 MiB on offer.
   assert.ok(written < 32 * 1024 * 1024, `upstream wrote ${written} bytes into a stalled client`);
   assert.is(written, before, 'the upstream is paused, not trickling');
@@ -368,7 +380,7 @@ multi('an upstream that stops reading pauses the client: what the client can sen
     upstreamReq = req;
     req.pause(); // never read the body
   });
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url), maxBodyBytes: 4 * 1024 ** 3 });
+  proxy = await proxyFor(up, { maxBodyBytes: 4 * 1024 ** 3 });
   const c = await RawClient.connect(proxy.port);
   c.write(`POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${2 * 1024 ** 3}\r\n\r\n`);
   let sent = 0;
@@ -398,7 +410,7 @@ multi('an idle upstream link is retired before the upstream\'s announced keep-al
   up = await startHttpUpstream((_req, res) => res.end('ok'), (server) => {
     server.keepAliveTimeout = 2000;
   });
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  proxy = await proxyFor(up);
   const c = await RawClient.connect(proxy.port);
   const ask = async (): Promise<number> => {
     c.write('GET /mcp HTTP/1.1\r\nHost: localhost\r\n\r\n');
@@ -426,7 +438,7 @@ multi('Upgrade answered with 101 becomes a raw byte pipe', async () => {
       socket.on('end', () => socket.end());
     });
   });
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url) });
+  proxy = await proxyFor(up);
   const c = await RawClient.connect(proxy.port);
   c.write('GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
   const r = await c.readResponse();

@@ -9,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startCli } from '../helpers/cli.js';
 import { startEverythingHttp, type Everything } from '../helpers/everything.js';
-import { startProxy, until, type TestProxy } from '../helpers/proxy.js';
+import { proxyFor, startProxy, until, type TestProxy } from '../helpers/proxy.js';
 import { RawClient } from '../helpers/raw-client.js';
 
 const drain = suite('cooperative drain of event streams');
@@ -58,7 +58,7 @@ for (const multiSession of [true, false]) {
 }
 
 drain('with the SDK client: its GET stream ends with retry, and a POST stream in flight completes', async () => {
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(everything.url) });
+  proxy = await proxyFor(everything);
   const client = new Client({ name: 'drain', version: '1.0.0' });
   const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${proxy.port}/mcp`), {
     reconnectionOptions: { maxReconnectionDelay: 1000, initialReconnectionDelay: 1000, reconnectionDelayGrowFactor: 1, maxRetries: 0 },

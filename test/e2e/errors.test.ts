@@ -8,7 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Config } from '../../dist/config.js';
 import { RawClient, rawExchange, type RawResponse } from '../helpers/raw-client.js';
-import { startProxy, until, type TestProxy } from '../helpers/proxy.js';
+import { proxyFor, startProxy, until, type TestProxy } from '../helpers/proxy.js';
 import { closedPort, readBody, startHttpUpstream, startNetUpstream, type TestServer } from '../helpers/upstreams.js';
 
 let up: TestServer;
@@ -25,7 +25,7 @@ async function setup(overrides: Partial<Config> = {}, handler?: Parameters<typeo
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ ok: true, echo: body.toString() }));
   }));
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url), ...overrides });
+  proxy = await proxyFor(up, { ...overrides });
 }
 
 async function teardown(): Promise<void> {
@@ -304,7 +304,7 @@ upstream('502 when the upstream closes before responding', async () => {
 upstream('502 for an upstream head with obs-fold or a bad field name; the proxy lives on', async () => {
   for (const head of ['HTTP/1.1 200 OK\r\nX-A: a\r\n folded\r\nContent-Length: 0\r\n\r\n', 'HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 0\r\n\r\n']) {
     const raw = await startNetUpstream((sock) => sock.once('data', () => sock.end(head)));
-    const p = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(raw.url) });
+    const p = await proxyFor(raw);
     const r = await rawExchange(p.port, 'GET /mcp HTTP/1.1\r\nHost: localhost\r\n\r\n');
     assertJsonRpcError(r, 502, 'upstream_broken');
     await p.close();

@@ -5,7 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
 import { RawClient, rawExchange } from '../helpers/raw-client.js';
-import { startProxy, until } from '../helpers/proxy.js';
+import { proxyFor, until } from '../helpers/proxy.js';
 import { readBody, startHttpUpstream, startNetUpstream } from '../helpers/upstreams.js';
 
 /** A small deterministic PRNG (mulberry32) so a failure can be replayed. */
@@ -50,7 +50,7 @@ fuzz('400 mutated requests: every one answered or closed, no crash, no session l
     await readBody(req);
     res.end('ok');
   });
-  const proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url), headerTimeoutMs: 500, upstreamTimeoutMs: 1000 });
+  const proxy = await proxyFor(up, { headerTimeoutMs: 500, upstreamTimeoutMs: 1000 });
   const r = rng(20261128);
   for (let i = 0; i < 400; i += 20) {
     await Promise.all(Array.from({ length: 20 }, async () => {
@@ -86,7 +86,7 @@ fuzz('200 mutated upstream responses: 502 or a closed connection, never a crash'
   ];
   let next: Buffer = Buffer.alloc(0);
   const up = await startNetUpstream((sock) => sock.once('data', () => sock.end(next)));
-  const proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url), upstreamTimeoutMs: 500 });
+  const proxy = await proxyFor(up, { upstreamTimeoutMs: 500 });
   const seen = new Map<string, number>();
   for (let i = 0; i < 200; i++) {
     next = mutate(r, responses[Math.floor(r() * responses.length)]!);

@@ -9,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CLI } from '../helpers/cli.js';
 import { EVERYTHING, startEverythingHttp, type Everything } from '../helpers/everything.js';
-import { adminGet, startProxy, until, type TestProxy } from '../helpers/proxy.js';
+import { proxyFor, adminGet, startProxy, until, type TestProxy } from '../helpers/proxy.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { readBody, startHttpUpstream, type TestServer } from '../helpers/upstreams.js';
 import { sdkHttpClient as sdkClient } from '../helpers/sdk.js';
@@ -34,7 +34,7 @@ streamable.after.each(async () => {
 });
 
 streamable('five SDK clients at once through --multi-session stay isolated', async () => {
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(everything.url), adminPort: 0 });
+  proxy = await proxyFor(everything, { adminPort: 0 });
   const clients = [0, 1, 2, 3, 4].map((i) => sdkClient(`http://127.0.0.1:${proxy.port}/mcp`, `client-${i}`));
   await Promise.all(clients.map(({ client, transport }) => client.connect(transport)));
   const ids = clients.map(({ transport }) => transport.sessionId);
@@ -71,7 +71,7 @@ streamable('five SDK clients at once through --multi-session stay isolated', asy
 });
 
 streamable('progress notifications of a long-running tool arrive before its result', async () => {
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(everything.url) });
+  proxy = await proxyFor(everything);
   const { client, transport, agent } = sdkClient(`http://127.0.0.1:${proxy.port}/mcp`, 'progress');
   await client.connect(transport);
   const events: string[] = [];
@@ -179,7 +179,7 @@ inspector.before.each(async () => {
       res.end('{}');
     }
   });
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url), adminPort: 0 });
+  proxy = await proxyFor(up, { adminPort: 0 });
 });
 inspector.after.each(async () => {
   await proxy.close();
@@ -228,7 +228,7 @@ inspector('malformed JSON, non-JSON and oversized bodies pass through byte for b
   assert.match(first, /shadowcat_mcp_unparsed_total\{reason="malformed"\} 1/);
   assert.match(first, /shadowcat_mcp_unparsed_total\{reason="not_json"\} 1/);
   await proxy.close();
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(up.url), adminPort: 0, inspectLimitBytes: 16 });
+  proxy = await proxyFor(up, { adminPort: 0, inspectLimitBytes: 16 });
   const big = '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}';
   await post(big);
   assert.equal(bodies.map((b) => b.toString('latin1')), [malformed, binary.toString('latin1'), big]);

@@ -14,7 +14,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CLI, runCli, startCli } from '../helpers/cli.js';
 import { EVERYTHING, startEverythingHttp, type Everything } from '../helpers/everything.js';
-import { adminGet, startProxy, until, type TestProxy } from '../helpers/proxy.js';
+import { proxyFor, adminGet, startProxy, until, type TestProxy } from '../helpers/proxy.js';
 import { RawClient, rawExchange } from '../helpers/raw-client.js';
 import { readBody, startHttpUpstream, type TestServer } from '../helpers/upstreams.js';
 import { sdkHttpClient as sdkClient } from '../helpers/sdk.js';
@@ -173,7 +173,7 @@ for (const multiSession of [true, false]) {
 
 sdk('reload: a rewritten file rules the next call of a live session; a broken one keeps the rules in force', async () => {
   const file = policyFile('reload.json', JSON.stringify({ rules: [{ name: 'no-echo', match: { method: 'tools/call', tool: 'echo' }, action: 'block' }] }));
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(everything.url), adminPort: 0, policyFile: file });
+  proxy = await proxyFor(everything, { adminPort: 0, policyFile: file });
   const { client, transport, agent } = sdkClient(`http://127.0.0.1:${proxy.port}/mcp`, 'reload');
   await client.connect(transport);
   await expectMcpError(client.callTool({ name: 'echo', arguments: { message: 'x' } }), -32001, /blocked by policy rule no-echo/);
@@ -410,7 +410,7 @@ hide.before(async () => {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(result) });
     res.end(result);
   });
-  proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(listUp.url), policyFile: policyFile('hide.yaml', RULES) });
+  proxy = await proxyFor(listUp, { policyFile: policyFile('hide.yaml', RULES) });
 });
 hide.after(async () => {
   await proxy?.close();

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startEverythingHttp } from '../helpers/everything.js';
-import { adminGet, startProxy, until, type TestProxy } from '../helpers/proxy.js';
+import { proxyFor, adminGet, startProxy, until, type TestProxy } from '../helpers/proxy.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { sdkHttpClient } from '../helpers/sdk.js';
 
@@ -167,7 +167,7 @@ pool('without a pool too: a session\'s own kept link closed under a GET is re-di
     else socket.destroy();
   });
   try {
-    proxy = await startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(`http://127.0.0.1:${up.port}/mcp`) });
+    proxy = await proxyFor(up);
     const c = await RawClient.connect(proxy.port);
     c.write(get('/a'));
     assert.is((await c.readResponse()).status, 200);

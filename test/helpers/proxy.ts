@@ -26,6 +26,12 @@ export async function startProxy(overrides: Partial<Config> & Pick<Config, 'mode
   };
 }
 
+/** A multi-session L7 proxy in front of the test upstream `up` (what most e2e tests need), with `overrides`. */
+export function proxyFor(up: { readonly url: string } | { readonly port: number }, overrides: Partial<Config> = {}): Promise<TestProxy> {
+  const url = 'url' in up ? up.url : `http://127.0.0.1:${up.port}/mcp`;
+  return startProxy({ mode: 'http', multiSession: true, upstreamUrl: new URL(url), ...overrides });
+}
+
 export { until } from './wait.js';
 
 /** Open file descriptors of this process (Linux). */
