@@ -64,7 +64,8 @@ const upstream = net.createServer((s) => {
 await new Promise((resolve) => upstream.listen(0, '127.0.0.1', resolve));
 const upstreamPort = upstream.address().port;
 
-const CLI = join(ROOT, 'dist', 'cli.js');
+// SHADOWCAT_CLI: count another build's cli.js (a before/after comparison).
+const CLI = process.env.SHADOWCAT_CLI ?? join(ROOT, 'dist', 'cli.js');
 const shadowcat = (...extra) => (p, u) => [CLI, 'forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--log-level', 'warn',
   '--max-sessions', '100000', '--max-per-client', '100000', ...extra];
 const TARGETS = [
