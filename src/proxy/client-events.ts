@@ -37,23 +37,18 @@ function onDrain(this: net.Socket): void {
   (this as Tagged)[HANDLER]?.clientDrain();
 }
 
+// One table for adding and removing, so the two cannot drift apart.
+const LISTENERS = [['data', onData], ['end', onEnd], ['error', onError], ['close', onClose], ['drain', onDrain]] as const;
+
 /** Sends `socket`'s events to `handler`. */
 export function bindClient(socket: net.Socket, handler: ClientHandler): void {
   (socket as Tagged)[HANDLER] = handler;
-  socket.on('data', onData);
-  socket.on('end', onEnd);
-  socket.on('error', onError);
-  socket.on('close', onClose);
-  socket.on('drain', onDrain);
+  for (const [event, listener] of LISTENERS) socket.on(event, listener);
 }
 
 /** Takes every listener off: the socket is handed on (a lingering close, a tunnel). */
 export function unbindClient(socket: net.Socket): void {
-  socket.removeListener('data', onData);
-  socket.removeListener('end', onEnd);
-  socket.removeListener('drain', onDrain);
-  socket.removeListener('error', onError);
-  socket.removeListener('close', onClose);
+  for (const [event, listener] of LISTENERS) socket.removeListener(event, listener);
 }
 
 /** Stops reading: a socket about to be destroyed keeps its error and close listeners, so a late error is still handled. */

@@ -17,6 +17,8 @@ export class PolicyHold {
   readonly #body = new BodyCollector();
   /** The judgement of a body that came whole with its head, kept until the request completes. */
   #early: Judgement | null = null;
+  /** True while the request's body is being gathered and judged. */
+  holds = false;
 
   constructor(gate: MessageGate, inspectLimitBytes: number) {
     this.#gate = gate;
@@ -40,9 +42,6 @@ export class PolicyHold {
     this.holds = true;
     return null;
   }
-
-  /** True while the request's body is being gathered and judged. */
-  holds = false;
 
   /** Adds body bytes (without chunked framing). */
   push(body: Buffer): void {

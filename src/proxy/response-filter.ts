@@ -86,7 +86,8 @@ export class ResponseFilter {
   }
 
   #frame(data: Buffer): Buffer {
-    if (!this.#chunked || data.length === 0) return data.length === 0 ? EMPTY : data;
+    if (data.length === 0) return EMPTY;
+    if (!this.#chunked) return data;
     return Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`, 'latin1'), data, CRLF]);
   }
 }
