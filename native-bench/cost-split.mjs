@@ -7,7 +7,11 @@
 // two columns is what L7 + MCP inspection cost on top of moving the bytes.
 // Writes native-bench/results/cost-split-<stamp>.md (and prints it). Needs `perf`.
 //
-// Usage: node native-bench/cost-split.mjs [--seconds 5]
+// `--scenario d`: the same for scenario (d) instead, an SSE response of ~500 small
+// events per GET (8 connections), per response; `--proxy-args '...'` adds shadowcat flags
+// (e.g. '--inspect-limit 0' for the row without inspection).
+//
+// Usage: node native-bench/cost-split.mjs [--seconds 5] [--scenario a|d] [--proxy-args '...']
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +25,16 @@ const WORK = join(HERE, '.work');
 const args = process.argv.slice(2);
 const secondsAt = args.indexOf('--seconds');
 const SECONDS = secondsAt === -1 ? 5 : Number(args[secondsAt + 1]);
+const scenarioAt = args.indexOf('--scenario');
+const SCENARIO = scenarioAt === -1 ? 'a' : args[scenarioAt + 1];
+if (SCENARIO !== 'a' && SCENARIO !== 'd') {
+  console.error('--scenario is a or d');
+  process.exit(2);
+}
+const proxyArgsAt = args.indexOf('--proxy-args');
+const PROXY_ARGS = proxyArgsAt === -1 ? [] : args[proxyArgsAt + 1].split(/\s+/).filter(Boolean);
+// The (d) body: the bench's own SSE file (bench.mjs), ~500 progress notifications.
+const SSE_EVENT = (i) => `id: ${i}\nevent: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":${i},"total":1000}}\n\n`;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 // --perf-basic-prof writes /tmp/perf-<pid>.map so perf can name JIT-compiled JavaScript.
 const NODE_FLAGS_PERF = [...NODE_FLAGS, '--perf-basic-prof'];
@@ -34,8 +48,11 @@ try {
 mkdirSync(join(WORK, 'logs'), { recursive: true });
 
 function wrk(port, seconds) {
-  const out = execFileSync('taskset', ['-c', '0', 'wrk', '-t1', '-c64', `-d${seconds}s`, '-s', join(HERE, 'lua', 'post.lua'),
-    `http://127.0.0.1:${port}/mcp`], { env: { ...process.env, BENCH_LUA_DIR: join(HERE, 'lua') } }).toString();
+  const load = SCENARIO === 'a'
+    ? ['-c64', `-d${seconds}s`, '-s', join(HERE, 'lua', 'post.lua'), `http://127.0.0.1:${port}/mcp`]
+    : ['-c8', `-d${seconds}s`, '-s', join(HERE, 'lua', 'get.lua'), `http://127.0.0.1:${port}/sse`];
+  const out = execFileSync('taskset', ['-c', '0', 'wrk', '-t1', ...load],
+    { env: { ...process.env, BENCH_LUA_DIR: join(HERE, 'lua'), BENCH_PATH: '/sse', BENCH_ACCEPT: 'text/event-stream' } }).toString();
   return JSON.parse(out.split('\n').find((l) => l.startsWith('BENCH ')).slice(6));
 }
 
@@ -85,13 +102,18 @@ function group(dso, sym) {
 
 const upPort = await freePort();
 const conf = readFileSync(join(HERE, 'conf', 'upstream-profile.conf'), 'utf8').replaceAll('@PORT@', String(upPort)).replaceAll('@WORK@', WORK);
-writeFileSync(join(WORK, 'upstream-cost.conf'), conf.replaceAll('upstream-profile.pid', 'upstream-cost.pid'));
+mkdirSync(join(WORK, 'www-cost'), { recursive: true });
+let sse = '';
+for (let i = 0; sse.length < 64 * 1024; i++) sse += SSE_EVENT(i);
+writeFileSync(join(WORK, 'www-cost', 'sse'), sse);
+writeFileSync(join(WORK, 'upstream-cost.conf'), conf.replaceAll('upstream-profile.pid', 'upstream-cost.pid')
+  .replace('location = /mcp', `location = /sse { root ${join(WORK, 'www-cost')}; default_type text/event-stream; }\n    location = /mcp`));
 const nginx = spawn('taskset', ['-c', '1', 'nginx', '-c', join(WORK, 'upstream-cost.conf'), '-p', WORK], { stdio: 'ignore' });
 try {
   await waitPort(upPort);
   const scPort = await freePort();
   const sc = await measure('shadowcat', [join(ROOT, 'dist', 'cli.js'), 'forward', 'http', '--port', String(scPort),
-    '--url', `http://127.0.0.1:${upPort}/mcp`, '--multi-session', '--log-level', 'warn'], scPort);
+    '--url', `http://127.0.0.1:${upPort}/mcp`, '--multi-session', '--log-level', 'warn', ...PROXY_ARGS], scPort);
   const pipePort = await freePort();
   const pipe = await measure('pipe', [join(HERE, 'socket-pipe-target.mjs'), String(pipePort), String(upPort)], pipePort);
   print(sc, pipe);
@@ -108,8 +130,10 @@ function sum(rows, pred) {
 function print(sc, pipe) {
   const f = (x) => x.toFixed(2);
   const lines = [
-    `## Proxy CPU per small keep-alive request, by layer — ${new Date().toISOString()}`, '',
-    `Command: \`make cost-split\` · scenario (a) (64 connections, keep-alive POST /mcp), ${SECONDS} s under \`perf record -F 999\`,`,
+    SCENARIO === 'a' ? `## Proxy CPU per small keep-alive request, by layer — ${new Date().toISOString()}` : `## Proxy CPU per SSE response (~500 events), by layer — ${new Date().toISOString()}`, '',
+    SCENARIO === 'a'
+      ? `Command: \`make cost-split\` · scenario (a) (64 connections, keep-alive POST /mcp), ${SECONDS} s under \`perf record -F 999\`,`
+      : `Command: \`node native-bench/cost-split.mjs --scenario d${PROXY_ARGS.length > 0 ? ` --proxy-args '${PROXY_ARGS.join(' ')}'` : ''}\` · scenario (d) (8 connections, keep-alive GET /sse, 64 KiB of events), ${SECONDS} s under \`perf record -F 999\`,`,
     `node ${nodeStartup()}, --perf-basic-prof · sample shares scaled to each target's CPU per request measured in a second ${SECONDS} s run`,
     'without perf (/proc utime+stime). Sampling shifts the shares a little toward the kernel.', '',
     `| layer | shadowcat L7 µs/req | node socket pipe µs/req | difference |`, '|---|---:|---:|---:|',
@@ -128,7 +152,7 @@ function print(sc, pipe) {
     lines.push(`| ${f(d)} | ${g} | \`${s.slice(0, 90).replaceAll('|', '\\|')}\` |`);
   }
   const text = lines.join('\n') + '\n';
-  const stamp = new Date().toISOString().replace(/[:.]/g, '').slice(0, 15) + 'Z';
+  const stamp = (SCENARIO === 'd' ? 'd-' : '') + new Date().toISOString().replace(/[:.]/g, '').slice(0, 15) + 'Z';
   mkdirSync(join(HERE, 'results'), { recursive: true });
   writeFileSync(join(HERE, 'results', `cost-split-${stamp}.md`), text);
   process.stdout.write(text + `\nsaved: native-bench/results/cost-split-${stamp}.md\n`);

@@ -8,7 +8,8 @@
 // by phase objects that know no sockets (docs/architecture.md "The L7 engine"): the
 // policy hold (policy-hold.ts, only with a gate), the response filter (response-filter.ts,
 // a `hide` verdict), retries (request-retry.ts: resend and session recovery) and the SSE
-// drain at shutdown (stream-drain.ts). Heads and bodies are read by http/message-reader.ts.
+// drain at shutdown (stream-drain.ts). Heads and bodies are read by http/message-reader.ts;
+// the upstream socket is held through upstream-link.ts.
 
 import type net from 'node:net';
 import {
@@ -26,7 +27,6 @@ import type { RewriteVerdict } from '../mcp/message.js';
 import { requestIdOf } from '../mcp/request-id.js';
 import type { Session, SessionOwner, CloseReason } from '../session/session.js';
 import { dialFailureKind, upstreamSocketError } from '../upstream/connect.js';
-import { routeUpstream, unrouteUpstream, type UpstreamHandler } from '../upstream/upstream-events.js';
 import type { UpstreamSource } from '../upstream/upstream-source.js';
 import type { ExchangeClocks, ExchangeContext } from './exchange-context.js';
 import type { ExchangeObserver } from './exchange-observer.js';
@@ -40,6 +40,7 @@ import { pipeSession, type RawPipe } from './raw-pipe.js';
 import { RequestRetry } from './request-retry.js';
 import { FILTER_JSON, FILTER_NONE, FILTER_SSE, ResponseFilter } from './response-filter.js';
 import { StreamDrain } from './stream-drain.js';
+import { UpstreamLink, type LinkOwner } from './upstream-link.js';
 
 /** Largest response head we accept from an upstream. */
 const MAX_RESPONSE_HEAD_BYTES = 65536;
@@ -50,18 +51,6 @@ const KEEP_ALIVE_MARGIN_MS = 1000;
 /** Single-session: a request body up to this size is gathered before the request takes the shared link. */
 const GATHER_LIMIT_BYTES = 1 << 20;
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
-
-/** Writes `bufs` in order (one syscall for several: corked); false when the socket asks us to wait for 'drain'. */
-function writeAll(socket: net.Socket, bufs: readonly Buffer[]): boolean {
-  // One buffer, the usual case (a head with its body), needs no cork: that would queue it
-  // in the stream only to take it out again on uncork.
-  if (bufs.length === 1) return socket.write(bufs[0]!);
-  let ok = true;
-  socket.cork();
-  for (const buf of bufs) ok = socket.write(buf);
-  socket.uncork();
-  return ok;
-}
 
 // Request phases.
 const R_HEAD = 0;
@@ -85,7 +74,7 @@ function isEventStream(type: string | null): boolean {
 }
 
 /** The L7 handler of one client connection; owned by its Session. */
-export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandler {
+export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   /** The request-head and response-head deadlines every exchange of an app shares. */
   static clocks(config: Config): ExchangeClocks {
     return {
@@ -106,10 +95,8 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
   readonly #ctx: ExchangeContext;
   readonly #session: Session;
   readonly #client: net.Socket;
-  readonly #source: UpstreamSource;
+  readonly #link: UpstreamLink;
   readonly #obs: ExchangeObserver;
-  /** The source is this session's alone (multi-session): teardown closes it. */
-  readonly #ownsSource: boolean;
   readonly #reqFramer = createFramer('request');
   readonly #resFramer = createFramer('response');
   readonly #reqHead: HeadReader;
@@ -151,13 +138,6 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
   #stream: StreamDrain | null = null;
   readonly #retry: RequestRetry;
 
-  #upstream: net.Socket | null = null;
-  /** performance.now() after which the kept (idle) upstream link must not be reused. */
-  #upstreamReuseUntil = Infinity;
-  #acquiring = false;
-  /** The upstream being acquired is a connection of this request's own, not the shared link. */
-  #acquiringOwn = false;
-  #detached = false;
   #resPhase = S_IDLE;
   #resStatus = 0;
   #resKeepAliveMs = -1;
@@ -175,7 +155,6 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
   #bodyTimer: NodeJS.Timeout | null = null;
   #bodyLastAt = 0;
   #clientPauses = 0;
-  #upstreamPaused = false;
   #closed = false;
   /** The client socket was handed to endAndLinger(): teardown must not destroy it. */
   #lingering = false;
@@ -183,10 +162,9 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
 
   constructor(ctx: ExchangeContext, session: Session, client: net.Socket, source: UpstreamSource, obs: ExchangeObserver, ownsSource: boolean) {
     this.#ctx = ctx;
-    this.#ownsSource = ownsSource;
     this.#session = session;
     this.#client = client;
-    this.#source = source;
+    this.#link = new UpstreamLink(source, ownsSource, this);
     this.#obs = obs;
     const config = ctx.config;
     this.#reqHead = new HeadReader(config.maxHeaderBytes, true);
@@ -220,7 +198,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
     if (!stream.atBoundary || (chunks !== null && !chunks.atChunkStart)) return;
     const last = stream.lastBytes(chunks !== null, this.#resBody.remaining >= 0);
     // The upstream's stream is abandoned: its server sees the connection close.
-    this.#letGoUpstream(false);
+    this.#link.letGo(false);
     this.#obs.onResponseEnd(this.#req, this.#resStatus, performance.now() - this.#startedAt);
     this.#pauseClient(P_CLOSING);
     this.#leftover = null;
@@ -242,11 +220,8 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
     this.#held = null;
     this.#policy?.reset();
     this.#filter = null;
-    if (this.#acquiring) this.#source.cancel(this.#onUpstreamReady);
-    this.#acquiring = false;
     // A kept link between requests is clean: a pool takes it back (others destroy it).
-    this.#letGoUpstream(this.#resPhase === S_IDLE);
-    if (this.#ownsSource) this.#source.close();
+    this.#link.close(this.#resPhase === S_IDLE);
     this.#tunnel?.destroy();
     this.#tunnel = null;
     if (!this.#lingering) {
@@ -379,10 +354,8 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
       return null;
     }
     this.#clearHeaderTimer();
-    if (this.#upstream !== null && this.#upstreamReuseUntil !== Infinity && this.#upstreamReuseUntil < performance.now()) {
-      // The upstream said it drops idle links by now: writing on this one would race its close.
-      this.#letGoUpstream(false);
-    }
+    // The upstream said it drops idle links by now: writing on this one would race its close.
+    if (this.#link.stale(performance.now())) this.#link.letGo(false);
     // The budget is whom the session counts for: the caller once a credential named one (one
     // key behind a NAT, or many on one host), else the address.
     const wait = this.#ctx.admitRequest(this.#session.countedAs ?? this.#session.clientIp);
@@ -401,7 +374,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
     this.#resFramer.expectNoBody(req.method === 'HEAD');
     this.#resPhase = S_WAIT;
     // The link kept from the last request is a reused one too.
-    this.#retry.begin(req, this.#upstream !== null);
+    this.#retry.begin(req, this.#link.socket !== null);
     this.#obs.onRequestHead(req);
     const policy = this.#policy;
     if (policy !== null) {
@@ -428,7 +401,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
       this.#bodyLastAt = performance.now();
       this.#bodyTimer ??= setTimeout(HttpExchange.#onBodyTimeout, config.bodyTimeoutMs, this);
       const held = this.#held !== null;
-      if (held || (this.#source.queues && this.#upstream === null)) {
+      if (held || (this.#link.queues && this.#link.socket === null)) {
         // The body is gathered before the request takes the shared link (or goes anywhere,
         // when held), so a client that waits for 100 Continue gets it from us (RFC 9110
         // §10.1.1 lets a proxy answer).
@@ -439,7 +412,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
     if (this.#held !== null && this.#reqPhase === R_DONE && this.#reqChunks === null) this.#judgeEarly(this.#held, body);
     if (!this.#sendBody(body, req)) return null;
     if (this.#reqPhase === R_DONE) this.#requestDone();
-    else if (this.#upstream === null && !this.#source.queues && this.#held === null) this.#acquireUpstream(false);
+    else if (this.#link.socket === null && !this.#link.queues && this.#held === null) this.#acquireUpstream(false);
     return rest;
   }
 
@@ -514,19 +487,19 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
       this.#judge(this.#held);
       return;
     }
-    if (this.#upstream === null && !this.#acquiring) this.#acquireUpstream(false);
+    if (this.#link.socket === null) this.#acquireUpstream(false);
     // Time spent waiting for the shared link counts toward --upstream-timeout (docs/reference.md).
-    if (this.#upstream !== null || (this.#source.queues && !this.#acquiringOwn)) this.#armResponseTimer();
+    if (this.#link.engaged) this.#armResponseTimer();
   }
 
   #sendUpstream(buf: Buffer): void {
-    const upstream = this.#upstream;
+    const upstream = this.#link.socket;
     if (upstream === null || this.#held !== null) {
       (this.#outQueue ??= []).push(buf);
       this.#queuedBytes += buf.length;
       // Gathering is bounded: past the limit the request gets a connection of its own
       // (a held body is bounded by --inspect-limit instead).
-      if (this.#queuedBytes > GATHER_LIMIT_BYTES && !this.#acquiring && this.#held === null) this.#acquireUpstream(true);
+      if (this.#queuedBytes > GATHER_LIMIT_BYTES && this.#held === null) this.#acquireUpstream(true);
       return;
     }
     if (!upstream.write(buf)) this.#pauseClient(P_BACKPRESSURE);
@@ -534,10 +507,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
 
   /** ClientHandler: the client socket's drain event. */
   clientDrain(): void {
-    if (this.#upstreamPaused) {
-      this.#upstreamPaused = false;
-      this.#upstream?.resume();
-    }
+    this.#link.resume();
   }
 
   /** ClientHandler: the client socket's end event. */
@@ -650,16 +620,9 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
   /** Sends the held (or recovered) request on: its gathered head and body go upstream as one write. */
   #release(): void {
     this.#held = null;
-    const upstream = this.#upstream;
-    if (upstream === null) {
-      if (!this.#acquiring) this.#acquireUpstream(false);
-    } else {
-      const queued = this.#outQueue;
-      this.#outQueue = null;
-      this.#queuedBytes = 0;
-      if (queued !== null && !writeAll(upstream, queued)) this.#pauseClient(P_BACKPRESSURE);
-    }
-    if (this.#upstream !== null || (this.#source.queues && !this.#acquiringOwn)) this.#armResponseTimer();
+    if (this.#link.socket === null) this.#acquireUpstream(false);
+    else this.#flushQueued();
+    if (this.#link.engaged) this.#armResponseTimer();
   }
 
   /** Answers the held request ourselves; the upstream never sees it. */
@@ -710,8 +673,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
   /** Sends the request again, once, on a fresh connection. */
   #resend(): void {
     const head = this.#retry.takeResend();
-    this.#letGoUpstream(false);
-    this.#detached = false;
+    this.#link.letGo(false);
     this.#obs.log().debug({ method: this.#req?.method, path: this.#req?.target }, 'a reused upstream connection closed before answering: request sent again on a fresh one');
     this.#outQueue = [head];
     this.#queuedBytes = head.length;
@@ -724,8 +686,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
     this.#obs.onForgottenSession(req, notFound);
     this.#clearResponseTimer();
     // The 404 was whole and alone; the retry takes a fresh link (a shared one goes back first).
-    this.#letGoUpstream(false);
-    this.#detached = false;
+    this.#link.letGo(false);
     this.#resFramer.next();
     this.#resFramer.expectNoBody(req.method === 'HEAD');
     this.#ctx.recovery!.recover(req.mcpSessionId!, this.#obs.log()).then((newId) => {
@@ -753,46 +714,33 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
 
   /** `own`: a connection of this request's own (single-session, a body too large to gather). */
   #acquireUpstream(own: boolean): void {
-    if (this.#acquiring || this.#closed) return;
-    this.#acquiring = true;
-    this.#acquiringOwn = own;
-    if (own) this.#source.acquireOwn(this.#onUpstreamReady);
-    else this.#source.acquire(this.#onUpstreamReady);
     // Hold client bytes until the link comes, unless it came at once (a pause and resume
     // of the client socket costs a tick).
-    if (this.#acquiring) this.#pauseClient(P_UPSTREAM);
+    if (!this.#closed && this.#link.acquire(own)) this.#pauseClient(P_UPSTREAM);
   }
 
-  readonly #onUpstreamReady = (err: ProxyError | null, socket: net.Socket | null, dialed?: boolean): void => {
-    this.#acquiring = false;
-    if (this.#closed) {
-      if (socket !== null) this.#source.release(socket, true);
-      return;
-    }
-    if (err !== null || socket === null) {
-      this.#obs.onUpstreamError(dialFailureKind(err), err);
-      this.#fail(err ?? new UpstreamBrokenError('no upstream connection'));
-      return;
-    }
-    this.#upstream = socket;
-    this.#retry.reusedLink = dialed !== true;
-    if (dialed === true) this.#obs.onUpstreamConnected(socket);
-    // A connection of its own is never the shared link: it is retired, not released.
-    this.#detached = this.#acquiringOwn && this.#source.sharesSockets;
-    this.#acquiringOwn = false;
-    routeUpstream(socket, this);
-    const queued = this.#outQueue;
-    this.#outQueue = null;
-    this.#queuedBytes = 0;
-    if (queued !== null && !writeAll(socket, queued)) this.#pauseClient(P_BACKPRESSURE);
+  /** LinkOwner: the upstream socket is bound; what waited for it goes out. */
+  linkReady(socket: net.Socket, dialed: boolean): void {
+    this.#retry.reusedLink = !dialed;
+    if (dialed) this.#obs.onUpstreamConnected(socket);
+    this.#flushQueued();
     if (this.#reqPhase === R_DONE) this.#armResponseTimer();
     this.#resumeClient(P_UPSTREAM);
-  };
+  }
 
-  #unbindUpstream(socket: net.Socket): void {
-    routeUpstream(socket, null);
-    if (this.#upstreamPaused) socket.resume();
-    this.#upstreamPaused = false;
+  /** LinkOwner: no upstream socket could be had. */
+  linkFailed(err: ProxyError | null): void {
+    this.#obs.onUpstreamError(dialFailureKind(err), err);
+    this.#fail(err ?? new UpstreamBrokenError('no upstream connection'));
+  }
+
+  /** What the request gathered while it had no link goes upstream as one write. */
+  #flushQueued(): void {
+    const queued = this.#outQueue;
+    if (queued === null) return;
+    this.#outQueue = null;
+    this.#queuedBytes = 0;
+    if (!this.#link.writeAll(queued)) this.#pauseClient(P_BACKPRESSURE);
   }
 
   /** UpstreamHandler: the upstream socket took all we wrote. */
@@ -820,7 +768,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
   upstreamData(chunk: Buffer): void {
     this.#ctx.touch(this.#session);
     // While a request is held nothing of it went upstream: the kept link is idle.
-    if (this.#held !== null) this.#letGoUpstream(false);
+    if (this.#held !== null) this.#link.letGo(false);
     else if (this.#resPhase === S_BODY) {
       this.#consumeResponseBody(chunk);
       const stream = this.#stream;
@@ -835,21 +783,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
       }
     }
     // Bytes on an idle keep-alive link would be misread as the next response: drop the link.
-    else this.#letGoUpstream(false);
-  }
-
-  /**
-   * Unbinds the upstream socket and hands it back to its source: kept when `reusable` (a
-   * pool parks a clean idle link), destroyed otherwise; a socket of the caller's own
-   * (detached) is destroyed here, the source has forgotten it.
-   */
-  #letGoUpstream(reusable: boolean): void {
-    const upstream = this.#upstream;
-    if (upstream === null) return;
-    this.#unbindUpstream(upstream);
-    this.#upstream = null;
-    if (this.#detached) upstream.destroy();
-    else this.#source.release(upstream, reusable, this.#upstreamReuseUntil);
+    else this.#link.letGo(false);
   }
 
   #consumeResponseHead(chunk: Buffer): void {
@@ -941,11 +875,8 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
     this.#resStarted = true;
     this.#resPhase = S_BODY;
     this.#obs.onResponseHead(req, res);
-    if ((ret !== FRAME_END || eventStream) && this.#source.sharesSockets && !this.#detached) {
-      // A response still streaming after its head never holds the shared link (docs/reference.md).
-      this.#source.detach(this.#upstream!);
-      this.#detached = true;
-    }
+    // A response still streaming after its head never holds the shared link (docs/reference.md).
+    if (ret !== FRAME_END || eventStream) this.#link.keepForStream();
     const body = chunk.subarray(bodyStart, ret === FRAME_END ? framer.offset : chunk.length);
     if (ret !== FRAME_END && !res.chunked && res.contentLength >= 0 && !bodyless) this.#resBody.expect(res.contentLength - body.length);
     this.#writeBody(body, res, http10Client);
@@ -997,10 +928,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
 
   #writeClient(buf: Buffer): void {
     this.#session.bytesOut += buf.length;
-    if (!this.#client.write(buf) && !this.#upstreamPaused && this.#upstream !== null) {
-      this.#upstreamPaused = true;
-      this.#upstream.pause();
-    }
+    if (!this.#client.write(buf)) this.#link.pause();
   }
 
   /** The response ended; `trailingBytes` means the upstream sent more than one response. */
@@ -1012,26 +940,9 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
       if (!this.#finishFilter(filter)) return;
     }
     this.#clearResponseTimer();
-    const upstream = this.#upstream!;
     const clean = !trailingBytes && this.#reqPhase === R_DONE && this.#resFramer.keepAlive;
-    const reusable = clean && !this.#detached;
     const keepAliveMs = this.#resKeepAliveMs;
-    const reuseUntil = keepAliveMs < 0 ? Infinity : performance.now() + Math.max(0, keepAliveMs - KEEP_ALIVE_MARGIN_MS);
-    if (reusable && !this.#source.sharesSockets) {
-      this.#upstreamReuseUntil = reuseUntil;
-      // The session's own link stays bound to this exchange until the next request:
-      // no listener churn per request. Idle events drop it (upstreamData, upstreamEnd...).
-      if (this.#upstreamPaused) {
-        this.#upstreamPaused = false;
-        upstream.resume();
-      }
-    } else {
-      this.#unbindUpstream(upstream);
-      this.#upstream = null;
-      if (this.#detached) this.#source.retire(upstream, clean, reuseUntil);
-      else this.#source.release(upstream, reusable, reuseUntil);
-    }
-    this.#detached = false;
+    this.#link.finish(clean, keepAliveMs < 0 ? Infinity : performance.now() + Math.max(0, keepAliveMs - KEEP_ALIVE_MARGIN_MS));
     this.#obs.onResponseEnd(this.#req, this.#resStatus, performance.now() - this.#startedAt);
     this.#endExchange();
   }
@@ -1080,7 +991,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
   upstreamEnd(): void {
     if (this.#closed) return;
     // A kept link that fails or closes while idle is forgotten quietly.
-    if (this.#resPhase === S_IDLE || this.#held !== null) return this.#letGoUpstream(false);
+    if (this.#resPhase === S_IDLE || this.#held !== null) return this.#link.letGo(false);
     if (this.#resPhase === S_BODY && this.#resFramer.finish()) {
       // A body delimited by the connection closing has ended.
       this.#finishResponse(false);
@@ -1094,14 +1005,14 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
   /** UpstreamHandler: the upstream socket failed. */
   upstreamError(err: NodeJS.ErrnoException): void {
     if (this.#closed) return;
-    if (this.#resPhase === S_IDLE || this.#held !== null) return this.#letGoUpstream(false);
+    if (this.#resPhase === S_IDLE || this.#held !== null) return this.#link.letGo(false);
     this.#upstreamFailed(upstreamSocketError(err), 'reset');
   }
 
   /** UpstreamHandler: the upstream socket closed. */
   upstreamClose(): void {
-    if (this.#closed || this.#upstream === null) return;
-    if (this.#resPhase === S_IDLE || this.#held !== null) return this.#letGoUpstream(false);
+    if (this.#closed || this.#link.socket === null) return;
+    if (this.#resPhase === S_IDLE || this.#held !== null) return this.#link.letGo(false);
     this.#upstreamFailed(new UpstreamBrokenError('upstream connection closed'), 'reset');
   }
 
@@ -1115,12 +1026,8 @@ export class HttpExchange implements SessionOwner, ClientHandler, UpstreamHandle
   // ---- upgrade --------------------------------------------------------------------
 
   #startTunnel(res: ResponseHead, upstreamRest: Buffer): void {
-    const upstream = this.#upstream!;
-    this.#unbindUpstream(upstream);
     // The tunnel's own listeners take over.
-    unrouteUpstream(upstream);
-    this.#upstream = null;
-    if (!this.#detached) this.#source.detach(upstream);
+    const upstream = this.#link.takeForTunnel();
     this.#resPhase = S_TUNNEL;
     this.#resStatus = 101;
     this.#obs.onResponseHead(this.#req!, res);
