@@ -90,11 +90,36 @@ class PassingMessage implements McpMessage {
   /** undefined: not read yet. The envelope read stops before params; the name is read only
    *  when some observer asks (the debug log, an embedder's hook), off the path of every call. */
   #name: string | null | undefined = null;
-  bytes: Buffer = NO_BYTES;
+  // The message's bytes as a range of the read that carried them: the Buffer view is made
+  // only when an observer asks (the recorder, a name read), not for every message counted.
+  #buf: Buffer = NO_BYTES;
+  #start = 0;
+  #end = 0;
+  #bytes: Buffer | null = NO_BYTES;
   clientIp = '';
   onGetStream = false;
   http: HttpFacts | null = null;
   log: LazyLogger = NO_LOG;
+
+  get bytes(): Buffer {
+    return this.#bytes ??= this.#buf.subarray(this.#start, this.#end);
+  }
+
+  /** The message lies in buf[start, end). */
+  setBytes(buf: Buffer, start: number, end: number): void {
+    this.#buf = buf;
+    this.#start = start;
+    this.#end = end;
+    this.#bytes = null;
+  }
+
+  /** The message's bytes as a view made already: the messages of a batch share one, so the recorder writes the batch once. */
+  setView(bytes: Buffer): void {
+    this.#buf = bytes;
+    this.#start = 0;
+    this.#end = bytes.length;
+    this.#bytes = bytes;
+  }
 
   get name(): string | null {
     if (this.#name === undefined) this.#name = nameIn(this.bytes, this.method);
@@ -157,7 +182,7 @@ export class McpMessageSink {
     const read = this.#fullParse ? ENVELOPE_FALLBACK : readEnvelope(buf, start, end, this.#envelope);
     if (read === ENVELOPE_OK) {
       const env = this.#envelope;
-      this.#emit(env.kind, env.method, env.id, env.kind === 'request' && NAMED_METHODS.has(env.method) ? undefined : null, buf.subarray(start, end), from, origin);
+      this.#emit(env.kind, env.method, env.id, env.kind === 'request' && NAMED_METHODS.has(env.method) ? undefined : null, buf, start, end, from, origin);
     } else if (read === ENVELOPE_FALLBACK) {
       this.#parse(buf, start, end, from, origin);
     } else if (read === ENVELOPE_MALFORMED) {
@@ -183,11 +208,11 @@ export class McpMessageSink {
     const bytes = buf.subarray(start, end);
     for (const m of messages) {
       const info = classify(m);
-      this.#emit(info.kind, info.method, info.id, info.tool, bytes, from, origin);
+      this.#emit(info.kind, info.method, info.id, info.tool, bytes, -1, -1, from, origin);
     }
   }
 
-  #emit(kind: MessageKind, method: string, id: string | null, name: string | null | undefined, bytes: Buffer, from: Sender, origin: MessageOrigin): void {
+  #emit(kind: MessageKind, method: string, id: string | null, name: string | null | undefined, buf: Buffer, start: number, end: number, from: Sender, origin: MessageOrigin): void {
     // One message object, refilled: observers get it for the call only (message.ts), so the
     // path that every request takes allocates nothing for it.
     const m = this.#message;
@@ -198,7 +223,9 @@ export class McpMessageSink {
     m.method = method;
     m.id = id;
     m.name = name;
-    m.bytes = bytes;
+    // start -1: buf is the batch's shared view.
+    if (start === -1) m.setView(buf);
+    else m.setBytes(buf, start, end);
     m.clientIp = origin.clientIp;
     m.onGetStream = origin.onGetStream;
     m.http = origin.http;
@@ -218,6 +245,8 @@ export class McpMetricsObserver implements MessageObserver {
   readonly #metrics: Metrics;
   readonly #correlator: Correlator;
   readonly #series = new Map<string, MethodSeries>();
+  #lastMethod: string | null = null;
+  #lastSeries: MethodSeries | null = null;
 
   constructor(metrics: Metrics, correlator: Correlator, debug: boolean) {
     this.#metrics = metrics;
@@ -248,11 +277,15 @@ export class McpMetricsObserver implements MessageObserver {
   }
 
   #seriesOf(method: string): MethodSeries {
+    // A stream of one notification asks for the same series again and again: no map lookup.
+    if (method === this.#lastMethod) return this.#lastSeries!;
     let series = this.#series.get(method);
     if (series === undefined) {
       series = new MethodSeries();
       this.#series.set(method, series);
     }
+    this.#lastMethod = method;
+    this.#lastSeries = series;
     return series;
   }
 }
