@@ -336,43 +336,68 @@ try {
 
 // ---- idle sessions ----------------------------------------------------------------------
 
-async function idleSessions(count) {
-  // The upstream closes idle keep-alive links after 1 s, so each idle session holds its
-  // client socket only: 10,000 sessions with their upstream links would need 20,000 fds
-  // in the proxy, over this machine's hard limit.
-  const port = await freePort();
-  const upPort = await freePort();
-  writeFileSync(join(WORK, 'upstream-idle.conf'), nginxUpstreamConf(upPort, '1s'));
-  const up = start('nginx', ['-c', join(WORK, 'upstream-idle.conf'), '-p', WORK], 'nginx-upstream-idle');
+/** RSS per idle keep-alive session of the target `argv` starts on `port` (a node script and its arguments). */
+async function idleSessionsOf(name, count, port, argv) {
   // glibc's default trim threshold here, not NODE_ENV's 32 MiB: freed heap kept resident at
   // the baseline would be reused by the new sessions and hide part of their cost.
-  const proxy = startNode(['--expose-gc', CLI, 'forward', 'http', '--port', String(port), '--url', `http://127.0.0.1:${upPort}/mcp`,
-    '--multi-session', '--log-level', 'warn', '--max-sessions', '100000', '--max-per-client', '100000', '--admin-port', '0'], 'shadowcat-idle', {});
+  const proxy = startNode(['--expose-gc', ...argv], name, {});
   const sockets = [];
   try {
-    await waitPort(upPort);
     await waitPort(port);
     const rssKiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proxy.pid}/status`, 'utf8'))[1]);
     // One warm session first, so the baseline includes JIT and the parser's wasm module.
-    const request = 'POST /mcp HTTP/1.1\r\nHost: b\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}';
+    const request = 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}';
     const open = () => new Promise((resolve, reject) => {
       const s = net.connect(port, '127.0.0.1', () => s.write(request));
       s.once('data', () => resolve(s));
       s.on('error', reject);
     });
     sockets.push(await open());
-    await new Promise((r) => setTimeout(r, 1500));
+    const openMore = async (n) => {
+      for (let i = 0; i < n; i += 200) {
+        const batch = await Promise.all(Array.from({ length: Math.min(200, n - i) }, open));
+        sockets.push(...batch);
+      }
+      await new Promise((r) => setTimeout(r, 3000)); // upstream links close; sessions stay
+    };
+    // The slope between a fifth of the sessions and all of them: the heap's slack at the
+    // start (committed, not yet used) is taken up by the first fifth, not counted per session.
+    const first = Math.round(count / 5);
+    await openMore(first);
     const base = rssKiB();
-    for (let i = 0; i < count; i += 200) {
-      const batch = await Promise.all(Array.from({ length: Math.min(200, count - i) }, open));
-      sockets.push(...batch);
-    }
-    await new Promise((r) => setTimeout(r, 3000)); // upstream links close; sessions stay
+    await openMore(count - first);
     const after = rssKiB();
-    return { count, baseMiB: base / 1024, afterMiB: after / 1024, perSessionKiB: (after - base) / count };
+    return { name, count, baseMiB: base / 1024, afterMiB: after / 1024, perSessionKiB: (after - base) / (count - first) };
   } finally {
     for (const s of sockets) s.destroy();
     await stop(proxy);
+  }
+}
+
+/** Idle sessions of the floor (a bare node:net server), shadowcat multi-session, and with --upstream-pool. */
+async function idleSessions(count) {
+  // The upstream closes idle keep-alive links after 1 s, so each idle session holds its
+  // client socket only: 10,000 sessions with their upstream links would need 20,000 fds
+  // in the proxy, over this machine's hard limit.
+  const upPort = await freePort();
+  writeFileSync(join(WORK, 'upstream-idle.conf'), nginxUpstreamConf(upPort, '1s'));
+  const up = start('nginx', ['-c', join(WORK, 'upstream-idle.conf'), '-p', WORK], 'nginx-upstream-idle');
+  try {
+    await waitPort(upPort);
+    const sc = (extra) => async (port) => [CLI, 'forward', 'http', '--port', String(port), '--url', `http://127.0.0.1:${upPort}/mcp`,
+      '--multi-session', '--log-level', 'warn', '--max-sessions', '100000', '--max-per-client', '100000', '--admin-port', '0', ...extra];
+    const targets = [
+      ['node:net floor', async (port) => [join(HERE, 'idle-floor-target.mjs'), String(port)]],
+      ['shadowcat L7 multi-session', sc([])],
+      ['shadowcat L7 multi, --upstream-pool 64', sc(['--upstream-pool', '64'])],
+    ];
+    const rows = [];
+    for (const [name, argv] of targets) {
+      const port = await freePort();
+      rows.push(await idleSessionsOf(name, count, port, await argv(port)));
+    }
+    return rows;
+  } finally {
     await stop(up);
   }
 }
@@ -381,7 +406,7 @@ let idle = null;
 if (ONLY === null || ONLY.includes('idle')) {
   try {
     idle = await idleSessions(10_000);
-    process.stderr.write(`idle: ${idle.count} sessions, ${idle.perSessionKiB.toFixed(2)} KiB each (RSS ${idle.baseMiB.toFixed(1)} → ${idle.afterMiB.toFixed(1)} MiB)\n`);
+    for (const row of idle) process.stderr.write(`idle: ${row.name}: ${row.count} sessions, ${row.perSessionKiB.toFixed(2)} KiB each (RSS ${row.baseMiB.toFixed(1)} → ${row.afterMiB.toFixed(1)} MiB)\n`);
   } catch (err) {
     process.stderr.write(`idle sessions: FAILED ${err.message}\n`);
   }
@@ -406,7 +431,9 @@ for (const sid of SCENARIOS) {
   }
 }
 if (idle !== null) {
-  md += `\nIdle sessions (shadowcat L7 multi-session): ${idle.count} idle keep-alive sessions add ${fmt(idle.perSessionKiB, 2)} KiB of RSS each (${fmt(idle.baseMiB)} → ${fmt(idle.afterMiB)} MiB). The upstream closes idle links after 1 s, so each session holds its client socket only: with upstream links, 10,000 sessions need 20,000 fds, over this machine's hard limit. Measured with glibc's default trim threshold (a kept 32 MiB of freed heap would absorb part of the growth).\n`;
+  const floor = idle[0].perSessionKiB;
+  md += `\nIdle keep-alive sessions: RSS each, after one request: the growth from ${idle[0].count / 5} to ${idle[0].count} sessions, per session (one target at a time). The upstream closes idle links after 1 s, so a multi-session session holds its client socket only (with upstream links, 10,000 sessions need 20,000 fds, over this machine's hard limit); with the pool the links go back to it. Floor: a bare node:net server that answers and keeps the socket. Measured with glibc's default trim threshold (a kept 32 MiB of freed heap would absorb part of the growth).\n\n| target | KiB per idle session | × floor | RSS at a fifth → all (MiB) |\n|---|---:|---:|---|\n`;
+  for (const row of idle) md += `| ${row.name} | ${fmt(row.perSessionKiB, 2)} | ${fmt(row.perSessionKiB / floor, 2)}× | ${fmt(row.baseMiB)} → ${fmt(row.afterMiB)} |\n`;
 }
 process.stdout.write(`\n${md}`);
 // Only a full run (every scenario, every target) replaces results/latest.md, the table the
