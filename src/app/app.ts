@@ -19,6 +19,7 @@ import { createAdminServer, localView, type AdminView } from '../observe/admin.j
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { Metrics } from '../observe/metrics.js';
 import type { ExchangeContext } from '../proxy/exchange-context.js';
+import { PartsPool } from '../proxy/exchange-parts.js';
 import { HttpExchange } from '../proxy/http-exchange.js';
 import { endAndLinger } from '../proxy/linger.js';
 import { TcpPipe } from '../proxy/tcp-pipe.js';
@@ -267,7 +268,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
           ? new SessionRecovery(handshakePost({ url, headers: config.upstreamHeaders, ca: config.upstreamCa, verify: !config.upstreamInsecure, timeoutMs: config.upstreamTimeoutMs }), metrics)
           : null;
         exchangeContext = Object.freeze({ config, rewrite, touch, isDraining: () => drain.active, admitRequest,
-          admitOrigin: admission.admitOrigin, corsLines: admission.corsLines, auth, identify, gate, recovery, clocks: HttpExchange.clocks(config) });
+          admitOrigin: admission.admitOrigin, corsLines: admission.corsLines, auth, identify, gate, recovery, clocks: HttpExchange.clocks(config), parts: new PartsPool(config.maxHeaderBytes) });
       } else {
         target = makeTarget(config.upstream!.host, config.upstream!.port, config.upstreamTls);
       }

@@ -99,6 +99,10 @@ export class SessionObserver implements ExchangeObserver {
   }
 
   onResponseEnd(req: RequestHead | null, status: number, durationMs: number): void {
+    // An idle session keeps no head: an untyped response that sent no body leaves its pair here.
+    this.#untypedReq = null;
+    this.#untypedRes = null;
+    this.#chunked202 = null;
     this.#inspector?.onResponseEnd();
     this.#metrics.requestDone(status, durationMs / 1000);
     if (this.#debug) {

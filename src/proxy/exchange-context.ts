@@ -11,6 +11,7 @@ import type { InboundAuth } from '../policy/inbound-auth.js';
 import type { Identity } from '../session/identity.js';
 import type { Session } from '../session/session.js';
 import type { DeadlineQueue } from './deadline-queue.js';
+import type { PartsPool } from './exchange-parts.js';
 import type { HttpExchange } from './http-exchange.js';
 
 /** What every exchange of an app shares: fixed at start. */
@@ -37,6 +38,8 @@ export interface ExchangeContext {
   readonly recovery: SessionRecovery | null;
   /** From HttpExchange.clocks(): closed with the app. */
   readonly clocks: ExchangeClocks;
+  /** Framers and readers lent to exchanges while a request is in flight. */
+  readonly parts: PartsPool;
 }
 
 /** The deadline queues an app's exchanges share. */

@@ -19,9 +19,9 @@ import {
 import type { Config } from '../config.js';
 import { ChunkedFilter } from '../http/chunked-filter.js';
 import { errorResponse, statusFor } from '../http/error-response.js';
-import { createFramer, FRAME_END, FRAME_ERROR } from '../http/framer.js';
+import { FRAME_END, FRAME_ERROR } from '../http/framer.js';
 import { buildClientResponseHead, buildReframedResponseHead, buildUpstreamRequestHead, readRequestHead, readResponseHead, type RequestHead, type ResponseHead } from '../http/head.js';
-import { BODY_END, BODY_ERROR, BODY_MORE, BodyReader, HEAD_DONE, HEAD_NO_END, HEAD_TOO_LARGE, HeadReader } from '../http/message-reader.js';
+import { BODY_END, BODY_ERROR, BODY_MORE, HEAD_DONE, HEAD_NO_END, HEAD_TOO_LARGE } from '../http/message-reader.js';
 import type { GateContext } from '../mcp/gate.js';
 import type { RewriteVerdict } from '../mcp/message.js';
 import { requestIdOf } from '../mcp/request-id.js';
@@ -33,6 +33,7 @@ import type { ExchangeObserver } from './exchange-observer.js';
 import { admitCaller, OwnAnswer } from './admission.js';
 import { bindClient, stopClientData, unbindClient, type ClientHandler } from './client-events.js';
 import { Deadline, DeadlineQueue } from './deadline-queue.js';
+import type { ExchangeParts } from './exchange-parts.js';
 import { endAndLinger } from './linger.js';
 import { policyAnswer } from './own-answers.js';
 import { PolicyHold } from './policy-hold.js';
@@ -42,8 +43,6 @@ import { FILTER_JSON, FILTER_NONE, FILTER_SSE, ResponseFilter } from './response
 import { StreamDrain } from './stream-drain.js';
 import { UpstreamLink, type LinkOwner } from './upstream-link.js';
 
-/** Largest response head we accept from an upstream. */
-const MAX_RESPONSE_HEAD_BYTES = 65536;
 /** Below this a head and its body go out in one write (one syscall, no writev). */
 const JOIN_BELOW_BYTES = 16384;
 /** A kept upstream link is retired this long before the upstream's announced keep-alive timeout. */
@@ -97,12 +96,8 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   readonly #client: net.Socket;
   readonly #link: UpstreamLink;
   readonly #obs: ExchangeObserver;
-  readonly #reqFramer = createFramer('request');
-  readonly #resFramer = createFramer('response');
-  readonly #reqHead: HeadReader;
-  readonly #resHead = new HeadReader(MAX_RESPONSE_HEAD_BYTES, false);
-  readonly #reqBody = new BodyReader();
-  readonly #resBody = new BodyReader();
+  /** Framers and readers, lent from the app's pool while a request is in flight (null: idle between requests). */
+  #p: ExchangeParts | null = null;
 
   #reqPhase = R_HEAD;
   #req: RequestHead | null = null;
@@ -167,7 +162,6 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     this.#link = new UpstreamLink(source, ownsSource, this);
     this.#obs = obs;
     const config = ctx.config;
-    this.#reqHead = new HeadReader(config.maxHeaderBytes, true);
     this.#policy = ctx.gate === null ? null : new PolicyHold(ctx.gate, config.inspectLimitBytes);
     this.#retry = new RequestRetry(ctx.recovery, config.inspectLimitBytes);
     bindClient(client, this);
@@ -180,7 +174,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   drain(): void {
     if (this.#closed) return;
     // A request whose token is being verified is in flight: it is answered, then the connection closes.
-    if (this.#resPhase === S_IDLE && this.#reqPhase === R_HEAD && !this.#reqHead.pending && this.#leftover === null && (this.#clientPauses & P_AUTH) === 0) {
+    if (this.#resPhase === S_IDLE && this.#reqPhase === R_HEAD && (this.#p === null || !this.#p.reqHead.pending) && this.#leftover === null && (this.#clientPauses & P_AUTH) === 0) {
       this.#session.close('shutdown');
       return;
     }
@@ -196,7 +190,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   #endStreamAtBoundary(stream: StreamDrain): void {
     const chunks = this.#resChunks;
     if (!stream.atBoundary || (chunks !== null && !chunks.atChunkStart)) return;
-    const last = stream.lastBytes(chunks !== null, this.#resBody.remaining >= 0);
+    const last = stream.lastBytes(chunks !== null, this.#p!.resBody.remaining >= 0);
     // The upstream's stream is abandoned: its server sees the connection close.
     this.#link.letGo(false);
     this.#obs.onResponseEnd(this.#req, this.#resStatus, performance.now() - this.#startedAt);
@@ -228,15 +222,16 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
       stopClientData(this.#client);
       this.#client.destroy();
     }
-    this.#reqFramer.destroy();
-    this.#resFramer.destroy();
+    const parts = this.#p;
+    if (parts !== null) {
+      // The exchange may have stopped mid-message in either direction.
+      parts.clear();
+      this.#ctx.parts.give(parts);
+      this.#p = null;
+    }
     this.#outQueue = null;
     this.#queuedBytes = 0;
     this.#leftover = null;
-    this.#reqHead.reset();
-    this.#resHead.reset();
-    this.#reqBody.reset();
-    this.#resBody.reset();
   }
 
   // ---- client side --------------------------------------------------------------
@@ -256,6 +251,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   }
 
   #consume(input: Buffer): void {
+    this.#p ??= this.#ctx.parts.take();
     let chunk: Buffer | null = input;
     while (chunk !== null && !this.#closed) {
       if (this.#reqPhase === R_HEAD) {
@@ -281,7 +277,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   }
 
   #consumeHead(chunk: Buffer): Buffer | null {
-    const framer = this.#reqFramer;
+    const framer = this.#p!.reqFramer;
     const ret = framer.execute(chunk);
     if (ret === FRAME_ERROR) {
       this.#fail(framer.errorName === 'HPE_INVALID_TRANSFER_ENCODING'
@@ -289,7 +285,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
         : new BadRequestError(`malformed request: ${framer.errorReason}`, framer.errorName));
       return null;
     }
-    const reader = this.#reqHead;
+    const reader = this.#p!.reqHead;
     const maxHead = this.#ctx.config.maxHeaderBytes;
     if (!framer.headComplete) {
       if (reader.more(chunk) === HEAD_TOO_LARGE) this.#fail(new HeadTooLargeError(`request head larger than ${maxHead} bytes`));
@@ -371,7 +367,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     this.#session.requests++;
     this.#reqBodyBytes = 0;
     this.#startedAt = performance.now();
-    this.#resFramer.expectNoBody(req.method === 'HEAD');
+    this.#p!.resFramer.expectNoBody(req.method === 'HEAD');
     this.#resPhase = S_WAIT;
     // The link kept from the last request is a reused one too.
     this.#retry.begin(req, this.#link.socket !== null);
@@ -387,7 +383,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     }
     this.#reqChunks = req.chunked ? new ChunkedFilter(this.#obs.wantsBodies || this.#held !== null ? this.#onRequestData : null) : null;
 
-    const framer = this.#reqFramer;
+    const framer = this.#p!.reqFramer;
     let body: Buffer;
     let rest: Buffer | null = null;
     if (ret === FRAME_END) {
@@ -397,7 +393,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     } else {
       body = chunk.subarray(bodyStart);
       this.#reqPhase = R_BODY;
-      this.#reqBody.expect(!req.chunked && req.contentLength >= 0 ? req.contentLength - body.length : -1);
+      this.#p!.reqBody.expect(!req.chunked && req.contentLength >= 0 ? req.contentLength - body.length : -1);
       this.#bodyLastAt = performance.now();
       this.#bodyTimer ??= setTimeout(HttpExchange.#onBodyTimeout, config.bodyTimeoutMs, this);
       const held = this.#held !== null;
@@ -417,10 +413,10 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   }
 
   #consumeBody(chunk: Buffer): Buffer | null {
-    const reader = this.#reqBody;
-    const got = reader.read(chunk, this.#reqFramer);
+    const reader = this.#p!.reqBody;
+    const got = reader.read(chunk, this.#p!.reqFramer);
     if (got === BODY_ERROR) {
-      this.#fail(new BadRequestError(`malformed request body: ${this.#reqFramer.errorReason}`, this.#reqFramer.errorName));
+      this.#fail(new BadRequestError(`malformed request body: ${this.#p!.reqFramer.errorReason}`, this.#p!.reqFramer.errorName));
       return null;
     }
     if (got === BODY_END) this.#reqPhase = R_DONE;
@@ -667,7 +663,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
 
   /** A reused link closed before a byte of answer: the request may be sent again (request-retry.ts). */
   #resendable(): boolean {
-    return this.#reqPhase === R_DONE && this.#resPhase === S_WAIT && !this.#resStarted && !this.#resHead.pending && this.#retry.canResend();
+    return this.#reqPhase === R_DONE && this.#resPhase === S_WAIT && !this.#resStarted && !this.#p!.resHead.pending && this.#retry.canResend();
   }
 
   /** Sends the request again, once, on a fresh connection. */
@@ -687,8 +683,8 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     this.#clearResponseTimer();
     // The 404 was whole and alone; the retry takes a fresh link (a shared one goes back first).
     this.#link.letGo(false);
-    this.#resFramer.next();
-    this.#resFramer.expectNoBody(req.method === 'HEAD');
+    this.#p!.resFramer.next();
+    this.#p!.resFramer.expectNoBody(req.method === 'HEAD');
     this.#ctx.recovery!.recover(req.mcpSessionId!, this.#obs.log()).then((newId) => {
       if (this.#closed) return;
       if (newId === null) return this.#passNotFound(req, notFound, notFoundBody);
@@ -787,13 +783,13 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   }
 
   #consumeResponseHead(chunk: Buffer): void {
-    const framer = this.#resFramer;
+    const framer = this.#p!.resFramer;
     const ret = framer.execute(chunk);
     if (ret === FRAME_ERROR) {
       this.#upstreamFailed(new UpstreamBrokenError(`invalid response from upstream: ${framer.errorReason}`, framer.errorName), 'protocol');
       return;
     }
-    const reader = this.#resHead;
+    const reader = this.#p!.resHead;
     if (!framer.headComplete) {
       if (reader.more(chunk) === HEAD_TOO_LARGE) this.#upstreamFailed(new UpstreamBrokenError('upstream response head too large'), 'protocol');
       return;
@@ -878,17 +874,17 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     // A response still streaming after its head never holds the shared link (docs/reference.md).
     if (ret !== FRAME_END || eventStream) this.#link.keepForStream();
     const body = chunk.subarray(bodyStart, ret === FRAME_END ? framer.offset : chunk.length);
-    if (ret !== FRAME_END && !res.chunked && res.contentLength >= 0 && !bodyless) this.#resBody.expect(res.contentLength - body.length);
+    if (ret !== FRAME_END && !res.chunked && res.contentLength >= 0 && !bodyless) this.#p!.resBody.expect(res.contentLength - body.length);
     this.#writeBody(body, res, http10Client);
     if (ret === FRAME_END) this.#finishResponse(framer.offset < chunk.length);
   }
 
   #consumeResponseBody(chunk: Buffer): void {
-    const reader = this.#resBody;
-    const got = reader.read(chunk, this.#resFramer);
+    const reader = this.#p!.resBody;
+    const got = reader.read(chunk, this.#p!.resFramer);
     if (got === BODY_MORE) return this.#writeBody(chunk);
     if (got === BODY_ERROR) {
-      this.#upstreamFailed(new UpstreamBrokenError(`invalid response body from upstream: ${this.#resFramer.errorReason}`, this.#resFramer.errorName), 'protocol');
+      this.#upstreamFailed(new UpstreamBrokenError(`invalid response body from upstream: ${this.#p!.resFramer.errorReason}`, this.#p!.resFramer.errorName), 'protocol');
       return;
     }
     if (reader.body.length > 0) this.#writeBody(reader.body);
@@ -940,7 +936,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
       if (!this.#finishFilter(filter)) return;
     }
     this.#clearResponseTimer();
-    const clean = !trailingBytes && this.#reqPhase === R_DONE && this.#resFramer.keepAlive;
+    const clean = !trailingBytes && this.#reqPhase === R_DONE && this.#p!.resFramer.keepAlive;
     const keepAliveMs = this.#resKeepAliveMs;
     this.#link.finish(clean, keepAliveMs < 0 ? Infinity : performance.now() + Math.max(0, keepAliveMs - KEEP_ALIVE_MARGIN_MS));
     this.#obs.onResponseEnd(this.#req, this.#resStatus, performance.now() - this.#startedAt);
@@ -953,8 +949,8 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     this.#stream?.end();
     this.#filter = null;
     this.#resPhase = S_IDLE;
-    this.#reqBody.reset();
-    this.#resBody.reset();
+    this.#p!.reqBody.reset();
+    this.#p!.resBody.reset();
     this.#resStatus = 0;
     this.#resStarted = false;
     this.#req = null;
@@ -975,10 +971,16 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
       this.#session.close('done');
       return;
     }
-    this.#reqFramer.next();
-    this.#resFramer.next();
+    const parts = this.#p!;
+    parts.reqFramer.next();
+    parts.resFramer.next();
     this.#reqPhase = R_HEAD;
     this.#resumeClient(P_RESPONSE);
+    // Idle between requests: the framers and readers go back to the app's pool.
+    if (this.#p === parts && this.#reqPhase === R_HEAD && this.#resPhase === S_IDLE && this.#clientPauses === 0 && this.#leftover === null && !parts.reqHead.pending && !this.#closed) {
+      this.#p = null;
+      this.#ctx.parts.give(parts);
+    }
   }
 
   // A final answer may still be flushing: from here endAndLinger() owns the client socket.
@@ -992,7 +994,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     if (this.#closed) return;
     // A kept link that fails or closes while idle is forgotten quietly.
     if (this.#resPhase === S_IDLE || this.#held !== null) return this.#link.letGo(false);
-    if (this.#resPhase === S_BODY && this.#resFramer.finish()) {
+    if (this.#resPhase === S_BODY && this.#p!.resFramer.finish()) {
       // A body delimited by the connection closing has ended.
       this.#finishResponse(false);
       return;
