@@ -6,12 +6,16 @@
 # B's RSS; pairing the rounds cancels most of a noisy machine's drift. Usage:
 #   bash native-bench/ab.sh "--record /dev/shm/shadowcat-ab" [rounds] [seconds]
 # A_DIST=/path/to/an/older/dist runs A from that build instead (B flags may then be ""):
-# a before/after comparison of a change to the corridor itself.
+# a before/after comparison of a change to the corridor itself; B_DIST likewise for B.
+# AB_SCENARIO=d runs scenario (d) instead (a GET of a 64 KiB event stream, 8 connections;
+# the figures are then µs per response).
 set -euo pipefail
 cd "$(dirname "$0")"
 HERE=$PWD
 B_FLAGS=${1?usage: ab.sh "<flags for B>" [rounds] [seconds]}
 A_DIST=${A_DIST:-../dist}
+B_DIST=${B_DIST:-../dist}
+if [ "${AB_SCENARIO:-a}" = d ]; then LOAD=(-c8 -s lua/get.lua); PATH_=/sse; else LOAD=(-c64 -s lua/post.lua); PATH_=/mcp; fi
 ROUNDS=${2:-10}
 SECS=${3:-3}
 bash ./ensure-tools.sh >/dev/null
@@ -25,7 +29,7 @@ COMMON=(forward http --url "http://127.0.0.1:$UP/mcp" --multi-session --log-leve
 taskset -c 1 node --single-threaded-gc "$A_DIST/cli.js" "${COMMON[@]}" --port $A > .work/logs/ab-a.log 2>&1 &
 PA=$!
 # shellcheck disable=SC2086
-taskset -c 1 node --single-threaded-gc ../dist/cli.js "${COMMON[@]}" --port $B $B_FLAGS > .work/logs/ab-b.log 2>&1 &
+taskset -c 1 node --single-threaded-gc "$B_DIST/cli.js" "${COMMON[@]}" --port $B $B_FLAGS > .work/logs/ab-b.log 2>&1 &
 PB=$!
 trap 'kill $PA $PB $NG 2>/dev/null || true' EXIT
 for p in $A $B; do for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.1; done; done
@@ -35,7 +39,7 @@ HZ=$(getconf CLK_TCK)
 run() {
   local port=$1 pid=$2 t0 t1 n
   t0=$(ticks "$pid")
-  n=$(BENCH_LUA_DIR="$HERE/lua" taskset -c 0 wrk -t1 -c64 -d"${SECS}"s -s lua/post.lua "http://127.0.0.1:$port/mcp" | sed -n 's/^BENCH .*"requests":\([0-9]*\).*/\1/p')
+  n=$(BENCH_LUA_DIR="$HERE/lua" BENCH_PATH=/sse BENCH_ACCEPT=text/event-stream taskset -c 0 wrk -t1 -d"${SECS}"s "${LOAD[@]}" "http://127.0.0.1:$port$PATH_" | sed -n 's/^BENCH .*"requests":\([0-9]*\).*/\1/p')
   t1=$(ticks "$pid")
   echo "scale=2; ($t1 - $t0) * 1000000 / $HZ / $n" | bc
 }

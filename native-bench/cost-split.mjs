@@ -102,12 +102,12 @@ function group(dso, sym) {
 
 const upPort = await freePort();
 const conf = readFileSync(join(HERE, 'conf', 'upstream-profile.conf'), 'utf8').replaceAll('@PORT@', String(upPort)).replaceAll('@WORK@', WORK);
-mkdirSync(join(WORK, 'www-cost'), { recursive: true });
+// The conf serves /sse from www-sse (as profile-upstream.sh writes it for ab.sh).
+mkdirSync(join(WORK, 'www-sse'), { recursive: true });
 let sse = '';
 for (let i = 0; sse.length < 64 * 1024; i++) sse += SSE_EVENT(i);
-writeFileSync(join(WORK, 'www-cost', 'sse'), sse);
-writeFileSync(join(WORK, 'upstream-cost.conf'), conf.replaceAll('upstream-profile.pid', 'upstream-cost.pid')
-  .replace('location = /mcp', `location = /sse { root ${join(WORK, 'www-cost')}; default_type text/event-stream; }\n    location = /mcp`));
+writeFileSync(join(WORK, 'www-sse', 'sse'), sse);
+writeFileSync(join(WORK, 'upstream-cost.conf'), conf.replaceAll('upstream-profile.pid', 'upstream-cost.pid'));
 const nginx = spawn('taskset', ['-c', '1', 'nginx', '-c', join(WORK, 'upstream-cost.conf'), '-p', WORK], { stdio: 'ignore' });
 try {
   await waitPort(upPort);
