@@ -268,7 +268,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
           ? new SessionRecovery(handshakePost({ url, headers: config.upstreamHeaders, ca: config.upstreamCa, verify: !config.upstreamInsecure, timeoutMs: config.upstreamTimeoutMs }), metrics)
           : null;
         exchangeContext = Object.freeze({ config, rewrite, touch, isDraining: () => drain.active, admitRequest,
-          admitOrigin: admission.admitOrigin, corsLines: admission.corsLines, auth, identify, gate, recovery, clocks: HttpExchange.clocks(config), parts: new PartsPool(config.maxHeaderBytes) });
+          admitOrigin: admission.admitOrigin, corsLines: admission.corsLines, auth, identify, gate, recovery, clocks: HttpExchange.clocks(config), parts: new PartsPool(config.maxHeaderBytes, recovery, config.inspectLimitBytes) });
       } else {
         target = makeTarget(config.upstream!.host, config.upstream!.port, config.upstreamTls);
       }

@@ -4,13 +4,15 @@
 
 import { createFramer, type Framer } from '../http/framer.js';
 import { BodyReader, HeadReader } from '../http/message-reader.js';
+import type { SessionRecovery } from '../mcp/session-recovery.js';
+import { RequestRetry } from './request-retry.js';
 
 /** Largest response head we accept from an upstream. */
 export const MAX_RESPONSE_HEAD_BYTES = 65536;
 /** Spare sets kept for reuse; past this, a set handed back is freed. */
 const SPARE_MAX = 1024;
 
-/** One exchange's framers (llhttp, one per direction) and head/body readers. */
+/** One exchange's framers (llhttp, one per direction), head/body readers and retry state. */
 export class ExchangeParts {
   readonly reqFramer: Framer = createFramer('request');
   readonly resFramer: Framer = createFramer('response');
@@ -18,9 +20,11 @@ export class ExchangeParts {
   readonly resHead = new HeadReader(MAX_RESPONSE_HEAD_BYTES, false);
   readonly reqBody = new BodyReader();
   readonly resBody = new BodyReader();
+  readonly retry: RequestRetry;
 
-  constructor(maxHeaderBytes: number) {
+  constructor(maxHeaderBytes: number, recovery: SessionRecovery | null, inspectLimitBytes: number) {
     this.reqHead = new HeadReader(maxHeaderBytes, true);
+    this.retry = new RequestRetry(recovery, inspectLimitBytes);
   }
 
   /** Back to the state of a new set: no message begun in either direction. */
@@ -31,25 +35,32 @@ export class ExchangeParts {
     this.resHead.reset();
     this.reqBody.reset();
     this.resBody.reset();
+    this.retry.reset();
   }
 }
 
 /** The app's spare ExchangeParts. */
 export class PartsPool {
   readonly #maxHeaderBytes: number;
+  readonly #recovery: SessionRecovery | null;
+  readonly #inspectLimitBytes: number;
   readonly #spare: ExchangeParts[] = [];
 
-  constructor(maxHeaderBytes: number) {
+  constructor(maxHeaderBytes: number, recovery: SessionRecovery | null, inspectLimitBytes: number) {
     this.#maxHeaderBytes = maxHeaderBytes;
+    this.#recovery = recovery;
+    this.#inspectLimitBytes = inspectLimitBytes;
   }
 
   /** A set ready for a new request. */
   take(): ExchangeParts {
-    return this.#spare.pop() ?? new ExchangeParts(this.#maxHeaderBytes);
+    return this.#spare.pop() ?? new ExchangeParts(this.#maxHeaderBytes, this.#recovery, this.#inspectLimitBytes);
   }
 
   /** Takes back a set with no message begun (clear() it first when its exchange stopped mid-message). */
   give(parts: ExchangeParts): void {
+    // What a request kept for a retry (its head, a body copy) is not kept past it.
+    parts.retry.reset();
     if (this.#spare.length >= SPARE_MAX) {
       parts.reqFramer.destroy();
       parts.resFramer.destroy();

@@ -38,7 +38,6 @@ import { endAndLinger } from './linger.js';
 import { policyAnswer } from './own-answers.js';
 import { PolicyHold } from './policy-hold.js';
 import { pipeSession, type RawPipe } from './raw-pipe.js';
-import { RequestRetry } from './request-retry.js';
 import { FILTER_JSON, FILTER_NONE, FILTER_SSE, ResponseFilter } from './response-filter.js';
 import { StreamDrain } from './stream-drain.js';
 import { UpstreamLink, type LinkOwner } from './upstream-link.js';
@@ -110,16 +109,23 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   // null while the message in that direction is not chunked.
   #reqChunks: ChunkedFilter | null = null;
   #resChunks: ChunkedFilter | null = null;
-  readonly #onRequestData = (data: Buffer): void => {
-    if (this.#held !== null) this.#held.push(data);
-    if (this.#obs.wantsBodies) this.#obs.onRequestBody(data);
-  };
-  readonly #onResponseData = (data: Buffer): void => {
-    const stream = this.#stream;
-    if (stream !== null && stream.watching) stream.track(data);
-    if (this.#filter !== null) this.#filter.push(data);
-    if (this.#obs.wantsBodies) this.#obs.onResponseBody(data);
-  };
+  // Made on first use (a chunked body someone reads): most sessions never need them.
+  #onRequestData: ((data: Buffer) => void) | null = null;
+  #onResponseData: ((data: Buffer) => void) | null = null;
+  #requestData(): (data: Buffer) => void {
+    return this.#onRequestData ??= (data: Buffer): void => {
+      if (this.#held !== null) this.#held.push(data);
+      if (this.#obs.wantsBodies) this.#obs.onRequestBody(data);
+    };
+  }
+  #responseData(): (data: Buffer) => void {
+    return this.#onResponseData ??= (data: Buffer): void => {
+      const stream = this.#stream;
+      if (stream !== null && stream.watching) stream.track(data);
+      if (this.#filter !== null) this.#filter.push(data);
+      if (this.#obs.wantsBodies) this.#obs.onResponseBody(data);
+    };
+  }
   /** The hold phase: null without a gate, so the engine runs no gate code at all. */
   readonly #policy: PolicyHold | null;
   /** The policy while it holds this request: nothing of it goes upstream until released. */
@@ -131,7 +137,6 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   #failIdJson: string | null = null;
   /** Created with the first GET event stream: watched so shutdown can end it between events. */
   #stream: StreamDrain | null = null;
-  readonly #retry: RequestRetry;
 
   #resPhase = S_IDLE;
   #resStatus = 0;
@@ -161,9 +166,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     this.#client = client;
     this.#link = new UpstreamLink(source, ownsSource, this);
     this.#obs = obs;
-    const config = ctx.config;
-    this.#policy = ctx.gate === null ? null : new PolicyHold(ctx.gate, config.inspectLimitBytes);
-    this.#retry = new RequestRetry(ctx.recovery, config.inspectLimitBytes);
+    this.#policy = ctx.gate === null ? null : new PolicyHold(ctx.gate, ctx.config.inspectLimitBytes);
     bindClient(client, this);
     ctx.clocks.head.arm(this.#headDeadline);
   }
@@ -370,7 +373,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     this.#p!.resFramer.expectNoBody(req.method === 'HEAD');
     this.#resPhase = S_WAIT;
     // The link kept from the last request is a reused one too.
-    this.#retry.begin(req, this.#link.socket !== null);
+    this.#p!.retry.begin(req, this.#link.socket !== null);
     this.#obs.onRequestHead(req);
     const policy = this.#policy;
     if (policy !== null) {
@@ -381,7 +384,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
       }
       if (policy.holds) this.#held = policy;
     }
-    this.#reqChunks = req.chunked ? new ChunkedFilter(this.#obs.wantsBodies || this.#held !== null ? this.#onRequestData : null) : null;
+    this.#reqChunks = req.chunked ? new ChunkedFilter(this.#obs.wantsBodies || this.#held !== null ? this.#requestData() : null) : null;
 
     const framer = this.#p!.reqFramer;
     let body: Buffer;
@@ -442,7 +445,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     // A chunked body reaches the observer (and the hold) through the filter, as data without framing.
     if (body.length > 0 && chunks === null) {
       if (held !== null) held.push(body);
-      this.#retry.copy(body);
+      this.#p!.retry.copy(body);
       if (this.#obs.wantsBodies) this.#obs.onRequestBody(body);
     }
     if (held !== null) {
@@ -458,7 +461,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     }
     const join = body.length < JOIN_BELOW_BYTES;
     const head = buildUpstreamRequestHead(req, this.#ctx.rewrite, this.#session.clientIp, join && body.length > 0 ? body : null, this.#upstreamSessionId(req));
-    this.#retry.sentHead(req, head);
+    this.#p!.retry.sentHead(req, head);
     this.#sendUpstream(head);
     if (!join) this.#sendUpstream(body);
     return true;
@@ -663,12 +666,12 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
 
   /** A reused link closed before a byte of answer: the request may be sent again (request-retry.ts). */
   #resendable(): boolean {
-    return this.#reqPhase === R_DONE && this.#resPhase === S_WAIT && !this.#resStarted && !this.#p!.resHead.pending && this.#retry.canResend();
+    return this.#reqPhase === R_DONE && this.#resPhase === S_WAIT && !this.#resStarted && !this.#p!.resHead.pending && this.#p!.retry.canResend();
   }
 
   /** Sends the request again, once, on a fresh connection. */
   #resend(): void {
-    const head = this.#retry.takeResend();
+    const head = this.#p!.retry.takeResend();
     this.#link.letGo(false);
     this.#obs.log().debug({ method: this.#req?.method, path: this.#req?.target }, 'a reused upstream connection closed before answering: request sent again on a fresh one');
     this.#outQueue = [head];
@@ -678,7 +681,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
 
   /** The upstream forgot the session: hold its answer, re-run the handshake, then re-send or pass the answer down. */
   #recoverSession(req: RequestHead, notFound: ResponseHead, notFoundBody: Buffer): void {
-    const body = this.#retry.takeBody();
+    const body = this.#p!.retry.takeBody();
     this.#obs.onForgottenSession(req, notFound);
     this.#clearResponseTimer();
     // The 404 was whole and alone; the retry takes a fresh link (a shared one goes back first).
@@ -717,7 +720,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
 
   /** LinkOwner: the upstream socket is bound; what waited for it goes out. */
   linkReady(socket: net.Socket, dialed: boolean): void {
-    this.#retry.reusedLink = !dialed;
+    this.#p!.retry.reusedLink = !dialed;
     if (dialed) this.#obs.onUpstreamConnected(socket);
     this.#flushQueued();
     if (this.#reqPhase === R_DONE) this.#armResponseTimer();
@@ -822,11 +825,11 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     }
     if (this.#ctx.recovery !== null) {
       const whole = ret === FRAME_END && framer.offset === chunk.length && this.#reqPhase === R_DONE;
-      if (whole && this.#retry.shouldRecover(req, status, chunk.subarray(bodyStart, framer.offset))) {
+      if (whole && this.#p!.retry.shouldRecover(req, status, chunk.subarray(bodyStart, framer.offset))) {
         this.#recoverSession(req, res, Buffer.from(chunk.subarray(bodyStart, framer.offset)));
         return;
       }
-      if (status >= 200 && status < 300) this.#retry.learn(req, res, this.#reqPhase === R_DONE);
+      if (status >= 200 && status < 300) this.#p!.retry.learn(req, res, this.#reqPhase === R_DONE);
     }
     this.#clearResponseTimer();
     if (status === 101) {
@@ -847,7 +850,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     const sseGet = req.method === 'GET' && status === 200 && !bodyless && eventStream;
     const stream = sseGet ? (this.#stream ??= new StreamDrain()) : this.#stream;
     if (stream !== null) stream.begin(sseGet);
-    this.#resChunks = res.chunked && !bodyless ? new ChunkedFilter(this.#obs.wantsBodies || sseGet ? this.#onResponseData : null) : null;
+    this.#resChunks = res.chunked && !bodyless ? new ChunkedFilter(this.#obs.wantsBodies || sseGet ? this.#responseData() : null) : null;
     const eofDelimited = !bodyless && !res.chunked && res.contentLength < 0;
     if (req.wantsClose || eofDelimited || this.#reqPhase !== R_DONE || this.#ctx.isDraining() || this.#session.state !== 'open') {
       this.#closeAfter = true;
@@ -863,7 +866,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
           if (http10Client) this.#closeAfter = true;
           this.#writeClient(buildReframedResponseHead(res, this.#ctx.rewrite, this.#closeAfter, http10Client, filter.framing, this.#clientSessionId(res), this.#cors));
         }
-        if (res.chunked) this.#resChunks = new ChunkedFilter(this.#onResponseData);
+        if (res.chunked) this.#resChunks = new ChunkedFilter(this.#responseData());
       }
     }
     this.#resStatus = status;

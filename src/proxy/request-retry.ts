@@ -16,7 +16,7 @@ import { isForgottenSession, REPLAYED_METHODS, type SessionRecovery } from '../m
 /** Methods a request may be sent twice with (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'PUT', 'TRACE']);
 
-/** One connection's retry state: reset per request by begin(). */
+/** One request's retry state: reset per request by begin(), forgotten by reset(). */
 export class RequestRetry {
   readonly #recovery: SessionRecovery | null;
   readonly #limit: number;
@@ -43,6 +43,15 @@ export class RequestRetry {
       this.#recovered = false;
       this.#copy = req.contentLength > 0 && !req.chunked ? new BodyCollector() : null;
     }
+  }
+
+  /** Forgets the last request (the set goes back to the pool between requests). */
+  reset(): void {
+    this.#resendHead = null;
+    this.#resent = false;
+    this.reusedLink = false;
+    this.#copy = null;
+    this.#recovered = false;
   }
 
   /** The head went upstream as `head`: kept when the request could be resent. */

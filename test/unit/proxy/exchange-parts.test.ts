@@ -8,7 +8,7 @@ const pool = suite('PartsPool');
 const head = Buffer.from('POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}');
 
 pool('a set given back is the next one taken; a new one is made when none is spare', () => {
-  const p = new PartsPool(8192);
+  const p = new PartsPool(8192, null, 1 << 20);
   const a = p.take();
   const b = p.take();
   assert.is.not(a, b);
@@ -17,7 +17,7 @@ pool('a set given back is the next one taken; a new one is made when none is spa
 });
 
 pool('a set stopped mid-message is cleared before it is given back: the next taker starts at a new request', () => {
-  const p = new PartsPool(8192);
+  const p = new PartsPool(8192, null, 1 << 20);
   const a = p.take();
   assert.is(a.reqFramer.execute(head.subarray(0, 20)), FRAME_MORE);
   assert.is(a.reqHead.more(head.subarray(0, 20)), 0);
