@@ -65,6 +65,8 @@ class MethodSeries {
 }
 
 const NO_BYTES = Buffer.alloc(0);
+/** Body collectors kept for reuse by the sink. */
+const SPARE_COLLECTORS = 1024;
 const NO_LOG: LazyLogger = () => {
   throw new Error('no message is passing');
 };
@@ -144,6 +146,7 @@ export class McpMessageSink {
   /** Some observer reads HTTP facts, skipped bodies and session ends (the recorder). */
   readonly wantsHttp: boolean;
   #exchanges = 0;
+  readonly #collectors: BodyCollector[] = [];
 
   /** `fullParse`: read every message with JSON.parse, for the tool names debug lines show. */
   constructor(hooks: MessageHooks, metrics: Metrics, limitBytes: number, fullParse: boolean) {
@@ -152,6 +155,17 @@ export class McpMessageSink {
     this.limitBytes = limitBytes;
     this.#fullParse = fullParse;
     this.wantsHttp = hooks.wantsHttp;
+  }
+
+  /** A collector for one body, from the sink's spares: an idle session holds none. */
+  takeCollector(): BodyCollector {
+    return this.#collectors.pop() ?? new BodyCollector();
+  }
+
+  /** Takes a collector back once its body was read (or abandoned). */
+  giveCollector(c: BodyCollector): void {
+    c.reset();
+    if (this.#collectors.length < SPARE_COLLECTORS) this.#collectors.push(c);
   }
 
   /** The next exchange number (HttpFacts.exchange). */
@@ -297,9 +311,6 @@ export class McpInspector {
   #request: BodyCollector | null = null;
   #response: BodyCollector | null = null;
   #sse: SseReader | null = null;
-  // Made on first use: most connections of an idle session never need them again.
-  #reqBody: BodyCollector | null = null;
-  #resBody: BodyCollector | null = null;
   // With an observer that wants HTTP facts: the sizes of bodies that pass unread.
   #reqSkip: SkippedBody['reason'] | null = null;
   #resSkip: SkippedBody['reason'] | null = null;
@@ -319,8 +330,7 @@ export class McpInspector {
   onRequestHead(req: RequestHead): void {
     this.#origin.mcpSession = req.mcpSessionId;
     this.#unanswered = null;
-    this.#request = null;
-    this.#response = null;
+    this.#giveBack();
     this.#sse = null;
     const facts = this.#sink.wantsHttp;
     if (facts) {
@@ -340,9 +350,15 @@ export class McpInspector {
       else this.#sink.skipped('too_large');
       return;
     }
-    this.#reqBody ??= new BodyCollector();
-    this.#reqBody.reset();
-    this.#request = this.#reqBody;
+    this.#request = this.#sink.takeCollector();
+  }
+
+  /** Collectors of an exchange that ended unread (a closed connection, a refused request) go back. */
+  #giveBack(): void {
+    if (this.#request !== null) this.#sink.giveCollector(this.#request);
+    if (this.#response !== null) this.#sink.giveCollector(this.#response);
+    this.#request = null;
+    this.#response = null;
   }
 
   /** Starts counting a body that passes unread (only with an observer that wants to be told). */
@@ -370,6 +386,7 @@ export class McpInspector {
     if (body.overflow) this.#sink.skippedBody('too_large', 'client', this.#origin, body.bytes);
     else {
       const whole = body.take();
+      this.#sink.giveCollector(body);
       this.#unanswered = whole;
       this.#sink.body(whole, 'client', this.#origin);
     }
@@ -396,9 +413,8 @@ export class McpInspector {
       this.#deleted = req.method === 'DELETE' && res.statusCode < 300 ? req.mcpSessionId : null;
     }
     if (isJson(res.contentType)) {
-      this.#resBody ??= new BodyCollector();
-      this.#resBody.reset();
-      this.#response = this.#resBody;
+      if (this.#response !== null) this.#sink.giveCollector(this.#response);
+      this.#response = this.#sink.takeCollector();
     } else if (isEventStream(res.contentType)) {
       // A stream outlives nothing on its connection, but keeps its own copy of where it came from.
       const own: MessageOrigin = { ...origin, onGetStream: req.method === 'GET' };
@@ -431,10 +447,10 @@ export class McpInspector {
       // An empty body (202, 204, a HEAD) is no message to tell of.
       if (this.#resSkip !== null && this.#skipBytes > 0) this.#sink.skippedBody(this.#resSkip, 'server', this.#origin, this.#skipBytes);
       this.#resSkip = null;
-    } else if (body.overflow) {
-      this.#sink.skippedBody('too_large', 'server', this.#origin, body.bytes);
-    } else if (body.bytes > 0) {
-      this.#sink.body(body.take(), 'server', this.#origin);
+    } else {
+      if (body.overflow) this.#sink.skippedBody('too_large', 'server', this.#origin, body.bytes);
+      else if (body.bytes > 0) this.#sink.body(body.take(), 'server', this.#origin);
+      this.#sink.giveCollector(body);
     }
     if (this.#deleted !== null) {
       const ended = this.#deleted;
