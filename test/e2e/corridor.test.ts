@@ -166,6 +166,33 @@ multi('pipelined requests are answered in order on one connection', async () => 
   c.close();
 });
 
+multi('parsers are lent per request: a session with half a head keeps its own while idle sessions give theirs to others', async () => {
+  up = await startHttpUpstream(async (req, res) => {
+    const body = await readBody(req);
+    res.end(`${req.method} ${req.url} ${body.toString()}`);
+  });
+  proxy = await proxyFor(up);
+  const a = await RawClient.connect(proxy.port);
+  const b = await RawClient.connect(proxy.port);
+  const post = (path: string, body: string) => `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+  a.write(post('/a1', 'x'));
+  assert.is((await a.readResponse()).body.toString(), 'POST /a1 x');
+  // a is idle now (its set went back); then it starts a head and stops halfway.
+  a.write('POST /half HTTP/1.1\r\nHost: local');
+  for (let i = 0; i < 3; i++) {
+    b.write(post(`/b${i}`, `y${i}`));
+    assert.is((await b.readResponse()).body.toString(), `POST /b${i} y${i}`);
+  }
+  a.write('host\r\nContent-Length: 2\r\n\r\nhi');
+  assert.is((await a.readResponse()).body.toString(), 'POST /half hi', 'the half head was kept across the other session\'s requests');
+  a.write(post('/a2', 'z'));
+  b.write(post('/b3', 'w'));
+  assert.is((await a.readResponse()).body.toString(), 'POST /a2 z');
+  assert.is((await b.readResponse()).body.toString(), 'POST /b3 w');
+  a.close();
+  b.close();
+});
+
 multi('HEAD, 204 and 304 answers carry no body and keep the connection in step', async () => {
   up = await startHttpUpstream((req, res) => {
     if (req.method === 'HEAD') {
