@@ -254,7 +254,6 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   }
 
   #consume(input: Buffer): void {
-    this.#p ??= this.#ctx.parts.take();
     let chunk: Buffer | null = input;
     while (chunk !== null && !this.#closed) {
       if (this.#reqPhase === R_HEAD) {
@@ -280,7 +279,10 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   }
 
   #consumeHead(chunk: Buffer): Buffer | null {
-    const framer = this.#p!.reqFramer;
+    // A head begins (or goes on): the set is taken here, as the last request's answer may
+    // have given it back within this same read (an answer of the proxy's own, pipelining).
+    const parts = (this.#p ??= this.#ctx.parts.take());
+    const framer = parts.reqFramer;
     const ret = framer.execute(chunk);
     if (ret === FRAME_ERROR) {
       this.#fail(framer.errorName === 'HPE_INVALID_TRANSFER_ENCODING'
@@ -288,7 +290,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
         : new BadRequestError(`malformed request: ${framer.errorReason}`, framer.errorName));
       return null;
     }
-    const reader = this.#p!.reqHead;
+    const reader = parts.reqHead;
     const maxHead = this.#ctx.config.maxHeaderBytes;
     if (!framer.headComplete) {
       if (reader.more(chunk) === HEAD_TOO_LARGE) this.#fail(new HeadTooLargeError(`request head larger than ${maxHead} bytes`));

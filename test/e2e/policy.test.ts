@@ -310,6 +310,23 @@ bypass('a plain blocked call is answered with its own id; an allowed one passes'
   assert.is(seen.length, 1);
 });
 
+bypass('a blocked call with another pipelined behind it in the same read: both answered, in order, on one connection', async () => {
+  const c = await RawClient.connect(proxy!.port);
+  try {
+    c.write(post('{"jsonrpc":"2.0","id":"p-1","method":"tools/call","params":{"name":"echo","arguments":{}}}')
+      + post('{"jsonrpc":"2.0","id":"p-2","method":"tools/call","params":{"name":"other"}}')
+      + post('{"jsonrpc":"2.0","id":"p-3","method":"tools/call","params":{"name":"echo","arguments":{}}}'));
+    blockedEcho(await c.readResponse(), 'p-1');
+    const passed = await c.readResponse();
+    assert.is(passed.status, 200);
+    assert.match(passed.body.toString(), /upstream/);
+    blockedEcho(await c.readResponse(), 'p-3');
+    assert.equal(seen.map((b) => (JSON.parse(b) as { id: string }).id), ['p-2']);
+  } finally {
+    c.close();
+  }
+});
+
 bypass('escaped method and name, duplicate members, odd ids and batches', async () => {
   const c = await RawClient.connect(proxy!.port);
   try {
