@@ -67,9 +67,6 @@ let inputPtr = 0;
 let inputSize = 0;
 /** A view of wasm memory, made again when memory grows (which detaches the old one). */
 let heap = new Uint8Array(0);
-// Parsers of ended exchanges, reset and reused: a short connection costs no llhttp_alloc/free.
-const spare: [number[], number[]] = [[], []];
-const SPARE_MAX = 1024;
 
 function cString(ptr: number): string {
   if (ptr === 0) return '';
@@ -81,19 +78,14 @@ function cString(ptr: number): string {
 /** A Framer on undici's llhttp wasm. */
 export class UndiciLlhttpFramer extends LlhttpFramer {
   readonly #ptr: number;
-  readonly #spare: number[];
   #inputPtr = 0;
 
+  // Framers are not made per connection: the corridor's sets of them are pooled whole
+  // (proxy/exchange-parts.ts), so a parser is allocated once and freed only past that pool.
   constructor(kind: 'request' | 'response') {
     super();
     llhttp ??= loadLlhttp();
-    this.#spare = spare[kind === 'request' ? 0 : 1];
-    const reused = this.#spare.pop();
-    if (reused === undefined) this.#ptr = llhttp.llhttp_alloc(kind === 'request' ? TYPE_REQUEST : TYPE_RESPONSE);
-    else {
-      this.#ptr = reused;
-      llhttp.llhttp_reset(reused);
-    }
+    this.#ptr = llhttp.llhttp_alloc(kind === 'request' ? TYPE_REQUEST : TYPE_RESPONSE);
   }
 
   /** @internal called from wasm */
@@ -147,7 +139,6 @@ export class UndiciLlhttpFramer extends LlhttpFramer {
   }
 
   protected free(): void {
-    if (this.#spare.length < SPARE_MAX) this.#spare.push(this.#ptr);
-    else llhttp!.llhttp_free(this.#ptr);
+    llhttp!.llhttp_free(this.#ptr);
   }
 }

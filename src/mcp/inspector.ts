@@ -386,10 +386,10 @@ export class McpInspector {
     if (body.overflow) this.#sink.skippedBody('too_large', 'client', this.#origin, body.bytes);
     else {
       const whole = body.take();
-      this.#sink.giveCollector(body);
       this.#unanswered = whole;
       this.#sink.body(whole, 'client', this.#origin);
     }
+    this.#sink.giveCollector(body);
   }
 
   /** The id (JSON text) of the request read whole and not yet answered, or null. */

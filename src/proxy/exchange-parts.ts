@@ -27,7 +27,7 @@ export class ExchangeParts {
     this.retry = new RequestRetry(recovery, inspectLimitBytes);
   }
 
-  /** Back to the state of a new set: no message begun in either direction. */
+  /** Framers and readers back to a message's start in both directions (an exchange stopped mid-message). */
   clear(): void {
     this.reqFramer.next();
     this.resFramer.next();
@@ -35,7 +35,6 @@ export class ExchangeParts {
     this.resHead.reset();
     this.reqBody.reset();
     this.resBody.reset();
-    this.retry.reset();
   }
 }
 
@@ -57,7 +56,7 @@ export class PartsPool {
     return this.#spare.pop() ?? new ExchangeParts(this.#maxHeaderBytes, this.#recovery, this.#inspectLimitBytes);
   }
 
-  /** Takes back a set with no message begun (clear() it first when its exchange stopped mid-message). */
+  /** Takes back a set whose framers and readers stand at a message's start (clear() it first otherwise); its retry state is forgotten here. */
   give(parts: ExchangeParts): void {
     // What a request kept for a retry (its head, a body copy) is not kept past it.
     parts.retry.reset();

@@ -35,10 +35,9 @@ export class UpstreamLink {
   /** The source is this link's alone (multi-session): close() closes it. */
   readonly #ownsSource: boolean;
   readonly #owner: LinkOwner;
-  /** The bound socket, or null between acquires. */
-  socket: net.Socket | null = null;
+  #socket: net.Socket | null = null;
   /** An acquire is in progress. */
-  acquiring = false;
+  #acquiring = false;
   /** The socket being acquired is a connection of this request's own, not the shared link. */
   #acquiringOwn = false;
   /** The socket is the caller's for good: the source forgot it (a stream, or a connection of its own). */
@@ -55,6 +54,11 @@ export class UpstreamLink {
     this.#owner = owner;
   }
 
+  /** The bound socket, or null between acquires. */
+  get socket(): net.Socket | null {
+    return this.#socket;
+  }
+
   /** True when a request may wait its turn for the shared link (its body is gathered first). */
   get queues(): boolean {
     return this.#source.queues;
@@ -62,26 +66,26 @@ export class UpstreamLink {
 
   /** True while the request is bound to a socket or waiting in line for the shared one: --upstream-timeout counts. */
   get engaged(): boolean {
-    return this.socket !== null || (this.#source.queues && !this.#acquiringOwn);
+    return this.#socket !== null || (this.#source.queues && !this.#acquiringOwn);
   }
 
   /** True when the kept socket has outlived the upstream's announced keep-alive. */
   stale(now: number): boolean {
-    return this.socket !== null && this.#reuseUntil !== Infinity && this.#reuseUntil < now;
+    return this.#socket !== null && this.#reuseUntil !== Infinity && this.#reuseUntil < now;
   }
 
   /** Starts getting a socket (`own`: a connection of this request's own); true while it is still coming. */
   acquire(own: boolean): boolean {
-    if (this.acquiring || this.#closed) return false;
-    this.acquiring = true;
+    if (this.#acquiring || this.#closed) return false;
+    this.#acquiring = true;
     this.#acquiringOwn = own;
     if (own) this.#source.acquireOwn(this.#onReady);
     else this.#source.acquire(this.#onReady);
-    return this.acquiring;
+    return this.#acquiring;
   }
 
   readonly #onReady = (err: ProxyError | null, socket: net.Socket | null, dialed?: boolean): void => {
-    this.acquiring = false;
+    this.#acquiring = false;
     if (this.#closed) {
       if (socket !== null) this.#source.release(socket, true);
       return;
@@ -90,7 +94,7 @@ export class UpstreamLink {
       this.#owner.linkFailed(err);
       return;
     }
-    this.socket = socket;
+    this.#socket = socket;
     // A connection of its own is never the shared link: it is retired, not released.
     this.#detached = this.#acquiringOwn && this.#source.sharesSockets;
     this.#acquiringOwn = false;
@@ -101,12 +105,12 @@ export class UpstreamLink {
 
   /** Writes `bufs` to the bound socket; false when it asks us to wait for 'drain'. */
   writeAll(bufs: readonly Buffer[]): boolean {
-    return writeAll(this.socket!, bufs);
+    return writeAll(this.#socket!, bufs);
   }
 
   /** The client reads slowly: stop reading the upstream until it drains. */
   pause(): void {
-    const socket = this.socket;
+    const socket = this.#socket;
     if (this.#paused || socket === null) return;
     this.#paused = true;
     socket.pause();
@@ -116,13 +120,13 @@ export class UpstreamLink {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    this.socket?.resume();
+    this.#socket?.resume();
   }
 
   /** A streamed response keeps the socket past its exchange: a shared source must forget it. */
   keepForStream(): void {
     if (!this.#source.sharesSockets || this.#detached) return;
-    this.#source.detach(this.socket!);
+    this.#source.detach(this.#socket!);
     this.#detached = true;
   }
 
@@ -132,7 +136,7 @@ export class UpstreamLink {
    * idle events let it go); others go back to their source.
    */
   finish(clean: boolean, reuseUntil: number): void {
-    const socket = this.socket!;
+    const socket = this.#socket!;
     const reusable = clean && !this.#detached;
     if (reusable && !this.#source.sharesSockets) {
       this.#reuseUntil = reuseUntil;
@@ -151,7 +155,7 @@ export class UpstreamLink {
    * destroyed here, the source has forgotten it.
    */
   letGo(reusable: boolean): void {
-    const socket = this.socket;
+    const socket = this.#socket;
     if (socket === null) return;
     this.#unbind(socket);
     if (this.#detached) socket.destroy();
@@ -161,7 +165,7 @@ export class UpstreamLink {
 
   /** After a 101: the socket leaves the link and its routing for a tunnel's own listeners. */
   takeForTunnel(): net.Socket {
-    const socket = this.socket!;
+    const socket = this.#socket!;
     this.#unbind(socket);
     unrouteUpstream(socket);
     if (!this.#detached) this.#source.detach(socket);
@@ -172,8 +176,8 @@ export class UpstreamLink {
   /** The exchange is gone: stop any acquire, let the socket go (`reusable`: it is idle and clean), close an own source. */
   close(reusable: boolean): void {
     if (this.#closed) return;
-    if (this.acquiring) this.#source.cancel(this.#onReady);
-    this.acquiring = false;
+    if (this.#acquiring) this.#source.cancel(this.#onReady);
+    this.#acquiring = false;
     this.#closed = true;
     this.letGo(reusable);
     if (this.#ownsSource) this.#source.close();
@@ -183,6 +187,6 @@ export class UpstreamLink {
     routeUpstream(socket, null);
     if (this.#paused) socket.resume();
     this.#paused = false;
-    this.socket = null;
+    this.#socket = null;
   }
 }

@@ -118,8 +118,8 @@ shared('a read larger than the input area grows it', () => {
   assert.is(f.offset, big.length);
   f.destroy();
 });
-shared('a parser reused after destroy starts clean, and destroying twice never hands one parser to two framers', () => {
-  // Leave a parser mid-message and failed, so a reuse without reset would show.
+shared('a parser freed and allocated again starts clean, and destroying twice never hands one parser to two framers', () => {
+  // Leave a parser mid-message, so memory handed on without a fresh init would show.
   const used = new UndiciLlhttpFramer('request');
   assert.is(used.execute(b('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\nab')), FRAME_MORE);
   used.destroy();
