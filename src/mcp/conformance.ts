@@ -126,6 +126,12 @@ export class ConformanceLint implements MessageObserver {
     }
   }
 
+  onRepeat(m: McpMessage, times: number): void {
+    // The rule above is about responses; a run of notifications breaks none.
+    if (m.kind === 'notification') return;
+    for (let i = 0; i < times; i++) this.onMessage(m);
+  }
+
   /** What GET /conformance shows: every rule, its count and latest example. */
   snapshot(): Record<string, { readonly meaning: string; readonly count: number; readonly latest: ConformanceExample | null }> {
     const out: Record<string, { meaning: string; count: number; latest: ConformanceExample | null }> = {};

@@ -147,6 +147,14 @@ export class McpMessageSink {
   readonly wantsHttp: boolean;
   #exchanges = 0;
   readonly #collectors: BodyCollector[] = [];
+  /** Every observer takes runs (MessageHooks.takesRuns), and messages are read by envelope. */
+  readonly #runs: boolean;
+  // The run of one notification being counted within a read: the origin, sender and method
+  // of its first message (told already, and still in #message), and the repeats since.
+  #runOrigin: MessageOrigin | null = null;
+  #runFrom: Sender = 'server';
+  #runMethod = '';
+  #run = 0;
 
   /** `fullParse`: read every message with JSON.parse, for the tool names debug lines show. */
   constructor(hooks: MessageHooks, metrics: Metrics, limitBytes: number, fullParse: boolean) {
@@ -155,6 +163,8 @@ export class McpMessageSink {
     this.limitBytes = limitBytes;
     this.#fullParse = fullParse;
     this.wantsHttp = hooks.wantsHttp;
+    // HTTP facts change per event (the event id): a run could not carry them.
+    this.#runs = hooks.takesRuns && !hooks.wantsHttp && !fullParse;
   }
 
   /** A collector for one body, from the sink's spares: an idle session holds none. */
@@ -175,6 +185,7 @@ export class McpMessageSink {
 
   /** A body that passed unread: counted, and told to the observers that asked. */
   skippedBody(reason: SkippedBody['reason'], from: Sender, origin: MessageOrigin, bytes: number): void {
+    if (this.#runOrigin !== null) this.endRead();
     this.skipped(reason);
     if (this.wantsHttp) {
       this.#hooks.skipped({ from, proxySession: origin.proxySession, mcpSession: origin.mcpSession, reason, bytes, http: origin.http });
@@ -183,17 +194,57 @@ export class McpMessageSink {
 
   /** The client ended an MCP session. */
   mcpSessionEnded(mcpSession: string): void {
+    if (this.#runOrigin !== null) this.endRead();
     this.#hooks.mcpSessionEnded(mcpSession);
   }
 
   /** A proxy session ended. */
   proxySessionEnded(proxySession: string): void {
+    if (this.#runOrigin !== null) this.endRead();
     this.#hooks.proxySessionEnded(proxySession);
   }
 
   /** Observes the JSON body or line in buf[start, end) (a message or a batch) sent by `from`. */
   bytes(buf: Buffer, start: number, end: number, from: Sender, origin: MessageOrigin): void {
-    const read = this.#fullParse ? ENVELOPE_FALLBACK : readEnvelope(buf, start, end, this.#envelope);
+    this.#take(this.#fullParse ? ENVELOPE_FALLBACK : readEnvelope(buf, start, end, this.#envelope), buf, start, end, from, origin);
+  }
+
+  /**
+   * Observes one event of a stream, as bytes() does, except that a notification like the one
+   * before it in the same read (same origin, sender and method) is counted into a run rather
+   * than told: a progress stream costs a compare per event, not a round of the observers.
+   * The caller ends each read with endRead(), which tells the run.
+   */
+  streamed(buf: Buffer, start: number, end: number, from: Sender, origin: MessageOrigin): void {
+    if (!this.#runs) {
+      this.bytes(buf, start, end, from, origin);
+      return;
+    }
+    const env = this.#envelope;
+    const read = readEnvelope(buf, start, end, env);
+    if (read === ENVELOPE_OK && env.repeated && origin === this.#runOrigin && env.method === this.#runMethod && from === this.#runFrom) {
+      this.#run++;
+      return;
+    }
+    if (this.#runOrigin !== null) this.endRead();
+    this.#take(read, buf, start, end, from, origin);
+    if (read === ENVELOPE_OK && env.kind === 'notification') {
+      this.#runOrigin = origin;
+      this.#runFrom = from;
+      this.#runMethod = env.method;
+    }
+  }
+
+  /** The read that streamed() messages came in is done: its run (if any) is told. */
+  endRead(): void {
+    this.#runOrigin = null;
+    const times = this.#run;
+    if (times === 0) return;
+    this.#run = 0;
+    this.#hooks.repeat(this.#message, times);
+  }
+
+  #take(read: number, buf: Buffer, start: number, end: number, from: Sender, origin: MessageOrigin): void {
     if (read === ENVELOPE_OK) {
       const env = this.#envelope;
       this.#emit(env.kind, env.method, env.id, env.kind === 'request' && NAMED_METHODS.has(env.method) ? undefined : null, buf, start, end, from, origin);
@@ -227,6 +278,8 @@ export class McpMessageSink {
   }
 
   #emit(kind: MessageKind, method: string, id: string | null, name: string | null | undefined, buf: Buffer, start: number, end: number, from: Sender, origin: MessageOrigin): void {
+    // A run open in #message is told before the object is refilled.
+    if (this.#runOrigin !== null) this.endRead();
     // One message object, refilled: observers get it for the call only (message.ts), so the
     // path that every request takes allocates nothing for it.
     const m = this.#message;
@@ -288,6 +341,16 @@ export class McpMetricsObserver implements MessageObserver {
     if (this.#debug) {
       m.log().debug({ mcp: scope, kind, method, id: m.id, tool: m.name ?? undefined, from }, 'mcp message');
     }
+  }
+
+  onRepeat(m: McpMessage, times: number): void {
+    if (m.kind !== 'notification' || this.#debug) {
+      for (let i = 0; i < times; i++) this.onMessage(m);
+      return;
+    }
+    const series = this.#seriesOf(m.method);
+    if (m.from === 'client') (series.toServer ??= this.#metrics.mcpMessages.labels(m.method, 'client_to_server')).inc(times);
+    else (series.toClient ??= this.#metrics.mcpMessages.labels(m.method, 'server_to_client')).inc(times);
   }
 
   #seriesOf(method: string): MethodSeries {
@@ -421,7 +484,7 @@ export class McpInspector {
       const facts = own.http;
       const sink = this.#sink;
       const reader: SseReader = new SseReader(sink.limitBytes, facts === null
-        ? (data, start, end) => sink.bytes(data, start, end, 'server', own)
+        ? (data, start, end) => sink.streamed(data, start, end, 'server', own)
         : (data, start, end) => {
           facts.eventId = reader.eventId;
           sink.bytes(data, start, end, 'server', own);
@@ -434,7 +497,10 @@ export class McpInspector {
 
   onResponseBody(chunk: Buffer): void {
     if (this.#response !== null) this.#response.push(chunk, this.#sink.limitBytes);
-    else if (this.#sse !== null) this.#sse.push(chunk);
+    else if (this.#sse !== null) {
+      this.#sse.push(chunk);
+      this.#sink.endRead();
+    }
     else if (this.#resSkip !== null) this.#skipBytes += chunk.length;
   }
 

@@ -80,6 +80,13 @@ export interface ClientCall extends McpMessage {
 /** Sees every message; returns nothing and never blocks. */
 export interface MessageObserver {
   onMessage(m: McpMessage): void;
+  /**
+   * `m` came `times` more times in the same read: the same sender, sessions, kind, method
+   * and id (a stream of one notification). When every observer has this hook, the inspector
+   * of an event stream tells such a run once instead of calling onMessage per message; `m`'s
+   * bytes are the run's first message's. Without it an observer sees each message.
+   */
+  onRepeat?(m: McpMessage, times: number): void;
   /** Set when the observer reads `McpMessage.http` and the optional hooks below (the recorder): the inspector then fills them in. */
   readonly wantsHttp?: boolean;
   /** A body that passed unread. */
@@ -125,6 +132,8 @@ export class MessageHooks {
   readonly deciders: readonly MessageDecider[];
   /** Some observer reads HTTP facts and the lifecycle hooks: without one the inspector never builds them. */
   readonly wantsHttp: boolean;
+  /** Every observer takes runs of one message (onRepeat). */
+  readonly takesRuns: boolean;
   readonly #lifecycle: readonly MessageObserver[];
 
   constructor(observers: readonly MessageObserver[], deciders: readonly MessageDecider[]) {
@@ -132,6 +141,7 @@ export class MessageHooks {
     this.deciders = Object.freeze([...deciders]);
     this.#lifecycle = Object.freeze(observers.filter((o) => o.wantsHttp === true));
     this.wantsHttp = this.#lifecycle.length > 0;
+    this.takesRuns = observers.every((o) => o.onRepeat !== undefined);
   }
 
   /** Tells the observers that asked of a body that passed unread. */
@@ -153,6 +163,12 @@ export class MessageHooks {
   observe(m: McpMessage): void {
     const list = this.observers;
     for (let i = 0; i < list.length; i++) list[i]!.onMessage(m);
+  }
+
+  /** Tells every observer of a run (only when takesRuns). */
+  repeat(m: McpMessage, times: number): void {
+    const list = this.observers;
+    for (let i = 0; i < list.length; i++) list[i]!.onRepeat!(m, times);
   }
 
   /** True when some decider may care about this method. */

@@ -8,6 +8,8 @@
 const LF = 0x0a;
 const CR = 0x0d;
 const NEWLINE = Buffer.from('\n');
+/** Lines other than data are scanned for their end in JS up to this length, then by indexOf. */
+const SHORT_LINE = 24;
 
 function isDataField(b: Buffer, s: number, e: number): boolean {
   return e - s >= 5 && b[s] === 0x64 && b[s + 1] === 0x61 && b[s + 2] === 0x74 && b[s + 3] === 0x61 && b[s + 4] === 0x3a;
@@ -58,14 +60,34 @@ export class SseReader {
     let lf = -2;
     let cr = -2;
     while (start < n) {
-      if (lf !== -1 && lf < start) lf = chunk.indexOf(LF, start);
-      if (cr !== -1 && cr < start) cr = chunk.indexOf(CR, start);
-      const end = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr);
-      if (end === -1) {
-        this.#keep(chunk, start, n);
-        break;
+      let end = start;
+      // A line that is not data (a blank line, id:, event:) is short: a loop over its few
+      // bytes costs less than a call to indexOf.
+      if (chunk[start] !== 0x64) {
+        const stop = Math.min(n, start + SHORT_LINE);
+        while (end < stop) {
+          const c = chunk[end];
+          if (c === LF || c === CR) break;
+          end++;
+        }
       }
-      this.#line(chunk, start, end);
+      if (end === n || (chunk[end] !== LF && chunk[end] !== CR)) {
+        if (lf !== -1 && lf < end) lf = chunk.indexOf(LF, end);
+        if (cr !== -1 && cr < end) cr = chunk.indexOf(CR, end);
+        end = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr);
+        if (end === -1) {
+          this.#keep(chunk, start, n);
+          break;
+        }
+      }
+      // The common lines are told apart here, without a call: a blank line ends the event,
+      // and a line that is neither data nor (when asked) an id is nothing to read.
+      if (this.#pendingBytes !== 0 || this.#overflow) this.#line(chunk, start, end);
+      else if (end === start) this.#dispatch();
+      else {
+        const c = chunk[start];
+        if (c === 0x64 || (c === 0x69 && this.#trackIds)) this.#line(chunk, start, end);
+      }
       let next = end + 1;
       if (chunk[end] === CR) {
         if (next < n) {

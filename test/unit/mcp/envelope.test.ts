@@ -164,4 +164,53 @@ env('a tail that only looks like an id is not taken for one', () => {
   agrees('{"result":{"k":"v"},"id":null}');
 });
 
+
+env('in a large read the repeated start is compared by words, with the same answers as byte by byte', () => {
+  // One read of many events (as an event stream's read is), each message at every alignment,
+  // with one byte of the remembered start changed in turn: each must read as alone.
+  const base = '{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1,"total":9}}';
+  const variants: string[] = [base];
+  const prefixEnd = base.indexOf('"params":{') + 10;
+  for (let i = 0; i < prefixEnd; i++) {
+    variants.push(base.slice(0, i) + (base[i] === 'o' ? 'x' : 'o') + base.slice(i + 1), base);
+  }
+  variants.push('{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":2}}', '{"jsonrpc":"2.0","id":3,"method":"notifications/progress","params":{}}');
+  for (let shift = 0; shift < 4; shift++) {
+    const parts: Buffer[] = [Buffer.alloc(shift, 0x20)];
+    const at: [number, number][] = [];
+    let pos = shift;
+    for (let k = 0; k < 4; k++) {
+      for (const v of variants) {
+        const b = Buffer.from(`${v}\n`);
+        at.push([pos, pos + b.length - 1]);
+        parts.push(b);
+        pos += b.length;
+      }
+    }
+    // A read that is a view into a larger one, at an odd offset: the word view must line up.
+    const whole = Buffer.concat([Buffer.alloc(3), ...parts]).subarray(3);
+    assert.ok(whole.length >= 4096, 'the read is large enough for the word view');
+    const out = new Envelope();
+    for (const [s, e] of at) {
+      const code = readEnvelope(whole, s, e, out);
+      const alone = new Envelope();
+      const aloneCode = readEnvelope(Buffer.from(whole.subarray(s, e)), 0, e - s, alone);
+      const text = whole.toString('utf8', s, e);
+      assert.is(code, aloneCode, text);
+      // What a read that failed leaves in the envelope is no answer.
+      if (code === ENVELOPE_OK) assert.equal([out.kind, out.method, out.id], [alone.kind, alone.method, alone.id], text);
+    }
+  }
+  // A message at the very end of a read whose last bytes are not a whole word: read right too.
+  const tail = Buffer.from(`${' '.repeat(4096)}${base}`);
+  for (let cut = 0; cut < 4; cut++) {
+    const b = Buffer.concat([tail, Buffer.alloc(cut, 0x20)]);
+    const out = new Envelope();
+    readEnvelope(b, 4096, 4096 + base.length, out);
+    readEnvelope(b, 4096, 4096 + base.length, out);
+    assert.is(out.repeated, true);
+    assert.equal([out.kind, out.method], ['notification', 'notifications/progress']);
+  }
+});
+
 env.run();

@@ -71,6 +71,56 @@ rpc('parses single messages and batches; null for invalid JSON', () => {
   assert.is(parseMessages('{"a":'), null);
 });
 
+
+sse('agrees with a line-by-line reading of the spec on generated streams cut anywhere', () => {
+  // The reference: split on CRLF, CR or LF; a blank line dispatches the data lines joined by LF.
+  const reference = (text: string): string[] => {
+    const out: string[] = [];
+    let data: string[] = [];
+    const lines = text.split(/\r\n|\r|\n/);
+    lines.pop(); // what follows the last line break is no line yet
+    for (const line of lines) {
+      if (line === '') {
+        if (data.length > 0) out.push(data.join('\n'));
+        data = [];
+      } else if (line.startsWith('data:')) data.push(line.slice(line[5] === ' ' ? 6 : 5));
+    }
+    return out;
+  };
+  let seed = 11;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const breaks = ['\n', '\r\n', '\r'];
+  for (let n = 0; n < 300; n++) {
+    let text = '';
+    for (let e = rnd(12); e >= 0; e--) {
+      const br = breaks[rnd(breaks.length)]!;
+      for (let f = rnd(4); f >= 0; f--) {
+        switch (rnd(7)) {
+          case 0: text += `id: ${rnd(1000)}${br}`; break;
+          case 1: text += `event: message${br}`; break;
+          case 2: text += `: ${'c'.repeat(rnd(40))}${br}`; break;
+          case 3: text += `retry: 10${br}`; break;
+          case 4: text += `dat: not data${br}`; break;
+          default: text += `data:${rnd(2) === 0 ? ' ' : ''}{"n":${rnd(100)},"s":"${'x'.repeat(rnd(60))}"}${br}`;
+        }
+      }
+      text += br;
+    }
+    const bytes = Buffer.from(text);
+    const got: string[] = [];
+    const r = new SseReader(1000, (b, s, e) => got.push(b.toString('utf8', s, e)));
+    for (let i = 0; i < bytes.length;) {
+      const step = 1 + rnd(rnd(2) === 0 ? 8 : 200);
+      r.push(Buffer.from(bytes.subarray(i, i + step)));
+      i += step;
+    }
+    assert.equal(got, reference(text), JSON.stringify(text));
+  }
+});
+
 ndjson.run();
 sse.run();
 rpc.run();
