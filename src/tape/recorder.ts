@@ -14,6 +14,7 @@ import type { HttpFacts, McpMessage, MessageObserver, SkippedBody } from '../mcp
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { CounterSeries } from '../observe/hot-metrics.js';
+import { msText, put, putInt, putMs } from './digits.js';
 import { copyOneLine, TapeFile, WriteBudget, type TapeFailure, type TapeOpener } from './tape-file.js';
 import { TAPE_FORMAT, type TapeEndReason, type TapeMeta } from './format.js';
 
@@ -59,17 +60,15 @@ function makeDirs(dir: string): void {
   }
 }
 
+// The constant pieces of a message line, as bytes: the line is written into the slab piece
+// by piece, numbers digit by digit, without a string or a call per piece.
+const T_OPEN = Buffer.from('{"t":');
+const DIR_IN = Buffer.from(',"dir":"in"');
+const DIR_OUT = Buffer.from(',"dir":"out"');
+const HTTP_OPEN = Buffer.from(',"http":{"exchange":');
 const MSG_OPEN = Buffer.from(',"msg":');
-const LINE_END = Buffer.from('}\n');
-
-/** A duration in ms to the µs as JSON text, from integers (a double's shortest form costs more to print). */
-function msText(ms: number): string {
-  const us = Math.round(ms * 1000);
-  const whole = Math.floor(us / 1000);
-  const frac = us - whole * 1000;
-  if (frac === 0) return `${whole}`;
-  return `${whole}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
-}
+/** Room for a message line's head: its time, direction and exchange number (at most 16 digits each). */
+const HEAD_ROOM = T_OPEN.length + 20 + DIR_OUT.length + HTTP_OPEN.length + 16 + MSG_OPEN.length + 2;
 
 /** A file-name-safe, bounded form of a session id. */
 function fileId(id: string): string {
@@ -348,22 +347,28 @@ export class Recorder implements MessageObserver {
   #writeMessage(tape: Tape, now: number, m: McpMessage, body: Buffer): void {
     if (tape.gap > 0 && !this.#writeGap(tape)) return;
     const h = m.http;
-    const start = `{"t":${msText(now - tape.start)},"dir":"${m.from === 'client' ? 'in' : 'out'}"${h === null ? '' : `,"http":{"exchange":${h.exchange}`}`;
     const rest = h === null ? null : this.#members.rest(h).bytes;
-    const n = start.length + (rest === null ? 0 : rest.length) + MSG_OPEN.length + body.length + LINE_END.length;
     const file = tape.file;
-    const slab = file.reserve(n);
+    // Room for the longest head; what the line does not use goes back at commit.
+    const slab = file.reserve(HEAD_ROOM + (rest === null ? 0 : rest.length) + body.length);
     if (slab === null) {
       this.#drop(tape);
       return;
     }
-    let at = file.cursor;
-    at += slab.write(start, at, 'latin1');
-    if (rest !== null) at += rest.copy(slab, at);
-    at += MSG_OPEN.copy(slab, at);
+    const from = file.cursor;
+    let at = put(slab, from, T_OPEN);
+    at = putMs(slab, at, now - tape.start);
+    at = put(slab, at, m.from === 'client' ? DIR_IN : DIR_OUT);
+    if (h !== null) {
+      at = put(slab, at, HTTP_OPEN);
+      at = putInt(slab, at, h.exchange);
+      at += rest!.copy(slab, at);
+    }
+    at = put(slab, at, MSG_OPEN);
     at = copyOneLine(body, slab, at);
-    LINE_END.copy(slab, at);
-    file.commit();
+    slab[at++] = 0x7d; // }
+    slab[at++] = 0x0a; // LF
+    file.commit(at - from);
     tape.messages++;
   }
 

@@ -146,9 +146,9 @@ export class TapeFile {
     return this.#slabEnd;
   }
 
-  /** The reserved line is written. */
-  commit(): void {
-    const n = this.#reserved;
+  /** The reserved line is written: `n` bytes of it (at most what was reserved; the rest goes back to the budget). */
+  commit(n = this.#reserved): void {
+    this.#budget.used -= this.#reserved - n;
     this.#reserved = 0;
     this.#slabEnd += n;
     this.#slabLines++;
