@@ -214,6 +214,8 @@ const TARGETS = [
   { name: 'direct', direct: true },
   { name: 'shadowcat L7 multi-session', start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session']) },
   { name: 'shadowcat L7 single-session', start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`]) },
+  // The same proxy with MCP inspection off: (d)'s row without the per-event reading.
+  { name: 'shadowcat L7 multi, --inspect-limit 0', scenarios: ['d'], start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session', '--inspect-limit', '0']) },
   // The same proxy with --policy: 20 rules, none matching (a)'s request (the hold phase's cost).
   { name: 'shadowcat L7 multi, policy (20 rules, no match)', scenarios: ['a'], start: shadowcat((p, u) => ['forward', 'http', '--port', String(p), '--url', `http://127.0.0.1:${u}/mcp`, '--multi-session', '--policy', POLICY]) },
   // The same proxy with --record to a tmpfs: two messages written per request (the recorder's cost).
@@ -319,7 +321,7 @@ try {
         const row = {
           scenario: scenario.id, title: scenario.title, target: target.name,
           rps: median(runs.map((r) => r.rps)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)),
-          mbs: median(runs.map((r) => r.mbs)), cpuUs: median(runs.map((r) => r.cpuUs)),
+          mbs: median(runs.map((r) => r.mbs)), cpuUs: median(runs.map((r) => r.cpuUs)), cpuRuns: runs.map((r) => r.cpuUs),
           errors: runs.reduce((sum, r) => sum + r.errors, 0),
           rssMiB: pids.reduce((sum, pid) => sum + peakRssKiB(pid), 0) / 1024,
         };
@@ -428,6 +430,37 @@ for (const sid of SCENARIOS) {
       continue;
     }
     md += `| ${r.title} | ${r.target} | ${fmt(r.rps, 0)} | ${ratio(r.rps, direct?.rps)} | ${fmt(r.p50, 2)} | ${ratio(r.p50, direct?.p50)} | ${fmt(r.p99, 2)} | ${ratio(r.p99, direct?.p99)} | ${fmt(r.mbs)} | ${ratio(r.mbs, direct?.mbs)} | ${fmt(r.cpuUs)} | ${fmt(r.rssMiB)} | ${r.errors} |\n`;
+  }
+}
+// Paired by round: run i of every target was taken in the same round, so a row against its
+// base row is read as the median of the per-round differences (or ratios), which drops most
+// of the drift that moves every row of a round together (the machine's speed changes by a
+// third over minutes; a row's own median carries that drift in).
+const PAIRS = [
+  ['a', 'shadowcat L7 multi, policy (20 rules, no match)', 'shadowcat L7 multi-session', 'diff'],
+  ['a', 'shadowcat L7 multi, --record (tmpfs)', 'shadowcat L7 multi-session', 'diff'],
+  ['a', 'shadowcat L7 multi, --auth-keys (X-API-Key)', 'shadowcat L7 multi-session', 'diff'],
+  ['a', 'shadowcat L7 multi, --auth-jwt (RS256, one token)', 'shadowcat L7 multi-session', 'diff'],
+  ['a', 'shadowcat L7 multi-session', 'node socket pipe', 'ratio'],
+  ['a', 'shadowcat L7 single-session', 'node socket pipe', 'ratio'],
+  ['d', 'shadowcat L7 multi-session', 'node socket pipe', 'ratio'],
+  ['d', 'shadowcat L7 multi, --inspect-limit 0', 'node socket pipe', 'ratio'],
+];
+const paired = [];
+for (const [sid, name, baseName, how] of PAIRS) {
+  const row = results.find((r) => r.scenario === sid && r.target === name && !r.failed);
+  const base = results.find((r) => r.scenario === sid && r.target === baseName && !r.failed);
+  if (row === undefined || base === undefined) continue;
+  const per = row.cpuRuns.map((x, i) => (how === 'diff' ? x - base.cpuRuns[i] : x / base.cpuRuns[i])).filter((x) => !Number.isNaN(x));
+  if (per.length === 0) continue;
+  const sorted = [...per].sort((x, y) => x - y);
+  paired.push({ sid, name, baseName, how, median: median(per), min: sorted[0], max: sorted[sorted.length - 1], n: per.length });
+}
+if (paired.length > 0) {
+  md += `\nProxy CPU per request, paired by round (each row's run i against its base row's run i, then the median of the ${RUNS} rounds; min … max beside it):\n\n| scenario | target | against | paired median | min … max |\n|---|---|---|---:|---|\n`;
+  for (const p of paired) {
+    const f = (x) => (p.how === 'diff' ? `${x >= 0 ? '+' : ''}${x.toFixed(1)} µs` : `${x.toFixed(2)}×`);
+    md += `| (${p.sid}) | ${p.name} | ${p.baseName} | ${f(p.median)} | ${f(p.min)} … ${f(p.max)} |\n`;
   }
 }
 if (idle !== null) {
