@@ -290,7 +290,10 @@ try {
         }
       }
       for (let i = 0; i < RUNS; i++) {
-        for (const e of live) {
+        // Each round starts one target further on: a row's place in the round (after the
+        // direct run, or after a heavy target) moves, rather than biasing one row every time.
+        const shift = (i * Math.max(1, Math.floor(live.length / RUNS))) % live.length;
+        for (const e of [...live.slice(shift), ...live.slice(0, shift)]) {
           if (e.failed !== null) continue;
           try {
             const pids = e.child === null ? [] : (e.target.pids ? e.target.pids(e.child) : [e.child.pid]);
