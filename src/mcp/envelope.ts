@@ -32,7 +32,8 @@ export class Envelope {
    *  notifications repeats them, and a message starting with the same bytes reads the same. */
   notificationPrefix: Buffer | null = null;
   notificationMethod = '';
-  /** The prefix as 32-bit words, for a large read that carries many messages (see WordView). */
+  /** The prefix as 32-bit words, for a large read that carries many messages (see WordView);
+   *  made once the prefix has repeated, so a stream that alternates methods never builds it. */
   prefixWords: PrefixWords | null = null;
   /** The last large read, seen as 32-bit words. */
   readonly view = new WordView();
@@ -69,13 +70,13 @@ export class PrefixWords {
   constructor(prefix: Buffer) {
     for (let a = 0; a < 4; a++) {
       const n = (a + prefix.length + 3) >> 2;
-      const bytes = Buffer.alloc(n * 4);
-      const mask = Buffer.alloc(n * 4);
-      prefix.copy(bytes, a);
-      mask.fill(0xff, a, a + prefix.length);
-      // Copies with their own aligned memory: the platform's byte order applies to both sides alike.
-      this.words.push(new Int32Array(new Uint8Array(bytes).buffer));
-      this.masks.push(new Int32Array(new Uint8Array(mask).buffer));
+      const words = new Int32Array(n);
+      const masks = new Int32Array(n);
+      // Filled through byte views of the words: the platform's byte order applies to both sides alike.
+      new Uint8Array(words.buffer).set(prefix, a);
+      new Uint8Array(masks.buffer).fill(0xff, a, a + prefix.length);
+      this.words.push(words);
+      this.masks.push(masks);
     }
   }
 }
@@ -306,12 +307,16 @@ export function readEnvelope(b: Buffer, start: number, end: number, out: Envelop
 function repeatsNotification(b: Buffer, start: number, end: number, out: Envelope): boolean {
   const prefix = out.notificationPrefix;
   if (prefix === null || end - start <= prefix.length) return false;
-  if (b.length >= WORD_VIEW_BYTES) {
+  const words = out.prefixWords;
+  if (words !== null && b.length >= WORD_VIEW_BYTES) {
     const view = out.view;
     if (view.of !== b) view.see(b);
-    const match = wordsMatch(view, start, out.prefixWords!);
+    const match = wordsMatch(view, start, words);
     if (match === 0 || (match === -1 && !startsWith(b, start, prefix))) return false;
-  } else if (!startsWith(b, start, prefix)) return false;
+  } else {
+    if (!startsWith(b, start, prefix)) return false;
+    if (words === null && b.length >= WORD_VIEW_BYTES) out.prefixWords = new PrefixWords(prefix);
+  }
   if (closingBrace(b, start + prefix.length - 1, end) === -1) return false;
   out.kind = 'notification';
   out.method = out.notificationMethod;
@@ -371,7 +376,7 @@ function readWholeEnvelope(b: Buffer, start: number, end: number, out: Envelope)
               // Everything read so far lies before i: the next message with these bytes ends up here too.
               out.notificationPrefix = Buffer.from(b.subarray(start, i + 1));
               out.notificationMethod = method!.label;
-              out.prefixWords = new PrefixWords(out.notificationPrefix);
+              out.prefixWords = null;
             }
             break;
           }

@@ -157,6 +157,19 @@ inspector.before.each(async () => {
       res.end('data: {"result":{"content":[{"type":"text","text":"\\"id\\":9"}]},"jsonrpc":"2.0","id":7}\n\n');
       return;
     }
+    if (req.headers['x-answer'] === 'progress-run') {
+      // A long progress stream in large writes, with another method inside it: runs of one
+      // notification within a read are counted at once and must add up exactly.
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      let text = '';
+      for (let i = 0; i < 2000; i++) {
+        text += `id: ${i}\nevent: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":${i},"total":2000}}\n\n`;
+        if (i % 250 === 7) text += 'data: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}\n\n';
+      }
+      res.write(text.slice(0, 100_000));
+      res.end(text.slice(100_000));
+      return;
+    }
     if (req.headers['x-answer'] === '404') {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":null,"error":{"code":-32001,"message":"Session not found"}}');
       return;
@@ -194,6 +207,13 @@ async function post(body: string | Buffer, extra = '', contentType = 'applicatio
   await c.readResponse();
   c.close();
 }
+
+inspector('a long progress stream in large reads is counted exactly (runs of one notification)', async () => {
+  await post('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow","arguments":{}}}', 'X-Answer: progress-run\r\n');
+  const m = await adminGet(proxy.adminPort!, '/metrics');
+  assert.ok(m.includes('shadowcat_mcp_messages_total{method="notifications/progress",direction="server_to_client"} 2000\n'), m);
+  assert.ok(m.includes('shadowcat_mcp_messages_total{method="notifications/message",direction="server_to_client"} 8\n'), m);
+});
 
 inspector('messages and batches are counted per method, responses correlated for latency and errors', async () => {
   await post('{"jsonrpc":"2.0","id":1,"method":"tools/list"}');
