@@ -5,11 +5,16 @@
 
 /** One deadline an owner can arm in a DeadlineQueue; an owner keeps one per kind of deadline. */
 export class Deadline<T> {
-  /** performance.now() at which it expires; 0 while not armed. */
+  /**
+   * performance.now() at which it expires, rounded up to a whole ms; 0 while not armed.
+   * Whole: an integer field holds its value inline, a fractional one a 16-byte box per
+   * deadline (every idle session holds two).
+   */
   at = 0;
   prev: Deadline<T> | null = null;
   next: Deadline<T> | null = null;
-  readonly owner: T;
+  /** Whom expiry is told; a disarmed deadline may pass to another owner (ExchangeParts). */
+  owner: T;
 
   constructor(owner: T) {
     this.owner = owner;
@@ -35,7 +40,7 @@ export class DeadlineQueue<T> {
   /** Arms (or re-arms) `d` to expire `ms` from now. */
   arm(d: Deadline<T>): void {
     if (d.at !== 0) this.#unlink(d);
-    d.at = performance.now() + this.ms;
+    d.at = Math.ceil(performance.now()) + this.ms;
     d.prev = this.#tail;
     if (this.#tail === null) this.#head = d;
     else this.#tail.next = d;

@@ -5,6 +5,8 @@
 import { createFramer, type Framer } from '../http/framer.js';
 import { BodyReader, HeadReader } from '../http/message-reader.js';
 import type { SessionRecovery } from '../mcp/session-recovery.js';
+import type { Deadline } from './deadline-queue.js';
+import type { HttpExchange } from './http-exchange.js';
 import { RequestRetry } from './request-retry.js';
 
 /** Largest response head we accept from an upstream. */
@@ -21,6 +23,8 @@ export class ExchangeParts {
   readonly reqBody = new BodyReader();
   readonly resBody = new BodyReader();
   readonly retry: RequestRetry;
+  /** The --upstream-timeout deadline of the exchange the set is lent to: made on first use, disarmed before the set goes back (only a request in flight waits for a response head). */
+  responseDeadline: Deadline<HttpExchange> | null = null;
 
   constructor(maxHeaderBytes: number, recovery: SessionRecovery | null, inspectLimitBytes: number) {
     this.reqHead = new HeadReader(maxHeaderBytes, true);

@@ -147,9 +147,9 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   #cors: string | null = null;
   #startedAt = 0;
 
-  // Links in the app's shared deadline queues (ctx.clocks): no Timeout per connection.
+  // Links in the app's shared deadline queues (ctx.clocks): no Timeout per connection. The
+  // response deadline comes with the parts (#p): an idle session holds none.
   readonly #headDeadline = new Deadline<HttpExchange>(this);
-  readonly #responseDeadline = new Deadline<HttpExchange>(this);
   // The body deadline is a number checked by one lazily armed timer: a chunk only records
   // when it came, so a body costs no setTimeout/clearTimeout pair per chunk.
   #bodyTimer: NodeJS.Timeout | null = null;
@@ -750,12 +750,16 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   }
 
   #armResponseTimer(): void {
-    if (this.#responseDeadline.at !== 0 || this.#resStarted) return;
-    this.#ctx.clocks.response.arm(this.#responseDeadline);
+    const parts = this.#p!;
+    const d = parts.responseDeadline ??= new Deadline<HttpExchange>(this);
+    if (d.at !== 0 || this.#resStarted) return;
+    d.owner = this;
+    this.#ctx.clocks.response.arm(d);
   }
 
   #clearResponseTimer(): void {
-    this.#ctx.clocks.response.disarm(this.#responseDeadline);
+    const d = this.#p?.responseDeadline;
+    if (d != null) this.#ctx.clocks.response.disarm(d);
   }
 
   #responseTimeout(): void {
@@ -983,6 +987,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     this.#resumeClient(P_RESPONSE);
     // Idle between requests: the framers and readers go back to the app's pool.
     if (this.#p === parts && this.#reqPhase === R_HEAD && this.#resPhase === S_IDLE && this.#clientPauses === 0 && this.#leftover === null && !parts.reqHead.pending && !this.#closed) {
+      this.#clearResponseTimer();
       this.#p = null;
       this.#ctx.parts.give(parts);
     }

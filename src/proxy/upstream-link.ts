@@ -7,7 +7,7 @@
 import type net from 'node:net';
 import type { ProxyError } from '../errors.js';
 import { routeUpstream, unrouteUpstream, type UpstreamHandler } from '../upstream/upstream-events.js';
-import type { UpstreamSource } from '../upstream/upstream-source.js';
+import type { SocketWaiter, UpstreamSource } from '../upstream/upstream-source.js';
 
 /** The exchange behind a link: upstream events go to it, and it hears how an acquire ended. */
 export interface LinkOwner extends UpstreamHandler {
@@ -30,7 +30,7 @@ function writeAll(socket: net.Socket, bufs: readonly Buffer[]): boolean {
 }
 
 /** An exchange's upstream socket and its way back to the source it came from. */
-export class UpstreamLink {
+export class UpstreamLink implements SocketWaiter {
   readonly #source: UpstreamSource;
   /** The source is this link's alone (multi-session): close() closes it. */
   readonly #ownsSource: boolean;
@@ -79,12 +79,13 @@ export class UpstreamLink {
     if (this.#acquiring || this.#closed) return false;
     this.#acquiring = true;
     this.#acquiringOwn = own;
-    if (own) this.#source.acquireOwn(this.#onReady);
-    else this.#source.acquire(this.#onReady);
+    if (own) this.#source.acquireOwn(this);
+    else this.#source.acquire(this);
     return this.#acquiring;
   }
 
-  readonly #onReady = (err: ProxyError | null, socket: net.Socket | null, dialed?: boolean): void => {
+  /** The source's answer to acquire(): the socket to bind, or why there is none. */
+  socketReady(err: ProxyError | null, socket: net.Socket | null, dialed?: boolean): void {
     this.#acquiring = false;
     if (this.#closed) {
       if (socket !== null) this.#source.release(socket, true);
@@ -101,7 +102,7 @@ export class UpstreamLink {
     this.#reuseUntil = Infinity;
     routeUpstream(socket, this.#owner);
     this.#owner.linkReady(socket, dialed === true);
-  };
+  }
 
   /** Writes `bufs` to the bound socket; false when it asks us to wait for 'drain'. */
   writeAll(bufs: readonly Buffer[]): boolean {
@@ -176,7 +177,7 @@ export class UpstreamLink {
   /** The exchange is gone: stop any acquire, let the socket go (`reusable`: it is idle and clean), close an own source. */
   close(reusable: boolean): void {
     if (this.#closed) return;
-    if (this.#acquiring) this.#source.cancel(this.#onReady);
+    if (this.#acquiring) this.#source.cancel(this);
     this.#acquiring = false;
     this.#closed = true;
     this.letGo(reusable);

@@ -8,9 +8,9 @@
 // `Keep-Alive: timeout`, is never lent.
 
 import type net from 'node:net';
-import { dial, type DialCallback, type UpstreamTarget } from './connect.js';
+import { dial, type UpstreamTarget } from './connect.js';
 import { Parked } from './parked.js';
-import type { UpstreamSource } from './upstream-source.js';
+import type { SocketWaiter, UpstreamSource } from './upstream-source.js';
 
 /** How many pooled connections are in each state (shadowcat_upstream_pool_connections{state}). */
 export interface PoolCounts {
@@ -20,25 +20,26 @@ export interface PoolCounts {
   readonly dialing: number;
 }
 
-/** One session's view of the pool: each request is lent a connection and gives it back after its response (a stream keeps its own until it ends); nobody waits for one. */
+/**
+ * The sessions' view of the pool: each request is lent a connection and gives it back
+ * after its response (a stream keeps its own until it ends); nobody waits for one. It
+ * holds no state of a session's, so every session shares one (an idle session costs none).
+ */
 class PooledLink implements UpstreamSource {
   readonly sharesSockets = true;
   readonly queues = false;
   readonly #pool: UpstreamPool;
-  #waiting: DialCallback | null = null;
 
   constructor(pool: UpstreamPool) {
     this.#pool = pool;
   }
 
-  acquire(ready: DialCallback): void {
-    this.#waiting = ready;
-    this.#pool.acquire(ready);
+  acquire(waiter: SocketWaiter): void {
+    this.#pool.acquire(waiter);
   }
 
-  acquireOwn(ready: DialCallback): void {
-    this.#waiting = ready;
-    this.#pool.acquireOwn(ready);
+  acquireOwn(waiter: SocketWaiter): void {
+    this.#pool.acquireOwn(waiter);
   }
 
   release(socket: net.Socket, reusable: boolean, reuseUntil?: number): void {
@@ -52,15 +53,12 @@ class PooledLink implements UpstreamSource {
     this.#pool.giveBack(socket, reusable, reuseUntil);
   }
 
-  cancel(ready: DialCallback): void {
-    this.#pool.cancel(ready);
+  cancel(waiter: SocketWaiter): void {
+    this.#pool.cancel(waiter);
   }
 
-  close(): void {
-    // The session is over; the pool is not.
-    if (this.#waiting !== null) this.#pool.cancel(this.#waiting);
-    this.#waiting = null;
-  }
+  // A session is over, the pool is not: its link cancelled its own dial (UpstreamLink.close).
+  close(): void {}
 }
 
 /** Idle upstream connections lent to any session (through forSession()). */
@@ -69,10 +67,11 @@ export class UpstreamPool {
   readonly #max: number;
   /** Idle connections, the most recently parked last. */
   readonly #idle: Parked[] = [];
-  readonly #dials = new Map<DialCallback, net.Socket>();
+  readonly #dials = new Map<SocketWaiter, net.Socket>();
   /** Lent and not yet given back (or kept by a stream); a socket leaves when given back or closed. */
   readonly #lent = new Set<net.Socket>();
   #closed = false;
+  readonly #link = new PooledLink(this);
 
   /** `max`: idle connections kept (--upstream-pool). */
   constructor(target: UpstreamTarget, max: number) {
@@ -80,9 +79,9 @@ export class UpstreamPool {
     this.#max = max;
   }
 
-  /** A session's source: it keeps what it is lent until its client connection closes. */
+  /** A session's source (one for all sessions): a request keeps what it is lent until its response ends. */
   forSession(): UpstreamSource {
-    return new PooledLink(this);
+    return this.#link;
   }
 
   /** The pool's connections by state. */
@@ -93,24 +92,24 @@ export class UpstreamPool {
   }
 
   /** Lends an idle connection, or dials one; `dialed` tells which. */
-  acquire(ready: DialCallback): void {
+  acquire(waiter: SocketWaiter): void {
     if (this.#closed) return;
     const idle = this.#idle;
     while (idle.length > 0) {
       const socket = idle.pop()!.take();
       if (socket !== null) {
         this.#lent.add(socket);
-        ready(null, socket, false);
+        waiter.socketReady(null, socket, false);
         return;
       }
     }
-    this.#dial(ready);
+    this.#dial(waiter);
   }
 
   /** A fresh connection (a resend, a body too large to gather first), given back like any other. */
-  acquireOwn(ready: DialCallback): void {
+  acquireOwn(waiter: SocketWaiter): void {
     if (this.#closed) return;
-    this.#dial(ready);
+    this.#dial(waiter);
   }
 
   /** Takes a lent connection back: parked when `reusable` and there is room, else closed. */
@@ -119,11 +118,11 @@ export class UpstreamPool {
     this.#keep(socket, reusable, reuseUntil);
   }
 
-  /** Stops a dial in progress for `ready`. */
-  cancel(ready: DialCallback): void {
-    const dialing = this.#dials.get(ready);
+  /** Stops a dial in progress for `waiter`. */
+  cancel(waiter: SocketWaiter): void {
+    const dialing = this.#dials.get(waiter);
     if (dialing === undefined) return;
-    this.#dials.delete(ready);
+    this.#dials.delete(waiter);
     dialing.destroy();
   }
 
@@ -136,15 +135,15 @@ export class UpstreamPool {
     this.#idle.length = 0;
   }
 
-  #dial(ready: DialCallback): void {
-    this.#dials.set(ready, dial(this.#target, (err, socket, dialed) => {
-      this.#dials.delete(ready);
+  #dial(waiter: SocketWaiter): void {
+    this.#dials.set(waiter, dial(this.#target, (err, socket, dialed) => {
+      this.#dials.delete(waiter);
       if (socket !== null) {
         this.#lent.add(socket);
         // Once per connection (not per request): a socket an exchange destroyed leaves the count.
         socket.once('close', () => this.#lent.delete(socket));
       }
-      ready(err, socket, dialed);
+      waiter.socketReady(err, socket, dialed);
     }));
   }
 

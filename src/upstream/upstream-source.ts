@@ -3,10 +3,19 @@
 // link, handed to one request at a time in arrival order.
 
 import type net from 'node:net';
-import { dial, type DialCallback, type UpstreamTarget } from './connect.js';
+import { dial, type UpstreamTarget } from './connect.js';
 import { Parked } from './parked.js';
 import type { ProxyError } from '../errors.js';
 
+
+/**
+ * Who waits for a socket: the exchange's link itself, not a callback, so an idle session
+ * holds no closure for it (and a source keys a waiter's place in line by the object).
+ */
+export interface SocketWaiter {
+  /** The acquire ended: a connected socket (`dialed`: a fresh connection), or the error. */
+  socketReady(err: ProxyError | null, socket: net.Socket | null, dialed?: boolean): void;
+}
 
 /** A supplier of connected upstream sockets to one request at a time. */
 export interface UpstreamSource {
@@ -14,10 +23,10 @@ export interface UpstreamSource {
   readonly sharesSockets: boolean;
   /** True when a request may wait its turn for a socket (the one shared link): its body is gathered first, so a slow body never holds the line. */
   readonly queues: boolean;
-  /** Calls `ready` (maybe synchronously) with a connected socket for one request. */
-  acquire(ready: DialCallback): void;
+  /** Tells `waiter` (maybe synchronously) of a connected socket for one request. */
+  acquire(waiter: SocketWaiter): void;
   /** Like acquire, but a connection of the caller's own, already detached (a request whose body is too large to gather first). */
-  acquireOwn(ready: DialCallback): void;
+  acquireOwn(waiter: SocketWaiter): void;
   /** Returns the socket after its response; `reusable` false destroys it; not reused after `reuseUntil` (performance.now()). */
   release(socket: net.Socket, reusable: boolean, reuseUntil?: number): void;
   /** The socket stays with the caller for good (a stream); the source forgets it. */
@@ -25,7 +34,7 @@ export interface UpstreamSource {
   /** A detached socket's stream is over: the source may keep it as an idle link if `reusable`, else it is destroyed. */
   retire(socket: net.Socket, reusable: boolean, reuseUntil?: number): void;
   /** The caller is gone: drop its place in line and any dial in progress. */
-  cancel(ready: DialCallback): void;
+  cancel(waiter: SocketWaiter): void;
   /** Closes every socket the source holds. */
   close(): void;
 }
@@ -44,15 +53,15 @@ export class OwnUpstream implements UpstreamSource {
     this.#target = target;
   }
 
-  acquire(ready: DialCallback): void {
+  acquire(waiter: SocketWaiter): void {
     this.#dialing = dial(this.#target, (err, socket, dialed) => {
       this.#dialing = null;
-      ready(err, socket, dialed);
+      waiter.socketReady(err, socket, dialed);
     });
   }
 
-  acquireOwn(ready: DialCallback): void {
-    this.acquire(ready);
+  acquireOwn(waiter: SocketWaiter): void {
+    this.acquire(waiter);
   }
 
   release(socket: net.Socket): void {
@@ -81,29 +90,29 @@ export class SharedLink implements UpstreamSource {
   readonly queues = true;
   readonly #target: UpstreamTarget;
   readonly #parked = new Parked();
-  readonly #waiting: DialCallback[] = [];
+  readonly #waiting: SocketWaiter[] = [];
   #busy = false;
   #dialing: net.Socket | null = null;
   /** Dials of connections of their own, by the caller waiting for each. */
-  readonly #ownDials = new Map<DialCallback, net.Socket>();
+  readonly #ownDials = new Map<SocketWaiter, net.Socket>();
   #closed = false;
 
   constructor(target: UpstreamTarget) {
     this.#target = target;
   }
 
-  acquire(ready: DialCallback): void {
+  acquire(waiter: SocketWaiter): void {
     if (this.#closed) return;
-    this.#waiting.push(ready);
+    this.#waiting.push(waiter);
     if (!this.#busy) this.#next();
   }
 
-  acquireOwn(ready: DialCallback): void {
+  acquireOwn(waiter: SocketWaiter): void {
     if (this.#closed) return;
     // Never the link: a body still arriving must not hold it (docs/reference.md: no client stalls another).
-    this.#ownDials.set(ready, dial(this.#target, (err, socket, dialed) => {
-      this.#ownDials.delete(ready);
-      ready(err, socket, dialed);
+    this.#ownDials.set(waiter, dial(this.#target, (err, socket, dialed) => {
+      this.#ownDials.delete(waiter);
+      waiter.socketReady(err, socket, dialed);
     }));
   }
 
@@ -128,12 +137,12 @@ export class SharedLink implements UpstreamSource {
     if (!this.#busy) this.#next();
   }
 
-  cancel(ready: DialCallback): void {
-    const i = this.#waiting.indexOf(ready);
+  cancel(waiter: SocketWaiter): void {
+    const i = this.#waiting.indexOf(waiter);
     if (i !== -1) this.#waiting.splice(i, 1);
-    const own = this.#ownDials.get(ready);
+    const own = this.#ownDials.get(waiter);
     if (own !== undefined) {
-      this.#ownDials.delete(ready);
+      this.#ownDials.delete(waiter);
       own.destroy();
     }
   }
@@ -150,21 +159,21 @@ export class SharedLink implements UpstreamSource {
 
   #next(): void {
     if (this.#busy || this.#closed) return;
-    const ready = this.#waiting.shift();
-    if (ready === undefined) return;
+    const waiter = this.#waiting.shift();
+    if (waiter === undefined) return;
     this.#busy = true;
     const s = this.#parked.take();
-    if (s !== null) return ready(null, s);
+    if (s !== null) return waiter.socketReady(null, s);
     this.#dialing = dial(this.#target, (err: ProxyError | null, socket) => {
       this.#dialing = null;
       if (err !== null) {
         // A failed dial answers only this request; the next one tries again.
         this.#busy = false;
-        ready(err, null);
+        waiter.socketReady(err, null);
         this.#next();
         return;
       }
-      ready(null, socket, true);
+      waiter.socketReady(null, socket, true);
     });
   }
 }

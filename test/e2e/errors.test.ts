@@ -346,6 +346,23 @@ upstream('504 when the upstream sends no response head within --upstream-timeout
   assertJsonRpcError(r, 504, 'upstream_timeout');
 });
 
+upstream('504 for each of two stalled requests in turn: the response deadline passes with the parts to the next connection', async () => {
+  // The second connection borrows the parts (and their deadline) the first gave back at
+  // its close; the deadline must time out its new borrower, not the closed one.
+  await setup({ upstreamTimeoutMs: 300 }, (req, res) => {
+    if (req.headers['x-stall'] === '1') {
+      hold.push(() => res.end());
+      return;
+    }
+    void readBody(req).then((b) => res.end(JSON.stringify({ echo: b.toString() })));
+  });
+  for (let i = 0; i < 2; i++) {
+    const r = await rawExchange(proxy.port, 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nX-Stall: 1\r\nContent-Length: 0\r\n\r\n', 5000);
+    assertJsonRpcError(r, 504, 'upstream_timeout');
+  }
+  await goodRequest();
+});
+
 upstream('504 when the upstream does not accept within --connect-timeout', async () => {
   // A listener whose process is stopped: once its backlog is full, connects hang.
   const child: ChildProcess = spawn(process.execPath, ['-e', `

@@ -5,9 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ProxyError } from '../../../dist/errors.js';
 import { UpstreamLink, type LinkOwner } from '../../../dist/proxy/upstream-link.js';
-import type { UpstreamSource } from '../../../dist/upstream/upstream-source.js';
-
-type Ready = (err: ProxyError | null, socket: net.Socket | null, dialed?: boolean) => void;
+import type { SocketWaiter, UpstreamSource } from '../../../dist/upstream/upstream-source.js';
 
 /** Enough of a socket for the link: events, pause/resume, writes, destroy. */
 class FakeSocket extends EventEmitter {
@@ -25,21 +23,21 @@ class FakeSocket extends EventEmitter {
 /** A source that records what happens to its sockets; `hand` answers the pending acquire. */
 function source(sharesSockets: boolean, queues = sharesSockets) {
   const calls: string[] = [];
-  let pending: Ready | null = null;
+  let pending: SocketWaiter | null = null;
   const src: UpstreamSource = {
     sharesSockets, queues,
-    acquire: (ready) => { calls.push('acquire'); pending = ready; },
-    acquireOwn: (ready) => { calls.push('acquireOwn'); pending = ready; },
+    acquire: (waiter) => { calls.push('acquire'); pending = waiter; },
+    acquireOwn: (waiter) => { calls.push('acquireOwn'); pending = waiter; },
     release: (_s, reusable, until) => { calls.push(`release ${reusable} ${until ?? ''}`.trim()); },
     detach: () => { calls.push('detach'); },
     retire: (_s, reusable) => { calls.push(`retire ${reusable}`); },
-    cancel: (ready) => { calls.push(ready === pending ? 'cancel' : 'cancel ?'); },
+    cancel: (waiter) => { calls.push(waiter === pending ? 'cancel' : 'cancel ?'); },
     close: () => { calls.push('close'); },
   };
   const hand = (socket: FakeSocket | null, err: ProxyError | null = null, dialed = true) => {
-    const ready = pending!;
+    const waiter = pending!;
     pending = null;
-    ready(err, socket as unknown as net.Socket | null, dialed);
+    waiter.socketReady(err, socket as unknown as net.Socket | null, dialed);
   };
   return { src, calls, hand };
 }
