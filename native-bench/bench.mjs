@@ -11,10 +11,9 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuTicks, freePort, NODE_ENV, NODE_FLAGS, nodeStartup, waitPort } from './harness.mjs';
+import { cpuTicks, freePort, idleOpener, NODE_ENV, NODE_FLAGS, nodeStartup, waitPort } from './harness.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -350,19 +349,11 @@ async function idleSessionsOf(name, count, port, argv) {
   try {
     await waitPort(port);
     const rssKiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proxy.pid}/status`, 'utf8'))[1]);
+    const opener = idleOpener(port, sockets);
     // One warm session first, so the baseline includes JIT and the parser's wasm module.
-    const request = 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}';
-    const open = () => new Promise((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => s.write(request));
-      s.once('data', () => resolve(s));
-      s.on('error', reject);
-    });
-    sockets.push(await open());
+    await opener(1);
     const openMore = async (n) => {
-      for (let i = 0; i < n; i += 200) {
-        const batch = await Promise.all(Array.from({ length: Math.min(200, n - i) }, open));
-        sockets.push(...batch);
-      }
+      await opener(n);
       await new Promise((r) => setTimeout(r, 3000)); // upstream links close; sessions stay
     };
     // The slope between a fifth of the sessions and all of them: the heap's slack at the

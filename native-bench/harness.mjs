@@ -52,3 +52,19 @@ export function cpuTicks(pid) {
     return 0;
   }
 }
+
+/**
+ * Opens idle keep-alive sessions on `port`: each sends one small POST, reads its answer and
+ * stays open. Returns `openMore(n)`, which pushes n more sockets onto `sockets` (200 at a time).
+ */
+export function idleOpener(port, sockets) {
+  const request = 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}';
+  const open = () => new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write(request));
+    s.once('data', () => resolve(s));
+    s.on('error', reject);
+  });
+  return async (n) => {
+    for (let i = 0; i < n; i += 200) sockets.push(...await Promise.all(Array.from({ length: Math.min(200, n - i) }, open)));
+  };
+}

@@ -7,11 +7,10 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitPort } from './harness.mjs';
+import { freePort, idleOpener, waitPort } from './harness.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -37,14 +36,9 @@ const target = spawn(process.execPath, ['--heapsnapshot-signal=SIGUSR2', ...argv
 const sockets = [];
 try {
   await waitPort(port);
-  const request = 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}';
-  const open = () => new Promise((ok, fail) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write(request));
-    s.once('data', () => ok(s));
-    s.on('error', fail);
-  });
+  const opener = idleOpener(port, sockets);
   const openMore = async (n) => {
-    for (let i = 0; i < n; i += 200) sockets.push(...await Promise.all(Array.from({ length: Math.min(200, n - i) }, open)));
+    await opener(n);
     await new Promise((r) => setTimeout(r, 2000)); // upstream links close; sessions stay
   };
   const snapshot = async () => {

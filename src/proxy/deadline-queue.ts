@@ -8,7 +8,7 @@ export class Deadline<T> {
   /**
    * performance.now() at which it expires, rounded up to a whole ms; 0 while not armed.
    * Whole: an integer field holds its value inline, a fractional one a 16-byte box per
-   * deadline (every idle session holds two).
+   * deadline (every idle session holds one).
    */
   at = 0;
   prev: Deadline<T> | null = null;

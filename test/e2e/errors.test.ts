@@ -287,6 +287,15 @@ ids('413 for a body never read: null', async () => {
 });
 
 const upstream = suite('502 and 504');
+
+/** An upstream that never answers a request with `X-Stall: 1` (until teardown) and echoes the rest. */
+const stallOnHeader: Parameters<typeof startHttpUpstream>[0] = (req, res) => {
+  if (req.headers['x-stall'] === '1') {
+    hold.push(() => res.end());
+    return;
+  }
+  void readBody(req).then((b) => res.end(JSON.stringify({ echo: b.toString() })));
+};
 upstream.after.each(teardown);
 
 upstream('502 when the upstream closes before responding', async () => {
@@ -335,13 +344,7 @@ upstream('a reset mid-response closes the client connection (its head was alread
 });
 
 upstream('504 when the upstream sends no response head within --upstream-timeout', async () => {
-  await setup({ upstreamTimeoutMs: 300 }, (req, res) => {
-    if (req.headers['x-stall'] === '1') {
-      hold.push(() => res.end());
-      return;
-    }
-    void readBody(req).then((b) => res.end(JSON.stringify({ echo: b.toString() })));
-  });
+  await setup({ upstreamTimeoutMs: 300 }, stallOnHeader);
   const r = await provoke('POST /mcp HTTP/1.1\r\nHost: localhost\r\nX-Stall: 1\r\nContent-Length: 0\r\n\r\n');
   assertJsonRpcError(r, 504, 'upstream_timeout');
 });
@@ -349,13 +352,7 @@ upstream('504 when the upstream sends no response head within --upstream-timeout
 upstream('504 for each of two stalled requests in turn: the response deadline passes with the parts to the next connection', async () => {
   // The second connection borrows the parts (and their deadline) the first gave back at
   // its close; the deadline must time out its new borrower, not the closed one.
-  await setup({ upstreamTimeoutMs: 300 }, (req, res) => {
-    if (req.headers['x-stall'] === '1') {
-      hold.push(() => res.end());
-      return;
-    }
-    void readBody(req).then((b) => res.end(JSON.stringify({ echo: b.toString() })));
-  });
+  await setup({ upstreamTimeoutMs: 300 }, stallOnHeader);
   for (let i = 0; i < 2; i++) {
     const r = await rawExchange(proxy.port, 'POST /mcp HTTP/1.1\r\nHost: localhost\r\nX-Stall: 1\r\nContent-Length: 0\r\n\r\n', 5000);
     assertJsonRpcError(r, 504, 'upstream_timeout');
