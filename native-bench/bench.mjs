@@ -12,7 +12,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cpuTicks, freePort, idleOpener, NODE_ENV, NODE_FLAGS, nodeStartup, waitPort } from './harness.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -340,15 +340,33 @@ try {
 
 // ---- idle sessions ----------------------------------------------------------------------
 
-/** RSS per idle keep-alive session of the target `argv` starts on `port` (a node script and its arguments). */
-async function idleSessionsOf(name, count, port, argv) {
+/** RSS per idle keep-alive session of the target `argv` starts on `port` (a node script and its arguments); `collect`: read after full collections. */
+async function idleSessionsOf(name, count, port, argv, collect) {
   // glibc's default trim threshold here, not NODE_ENV's 32 MiB: freed heap kept resident at
   // the baseline would be reused by the new sessions and hide part of their cost.
-  const proxy = startNode(['--expose-gc', ...argv], name, {});
+  const proxy = startNode(['--expose-gc', '--import', pathToFileURL(join(HERE, 'gc-on-signal.mjs')).href, ...argv], name, {});
   const sockets = [];
   try {
     await waitPort(port);
     const rssKiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proxy.pid}/status`, 'utf8'))[1]);
+    // With `collect`, RSS after full collections in the target (gc-on-signal.mjs) and a
+    // moment for V8 to hand freed pages back: what the sessions hold, without the garbage
+    // opening them left (where V8's own collections fell moves a plain reading ±15 %). A
+    // process of its own: a collection at the first point would change the plain reading.
+    const read = async () => {
+      if (!collect) return rssKiB();
+      await new Promise((resolve) => {
+        const onData = (d) => {
+          if (!String(d).includes('gc done')) return;
+          proxy.stderr.off('data', onData);
+          resolve();
+        };
+        proxy.stderr.on('data', onData);
+        proxy.kill('SIGUSR2');
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      return rssKiB();
+    };
     const opener = idleOpener(port, sockets);
     // One warm session first, so the baseline includes JIT and the parser's wasm module.
     await opener(1);
@@ -360,9 +378,9 @@ async function idleSessionsOf(name, count, port, argv) {
     // start (committed, not yet used) is taken up by the first fifth, not counted per session.
     const first = Math.round(count / 5);
     await openMore(first);
-    const base = rssKiB();
+    const base = await read();
     await openMore(count - first);
-    const after = rssKiB();
+    const after = await read();
     return { name, count, baseMiB: base / 1024, afterMiB: after / 1024, perSessionKiB: (after - base) / (count - first) };
   } finally {
     for (const s of sockets) s.destroy();
@@ -393,12 +411,16 @@ async function idleSessions(count) {
     for (let r = 0; r < 3; r++) {
       for (const [i, [name, argv]] of targets.entries()) {
         const port = await freePort();
-        runs[i].push(await idleSessionsOf(name, count, port, await argv(port)));
+        const plain = await idleSessionsOf(name, count, port, await argv(port), false);
+        const port2 = await freePort();
+        const collected = await idleSessionsOf(name, count, port2, await argv(port2), true);
+        runs[i].push({ ...plain, collectedKiB: collected.perSessionKiB });
       }
     }
     return runs.map((rs) => {
       const sorted = [...rs].sort((a, b) => a.perSessionKiB - b.perSessionKiB);
-      return { ...sorted[1], all: rs.map((x) => x.perSessionKiB) };
+      const collected = rs.map((x) => x.collectedKiB);
+      return { ...sorted[1], all: rs.map((x) => x.perSessionKiB), collected, collectedKiB: [...collected].sort((a, b) => a - b)[1] };
     });
   } finally {
     await stop(up);
@@ -409,7 +431,7 @@ let idle = null;
 if (ONLY === null || ONLY.includes('idle')) {
   try {
     idle = await idleSessions(10_000);
-    for (const row of idle) process.stderr.write(`idle: ${row.name}: ${row.count} sessions, ${row.perSessionKiB.toFixed(2)} KiB each, median of ${row.all.map((x) => x.toFixed(2)).join(' / ')} (RSS ${row.baseMiB.toFixed(1)} → ${row.afterMiB.toFixed(1)} MiB)\n`);
+    for (const row of idle) process.stderr.write(`idle: ${row.name}: ${row.count} sessions, ${row.perSessionKiB.toFixed(2)} KiB each, median of ${row.all.map((x) => x.toFixed(2)).join(' / ')} (RSS ${row.baseMiB.toFixed(1)} → ${row.afterMiB.toFixed(1)} MiB); after full GC ${row.collectedKiB.toFixed(2)} KiB, median of ${row.collected.map((x) => x.toFixed(2)).join(' / ')}\n`);
   } catch (err) {
     process.stderr.write(`idle sessions: FAILED ${err.message}\n`);
   }
@@ -466,8 +488,9 @@ if (paired.length > 0) {
 }
 if (idle !== null) {
   const floor = idle[0].perSessionKiB;
-  md += `\nIdle keep-alive sessions: RSS each, after one request: the growth from ${idle[0].count / 5} to ${idle[0].count} sessions, per session (one target at a time). The upstream closes idle links after 1 s, so a multi-session session holds its client socket only (with upstream links, 10,000 sessions need 20,000 fds, over this machine's hard limit); with the pool the links go back to it. Floor: a bare node:net server that answers and keeps the socket. Measured with glibc's default trim threshold (a kept 32 MiB of freed heap would absorb part of the growth). Each target three times, in turn; the median run is shown, all three beside it.\n\n| target | KiB per idle session (median) | × floor | three runs | RSS at a fifth → all (MiB), median run |\n|---|---:|---:|---|---|\n`;
-  for (const row of idle) md += `| ${row.name} | ${fmt(row.perSessionKiB, 2)} | ${fmt(row.perSessionKiB / floor, 2)}× | ${row.all.map((x) => fmt(x, 2)).join(' / ')} | ${fmt(row.baseMiB)} → ${fmt(row.afterMiB)} |\n`;
+  const floorCollected = idle[0].collectedKiB;
+  md += `\nIdle keep-alive sessions: RSS each, after one request: the growth from ${idle[0].count / 5} to ${idle[0].count} sessions, per session (one target at a time). The upstream closes idle links after 1 s, so a multi-session session holds its client socket only (with upstream links, 10,000 sessions need 20,000 fds, over this machine's hard limit); with the pool the links go back to it. Floor: a bare node:net server that answers and keeps the socket. Measured with glibc's default trim threshold (a kept 32 MiB of freed heap would absorb part of the growth). Each target three times, in turn; the median run is shown, all three beside it. \"After full GC\": the same two points in another process of the target, each read once it ran two full collections (native-bench/gc-on-signal.mjs), so the garbage of opening the sessions is not counted: steadier, and stricter on whoever leaves the least garbage (the floor).\n\n| target | KiB per idle session (median) | × floor | three runs | RSS at a fifth → all (MiB), median run | after full GC: KiB (median) | × floor | three runs |\n|---|---:|---:|---|---|---:|---:|---|\n`;
+  for (const row of idle) md += `| ${row.name} | ${fmt(row.perSessionKiB, 2)} | ${fmt(row.perSessionKiB / floor, 2)}× | ${row.all.map((x) => fmt(x, 2)).join(' / ')} | ${fmt(row.baseMiB)} → ${fmt(row.afterMiB)} | ${fmt(row.collectedKiB, 2)} | ${fmt(row.collectedKiB / floorCollected, 2)}× | ${row.collected.map((x) => fmt(x, 2)).join(' / ')} |\n`;
 }
 process.stdout.write(`\n${md}`);
 // Only a full run (every scenario, every target) replaces results/latest.md, the table the

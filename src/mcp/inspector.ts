@@ -367,10 +367,15 @@ export class McpMetricsObserver implements MessageObserver {
   }
 }
 
-/** One L7 session's view of MCP over Streamable HTTP. */
-export class McpInspector {
+/** One L7 session's view of MCP over Streamable HTTP; it is also the origin of the messages it reads (no second object per session). */
+export class McpInspector implements MessageOrigin {
+  readonly proxySession: string;
+  mcpSession: string | null = null;
+  readonly clientIp: string;
+  onGetStream = false;
+  http: ExchangeFacts | null = null;
+  readonly log: LazyLogger;
   readonly #sink: McpMessageSink;
-  readonly #origin: MessageOrigin;
   #request: BodyCollector | null = null;
   #response: BodyCollector | null = null;
   #sse: SseReader | null = null;
@@ -386,19 +391,21 @@ export class McpInspector {
 
   constructor(sink: McpMessageSink, log: LazyLogger, proxySessionId: string, clientIp: string) {
     this.#sink = sink;
-    this.#origin = { proxySession: proxySessionId, mcpSession: null, clientIp, onGetStream: false, http: null, log };
+    this.proxySession = proxySessionId;
+    this.clientIp = clientIp;
+    this.log = log;
   }
 
   /** A request head: decide whether its body is a JSON-RPC message to read. */
   onRequestHead(req: RequestHead): void {
-    this.#origin.mcpSession = req.mcpSessionId;
+    this.mcpSession = req.mcpSessionId;
     this.#unanswered = null;
     this.#giveBack();
     this.#sse = null;
     const facts = this.#sink.wantsHttp;
     if (facts) {
       this.#reqFacts = new ExchangeFacts(this.#sink.nextExchange(), req.method, pathOf(req.target), 0, req.contentType, req.mcpSessionId, headerValue(req, 'last-event-id'));
-      this.#origin.http = this.#reqFacts;
+      this.http = this.#reqFacts;
       this.#reqSkip = null;
       this.#resSkip = null;
     }
@@ -440,17 +447,17 @@ export class McpInspector {
     const body = this.#request;
     if (body === null) {
       if (this.#reqSkip !== null) {
-        this.#sink.skippedBody(this.#reqSkip, 'client', this.#origin, this.#skipBytes);
+        this.#sink.skippedBody(this.#reqSkip, 'client', this, this.#skipBytes);
         this.#reqSkip = null;
       }
       return;
     }
     this.#request = null;
-    if (body.overflow) this.#sink.skippedBody('too_large', 'client', this.#origin, body.bytes);
+    if (body.overflow) this.#sink.skippedBody('too_large', 'client', this, body.bytes);
     else {
       const whole = body.take();
       this.#unanswered = whole;
-      this.#sink.body(whole, 'client', this.#origin);
+      this.#sink.body(whole, 'client', this);
     }
     this.#sink.giveCollector(body);
   }
@@ -465,13 +472,11 @@ export class McpInspector {
     this.#unanswered = null;
     // The response keeps the request's scope, even when it is the one that first names
     // the MCP session (initialize): that is what lets the two be correlated.
-    let origin = this.#origin;
     if (this.#sink.wantsHttp) {
       const q = this.#reqFacts;
       const facts = new ExchangeFacts(q?.exchange ?? this.#sink.nextExchange(), req.method, q?.path ?? pathOf(req.target), res.statusCode, res.contentType,
         res.mcpSessionId ?? req.mcpSessionId, q?.lastEventId ?? null);
-      this.#origin.http = facts;
-      origin = this.#origin;
+      this.http = facts;
       // Told once the answer is through: its body belongs to the session's tape.
       this.#deleted = req.method === 'DELETE' && res.statusCode < 300 ? req.mcpSessionId : null;
     }
@@ -480,7 +485,7 @@ export class McpInspector {
       this.#response = this.#sink.takeCollector();
     } else if (isEventStream(res.contentType)) {
       // A stream outlives nothing on its connection, but keeps its own copy of where it came from.
-      const own: MessageOrigin = { ...origin, onGetStream: req.method === 'GET' };
+      const own: MessageOrigin = { proxySession: this.proxySession, mcpSession: this.mcpSession, clientIp: this.clientIp, onGetStream: req.method === 'GET', http: this.http, log: this.log };
       const facts = own.http;
       const sink = this.#sink;
       const reader: SseReader = new SseReader(sink.limitBytes, facts === null
@@ -511,11 +516,11 @@ export class McpInspector {
     this.#sse = null;
     if (body === null) {
       // An empty body (202, 204, a HEAD) is no message to tell of.
-      if (this.#resSkip !== null && this.#skipBytes > 0) this.#sink.skippedBody(this.#resSkip, 'server', this.#origin, this.#skipBytes);
+      if (this.#resSkip !== null && this.#skipBytes > 0) this.#sink.skippedBody(this.#resSkip, 'server', this, this.#skipBytes);
       this.#resSkip = null;
     } else {
-      if (body.overflow) this.#sink.skippedBody('too_large', 'server', this.#origin, body.bytes);
-      else if (body.bytes > 0) this.#sink.body(body.take(), 'server', this.#origin);
+      if (body.overflow) this.#sink.skippedBody('too_large', 'server', this, body.bytes);
+      else if (body.bytes > 0) this.#sink.body(body.take(), 'server', this);
       this.#sink.giveCollector(body);
     }
     if (this.#deleted !== null) {
@@ -530,8 +535,8 @@ export class McpInspector {
     this.#unanswered = null;
     if (this.#sink.wantsHttp) {
       const q = this.#reqFacts;
-      this.#origin.http = new ExchangeFacts(q?.exchange ?? this.#sink.nextExchange(), q?.method ?? 'POST', q?.path ?? '', 200, 'application/json', q?.mcpSessionId ?? null, null);
+      this.http = new ExchangeFacts(q?.exchange ?? this.#sink.nextExchange(), q?.method ?? 'POST', q?.path ?? '', 200, 'application/json', q?.mcpSessionId ?? null, null);
     }
-    this.#sink.body(body, 'server', this.#origin);
+    this.#sink.body(body, 'server', this);
   }
 }

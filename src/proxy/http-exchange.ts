@@ -145,7 +145,6 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   #closeAfter = false;
   /** --cors lines for this request's answer (a browser's allowed Origin), or null. */
   #cors: string | null = null;
-  #startedAt = 0;
 
   // Links in the app's shared deadline queues (ctx.clocks): no Timeout per connection. The
   // response deadline comes with the parts (#p): an idle session holds none.
@@ -153,7 +152,6 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   // The body deadline is a number checked by one lazily armed timer: a chunk only records
   // when it came, so a body costs no setTimeout/clearTimeout pair per chunk.
   #bodyTimer: NodeJS.Timeout | null = null;
-  #bodyLastAt = 0;
   #clientPauses = 0;
   #closed = false;
   /** The client socket was handed to endAndLinger(): teardown must not destroy it. */
@@ -196,7 +194,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     const last = stream.lastBytes(chunks !== null, this.#p!.resBody.remaining >= 0);
     // The upstream's stream is abandoned: its server sees the connection close.
     this.#link.letGo(false);
-    this.#obs.onResponseEnd(this.#req, this.#resStatus, performance.now() - this.#startedAt);
+    this.#obs.onResponseEnd(this.#req, this.#resStatus, performance.now() - this.#p!.startedAt);
     this.#pauseClient(P_CLOSING);
     this.#leftover = null;
     this.#handOffClient();
@@ -371,7 +369,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
 
     this.#session.requests++;
     this.#reqBodyBytes = 0;
-    this.#startedAt = performance.now();
+    this.#p!.startedAt = performance.now();
     this.#p!.resFramer.expectNoBody(req.method === 'HEAD');
     this.#resPhase = S_WAIT;
     // The link kept from the last request is a reused one too.
@@ -399,7 +397,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
       body = chunk.subarray(bodyStart);
       this.#reqPhase = R_BODY;
       this.#p!.reqBody.expect(!req.chunked && req.contentLength >= 0 ? req.contentLength - body.length : -1);
-      this.#bodyLastAt = performance.now();
+      this.#p!.bodyLastAt = performance.now();
       this.#bodyTimer ??= setTimeout(HttpExchange.#onBodyTimeout, config.bodyTimeoutMs, this);
       const held = this.#held !== null;
       if (held || (this.#link.queues && this.#link.socket === null)) {
@@ -425,7 +423,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
       return null;
     }
     if (got === BODY_END) this.#reqPhase = R_DONE;
-    this.#bodyLastAt = performance.now();
+    this.#p!.bodyLastAt = performance.now();
     const body = reader.body;
     const rest = reader.rest;
     if (body.length > 0 && !this.#sendBody(body)) return null;
@@ -551,7 +549,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     }
     if (this.#clientPauses === 0 && !this.#closed) {
       // A body gap while we held the client is ours, not the client's.
-      if (this.#reqPhase === R_BODY) this.#bodyLastAt = performance.now();
+      if (this.#reqPhase === R_BODY) this.#p!.bodyLastAt = performance.now();
       this.#client.resume();
     }
   }
@@ -570,7 +568,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     this.#bodyTimer = null;
     if (this.#closed || this.#reqPhase !== R_BODY) return;
     const ms = this.#ctx.config.bodyTimeoutMs;
-    const left = this.#bodyLastAt + ms - performance.now();
+    const left = this.#p!.bodyLastAt + ms - performance.now();
     if (left > 1 || this.#clientPauses !== 0) {
       this.#bodyTimer = setTimeout(HttpExchange.#onBodyTimeout, this.#clientPauses !== 0 ? ms : left, this);
       return;
@@ -637,7 +635,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     this.#resStarted = true;
     this.#writeClient(policyAnswer(body, this.#cors, this.#connectionLine(req)));
     if (body !== null) this.#obs.onAnswer(body);
-    this.#obs.onResponseEnd(req, status, performance.now() - this.#startedAt);
+    this.#obs.onResponseEnd(req, status, performance.now() - this.#p!.startedAt);
     this.#endExchange();
   }
 
@@ -707,7 +705,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     this.#resStarted = true;
     this.#obs.onResponseHead(req, res);
     this.#writeClient(buildClientResponseHead(res, this.#ctx.rewrite, this.#closeAfter, req.versionMinor === 0, body.length > 0 ? body : null));
-    this.#obs.onResponseEnd(req, res.statusCode, performance.now() - this.#startedAt);
+    this.#obs.onResponseEnd(req, res.statusCode, performance.now() - this.#p!.startedAt);
     this.#endExchange();
   }
 
@@ -948,7 +946,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     const clean = !trailingBytes && this.#reqPhase === R_DONE && this.#p!.resFramer.keepAlive;
     const keepAliveMs = this.#resKeepAliveMs;
     this.#link.finish(clean, keepAliveMs < 0 ? Infinity : performance.now() + Math.max(0, keepAliveMs - KEEP_ALIVE_MARGIN_MS));
-    this.#obs.onResponseEnd(this.#req, this.#resStatus, performance.now() - this.#startedAt);
+    this.#obs.onResponseEnd(this.#req, this.#resStatus, performance.now() - this.#p!.startedAt);
     this.#endExchange();
   }
 
@@ -1043,7 +1041,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     this.#resPhase = S_TUNNEL;
     this.#resStatus = 101;
     this.#obs.onResponseHead(this.#req!, res);
-    this.#obs.onResponseEnd(this.#req, 101, performance.now() - this.#startedAt);
+    this.#obs.onResponseEnd(this.#req, 101, performance.now() - this.#p!.startedAt);
     const client = this.#client;
     unbindClient(client);
     this.#session.state = 'upgraded';
@@ -1079,7 +1077,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
       return;
     }
     const idJson = this.#failIdJson ?? (this.#req === null ? null : this.#obs.requestIdJson());
-    this.#obs.onResponseEnd(this.#req, status, this.#req === null ? 0 : performance.now() - this.#startedAt);
+    this.#obs.onResponseEnd(this.#req, status, this.#req === null || this.#p === null ? 0 : performance.now() - this.#p.startedAt);
     const session = this.#session;
     this.#pauseClient(P_CLOSING);
     this.#handOffClient();
