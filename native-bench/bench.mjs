@@ -344,20 +344,24 @@ try {
 async function idleSessionsOf(name, count, port, argv, collect) {
   // glibc's default trim threshold here, not NODE_ENV's 32 MiB: freed heap kept resident at
   // the baseline would be reused by the new sessions and hide part of their cost.
-  const proxy = startNode(['--expose-gc', '--import', pathToFileURL(join(HERE, 'gc-on-signal.mjs')).href, ...argv], name, {});
+  const proxy = startNode(collect ? ['--expose-gc', '--compact-on-every-full-gc', '--import', pathToFileURL(join(HERE, 'gc-on-signal.mjs')).href, ...argv] : ['--expose-gc', ...argv], name, {});
   const sockets = [];
   try {
     await waitPort(port);
     const rssKiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proxy.pid}/status`, 'utf8'))[1]);
-    // With `collect`, RSS after full collections in the target (gc-on-signal.mjs) and a
-    // moment for V8 to hand freed pages back: what the sessions hold, without the garbage
-    // opening them left (where V8's own collections fell moves a plain reading ±15 %). A
-    // process of its own: a collection at the first point would change the plain reading.
+    // With `collect`, RSS after compacting full collections in the target, less its young
+    // generation (gc-on-signal.mjs), a moment after for V8 to hand freed pages back: what
+    // the sessions hold (where V8's own collections fell and how far it grew the young
+    // generation moved a plain reading ±15 %). A process of its own: a collection at the
+    // first point would change the plain reading.
     const read = async () => {
       if (!collect) return rssKiB();
+      let young = 0;
       await new Promise((resolve) => {
         const onData = (d) => {
-          if (!String(d).includes('gc done')) return;
+          const m = /gc done young=(\d+)/.exec(String(d));
+          if (m === null) return;
+          young = Number(m[1]);
           proxy.stderr.off('data', onData);
           resolve();
         };
@@ -365,7 +369,7 @@ async function idleSessionsOf(name, count, port, argv, collect) {
         proxy.kill('SIGUSR2');
       });
       await new Promise((r) => setTimeout(r, 500));
-      return rssKiB();
+      return rssKiB() - young / 1024;
     };
     const opener = idleOpener(port, sockets);
     // One warm session first, so the baseline includes JIT and the parser's wasm module.
@@ -431,7 +435,7 @@ let idle = null;
 if (ONLY === null || ONLY.includes('idle')) {
   try {
     idle = await idleSessions(10_000);
-    for (const row of idle) process.stderr.write(`idle: ${row.name}: ${row.count} sessions, ${row.perSessionKiB.toFixed(2)} KiB each, median of ${row.all.map((x) => x.toFixed(2)).join(' / ')} (RSS ${row.baseMiB.toFixed(1)} → ${row.afterMiB.toFixed(1)} MiB); after full GC ${row.collectedKiB.toFixed(2)} KiB, median of ${row.collected.map((x) => x.toFixed(2)).join(' / ')}\n`);
+    for (const row of idle) process.stderr.write(`idle: ${row.name}: ${row.count} sessions, ${row.perSessionKiB.toFixed(2)} KiB each, median of ${row.all.map((x) => x.toFixed(2)).join(' / ')} (RSS ${row.baseMiB.toFixed(1)} → ${row.afterMiB.toFixed(1)} MiB); held ${row.collectedKiB.toFixed(2)} KiB, median of ${row.collected.map((x) => x.toFixed(2)).join(' / ')}\n`);
   } catch (err) {
     process.stderr.write(`idle sessions: FAILED ${err.message}\n`);
   }
@@ -489,7 +493,7 @@ if (paired.length > 0) {
 if (idle !== null) {
   const floor = idle[0].perSessionKiB;
   const floorCollected = idle[0].collectedKiB;
-  md += `\nIdle keep-alive sessions: RSS each, after one request: the growth from ${idle[0].count / 5} to ${idle[0].count} sessions, per session (one target at a time). The upstream closes idle links after 1 s, so a multi-session session holds its client socket only (with upstream links, 10,000 sessions need 20,000 fds, over this machine's hard limit); with the pool the links go back to it. Floor: a bare node:net server that answers and keeps the socket. Measured with glibc's default trim threshold (a kept 32 MiB of freed heap would absorb part of the growth). Each target three times, in turn; the median run is shown, all three beside it. \"After full GC\": the same two points in another process of the target, each read once it ran two full collections (native-bench/gc-on-signal.mjs), so the garbage of opening the sessions is not counted: steadier, and stricter on whoever leaves the least garbage (the floor).\n\n| target | KiB per idle session (median) | × floor | three runs | RSS at a fifth → all (MiB), median run | after full GC: KiB (median) | × floor | three runs |\n|---|---:|---:|---|---|---:|---:|---|\n`;
+  md += `\nIdle keep-alive sessions: RSS each, after one request: the growth from ${idle[0].count / 5} to ${idle[0].count} sessions, per session (one target at a time). The upstream closes idle links after 1 s, so a multi-session session holds its client socket only (with upstream links, 10,000 sessions need 20,000 fds, over this machine's hard limit); with the pool the links go back to it. Floor: a bare node:net server that answers and keeps the socket. Measured with glibc's default trim threshold (a kept 32 MiB of freed heap would absorb part of the growth). Each target three times, in turn; the median run is shown, all three beside it. \"Held\": the same two points in another process of the target (run with --compact-on-every-full-gc), each read after two full collections, less the young generation (native-bench/gc-on-signal.mjs): not the garbage of opening the sessions, holes in old-space pages, nor the young generation V8 sizes by allocation rate, which moved the plain reading ±15 %.\n\n| target | KiB per idle session (median) | × floor | three runs | RSS at a fifth → all (MiB), median run | held: KiB (median) | × floor | three runs |\n|---|---:|---:|---|---|---:|---:|---|\n`;
   for (const row of idle) md += `| ${row.name} | ${fmt(row.perSessionKiB, 2)} | ${fmt(row.perSessionKiB / floor, 2)}× | ${row.all.map((x) => fmt(x, 2)).join(' / ')} | ${fmt(row.baseMiB)} → ${fmt(row.afterMiB)} | ${fmt(row.collectedKiB, 2)} | ${fmt(row.collectedKiB / floorCollected, 2)}× | ${row.collected.map((x) => fmt(x, 2)).join(' / ')} |\n`;
 }
 process.stdout.write(`\n${md}`);

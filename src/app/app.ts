@@ -157,6 +157,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     return Object.freeze({ host, port, connectTimeoutMs: config.connectTimeoutMs, tls: tlsSetup });
   };
   const throttle = new LogThrottle();
+  const shedTotal = metrics.sessionsShed.labels();
   const admission = originAdmission(config, metrics, log, warnings);
   const auth = config.mode === 'http' ? inboundAuth(config, metrics, log, deps.authenticate ?? null) : null;
 
@@ -184,15 +185,21 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     return session;
   };
 
-  const acceptHttp = (socket: net.Socket, ip: string, port: number): void => {
-    const session = startSession(ip, port);
+  /** A session's exchange, with its observer, inspector and upstream source; `woken`: its connection shed the last one while idle. */
+  const openExchange = (session: Session, socket: net.Socket, woken: boolean): HttpExchange => {
     let child: Logger | null = null;
     const sessionLog = (): Logger => (child ??= log.child({ sid: session.id }));
-    const inspector = inspect ? new McpInspector(sink, sessionLog, session.id, ip) : null;
+    const inspector = inspect ? new McpInspector(sink, sessionLog, session.id, session.clientIp) : null;
     const observer = new SessionObserver(session, metrics, sessionLog, debug, registry, inspector, throttle, lint);
     // Multi-session: the session's own upstream source, closed with the exchange.
     const source: UpstreamSource = shared ?? pool?.forSession() ?? new OwnUpstream(target!);
-    session.own(new HttpExchange(exchangeContext!, session, socket, source, observer, shared === null));
+    const exchange = new HttpExchange(exchangeContext!, session, socket, source, observer, shared === null, woken);
+    session.own(exchange);
+    return exchange;
+  };
+
+  const acceptHttp = (socket: net.Socket, ip: string, port: number): void => {
+    openExchange(startSession(ip, port), socket, false);
   };
 
   const acceptTcp = (socket: net.Socket, ip: string, port: number): void => {
@@ -268,7 +275,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
           ? new SessionRecovery(handshakePost({ url, headers: config.upstreamHeaders, ca: config.upstreamCa, verify: !config.upstreamInsecure, timeoutMs: config.upstreamTimeoutMs }), metrics)
           : null;
         exchangeContext = Object.freeze({ config, rewrite, touch, isDraining: () => drain.active, admitRequest,
-          admitOrigin: admission.admitOrigin, corsLines: admission.corsLines, auth, identify, gate, recovery, clocks: HttpExchange.clocks(config), parts: new PartsPool(config.maxHeaderBytes, recovery, config.inspectLimitBytes) });
+          admitOrigin: admission.admitOrigin, corsLines: admission.corsLines, auth, identify, gate, recovery, clocks: HttpExchange.clocks(config), parts: new PartsPool(config.maxHeaderBytes, recovery, config.inspectLimitBytes),
+          wake: (session: Session, socket: net.Socket) => openExchange(session, socket, true), shed: () => shedTotal.inc() });
       } else {
         target = makeTarget(config.upstream!.host, config.upstream!.port, config.upstreamTls);
       }
@@ -332,6 +340,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
         pool?.close();
         exchangeContext?.clocks.head.close();
         exchangeContext?.clocks.response.close();
+        exchangeContext?.clocks.idle.close();
         const adminClosed = closeServer(admin);
         admin?.closeAllConnections();
         probe?.destroy();

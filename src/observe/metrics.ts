@@ -42,6 +42,8 @@ export class Metrics {
   readonly authFailures: HotCounter;
   /** --workers bridge: requests sent on to the worker holding their session. */
   readonly bridgeRelayed: HotCounter;
+  /** Idle keep-alive sessions that shed their exchange (IdleClient). */
+  readonly sessionsShed: HotCounter;
   #closedBytesIn = 0;
   #closedBytesOut = 0;
 
@@ -111,6 +113,7 @@ export class Metrics {
     });
     this.bridgeEventsDropped = new HotCounter(reg, 'shadowcat_bridge_events_dropped_total', 'Messages for a bridged session dropped from a full --event-buffer', []);
     this.authFailures = new HotCounter(reg, 'shadowcat_auth_failures_total', 'Requests refused by the Host and Origin checks (host, origin) or for want of a valid credential (missing, invalid, expired, insufficient_scope, jwks_unavailable)', ['reason']);
+    this.sessionsShed = new HotCounter(reg, 'shadowcat_sessions_shed_total', 'Times an idle keep-alive session let its exchange go (a second without a request; the next request makes one)', []);
     this.bridgeRelayed = new HotCounter(reg, 'shadowcat_bridge_relayed_requests_total', 'Requests a --workers bridge sent on to the worker holding their session', []);
     // Pre-create the label-free families' common series so /metrics always lists them.
     this.#upstreamErrors.labels('connect');

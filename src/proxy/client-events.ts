@@ -46,6 +46,11 @@ export function bindClient(socket: net.Socket, handler: ClientHandler): void {
   for (const [event, listener] of LISTENERS) socket.on(event, listener);
 }
 
+/** Sends the events of a socket bindClient() bound to another handler (an idle connection shedding its exchange, or waking with a fresh one). */
+export function handClient(socket: net.Socket, handler: ClientHandler): void {
+  (socket as Tagged)[HANDLER] = handler;
+}
+
 /** Takes every listener off: the socket is handed on (a lingering close, a tunnel). */
 export function unbindClient(socket: net.Socket): void {
   for (const [event, listener] of LISTENERS) socket.removeListener(event, listener);

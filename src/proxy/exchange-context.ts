@@ -2,6 +2,7 @@
 // rewrite, the app's admission checks (origin, auth, rate limit), the optional phases
 // (gate, recovery) and the shared deadline queues.
 
+import type net from 'node:net';
 import type { Config } from '../config.js';
 import type { ProxyError } from '../errors.js';
 import type { RequestRewrite } from '../http/head.js';
@@ -40,10 +41,16 @@ export interface ExchangeContext {
   readonly clocks: ExchangeClocks;
   /** Framers and readers lent to exchanges while a request is in flight. */
   readonly parts: PartsPool;
+  /** A fresh exchange (observer, inspector and link with it) owning `session`, on a client socket whose listeners are in place: the next request of an idle connection that shed its own. */
+  wake(session: Session, client: net.Socket): HttpExchange;
+  /** Counts an idle connection shedding its exchange. */
+  shed(): void;
 }
 
 /** The deadline queues an app's exchanges share. */
 export interface ExchangeClocks {
   readonly head: DeadlineQueue<HttpExchange>;
   readonly response: DeadlineQueue<HttpExchange>;
+  /** IDLE_SHED_MS after a request ends: an exchange still idle then is shed (IdleClient). */
+  readonly idle: DeadlineQueue<HttpExchange>;
 }

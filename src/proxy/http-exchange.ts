@@ -31,9 +31,10 @@ import type { UpstreamSource } from '../upstream/upstream-source.js';
 import type { ExchangeClocks, ExchangeContext } from './exchange-context.js';
 import type { ExchangeObserver } from './exchange-observer.js';
 import { admitCaller, OwnAnswer } from './admission.js';
-import { bindClient, stopClientData, unbindClient, type ClientHandler } from './client-events.js';
+import { bindClient, handClient, stopClientData, unbindClient, type ClientHandler } from './client-events.js';
 import { Deadline, DeadlineQueue } from './deadline-queue.js';
 import type { ExchangeParts } from './exchange-parts.js';
+import { IdleClient } from './idle-client.js';
 import { endAndLinger } from './linger.js';
 import { policyAnswer } from './own-answers.js';
 import { PolicyHold } from './policy-hold.js';
@@ -46,6 +47,8 @@ import { UpstreamLink, type LinkOwner } from './upstream-link.js';
 const JOIN_BELOW_BYTES = 16384;
 /** A kept upstream link is retired this long before the upstream's announced keep-alive timeout. */
 const KEEP_ALIVE_MARGIN_MS = 1000;
+/** How long a keep-alive connection idles between requests before it sheds its exchange (IdleClient): an active session keeps it from request to request. */
+export const IDLE_SHED_MS = 1000;
 /** Single-session: a request body up to this size is gathered before the request takes the shared link. */
 const GATHER_LIMIT_BYTES = 1 << 20;
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
@@ -78,6 +81,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     return {
       head: new DeadlineQueue<HttpExchange>(config.headerTimeoutMs, (ex) => ex.#headerTimeout()),
       response: new DeadlineQueue<HttpExchange>(config.upstreamTimeoutMs, (ex) => ex.#responseTimeout()),
+      idle: new DeadlineQueue<HttpExchange>(IDLE_SHED_MS, (ex) => ex.#idleExpired()),
     };
   }
 
@@ -152,20 +156,24 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   // The body deadline is a number checked by one lazily armed timer: a chunk only records
   // when it came, so a body costs no setTimeout/clearTimeout pair per chunk.
   #bodyTimer: NodeJS.Timeout | null = null;
+  /** Armed while idle between requests: when it expires the exchange is shed (#idleExpired). Made on the first idle. */
+  #idleDeadline: Deadline<HttpExchange> | null = null;
   #clientPauses = 0;
   #closed = false;
   /** The client socket was handed to endAndLinger(): teardown must not destroy it. */
   #lingering = false;
   #tunnel: RawPipe | null = null;
 
-  constructor(ctx: ExchangeContext, session: Session, client: net.Socket, source: UpstreamSource, obs: ExchangeObserver, ownsSource: boolean) {
+  /** `woken`: the client socket's listeners are in place (an idle connection's next request), only their handler changes. */
+  constructor(ctx: ExchangeContext, session: Session, client: net.Socket, source: UpstreamSource, obs: ExchangeObserver, ownsSource: boolean, woken = false) {
     this.#ctx = ctx;
     this.#session = session;
     this.#client = client;
     this.#link = new UpstreamLink(source, ownsSource, this);
     this.#obs = obs;
     this.#policy = ctx.gate === null ? null : new PolicyHold(ctx.gate, ctx.config.inspectLimitBytes);
-    bindClient(client, this);
+    if (woken) handClient(client, this);
+    else bindClient(client, this);
     ctx.clocks.head.arm(this.#headDeadline);
   }
 
@@ -209,6 +217,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     this.#closed = true;
     this.#clearHeaderTimer();
     this.#clearResponseTimer();
+    if (this.#idleDeadline !== null) this.#ctx.clocks.idle.disarm(this.#idleDeadline);
     this.#clearBodyTimer();
     if (this.#delayTimer !== null) clearTimeout(this.#delayTimer);
     this.#delayTimer = null;
@@ -239,6 +248,8 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
 
   /** ClientHandler: the client socket's data event. */
   clientData(chunk: Buffer): void {
+    const idle = this.#idleDeadline;
+    if (idle !== null && idle.at !== 0) this.#ctx.clocks.idle.disarm(idle);
     const session = this.#session;
     session.bytesIn += chunk.length;
     this.#ctx.touch(session);
@@ -988,7 +999,29 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
       this.#clearResponseTimer();
       this.#p = null;
       this.#ctx.parts.give(parts);
+      this.#ctx.clocks.idle.arm(this.#idleDeadline ??= new Deadline<HttpExchange>(this));
     }
+  }
+
+  /**
+   * Idle for IDLE_SHED_MS: the connection keeps its session and socket and lets this
+   * exchange go (IdleClient), unless something is still under way. A kept upstream link
+   * of the session's own is waited for (the upstream closes it, or the next request uses it).
+   */
+  #idleExpired(): void {
+    if (this.#closed || this.#p !== null || this.#reqPhase !== R_HEAD || this.#resPhase !== S_IDLE || this.#clientPauses !== 0 ||
+      this.#leftover !== null || this.#delayTimer !== null || this.#tunnel !== null || this.#lingering || this.#closeAfter || this.#session.state !== 'open') return;
+    if (this.#link.socket !== null) {
+      this.#ctx.clocks.idle.arm(this.#idleDeadline!);
+      return;
+    }
+    this.#closed = true;
+    this.#clearHeaderTimer();
+    this.#clearBodyTimer();
+    this.#policy?.reset();
+    this.#link.close(true);
+    new IdleClient(this.#ctx, this.#session, this.#client);
+    this.#ctx.shed();
   }
 
   // A final answer may still be flushing: from here endAndLinger() owns the client socket.
