@@ -7,6 +7,7 @@
 #   bash native-bench/ab.sh "--record /dev/shm/shadowcat-ab" [rounds] [seconds]
 # A_DIST=/path/to/an/older/dist runs A from that build instead (B flags may then be ""):
 # a before/after comparison of a change to the corridor itself; B_DIST likewise for B.
+# A_FLAGS: flags for A too (both proxies with a feature on, e.g. two --record builds).
 # AB_SCENARIO=d runs scenario (d) instead (a GET of a 64 KiB event stream, 8 connections;
 # the figures are then µs per response).
 set -euo pipefail
@@ -26,7 +27,8 @@ start_profile_upstream "$UP"
 NG=$UPSTREAM_PID
 export GLIBC_TUNABLES=glibc.malloc.trim_threshold=33554432
 COMMON=(forward http --url "http://127.0.0.1:$UP/mcp" --multi-session --log-level error --max-per-client 100000)
-taskset -c 1 node --single-threaded-gc "$A_DIST/cli.js" "${COMMON[@]}" --port $A > .work/logs/ab-a.log 2>&1 &
+# shellcheck disable=SC2086
+taskset -c 1 node --single-threaded-gc "$A_DIST/cli.js" "${COMMON[@]}" --port $A ${A_FLAGS:-} > .work/logs/ab-a.log 2>&1 &
 PA=$!
 # shellcheck disable=SC2086
 taskset -c 1 node --single-threaded-gc "$B_DIST/cli.js" "${COMMON[@]}" --port $B $B_FLAGS > .work/logs/ab-b.log 2>&1 &
