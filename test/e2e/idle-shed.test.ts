@@ -4,7 +4,10 @@
 // counters, its MCP session with the official SDK client and server-everything), and a
 // shed session still ends cleanly when its client leaves, on shutdown and on expiry.
 
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startEverythingHttp } from '../helpers/everything.js';
@@ -143,6 +146,31 @@ shed('shutdown closes shed sessions at once; so does --session-timeout', async (
   await c.waitClosed(5000);
   await closing;
   proxy = null;
+});
+
+shed('single-session with a policy: the woken exchange holds the same rules; a malformed request after a wake gets its 400', async () => {
+  up = await echoUpstream();
+  const file = join(mkdtempSync(join(tmpdir(), 'shadowcat-shed-')), 'rules.yaml');
+  writeFileSync(file, 'rules:\n  - name: no-danger\n    match: { method: tools/call, tool: danger }\n    action: block\n    message: not here\n');
+  proxy = await proxyFor(up, { multiSession: false, policyFile: file, adminPort: 0 });
+  const c = await RawClient.connect(proxy.port);
+  const call = (id: number, tool: string): string => POST(`{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"${tool}","arguments":{}}}`);
+  c.write(call(1, 'danger'));
+  assert.match((await c.readResponse()).body.toString(), /not here/);
+  await until(async () => (await shedCount(proxy!)) === 1, 10_000, 'the idle session to shed');
+  c.write(call(2, 'danger'));
+  assert.match((await c.readResponse()).body.toString(), /"id":2.*not here|not here.*"id":2/);
+  c.write(call(3, 'fine'));
+  const passed = await c.readResponse();
+  assert.is(passed.status, 200);
+  assert.match(passed.body.toString(), /"name":"fine"/);
+  await until(async () => (await shedCount(proxy!)) === 2, 10_000, 'the session to shed again');
+  c.write('POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}');
+  const bad = await c.readResponse();
+  assert.is(bad.status, 400);
+  assert.match(bad.body.toString(), /"jsonrpc":"2.0"/);
+  await c.waitClosed(5000);
+  await until(() => proxy!.app.registry.size === 0, 5000, 'the session to end');
 });
 
 shed.run();
