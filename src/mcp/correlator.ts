@@ -15,6 +15,8 @@ export interface Pending {
 type Ids = Map<string, Entry>;
 type Scopes = Map<string, Ids>;
 
+import { LinkedList } from '../linked-list.js';
+
 /** Scope maps kept for reuse: a scope mostly has one request pending at a time. */
 const SPARE_MAX = 64;
 
@@ -39,8 +41,8 @@ export class Correlator {
   readonly #fromServer: Scopes = new Map();
   readonly #spare: Ids[] = [];
   readonly #capacity: number;
-  #oldest: Entry | null = null;
-  #newest: Entry | null = null;
+  /** Pending entries, oldest first. */
+  readonly #order = new LinkedList<Entry>();
   #size = 0;
 
   constructor(capacity = 10_000) {
@@ -55,7 +57,7 @@ export class Correlator {
     const old = ids?.get(id);
     if (old !== undefined) this.#unlink(old);
     else if (this.#size >= this.#capacity) {
-      this.#take(this.#oldest!);
+      this.#take(this.#order.head!);
       // The oldest may have been this scope's last: then the scope was forgotten.
       ids = scopes.get(scope);
     }
@@ -65,10 +67,7 @@ export class Correlator {
     }
     const entry = new Entry(method, now, id, scope, scopes, ids);
     ids.set(id, entry);
-    entry.prev = this.#newest;
-    if (this.#newest === null) this.#oldest = entry;
-    else this.#newest.next = entry;
-    this.#newest = entry;
+    this.#order.push(entry);
     this.#size++;
   }
 
@@ -102,12 +101,7 @@ export class Correlator {
   }
 
   #unlink(entry: Entry): void {
-    if (entry.prev === null) this.#oldest = entry.next;
-    else entry.prev.next = entry.next;
-    if (entry.next === null) this.#newest = entry.prev;
-    else entry.next.prev = entry.prev;
-    entry.prev = null;
-    entry.next = null;
+    this.#order.unlink(entry);
     this.#size--;
   }
 }

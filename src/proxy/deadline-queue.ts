@@ -3,6 +3,8 @@
 // deadline order: a FIFO of intrusive links replaces a node:timers Timeout per connection
 // (its allocation, list insert and clearTimeout were a few per cent of a short connection).
 
+import { LinkedList } from '../linked-list.js';
+
 /** One deadline an owner can arm in a DeadlineQueue; an owner keeps one per kind of deadline. */
 export class Deadline<T> {
   /**
@@ -25,8 +27,7 @@ export class Deadline<T> {
 export class DeadlineQueue<T> {
   readonly ms: number;
   readonly #onExpire: (owner: T) => void;
-  #head: Deadline<T> | null = null;
-  #tail: Deadline<T> | null = null;
+  readonly #armed = new LinkedList<Deadline<T>>();
   #timer: NodeJS.Timeout | null = null;
   /** Expiring now: arm() leaves the timer to #expire, which knows the new head. */
   #expiring = false;
@@ -39,19 +40,16 @@ export class DeadlineQueue<T> {
 
   /** Arms (or re-arms) `d` to expire `ms` from now. */
   arm(d: Deadline<T>): void {
-    if (d.at !== 0) this.#unlink(d);
+    if (d.at !== 0) this.#armed.unlink(d);
     d.at = Math.ceil(performance.now()) + this.ms;
-    d.prev = this.#tail;
-    if (this.#tail === null) this.#head = d;
-    else this.#tail.next = d;
-    this.#tail = d;
+    this.#armed.push(d);
     if (this.#timer === null && !this.#expiring) this.#schedule(this.ms);
   }
 
   /** Disarms `d`; nothing happens if it is not armed. The timer stays until it next fires. */
   disarm(d: Deadline<T>): void {
     if (d.at === 0) return;
-    this.#unlink(d);
+    this.#armed.unlink(d);
     d.at = 0;
   }
 
@@ -59,8 +57,7 @@ export class DeadlineQueue<T> {
   close(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
-    this.#head = null;
-    this.#tail = null;
+    this.#armed.clear();
   }
 
   #schedule(ms: number): void {
@@ -73,27 +70,19 @@ export class DeadlineQueue<T> {
     this.#timer = null;
     this.#expiring = true;
     const now = performance.now();
-    let d = this.#head;
+    const armed = this.#armed;
+    let d = armed.head;
     try {
       // 1 ms of slack: timers may fire a little early against performance.now().
       while (d !== null && d.at <= now + 1) {
-        this.#unlink(d);
+        armed.unlink(d);
         d.at = 0;
         this.#onExpire(d.owner);
-        d = this.#head;
+        d = armed.head;
       }
     } finally {
       this.#expiring = false;
-      if (this.#head !== null) this.#schedule(Math.max(1, this.#head.at - performance.now()));
+      if (armed.head !== null) this.#schedule(Math.max(1, armed.head.at - performance.now()));
     }
-  }
-
-  #unlink(d: Deadline<T>): void {
-    if (d.prev === null) this.#head = d.next;
-    else d.prev.next = d.next;
-    if (d.next === null) this.#tail = d.prev;
-    else d.next.prev = d.prev;
-    d.prev = null;
-    d.next = null;
   }
 }
