@@ -48,7 +48,7 @@ const JOIN_BELOW_BYTES = 16384;
 /** A kept upstream link is retired this long before the upstream's announced keep-alive timeout. */
 const KEEP_ALIVE_MARGIN_MS = 1000;
 /** How long a keep-alive connection idles between requests before it sheds its exchange (IdleClient): an active session keeps it from request to request. */
-export const IDLE_SHED_MS = 1000;
+const IDLE_SHED_MS = 1000;
 /** Single-session: a request body up to this size is gathered before the request takes the shared link. */
 const GATHER_LIMIT_BYTES = 1 << 20;
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
@@ -156,7 +156,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   // The body deadline is a number checked by one lazily armed timer: a chunk only records
   // when it came, so a body costs no setTimeout/clearTimeout pair per chunk.
   #bodyTimer: NodeJS.Timeout | null = null;
-  /** Armed while idle between requests: when it expires the exchange is shed (#idleExpired). Made on the first idle. */
+  /** Armed (again) each time the exchange goes idle: expiring while still idle, it sheds the exchange (#idleExpired). Made on the first idle. */
   #idleDeadline: Deadline<HttpExchange> | null = null;
   #clientPauses = 0;
   #closed = false;
@@ -248,8 +248,6 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
 
   /** ClientHandler: the client socket's data event. */
   clientData(chunk: Buffer): void {
-    const idle = this.#idleDeadline;
-    if (idle !== null && idle.at !== 0) this.#ctx.clocks.idle.disarm(idle);
     const session = this.#session;
     session.bytesIn += chunk.length;
     this.#ctx.touch(session);
@@ -1004,17 +1002,15 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   }
 
   /**
-   * Idle for IDLE_SHED_MS: the connection keeps its session and socket and lets this
-   * exchange go (IdleClient), unless something is still under way. A kept upstream link
-   * of the session's own is waited for (the upstream closes it, or the next request uses it).
+   * IDLE_SHED_MS after the exchange last went idle: if it still is, the connection keeps
+   * its session and socket and lets this exchange go (IdleClient). A request under way
+   * (a head begun, a body, a response) keeps it; its end arms the deadline again. A kept
+   * upstream link of the session's own keeps it too, until the link goes (#dropKeptLink).
    */
   #idleExpired(): void {
     if (this.#closed || this.#p !== null || this.#reqPhase !== R_HEAD || this.#resPhase !== S_IDLE || this.#clientPauses !== 0 ||
-      this.#leftover !== null || this.#delayTimer !== null || this.#tunnel !== null || this.#lingering || this.#closeAfter || this.#session.state !== 'open') return;
-    if (this.#link.socket !== null) {
-      this.#ctx.clocks.idle.arm(this.#idleDeadline!);
-      return;
-    }
+      this.#leftover !== null || this.#delayTimer !== null || this.#tunnel !== null || this.#lingering || this.#closeAfter ||
+      this.#session.state !== 'open' || this.#link.socket !== null) return;
     this.#closed = true;
     this.#clearHeaderTimer();
     this.#clearBodyTimer();
@@ -1022,6 +1018,12 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     this.#link.close(true);
     new IdleClient(this.#ctx, this.#session, this.#client);
     this.#ctx.shed();
+  }
+
+  /** The upstream closed or broke the link kept between requests (or held under a policy): it is forgotten quietly; an idle exchange may now be shed in its time. */
+  #dropKeptLink(): void {
+    this.#link.letGo(false);
+    if (this.#p === null && this.#idleDeadline !== null) this.#ctx.clocks.idle.arm(this.#idleDeadline);
   }
 
   // A final answer may still be flushing: from here endAndLinger() owns the client socket.
@@ -1034,7 +1036,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   upstreamEnd(): void {
     if (this.#closed) return;
     // A kept link that fails or closes while idle is forgotten quietly.
-    if (this.#resPhase === S_IDLE || this.#held !== null) return this.#link.letGo(false);
+    if (this.#resPhase === S_IDLE || this.#held !== null) return this.#dropKeptLink();
     if (this.#resPhase === S_BODY && this.#p!.resFramer.finish()) {
       // A body delimited by the connection closing has ended.
       this.#finishResponse(false);
@@ -1048,14 +1050,14 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   /** UpstreamHandler: the upstream socket failed. */
   upstreamError(err: NodeJS.ErrnoException): void {
     if (this.#closed) return;
-    if (this.#resPhase === S_IDLE || this.#held !== null) return this.#link.letGo(false);
+    if (this.#resPhase === S_IDLE || this.#held !== null) return this.#dropKeptLink();
     this.#upstreamFailed(upstreamSocketError(err), 'reset');
   }
 
   /** UpstreamHandler: the upstream socket closed. */
   upstreamClose(): void {
     if (this.#closed || this.#link.socket === null) return;
-    if (this.#resPhase === S_IDLE || this.#held !== null) return this.#link.letGo(false);
+    if (this.#resPhase === S_IDLE || this.#held !== null) return this.#dropKeptLink();
     this.#upstreamFailed(new UpstreamBrokenError('upstream connection closed'), 'reset');
   }
 

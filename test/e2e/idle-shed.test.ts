@@ -6,6 +6,7 @@
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -34,8 +35,10 @@ async function shedCount(p: TestProxy): Promise<number> {
   return Number(/^shadowcat_sessions_shed_total (\d+)/m.exec(text)?.[1] ?? 0);
 }
 
-async function sessions(p: TestProxy): Promise<Array<{ id: string; requests: number; mcpSessionId: string | null }>> {
-  return JSON.parse(await adminGet(p.adminPort!, '/sessions')) as Array<{ id: string; requests: number; mcpSessionId: string | null }>;
+interface SessionView { id: string; requests: number; mcpSessionId: string | null; lastActivityAt: string }
+
+async function sessions(p: TestProxy): Promise<SessionView[]> {
+  return JSON.parse(await adminGet(p.adminPort!, '/sessions')) as SessionView[];
 }
 
 const echoUpstream = (): Promise<TestServer> => startHttpUpstream((req, res) => {
@@ -58,9 +61,11 @@ shed('with --upstream-pool: shed after a request, woken by the next on the same 
   await until(async () => (await shedCount(proxy!)) === 1, 10_000, 'the idle session to shed');
   const [before] = await sessions(proxy);
   assert.is(before!.requests, 1);
-  // Woken: a head split over two writes (the first-head deadline and the parser of a fresh exchange).
+  // Woken by the first half of a head (the session marks the bytes as activity); the rest
+  // goes to the fresh exchange's parser.
   c.write('POST /mcp HTTP/1.1\r\nHost: loc');
-  await until(async () => (await sessions(proxy!))[0]!.requests === 1);
+  await until(async () => (await sessions(proxy!))[0]!.lastActivityAt !== before!.lastActivityAt, 5000, 'the first half to be read');
+  assert.is(await shedCount(proxy), 1);
   c.write(POST('{"jsonrpc":"2.0","id":2,"method":"ping"}').slice('POST /mcp HTTP/1.1\r\nHost: loc'.length));
   r = await c.readResponse();
   assert.is(r.status, 200);
@@ -74,15 +79,24 @@ shed('with --upstream-pool: shed after a request, woken by the next on the same 
   assert.is(proxy.app.registry.size, 0);
 });
 
-shed('a session busier than the shedding delay keeps its exchange', async () => {
+shed('a session asking more often than the shedding delay, for longer than it, keeps its exchange', async () => {
   up = await echoUpstream();
   proxy = await proxyFor(up, { upstreamPool: 2, adminPort: 0 });
   const c = await RawClient.connect(proxy.port);
-  for (let i = 0; i < 20; i++) {
-    c.write(POST(`{"jsonrpc":"2.0","id":${i},"method":"ping"}`));
+  // Requests 200 ms apart for 2.5 s: the delay counts from the latest request's end, so
+  // nothing sheds. (A deadline counted from the first idle moment would shed mid-way.)
+  const started = performance.now();
+  let longestGap = 0;
+  let answeredAt = performance.now();
+  while (performance.now() - started < 2500) {
+    await new Promise((r) => setTimeout(r, 200));
+    longestGap = Math.max(longestGap, performance.now() - answeredAt);
+    c.write(POST('{"jsonrpc":"2.0","id":1,"method":"ping"}'));
     assert.is((await c.readResponse()).status, 200);
+    answeredAt = performance.now();
   }
-  assert.is(await shedCount(proxy), 0);
+  // A machine stalled for most of a second between two requests proves nothing either way.
+  if (longestGap < 900) assert.is(await shedCount(proxy), 0);
   c.close();
 });
 
@@ -110,17 +124,24 @@ shed('the official SDK client against server-everything: its MCP session goes on
 });
 
 shed('without the pool: the session\'s own upstream link is waited for, then the exchange is shed; the next request dials again', async () => {
+  // Who ends the kept link: the upstream (its keep-alive timeout, past the shedding delay)
+  // or the proxy (a FIN the upstream reads as 'end').
+  let proxyClosedLink = false;
   up = await startHttpUpstream((req, res) => {
     req.resume();
     req.on('end', () => res.end('ok'));
   }, (server: http.Server) => {
-    server.keepAliveTimeout = 300; // the upstream lets the idle link go first
+    server.keepAliveTimeout = 2500;
+    server.on('connection', (socket: net.Socket) => socket.on('end', () => {
+      proxyClosedLink = true;
+    }));
   });
   proxy = await proxyFor(up, { adminPort: 0 });
   const c = await RawClient.connect(proxy.port);
   c.write(POST('{}'));
   assert.is((await c.readResponse()).status, 200);
-  await until(() => up!.open() === 0, 5000, 'the upstream to close its idle link');
+  await until(() => up!.open() === 0, 10_000, 'the upstream to close its idle link');
+  assert.not.ok(proxyClosedLink, 'the proxy let the kept upstream link go (shed while it was kept)');
   await until(async () => (await shedCount(proxy!)) === 1, 10_000, 'the session to shed once its link is gone');
   c.write(POST('{}'));
   assert.is((await c.readResponse()).status, 200);
