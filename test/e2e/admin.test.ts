@@ -50,6 +50,7 @@ api('GET /policy without --policy is a 404 that says how to load one', async () 
 });
 
 api('GET /sessions, /sessions/:id and DELETE /sessions/:id', async () => {
+  const openedAt = Date.now();
   const c = await RawClient.connect(proxy.port);
   c.write('POST /mcp HTTP/1.1\r\nHost: localhost\r\nX-Init: 1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
   await c.readResponse();
@@ -58,7 +59,13 @@ api('GET /sessions, /sessions/:id and DELETE /sessions/:id', async () => {
   const s = list[0]!;
   assert.equal(Object.keys(s).sort(), ['bytesIn', 'bytesOut', 'client', 'createdAt', 'id', 'lastActivityAt', 'mcpSessionId', 'requests', 'state'].sort());
   assert.match(String(s.id), /^[A-Za-z0-9_-]+$/);
-  assert.match(String(s.client), /^127\.0\.0\.1:\d+$/);
+  // The client's own address and port (read from the accepted socket's handle), and times
+  // of this wall clock (kept as ms since the process's start).
+  assert.is(s.client, `127.0.0.1:${c.socket.localPort}`);
+  for (const at of [s.createdAt, s.lastActivityAt]) {
+    const ms = Date.parse(String(at));
+    assert.ok(ms >= openedAt - 1 && ms <= Date.now(), `${String(at)} is not within the test's run`);
+  }
   assert.is(s.requests, 1);
   assert.is(s.mcpSessionId, 'mcp-abc');
   assert.is(s.state, 'open');
