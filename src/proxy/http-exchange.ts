@@ -922,8 +922,15 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
       return;
     }
     const join = body.length < JOIN_BELOW_BYTES;
-    this.#writeClient(buildClientResponseHead(res, this.#ctx.rewrite, this.#closeAfter, http10Client, join && body.length > 0 ? body : null, this.#clientSessionId(res), this.#cors));
-    if (!join) this.#writeClient(body);
+    const head = buildClientResponseHead(res, this.#ctx.rewrite, this.#closeAfter, http10Client, join && body.length > 0 ? body : null, this.#clientSessionId(res), this.#cors);
+    if (join) return this.#writeClient(head);
+    // A large first chunk is not copied behind the head; corked, the two still leave in one
+    // writev, so the client gets one segment where two writes would cost two.
+    const client = this.#client;
+    client.cork();
+    this.#writeClient(head);
+    this.#writeClient(body);
+    client.uncork();
   }
 
   /** Response body bytes of a response being rewritten: fed to the filter, which writes what it may. */
