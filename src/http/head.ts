@@ -20,6 +20,8 @@ const PROTECTED = new Set(['content-length', 'transfer-encoding', 'host']);
 export interface HeaderField {
   /** Lower-case field name. */
   readonly name: string;
+  /** The name's place in the table of known names (FIELD_NAMES), or -1: what the rewrite drops is looked up by it. */
+  readonly known: number;
   readonly lineStart: number;
   /** Index just past the line's CRLF. */
   readonly lineEnd: number;
@@ -100,29 +102,37 @@ const TCHAR = (() => {
 
 /** Strings looked up by their bytes, grouped by length: a hit costs no new string. */
 class InternTable {
+  readonly values: readonly string[];
   readonly #bytes: Uint8Array[][] = [];
-  readonly #strings: string[][] = [];
+  readonly #index: number[][] = [];
 
   constructor(values: readonly string[]) {
-    for (const v of values) {
+    this.values = values;
+    values.forEach((v, i) => {
       (this.#bytes[v.length] ??= []).push(Buffer.from(v, 'latin1'));
-      (this.#strings[v.length] ??= []).push(v);
-    }
+      (this.#index[v.length] ??= []).push(i);
+    });
   }
 
   /** The interned string equal to raw[start, end), or null; `fold` ORs 0x20 into each byte first. */
   find(raw: Buffer, start: number, end: number, fold: boolean): string | null {
+    const i = this.indexOf(raw, start, end, fold);
+    return i === -1 ? null : this.values[i]!;
+  }
+
+  /** The place in `values` of the string equal to raw[start, end), or -1. */
+  indexOf(raw: Buffer, start: number, end: number, fold: boolean): number {
     const len = end - start;
     const candidates = this.#bytes[len];
-    if (candidates === undefined) return null;
+    if (candidates === undefined) return -1;
     const mask = fold ? 0x20 : 0;
     for (let c = 0; c < candidates.length; c++) {
       const known = candidates[c]!;
       let k = 0;
       while (k < len && (raw[start + k]! | mask) === known[k]) k++;
-      if (k === len) return this.#strings[len]![c]!;
+      if (k === len) return this.#index[len]![c]!;
     }
-    return null;
+    return -1;
   }
 }
 
@@ -137,10 +147,42 @@ const METHODS = new InternTable(['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTION
 const CONTENT_TYPES = new InternTable(['application/json', 'text/event-stream', 'application/json; charset=utf-8',
   'text/event-stream; charset=utf-8', 'text/plain', 'text/plain; charset=utf-8', 'text/html', 'application/octet-stream']);
 
-/** The lower-case name of the field in raw[start, end): interned when known. */
-function fieldName(raw: Buffer, start: number, end: number): string {
-  return FIELD_NAMES.find(raw, start, end, true) ?? raw.toString('latin1', start, end).toLowerCase();
+/** The lower-case name of a field not in FIELD_NAMES. */
+function unknownName(raw: Buffer, start: number, end: number): string {
+  return raw.toString('latin1', start, end).toLowerCase();
 }
+
+/** Strings of recent header values (and request targets), found again by their bytes: the
+ *  Host, session id and path of a connection repeat on each of its requests, and a hit costs
+ *  a compare instead of a new string. Direct-mapped; a miss replaces the slot. Credentials
+ *  are never put here. */
+class ValueCache {
+  readonly #bytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(VALUE_SLOTS).fill(undefined);
+  readonly #strings: string[] = new Array<string>(VALUE_SLOTS).fill('');
+
+  /** raw[start, end) as a latin1 string. */
+  get(raw: Buffer, start: number, end: number): string {
+    const n = end - start;
+    if (n === 0) return '';
+    if (n > MAX_CACHED_VALUE) return raw.toString('latin1', start, end);
+    const slot = (n * 31 + raw[start]! * 7 + raw[end - 1]! * 3 + raw[start + (n >> 1)]!) & (VALUE_SLOTS - 1);
+    const known = this.#bytes[slot];
+    if (known !== undefined && known.length === n) {
+      let k = 0;
+      while (k < n && raw[start + k] === known[k]) k++;
+      if (k === n) return this.#strings[slot]!;
+    }
+    const copy = new Uint8Array(n);
+    for (let k = 0; k < n; k++) copy[k] = raw[start + k]!;
+    const str = raw.toString('latin1', start, end);
+    this.#bytes[slot] = copy;
+    this.#strings[slot] = str;
+    return str;
+  }
+}
+const VALUE_SLOTS = 256;
+const MAX_CACHED_VALUE = 96;
+const VALUES = new ValueCache();
 
 // Checks made here, whatever the llhttp build: obs-fold (RFC 9112 §5.2) and field names
 // that are not tokens, e.g. whitespace before the colon (RFC 9112 §5.1): both are classic
@@ -164,7 +206,8 @@ function scanFields(raw: Buffer, startLineEnd: number): HeaderField[] {
     while (vs < cr && (raw[vs] === SP || raw[vs] === HTAB)) vs++;
     let ve = cr;
     while (ve > vs && (raw[ve - 1] === SP || raw[ve - 1] === HTAB)) ve--;
-    fields.push({ name: fieldName(raw, lineStart, colon), lineStart, lineEnd: cr + 2, valueStart: vs, valueEnd: ve });
+    const known = FIELD_NAMES.indexOf(raw, lineStart, colon, true);
+    fields.push({ name: known === -1 ? unknownName(raw, lineStart, colon) : FIELD_NAMES.values[known]!, known, lineStart, lineEnd: cr + 2, valueStart: vs, valueEnd: ve });
     lineStart = cr + 2;
   }
   return fields;
@@ -202,6 +245,9 @@ function pushTokens(list: string, out: string[]): void {
 }
 
 const NO_TOKENS: readonly string[] = Object.freeze([]);
+const CONNECTION_TOKENS = new InternTable(['keep-alive', 'close', 'upgrade']);
+/** The token lists of a lone known token: shared, so never written to (a second Connection field copies). */
+const ONE_TOKEN: readonly (readonly string[])[] = CONNECTION_TOKENS.values.map((t) => Object.freeze([t]));
 
 // What one pass over the fields finds; shared by requests and responses.
 interface Scan {
@@ -226,23 +272,52 @@ interface Scan {
   keepAliveTimeoutMs: number;
 }
 
+// One scratch scan for every head: the readers copy what they keep out of it before they return.
+const SCAN: Scan = {
+  connectionTokens: NO_TOKENS, contentType: null, mcpSessionId: null, mcpProtocolVersion: false, upgrade: null, chunked: false,
+  hasTransferEncoding: false, codings: 0, expectContinue: false, contentLength: -1, host: null, hostCount: 0, origin: null, authorization: null, apiKey: null, forwardedFor: null, via: null,
+  keepAliveTimeoutMs: -1,
+};
+
 function scanValues(raw: Buffer, fields: readonly HeaderField[]): Scan {
-  const out: Scan = {
-    connectionTokens: NO_TOKENS, contentType: null, mcpSessionId: null, mcpProtocolVersion: false, upgrade: null, chunked: false,
-    hasTransferEncoding: false, codings: 0, expectContinue: false, contentLength: -1, host: null, hostCount: 0, origin: null, authorization: null, apiKey: null, forwardedFor: null, via: null,
-    keepAliveTimeoutMs: -1,
-  };
+  const out = SCAN;
+  out.connectionTokens = NO_TOKENS;
+  out.contentType = null;
+  out.mcpSessionId = null;
+  out.mcpProtocolVersion = false;
+  out.upgrade = null;
+  out.chunked = false;
+  out.hasTransferEncoding = false;
+  out.codings = 0;
+  out.expectContinue = false;
+  out.contentLength = -1;
+  out.host = null;
+  out.hostCount = 0;
+  out.origin = null;
+  out.authorization = null;
+  out.apiKey = null;
+  out.forwardedFor = null;
+  out.via = null;
+  out.keepAliveTimeoutMs = -1;
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i]!;
     switch (f.name) {
       case 'connection': {
-        const list = out.connectionTokens === NO_TOKENS ? [] : (out.connectionTokens as string[]);
+        // Nearly every Connection header is one token we know: read from its bytes, no string
+        // made. Folding ORs 0x20 in: only A-Z fold onto the tokens' letters, and only CR onto
+        // '-', which a value cannot hold.
+        const one = out.connectionTokens === NO_TOKENS ? CONNECTION_TOKENS.indexOf(raw, f.valueStart, f.valueEnd, true) : -1;
+        if (one !== -1) {
+          out.connectionTokens = ONE_TOKEN[one]!;
+          break;
+        }
+        const list = out.connectionTokens === NO_TOKENS ? [] : [...out.connectionTokens];
         pushTokens(value(raw, f), list);
         out.connectionTokens = list;
         break;
       }
       case 'content-type': out.contentType = CONTENT_TYPES.find(raw, f.valueStart, f.valueEnd, false) ?? value(raw, f); break;
-      case 'mcp-session-id': out.mcpSessionId = value(raw, f); break;
+      case 'mcp-session-id': out.mcpSessionId = VALUES.get(raw, f.valueStart, f.valueEnd); break;
       case 'mcp-protocol-version': out.mcpProtocolVersion = true; break;
       case 'upgrade': out.upgrade = value(raw, f); break;
       case 'transfer-encoding': {
@@ -255,8 +330,8 @@ function scanValues(raw: Buffer, fields: readonly HeaderField[]): Scan {
       }
       case 'expect': out.expectContinue = value(raw, f).toLowerCase() === '100-continue'; break;
       case 'content-length': out.contentLength = decimal(raw, f.valueStart, f.valueEnd); break;
-      case 'host': out.host = value(raw, f); out.hostCount++; break;
-      case 'origin': out.origin = value(raw, f); break;
+      case 'host': out.host = VALUES.get(raw, f.valueStart, f.valueEnd); out.hostCount++; break;
+      case 'origin': out.origin = VALUES.get(raw, f.valueStart, f.valueEnd); break;
       case 'authorization': out.authorization = value(raw, f); break;
       case 'x-api-key': out.apiKey = value(raw, f); break;
       case 'x-forwarded-for': out.forwardedFor = out.forwardedFor === null ? value(raw, f) : `${out.forwardedFor}, ${value(raw, f)}`; break;
@@ -297,7 +372,7 @@ export function readRequestHead(raw: Buffer): RequestHead {
     raw, fields, startLineEnd, connectionTokens: tokens, contentType: v.contentType, mcpSessionId: v.mcpSessionId, mcpProtocolVersion: v.mcpProtocolVersion,
     upgrade: v.upgrade, chunked: v.chunked, contentLength: v.contentLength,
     method: METHODS.find(raw, 0, sp1, false) ?? raw.toString('latin1', 0, sp1),
-    target: raw.toString('latin1', sp1 + 1, sp2),
+    target: VALUES.get(raw, sp1 + 1, sp2),
     versionMinor,
     host: v.host,
     origin: v.origin,
@@ -422,10 +497,30 @@ const REPLACED_IN_RESPONSE = new Set(['via']);
 /** Headers a forwarded request never carries as received: the proxy writes its own. */
 const REPLACED_IN_REQUEST = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'via']);
 
-function isDropped(name: string, connectionTokens: readonly string[], keepUpgrade: boolean, replaced: ReadonlySet<string>): boolean {
-  if (replaced.has(name)) return true;
-  if (HOP_BY_HOP.has(name)) return !(keepUpgrade && name === 'upgrade');
-  return connectionTokens.length > 0 && connectionTokens.includes(name) && !PROTECTED.has(name);
+/** Which known names (FIELD_NAMES, by place) are hop-by-hop; every hop-by-hop name is a known one. */
+const HOP_BY_HOP_KNOWN = Uint8Array.from(FIELD_NAMES.values, (n) => (HOP_BY_HOP.has(n) ? 1 : 0));
+for (const n of HOP_BY_HOP) if (!FIELD_NAMES.values.includes(n)) throw new Error(`hop-by-hop header ${n} is not a known field name`);
+/** Per set of replaced names, which known names it holds: a field's drop is then read by its place, not hashed. */
+const knownMembers = new WeakMap<ReadonlySet<string>, Uint8Array>();
+
+function membersOf(replaced: ReadonlySet<string>): Uint8Array {
+  let m = knownMembers.get(replaced);
+  if (m === undefined) {
+    m = Uint8Array.from(FIELD_NAMES.values, (n) => (replaced.has(n) ? 1 : 0));
+    knownMembers.set(replaced, m);
+  }
+  return m;
+}
+
+function isDropped(f: HeaderField, connectionTokens: readonly string[], keepUpgrade: boolean, replaced: ReadonlySet<string>, members: Uint8Array): boolean {
+  const known = f.known;
+  if (known === -1) {
+    if (replaced.has(f.name)) return true;
+  } else {
+    if (members[known] === 1) return true;
+    if (HOP_BY_HOP_KNOWN[known] === 1) return !(keepUpgrade && f.name === 'upgrade');
+  }
+  return connectionTokens.length > 0 && connectionTokens.includes(f.name) && !PROTECTED.has(f.name);
 }
 
 // Buffer's own latin1 writer (what buf.write(s, pos, 'latin1') ends in, without the
@@ -440,13 +535,20 @@ function assemble(prefix: string | null, raw: Buffer, runs: number[], suffix: st
   for (let i = 0; i < runs.length; i += 2) len += runs[i + 1]! - runs[i]!;
   const out = Buffer.allocUnsafe(len) as Buffer & Latin1Writable;
   let pos = prefix === null ? 0 : out.latin1Write(prefix, 0);
-  for (let i = 0; i < runs.length; i += 2) pos += raw.copy(out, pos, runs[i]!, runs[i + 1]!);
+  // Views and TypedArray#set: Buffer#copy makes the same view after checking its arguments.
+  const bytes = raw.buffer;
+  const base = raw.byteOffset;
+  for (let i = 0; i < runs.length; i += 2) {
+    const n = runs[i + 1]! - runs[i]!;
+    out.set(new Uint8Array(bytes, base + runs[i]!, n), pos);
+    pos += n;
+  }
   if (typeof suffix === 'string') pos += out.latin1Write(suffix, pos);
   else {
     out.set(suffix, pos);
     pos += suffix.length;
   }
-  if (body !== null) body.copy(out, pos);
+  if (body !== null) out.set(body, pos);
   return out;
 }
 
@@ -454,9 +556,10 @@ function assemble(prefix: string | null, raw: Buffer, runs: number[], suffix: st
 function keptRuns(head: HeadBase, keepUpgrade: boolean, replaced: ReadonlySet<string>, runs: number[]): number[] {
   const fields = head.fields;
   const tokens = head.connectionTokens;
+  const members = membersOf(replaced);
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i]!;
-    if (isDropped(f.name, tokens, keepUpgrade, replaced)) continue;
+    if (isDropped(f, tokens, keepUpgrade, replaced, members)) continue;
     if (runs.length > 0 && runs[runs.length - 1] === f.lineStart) runs[runs.length - 1] = f.lineEnd;
     else runs.push(f.lineStart, f.lineEnd);
   }

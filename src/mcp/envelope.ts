@@ -217,6 +217,19 @@ function methodOf(b: Uint8Array, s: number, e: number): KnownMethod {
 
 /** The correlation key of a number id: its canonical JSON text, as JSON.stringify gives it. */
 function numberId(b: Buffer, s: number, e: number): string | null {
+  // The usual id, a small whole number without a leading zero, is read from its digits:
+  // String() of a small integer comes from V8's number-string cache, with no latin1 decode.
+  const len = e - s;
+  if (len > 0 && len <= 9 && (b[s] !== 0x30 || len === 1)) {
+    let v = 0;
+    let i = s;
+    for (; i < e; i++) {
+      const d = b[i]! - 0x30;
+      if (d < 0 || d > 9) break;
+      v = v * 10 + d;
+    }
+    if (i === e) return String(v);
+  }
   const n = Number(b.toString('latin1', s, e));
   if (!Number.isFinite(n)) return null;
   return String(n);

@@ -38,10 +38,10 @@ export class DeadlineQueue<T> {
     this.#onExpire = onExpire;
   }
 
-  /** Arms (or re-arms) `d` to expire `ms` from now. */
-  arm(d: Deadline<T>): void {
+  /** Arms (or re-arms) `d` to expire `ms` from now (`now`: performance.now() when the caller just read it; -1: read here). */
+  arm(d: Deadline<T>, now = -1): void {
     if (d.at !== 0) this.#armed.unlink(d);
-    d.at = Math.ceil(performance.now()) + this.ms;
+    d.at = Math.ceil(now < 0 ? performance.now() : now) + this.ms;
     this.#armed.push(d);
     if (this.#timer === null && !this.#expiring) this.#schedule(this.ms);
   }

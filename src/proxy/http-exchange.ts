@@ -363,7 +363,8 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     }
     this.#clearHeaderTimer();
     // The upstream said it drops idle links by now: writing on this one would race its close.
-    if (this.#link.stale(performance.now())) this.#link.letGo(false);
+    const now = performance.now();
+    if (this.#link.stale(now)) this.#link.letGo(false);
     // The budget is whom the session counts for: the caller once a credential named one (one
     // key behind a NAT, or many on one host), else the address.
     const wait = this.#ctx.admitRequest(this.#session.countedAs ?? this.#session.clientIp);
@@ -378,7 +379,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
 
     this.#session.requests++;
     this.#reqBodyBytes = 0;
-    this.#p!.startedAt = performance.now();
+    this.#p!.startedAt = now;
     this.#p!.resFramer.expectNoBody(req.method === 'HEAD');
     this.#resPhase = S_WAIT;
     // The link kept from the last request is a reused one too.
@@ -961,13 +962,14 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     this.#clearResponseTimer();
     const clean = !trailingBytes && this.#reqPhase === R_DONE && this.#p!.resFramer.keepAlive;
     const keepAliveMs = this.#resKeepAliveMs;
-    this.#link.finish(clean, keepAliveMs < 0 ? Infinity : performance.now() + Math.max(0, keepAliveMs - KEEP_ALIVE_MARGIN_MS));
-    this.#obs.onResponseEnd(this.#req, this.#resStatus, performance.now() - this.#p!.startedAt);
-    this.#endExchange();
+    const now = performance.now();
+    this.#link.finish(clean, keepAliveMs < 0 ? Infinity : now + Math.max(0, keepAliveMs - KEEP_ALIVE_MARGIN_MS));
+    this.#obs.onResponseEnd(this.#req, this.#resStatus, now - this.#p!.startedAt);
+    this.#endExchange(now);
   }
 
-  /** Resets for the next request, or closes when this exchange was the last. */
-  #endExchange(): void {
+  /** Resets for the next request, or closes when this exchange was the last; `now` (performance.now()) when the caller has it. */
+  #endExchange(now = -1): void {
     const closeAtOnce = this.#req !== null && this.#req.wantsClose && this.#reqPhase === R_DONE && this.#leftover === null;
     this.#stream?.end();
     this.#filter = null;
@@ -1004,7 +1006,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
       this.#clearResponseTimer();
       this.#p = null;
       this.#ctx.parts.give(parts);
-      this.#ctx.clocks.idle.arm(this.#idleDeadline ??= new Deadline<HttpExchange>(this));
+      this.#ctx.clocks.idle.arm(this.#idleDeadline ??= new Deadline<HttpExchange>(this), now);
     }
   }
 

@@ -76,6 +76,51 @@ request('header values pass byte for byte (obs-text)', () => {
   assert.ok(out.includes(Buffer.from('X-Name: caf\xe9\r\n', 'latin1')));
 });
 
+request('header values and targets read again are the same text, whatever was read in between', () => {
+  // The value cache is direct-mapped by length and three bytes: these differ elsewhere, so
+  // they share slots and only the byte compare tells them apart.
+  const hosts = ['a1111:1', 'a2111:1', 'a1121:1', 'a1112:1', 'b1111:1', 'a1111:2', 'x'.repeat(96), 'x'.repeat(95) + 'y', 'x'.repeat(200)];
+  const sessions = ['s-000', 's-010', 's-001', 's-100', 'S-000', ''];
+  const targets = ['/mcp', '/mCp', '/m?p', '/mcp?x=1', '/mcp?x=2'];
+  for (let round = 0; round < 3; round++) {
+    for (const host of hosts) {
+      for (const [i, sid] of sessions.entries()) {
+        const path = targets[(i + round) % targets.length]!;
+        const req = readRequestHead(b(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nOrigin: http://${host}\r\nMcp-Session-Id: ${sid}\r\n\r\n`));
+        assert.is(req.host, host);
+        assert.is(req.origin, `http://${host}`);
+        assert.is(req.mcpSessionId, sid);
+        assert.is(req.target, path);
+      }
+    }
+  }
+});
+
+request('a Connection token is read whatever its case; a list or a second field keeps every token', () => {
+  const tokens = (lines: string): readonly string[] => readRequestHead(b(`GET / HTTP/1.1\r\nHost: h\r\n${lines}\r\n`)).connectionTokens;
+  assert.equal([...tokens('Connection: Close\r\n')], ['close']);
+  assert.ok(readRequestHead(b('GET / HTTP/1.1\r\nHost: h\r\nConnection: CLOSE\r\n\r\n')).wantsClose);
+  assert.equal([...tokens('Connection: keep-alive\r\nConnection: Upgrade\r\n')], ['keep-alive', 'upgrade']);
+  assert.equal([...tokens('Connection: close\r\nConnection: x-a, X-B\r\n')], ['close', 'x-a', 'x-b']);
+  // The lists of one known token are shared: a later head must not see what an earlier one added.
+  assert.equal([...tokens('Connection: close\r\n')], ['close']);
+  assert.equal([...tokens('Connection: keep-alivf\r\n')], ['keep-alivf']);
+  assert.equal([...tokens('Connection: keep_alive\r\n')], ['keep_alive']);
+  const res = readResponseHead(b('HTTP/1.1 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n'));
+  assert.equal([...res.connectionTokens], ['keep-alive']);
+});
+
+request('headers the proxy writes itself are dropped by name, known to the parser or not', () => {
+  const own = new RequestRewrite('up:3000', '/mcp', '1.1 shadowcat', [{ name: 'X-Upstream-Key', value: 'k' }, { name: 'Accept', value: '*/*' }], ['x-api-key', 'x-dropped-name']);
+  const raw = b('POST /mcp HTTP/1.1\r\nHost: h\r\nX-Upstream-Key: client\r\nAccept: text/plain\r\nX-API-Key: secret\r\nX-Dropped-Name: d\r\nX-Kept: k\r\nContent-Length: 0\r\n\r\n');
+  const out = buildUpstreamRequestHead(readRequestHead(raw), own, '127.0.0.1').toString('latin1');
+  for (const gone of ['X-Upstream-Key: client', 'Accept: text/plain', 'X-API-Key', 'X-Dropped-Name']) assert.not.ok(out.includes(gone), `${gone} should be removed:\n${out}`);
+  assert.ok(out.includes('X-Upstream-Key: k\r\n') && out.includes('Accept: */*\r\n') && out.includes('X-Kept: k\r\n'), out);
+  // The same head through the default rewrite keeps them all.
+  const plain = buildUpstreamRequestHead(readRequestHead(raw), rw, '127.0.0.1').toString('latin1');
+  for (const kept of ['X-Upstream-Key: client', 'Accept: text/plain', 'X-API-Key: secret', 'X-Dropped-Name: d']) assert.ok(plain.includes(kept), `${kept} should pass:\n${plain}`);
+});
+
 request('rejects two Hosts, a missing Host in 1.1 and TE in 1.0', () => {
   assert.throws(() => readRequestHead(b('GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n')), (e: unknown) => e instanceof BadRequestError);
   assert.throws(() => readRequestHead(b('GET / HTTP/1.1\r\nX: a\r\n\r\n')), (e: unknown) => e instanceof BadRequestError);

@@ -38,6 +38,11 @@ env('reads requests, notifications, results and errors in any member order', () 
   agrees('{"jsonrpc":"2.0","id":1.50,"result":null}');
   agrees('{"jsonrpc":"2.0","id":-0,"result":"ok"}');
   agrees('{"jsonrpc":"2.0","id":1e3,"result":[]}');
+  // Whole-number ids read from their digits, at and past the nine digits that path takes.
+  for (const id of ['0', '9', '10', '100', '123456789', '999999999', '1000000000', '12345678901234567890', '0.0', '10.0', '5E1']) {
+    agrees(`{"jsonrpc":"2.0","id":${id},"result":{}}`);
+    agrees(`{"jsonrpc":"2.0","method":"ping","id":${id}}`);
+  }
   agrees('{"jsonrpc":"2.0","id":"ünï","result":{}}');
   agrees('{"jsonrpc":"2.0"}');
   agrees('{}');
