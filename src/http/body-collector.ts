@@ -1,9 +1,13 @@
 // A body kept whole for a reader (the inspector, the policy hold, a resend), bounded: past
 // its limit it keeps nothing and says so, so no body is buffered without a bound.
 
+const EMPTY = Buffer.alloc(0);
+
 /** Bounded body collector: keeps at most `limit` bytes, remembers whether it overflowed. */
 export class BodyCollector {
-  parts: Buffer[] = [];
+  // Most bodies come in one read: the first part is a field, and only more parts make a list.
+  #first: Buffer | null = null;
+  #more: Buffer[] | null = null;
   bytes = 0;
   overflow = false;
 
@@ -13,30 +17,38 @@ export class BodyCollector {
     if (this.overflow) return;
     if (this.bytes > limit) {
       this.overflow = true;
-      this.parts = [];
+      this.#first = null;
+      this.#more = null;
       return;
     }
     // No copy: node gives every socket read its own memory, never reused, so a slice of
     // it stays valid; we only keep it until the message ends.
-    this.parts.push(chunk);
+    if (this.#first === null) this.#first = chunk;
+    else (this.#more ??= []).push(chunk);
   }
 
   /** The body so far as one buffer, kept (joined in place). */
   whole(): Buffer {
-    if (this.parts.length !== 1) this.parts = [Buffer.concat(this.parts)];
-    return this.parts[0]!;
+    const more = this.#more;
+    if (more !== null) {
+      more.unshift(this.#first!);
+      this.#first = Buffer.concat(more);
+      this.#more = null;
+    }
+    return this.#first ?? EMPTY;
   }
 
+  /** The body so far as one buffer; the collector is empty afterwards. */
   take(): Buffer {
-    const parts = this.parts;
-    const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-    this.parts = [];
+    const body = this.whole();
+    this.#first = null;
     this.bytes = 0;
     return body;
   }
 
   reset(): void {
-    this.parts = [];
+    this.#first = null;
+    this.#more = null;
     this.bytes = 0;
     this.overflow = false;
   }
