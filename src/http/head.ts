@@ -336,14 +336,23 @@ function scanValues(raw: Buffer, fields: readonly HeaderField[]): Scan {
       case 'x-api-key': out.apiKey = value(raw, f); break;
       case 'x-forwarded-for': out.forwardedFor = out.forwardedFor === null ? value(raw, f) : `${out.forwardedFor}, ${value(raw, f)}`; break;
       case 'via': out.via = out.via === null ? value(raw, f) : `${out.via}, ${value(raw, f)}`; break;
-      case 'keep-alive': {
-        const m = /(?:^|[,\s])timeout\s*=\s*(\d+)/i.exec(value(raw, f));
-        if (m !== null) out.keepAliveTimeoutMs = Number(m[1]) * 1000;
-        break;
-      }
+      case 'keep-alive': out.keepAliveTimeoutMs = keepAliveTimeoutMs(VALUES.get(raw, f.valueStart, f.valueEnd)); break;
     }
   }
   return out;
+}
+
+// An upstream says the same Keep-Alive on every response: the last one read is remembered.
+let lastKeepAlive = '';
+let lastKeepAliveMs = -1;
+
+/** `timeout=N` of a Keep-Alive value, in ms; -1 when it has none. */
+function keepAliveTimeoutMs(v: string): number {
+  if (v === lastKeepAlive) return lastKeepAliveMs;
+  const m = /(?:^|[,\s])timeout\s*=\s*(\d+)/i.exec(v);
+  lastKeepAlive = v;
+  lastKeepAliveMs = m === null ? -1 : Number(m[1]) * 1000;
+  return lastKeepAliveMs;
 }
 
 /** Transfer-Encoding is there and is not exactly one `chunked` (across every field). */

@@ -180,6 +180,18 @@ response('each Connection variant and an upstream Via are written exactly, in an
   }
 });
 
+response('Keep-Alive timeout read from each response, whatever was read before', () => {
+  const ka = (line: string): number => readResponseHead(b(`HTTP/1.1 200 OK\r\n${line}Content-Length: 0\r\n\r\n`)).keepAliveTimeoutMs;
+  for (let round = 0; round < 2; round++) {
+    assert.is(ka('Keep-Alive: timeout=5\r\n'), 5000);
+    assert.is(ka('Keep-Alive: timeout=5\r\n'), 5000);
+    assert.is(ka('Keep-Alive: max=100\r\n'), -1);
+    assert.is(ka('Keep-Alive: Timeout = 75, max=3\r\n'), 75000);
+    assert.is(ka(''), -1);
+    assert.is(ka('Keep-Alive: max=2, timeout=1\r\n'), 1000);
+  }
+});
+
 response('findHeadEnd locates CRLFCRLF', () => {
   assert.is(findHeadEnd(b('a\r\n\r\nb'), 0), 5);
   assert.is(findHeadEnd(b('a\r\n'), 0), -1);
