@@ -19,7 +19,7 @@ import {
 import type { Config } from '../config.js';
 import { ChunkedFilter } from '../http/chunked-filter.js';
 import { errorResponse, statusFor } from '../http/error-response.js';
-import { FRAME_END, FRAME_ERROR } from '../http/framer.js';
+import { FRAME_END, FRAME_ERROR, FRAME_MORE } from '../http/framer.js';
 import { buildClientResponseHead, buildReframedResponseHead, buildUpstreamRequestHead, readRequestHead, readResponseHead, type RequestHead, type ResponseHead } from '../http/head.js';
 import { BODY_END, BODY_ERROR, BODY_MORE, HEAD_DONE, HEAD_NO_END, HEAD_TOO_LARGE } from '../http/message-reader.js';
 import type { GateContext } from '../mcp/gate.js';
@@ -45,6 +45,8 @@ import { UpstreamLink, type LinkOwner } from './upstream-link.js';
 
 /** Below this a head and its body go out in one write (one syscall, no writev). */
 const JOIN_BELOW_BYTES = 16384;
+/** How much of a read llhttp gets before the response head is known (most heads are far shorter). */
+const HEAD_PROBE_BYTES = 4096;
 /** A kept upstream link is retired this long before the upstream's announced keep-alive timeout. */
 const KEEP_ALIVE_MARGIN_MS = 1000;
 /** How long a keep-alive connection idles between requests before it sheds its exchange (IdleClient): an active session keeps it from request to request. */
@@ -801,7 +803,18 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
 
   #consumeResponseHead(chunk: Buffer): void {
     const framer = this.#p!.resFramer;
-    const ret = framer.execute(chunk);
+    // A large read carries the head and much of the body: llhttp gets its first part, and
+    // the rest only if the head is longer or the body's framing needs llhttp (chunked,
+    // close-delimited). A Content-Length body is counted here, as in later reads, instead
+    // of being copied into wasm memory and walked there too.
+    let seen = chunk.length > HEAD_PROBE_BYTES ? HEAD_PROBE_BYTES : chunk.length;
+    let ret = framer.execute(seen === chunk.length ? chunk : chunk.subarray(0, seen));
+    let base = 0;
+    if (ret === FRAME_MORE && seen < chunk.length && !framer.headComplete) {
+      base = seen;
+      seen = chunk.length;
+      ret = framer.execute(chunk.subarray(base));
+    }
     if (ret === FRAME_ERROR) {
       this.#upstreamFailed(new UpstreamBrokenError(`invalid response from upstream: ${framer.errorReason}`, framer.errorName), 'protocol');
       return;
@@ -825,22 +838,36 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
       return;
     }
     reader.reset();
+    // Where the message ends in this read, or -1 when it goes on past it.
+    let end = ret === FRAME_END ? base + framer.offset : -1;
+    if (end === -1 && seen < chunk.length) {
+      if (!res.chunked && res.contentLength >= 0) {
+        if (bodyStart + res.contentLength <= chunk.length) end = bodyStart + res.contentLength;
+      } else {
+        const rest = framer.execute(chunk.subarray(seen));
+        if (rest === FRAME_ERROR) {
+          this.#upstreamFailed(new UpstreamBrokenError(`invalid response body from upstream: ${framer.errorReason}`, framer.errorName), 'protocol');
+          return;
+        }
+        if (rest === FRAME_END) end = seen + framer.offset;
+      }
+    }
     const req = this.#req!;
     const status = res.statusCode;
 
     if (status < 200 && status !== 101) {
       // Interim response (100 Continue, 103): relay to HTTP/1.1 clients, then read on.
       if (req.versionMinor >= 1) this.#writeClient(buildClientResponseHead(res, this.#ctx.rewrite, false));
-      const end = ret === FRAME_END ? framer.offset : chunk.length;
+      const next = end === -1 ? chunk.length : end;
       framer.next();
       framer.expectNoBody(req.method === 'HEAD');
-      if (end < chunk.length) this.#consumeResponseHead(chunk.subarray(end));
+      if (next < chunk.length) this.#consumeResponseHead(chunk.subarray(next));
       return;
     }
     if (this.#ctx.recovery !== null) {
-      const whole = ret === FRAME_END && framer.offset === chunk.length && this.#reqPhase === R_DONE;
-      if (whole && this.#p!.retry.shouldRecover(req, status, chunk.subarray(bodyStart, framer.offset))) {
-        this.#recoverSession(req, res, Buffer.from(chunk.subarray(bodyStart, framer.offset)));
+      const whole = end === chunk.length && this.#reqPhase === R_DONE;
+      if (whole && this.#p!.retry.shouldRecover(req, status, chunk.subarray(bodyStart, end))) {
+        this.#recoverSession(req, res, Buffer.from(chunk.subarray(bodyStart, end)));
         return;
       }
       if (status >= 200 && status < 300) this.#p!.retry.learn(req, res, this.#reqPhase === R_DONE);
@@ -889,11 +916,11 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     this.#resPhase = S_BODY;
     this.#obs.onResponseHead(req, res);
     // A response still streaming after its head never holds the shared link (docs/reference.md).
-    if (ret !== FRAME_END || eventStream) this.#link.keepForStream();
-    const body = chunk.subarray(bodyStart, ret === FRAME_END ? framer.offset : chunk.length);
-    if (ret !== FRAME_END && !res.chunked && res.contentLength >= 0 && !bodyless) this.#p!.resBody.expect(res.contentLength - body.length);
+    if (end === -1 || eventStream) this.#link.keepForStream();
+    const body = chunk.subarray(bodyStart, end === -1 ? chunk.length : end);
+    if (end === -1 && !res.chunked && res.contentLength >= 0 && !bodyless) this.#p!.resBody.expect(res.contentLength - body.length);
     this.#writeBody(body, res, http10Client);
-    if (ret === FRAME_END) this.#finishResponse(framer.offset < chunk.length);
+    if (end !== -1) this.#finishResponse(end < chunk.length);
   }
 
   #consumeResponseBody(chunk: Buffer): void {
