@@ -157,7 +157,7 @@ function unknownName(raw: Buffer, start: number, end: number): string {
  *  a compare instead of a new string. Direct-mapped; a miss replaces the slot. Credentials
  *  are never put here. */
 class ValueCache {
-  readonly #bytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(VALUE_SLOTS).fill(undefined);
+  // A latin1 string holds its bytes as its char codes: the string is all a slot keeps.
   readonly #strings: string[] = new Array<string>(VALUE_SLOTS).fill('');
 
   /** raw[start, end) as a latin1 string. */
@@ -166,16 +166,13 @@ class ValueCache {
     if (n === 0) return '';
     if (n > MAX_CACHED_VALUE) return raw.toString('latin1', start, end);
     const slot = (n * 31 + raw[start]! * 7 + raw[end - 1]! * 3 + raw[start + (n >> 1)]!) & (VALUE_SLOTS - 1);
-    const known = this.#bytes[slot];
-    if (known !== undefined && known.length === n) {
+    const known = this.#strings[slot]!;
+    if (known.length === n) {
       let k = 0;
-      while (k < n && raw[start + k] === known[k]) k++;
-      if (k === n) return this.#strings[slot]!;
+      while (k < n && raw[start + k] === known.charCodeAt(k)) k++;
+      if (k === n) return known;
     }
-    const copy = new Uint8Array(n);
-    for (let k = 0; k < n; k++) copy[k] = raw[start + k]!;
     const str = raw.toString('latin1', start, end);
-    this.#bytes[slot] = copy;
     this.#strings[slot] = str;
     return str;
   }

@@ -47,8 +47,6 @@ export class ConformanceLint implements MessageObserver {
   readonly #counts = new Map<string, { count: number; latest: Example; atMs: number; series: CounterSeries }>();
   readonly #issued = new Set<string>();
   #lastCleanId = '';
-  /** The latest missing-protocol-version example, with the target it was made from. */
-  #lastMissing: (Example & { readonly target: string }) | null = null;
 
   constructor(metrics: Metrics, log: Logger) {
     this.#metrics = metrics;
@@ -73,22 +71,9 @@ export class ConformanceLint implements MessageObserver {
 
   /** A request head (client side). */
   onRequest(req: RequestHead): void {
-    if (req.mcpSessionId === null || req.mcpProtocolVersion) return;
-    // A client that leaves the header out does so on every request: the same request line
-    // of the same session again is counted without a new example (nothing allocated).
-    const last = this.#lastMissing;
-    if (last !== null && last.method === req.method && last.target === req.target && last.session === req.mcpSessionId) {
-      const entry = this.#counts.get('missing-protocol-version');
-      if (entry !== undefined && entry.latest === last) {
-        entry.count++;
-        entry.atMs = Date.now();
-        entry.series.inc();
-        return;
-      }
+    if (req.mcpSessionId !== null && !req.mcpProtocolVersion) {
+      this.report('missing-protocol-version', { method: req.method, session: req.mcpSessionId, status: null, excerpt: `${req.method} ${req.target}` });
     }
-    const example = { method: req.method, session: req.mcpSessionId, status: null, excerpt: `${req.method} ${req.target}`, target: req.target };
-    this.#lastMissing = example;
-    this.report('missing-protocol-version', example);
   }
 
   /** The upstream answered a session it forgot (held for --recover-sessions): anything but 404 breaks the transport spec. */
@@ -154,9 +139,7 @@ export class ConformanceLint implements MessageObserver {
       const e = this.#counts.get(rule);
       out[rule] = {
         meaning, count: e?.count ?? 0,
-        latest: e === undefined ? null : {
-          at: new Date(e.atMs).toISOString(), method: e.latest.method, session: e.latest.session, status: e.latest.status, excerpt: e.latest.excerpt.slice(0, EXCERPT_BYTES),
-        },
+        latest: e === undefined ? null : { at: new Date(e.atMs).toISOString(), ...e.latest, excerpt: e.latest.excerpt.slice(0, EXCERPT_BYTES) },
       };
     }
     return out;

@@ -217,10 +217,10 @@ function methodOf(b: Uint8Array, s: number, e: number): KnownMethod {
 
 /** The correlation key of a number id: its canonical JSON text, as JSON.stringify gives it. */
 function numberId(b: Buffer, s: number, e: number): string | null {
-  // The usual id, a small whole number without a leading zero, is read from its digits:
-  // String() of a small integer comes from V8's number-string cache, with no latin1 decode.
+  // The usual id, a small whole number, is read from its digits: String() of a small
+  // integer comes from V8's number-string cache, with no latin1 decode.
   const len = e - s;
-  if (len > 0 && len <= 9 && (b[s] !== 0x30 || len === 1)) {
+  if (len > 0 && len <= 9) {
     let v = 0;
     let i = s;
     for (; i < e; i++) {
