@@ -29,6 +29,7 @@ import { Drain } from './drain.js';
 import { originAdmission } from './origin-admission.js';
 import { inboundAuth } from '../policy/inbound-auth.js';
 import { closeServer, listenOn } from './servers.js';
+import { acceptWithStableShape } from '../listener/stable-accept.js';
 
 /** Open streams get an SSE comment this often, so a client that vanished is found. */
 const HEARTBEAT_MS = 15_000;
@@ -212,10 +213,12 @@ export function createBridgeApp(config: Config, deps: AppDeps = {}): App {
             : new BadRequestError(`malformed request: ${err.message}`);
         socket.end(errorResponse(refusal, true));
       });
+      acceptWithStableShape(server);
       const port = await listenOn(server, config.port, config.host);
       if (relay !== null) {
         // The private port: requests other workers relay here for this worker's sessions.
         peerServer = http.createServer({ keepAlive: true, requestTimeout: 0 }, relayedHandler(host, relay));
+        acceptWithStableShape(peerServer);
         peerPort = await listenOn(peerServer, 0, '127.0.0.1', true);
       }
       heartbeat = setInterval(() => {

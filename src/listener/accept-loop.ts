@@ -2,6 +2,7 @@
 // allocated for a connection; a refused one gets its answer and is closed.
 
 import net from 'node:net';
+import { acceptWithStableShape } from './stable-accept.js';
 
 /** Decides each accepted connection's fate. */
 export interface AcceptHandlers {
@@ -56,5 +57,6 @@ export function createAcceptLoop(handlers: AcceptHandlers): net.Server {
     if (refusal !== null) handlers.refuse(socket, refusal);
     else handlers.accept(socket, ip, peer.port ?? 0);
   });
+  acceptWithStableShape(server);
   return server;
 }

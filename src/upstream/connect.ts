@@ -21,7 +21,11 @@ export interface UpstreamTarget {
 export function dial(target: UpstreamTarget, done: DialCallback): net.Socket {
   const { host, port, connectTimeoutMs: timeoutMs } = target;
   const secure = target.tls;
-  const socket = secure === null ? net.connect({ host, port, noDelay: true, allowHalfOpen: true }) : secure.connect(port);
+  // The three properties Node's Socket sets on its copy of these options are given up front:
+  // added to the copy, they would make a new hidden class per socket (listener/stable-accept.ts).
+  const socket = secure === null
+    ? net.connect({ host, port, noDelay: true, allowHalfOpen: true, emitClose: false, autoDestroy: true, decodeStrings: false } as net.NetConnectOpts)
+    : secure.connect(port);
   const ready = secure === null ? 'connect' : 'secureConnect';
   let tcpUp = false;
   let settled = false;

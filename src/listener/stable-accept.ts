@@ -1,0 +1,73 @@
+// Accepting a connection without a new hidden class per socket. Node 20's Socket
+// constructor copies its options ({ ...options }) and then adds emitClose, autoDestroy and
+// decodeStrings to the copy. Under Node 20's V8, a property added to an object copied by
+// spread makes a new hidden class every time, so every socket built that way misses
+// about thirty inline caches in the stream constructors that read the copy: roughly 60k
+// instructions, more than the rest of a short connection's work in the proxy
+// (native-bench/results/instructions-2026-12-07-accept.md). Node's accept callback builds
+// those options itself, so this one takes its place on the listening handle: the same
+// steps, with options that carry the three properties from the start, which the copy
+// then only overwrites. Where Node's callback does something this one does not (an
+// accept error, maxConnections), Node's own runs.
+
+import diagnostics_channel from 'node:diagnostics_channel';
+import net from 'node:net';
+
+/** What Node's accept callback reads of the server it belongs to (node:net's fields). */
+interface ServerState {
+  _handle?: ListenHandle | null;
+  _connections: number;
+  maxConnections?: number;
+  allowHalfOpen?: boolean;
+  pauseOnConnect?: boolean;
+  noDelay?: boolean;
+  keepAlive?: boolean;
+  /** Seconds. */
+  keepAliveInitialDelay?: number;
+  highWaterMark?: number;
+}
+
+type AcceptCallback = (this: ListenHandle, err: number, clientHandle: object) => void;
+
+interface ListenHandle {
+  onconnection?: AcceptCallback;
+}
+
+/** What a socket keeps of the server that accepted it (Node counts connections down through it). */
+interface AcceptedSocket {
+  server: net.Server;
+  _server: net.Server;
+}
+
+const socketChannel = diagnostics_channel.channel('net.server.socket');
+
+/** Has `server` (an http.Server too) accept through this module's callback each time it starts listening. */
+export function acceptWithStableShape(server: net.Server): void {
+  server.on('listening', () => install(server));
+}
+
+function install(server: net.Server): void {
+  const state = server as unknown as ServerState;
+  const handle = state._handle;
+  // A Node whose listening handle does not look like this keeps its own callback.
+  if (handle == null || typeof handle.onconnection !== 'function') return;
+  const nodeAccept = handle.onconnection;
+  handle.onconnection = function stableAccept(err, clientHandle) {
+    if (err !== 0 || (state.maxConnections ?? 0) > 0) {
+      nodeAccept.call(this, err, clientHandle);
+      return;
+    }
+    const socket = new net.Socket({
+      handle: clientHandle, allowHalfOpen: state.allowHalfOpen === true, pauseOnCreate: state.pauseOnConnect === true, readable: true, writable: true,
+      readableHighWaterMark: state.highWaterMark, writableHighWaterMark: state.highWaterMark, emitClose: false, autoDestroy: true, decodeStrings: false,
+    } as net.SocketConstructorOpts);
+    if (state.noDelay === true) socket.setNoDelay(true);
+    if (state.keepAlive === true) socket.setKeepAlive(true, (state.keepAliveInitialDelay ?? 0) * 1000);
+    state._connections++;
+    const accepted = socket as unknown as AcceptedSocket;
+    accepted.server = server;
+    accepted._server = server;
+    server.emit('connection', socket);
+    if (socketChannel.hasSubscribers) socketChannel.publish({ socket });
+  };
+}
