@@ -22,6 +22,7 @@ import { errorResponse, statusFor } from '../http/error-response.js';
 import { FRAME_END, FRAME_ERROR, FRAME_MORE } from '../http/framer.js';
 import { buildClientResponseHead, buildReframedResponseHead, buildUpstreamRequestHead, readRequestHead, readResponseHead, type RequestHead, type ResponseHead } from '../http/head.js';
 import { BODY_END, BODY_ERROR, BODY_MORE, HEAD_DONE, HEAD_NO_END, HEAD_TOO_LARGE } from '../http/message-reader.js';
+import { isEventStream } from '../http/media-type.js';
 import type { GateContext } from '../mcp/gate.js';
 import type { RewriteVerdict } from '../mcp/message.js';
 import { requestIdOf } from '../mcp/request-id.js';
@@ -70,11 +71,6 @@ const P_UPSTREAM = 2;
 const P_RESPONSE = 4;
 const P_CLOSING = 8;
 const P_AUTH = 16;
-
-/** True for an event stream's media type. */
-function isEventStream(type: string | null): boolean {
-  return type !== null && type.toLowerCase().startsWith('text/event-stream');
-}
 
 /** The L7 handler of one client connection; owned by its Session. */
 export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
