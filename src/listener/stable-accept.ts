@@ -8,7 +8,8 @@
 // those options itself, so this one takes its place on the listening handle: the same
 // steps, with options that carry the three properties from the start, which the copy
 // then only overwrites. Where Node's callback does something this one does not (an
-// accept error, maxConnections), Node's own runs.
+// accept error, maxConnections, a blockList in Node versions that have one), Node's own
+// runs.
 
 import diagnostics_channel from 'node:diagnostics_channel';
 import net from 'node:net';
@@ -18,6 +19,7 @@ interface ServerState {
   _handle?: ListenHandle | null;
   _connections: number;
   maxConnections?: number;
+  blockList?: unknown;
   allowHalfOpen?: boolean;
   pauseOnConnect?: boolean;
   noDelay?: boolean;
@@ -53,7 +55,7 @@ function install(server: net.Server): void {
   if (handle == null || typeof handle.onconnection !== 'function') return;
   const nodeAccept = handle.onconnection;
   handle.onconnection = function stableAccept(err, clientHandle) {
-    if (err !== 0 || (state.maxConnections ?? 0) > 0) {
+    if (err !== 0 || state.maxConnections != null || state.blockList != null) {
       nodeAccept.call(this, err, clientHandle);
       return;
     }
