@@ -119,7 +119,7 @@ test('past maxConnections Node\'s own accept refuses, as before', async () => {
   first.destroy();
 });
 
-function shapes(mode: 'stable' | 'node'): Promise<{ accepted: number; seen: number; same: number }> {
+function shapes(mode: 'stable' | 'node' | 'dial'): Promise<{ accepted: number; seen: number; same: number }> {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, ['--allow-natives-syntax', FIXTURE, mode], { timeout: 60_000 }, (err, stdout) => {
       if (err !== null) reject(err);
@@ -137,6 +137,12 @@ test('accepted sockets\' options keep one hidden class (Node\'s own accept makes
   const node = await shapes('node');
   assert.is(node.seen, node.accepted);
   assert.ok(node.same < node.seen / 2, `Node's own accept: ${node.same} of ${node.seen} kept the class`);
+});
+
+test('upstream dials\' options keep one hidden class too', async () => {
+  const dialed = await shapes('dial');
+  assert.is(dialed.seen, dialed.accepted, 'the stream constructor saw every dialed socket\'s options');
+  assert.ok(dialed.same >= dialed.seen - 4, `${dialed.same} of ${dialed.seen} had the hidden class of the one before`);
 });
 
 test.run();
