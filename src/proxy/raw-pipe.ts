@@ -36,6 +36,10 @@ export class RawPipe {
     upstream.on('close', this.#onClose);
     client.resume();
     upstream.resume();
+    // A side may have ended before the pipe began: a client's FIN with no bytes, read while
+    // the upstream was being dialed, emits 'end' at once, before these listeners existed.
+    if (client.readableEnded) upstream.end();
+    if (upstream.readableEnded) client.end();
   }
 
   /** Destroys both sockets now. */
