@@ -593,6 +593,35 @@ tcp('bytes are piped both ways, half-close included', async () => {
   assert.is(up.accepted(), 1);
 });
 
+tcp('a client that closes without sending a byte: its upstream gets the FIN and the session ends', async () => {
+  // The FIN is often read while the upstream is still being dialed (forward tcp dials on
+  // accept): it must still reach the upstream, or both sockets stay open.
+  let fins = 0;
+  up = await startNetUpstream((s) => {
+    s.resume();
+    s.on('end', () => {
+      fins++;
+      s.end();
+    });
+  });
+  proxy = await startProxy({ mode: 'tcp', multiSession: true, upstream: { host: '127.0.0.1', port: up.port } });
+  const n = 30;
+  const clients = Array.from({ length: n }, () => {
+    const s = net.connect(proxy.port, '127.0.0.1');
+    s.on('error', () => undefined);
+    s.resume();
+    s.end();
+    return s;
+  });
+  try {
+    await until(() => proxy.app.registry.size === 0 && fins === n, 5000, 'every session to end and its FIN to reach the upstream');
+    assert.is(up.accepted(), n);
+    await until(() => clients.every((c) => c.closed), 5000, 'every client to be closed');
+  } finally {
+    for (const c of clients) c.destroy();
+  }
+});
+
 tcp('each connection gets its own upstream connection', async () => {
   up = await startNetUpstream((s) => {
     s.on('data', (d) => s.write(d));
