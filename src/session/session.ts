@@ -50,8 +50,14 @@ export function flatUuid(tag = -1): string {
 
 // A session's times are kept as ms since the process's EPOCH: small integers V8 stores in
 // the object itself. A Date.now() (past 2^31) in a field is a 16-byte box per field per
-// session, and most sessions sit idle.
+// session, and most sessions sit idle. The difference of two such doubles is a double
+// too, even when whole (and the first one stored makes the field a boxed double for every
+// session): sinceEpoch() floors it, which hands back a small integer.
 const EPOCH = Date.now();
+
+function sinceEpoch(ms: number): number {
+  return Math.floor(ms - EPOCH);
+}
 
 /** Called once when a session ends, to unregister and count it. */
 export type SessionEndHook = (session: Session, reason: CloseReason, error: unknown) => void;
@@ -91,8 +97,8 @@ export class Session {
     this.id = id;
     this.clientIp = clientIp;
     this.clientPort = clientPort;
-    this.#createdMs = now - EPOCH;
-    this.#activeMs = now - EPOCH;
+    this.#createdMs = sinceEpoch(now);
+    this.#activeMs = this.#createdMs;
     this.#onEnd = onEnd;
   }
 
@@ -107,7 +113,7 @@ export class Session {
   }
 
   set lastActivityAt(ms: number) {
-    this.#activeMs = ms - EPOCH;
+    this.#activeMs = sinceEpoch(ms);
   }
 
   /** Attaches the connection handler that close() tears down. */

@@ -98,6 +98,37 @@ test('a half-open connection stays writable when the server allows it', async ()
   assert.is(got, 'after your end');
 });
 
+test('a half-open socket comes without the constructor\'s end listener; one that is not half-open keeps it', async () => {
+  const seen: string[][] = [];
+  const half = net.createServer({ allowHalfOpen: true }, (sock) => {
+    seen.push(sock.listeners('end').map((f) => f.name));
+    sock.destroy();
+  });
+  acceptWithStableShape(half);
+  const port = await listen(half);
+  (await connect(port)).destroy();
+  while (seen.length < 1) await new Promise((r) => setImmediate(r));
+  assert.equal(seen[0], []);
+  await new Promise<void>((resolve) => half.close(() => resolve()));
+  // Not half-open: Node's listener stays and does its part (writes after the client's end go through writeAfterFIN).
+  let writeAfterEnd: string | null = null;
+  const whole = net.createServer({ allowHalfOpen: false }, (sock) => {
+    seen.push(sock.listeners('end').map((f) => f.name));
+    sock.resume();
+    sock.on('end', () => (writeAfterEnd = sock.write.name));
+    sock.on('error', () => {});
+  });
+  acceptWithStableShape(whole);
+  const port2 = await listen(whole);
+  const c = await connect(port2);
+  c.resume();
+  c.end();
+  while (writeAfterEnd === null) await new Promise((r) => setImmediate(r));
+  assert.equal(seen[1], ['onReadableStreamEnd']);
+  assert.is(writeAfterEnd, 'writeAfterFIN');
+  c.destroy();
+});
+
 test('past maxConnections Node\'s own accept refuses, as before', async () => {
   const s = net.createServer({ allowHalfOpen: true }, (sock) => {
     sock.resume();
