@@ -61,14 +61,16 @@ function makeDirs(dir: string): void {
 }
 
 // The constant pieces of a message line, as bytes: the line is written into the slab piece
-// by piece, numbers digit by digit, without a string or a call per piece.
+// by piece, numbers digit by digit, without a string per line. Pieces that always follow
+// each other are one piece (a copy each, not a call per piece).
 const T_OPEN = Buffer.from('{"t":');
-const DIR_IN = Buffer.from(',"dir":"in"');
-const DIR_OUT = Buffer.from(',"dir":"out"');
-const HTTP_OPEN = Buffer.from(',"http":{"exchange":');
-const MSG_OPEN = Buffer.from(',"msg":');
-/** Room for a message line's head: its time, direction and exchange number (at most 16 digits each). */
-const HEAD_ROOM = T_OPEN.length + 20 + DIR_OUT.length + HTTP_OPEN.length + 16 + MSG_OPEN.length + 2;
+const IN_HTTP = Buffer.from(',"dir":"in","http":{"exchange":');
+const OUT_HTTP = Buffer.from(',"dir":"out","http":{"exchange":');
+const IN_MSG = Buffer.from(',"dir":"in","msg":');
+const OUT_MSG = Buffer.from(',"dir":"out","msg":');
+const MSG_OPEN = ',"msg":';
+/** Room for a message line's head: its time and exchange number (at most 20 digits each) and the longest constant pieces. */
+const HEAD_ROOM = T_OPEN.length + 20 + OUT_HTTP.length + 20 + MSG_OPEN.length + 2;
 
 /** A file-name-safe, bounded form of a session id. */
 function fileId(id: string): string {
@@ -90,7 +92,7 @@ class FactsText {
   lastEventId: string | null = null;
   eventId: string | null = null;
   text = '';
-  /** `text` encoded, for the line writer. */
+  /** `text` and the `"msg"` member's opening, encoded, for the line writer. */
   bytes: Buffer = Buffer.alloc(0);
 
   /** True when `h` says what this entry says (the exchange number aside). */
@@ -114,7 +116,7 @@ class FactsText {
     if (h.lastEventId !== null) s += `,"last-event-id":${JSON.stringify(h.lastEventId)}`;
     if (h.eventId !== null) s += `,"event-id":${JSON.stringify(h.eventId)}`;
     this.text = `${s}}`;
-    this.bytes = Buffer.from(this.text, 'utf8');
+    this.bytes = Buffer.from(this.text + MSG_OPEN, 'utf8');
   }
 }
 
@@ -358,13 +360,17 @@ export class Recorder implements MessageObserver {
     const from = file.cursor;
     let at = put(slab, from, T_OPEN);
     at = putMs(slab, at, now - tape.start);
-    at = put(slab, at, m.from === 'client' ? DIR_IN : DIR_OUT);
     if (h !== null) {
-      at = put(slab, at, HTTP_OPEN);
-      at = putInt(slab, at, h.exchange);
-      at += rest!.copy(slab, at);
+      const head = m.from === 'client' ? IN_HTTP : OUT_HTTP;
+      slab.set(head, at);
+      at = putInt(slab, at + head.length, h.exchange);
+      slab.set(rest!, at);
+      at += rest!.length;
+    } else {
+      const head = m.from === 'client' ? IN_MSG : OUT_MSG;
+      slab.set(head, at);
+      at += head.length;
     }
-    at = put(slab, at, MSG_OPEN);
     at = copyOneLine(body, slab, at);
     slab[at++] = 0x7d; // }
     slab[at++] = 0x0a; // LF

@@ -14,7 +14,9 @@ digits('putMs writes what msText says, putInt what String says, for every size o
     assert.is(slab[end], 0x2a, 'nothing written past the end');
     slab.fill(0x2a);
   }
-  for (const n of [0, 1, 9, 10, 11, 99, 100, 101, 999_999, 1_000_000, 2 ** 31, 2 ** 32 + 7, 2 ** 52]) {
+  const ints = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 999_999, 1_000_000, 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 7, 2 ** 52];
+  for (let i = 0; i < 2000; i++) ints.push(Math.floor(Math.random() * 10 ** (i % 16)));
+  for (const n of ints) {
     const end = putInt(slab, 0, n);
     assert.is(slab.toString('latin1', 0, end), String(n));
   }
