@@ -4,6 +4,7 @@
 
 import type { HeaderLine } from '../config.js';
 import { BadRequestError, UnsupportedTransferCodingError } from '../errors.js';
+import { APPLICATION_JSON, APPLICATION_JSON_UTF8, EVENT_STREAM, EVENT_STREAM_UTF8 } from './media-type.js';
 
 const CR = 0x0d;
 const COLON = 0x3a;
@@ -144,8 +145,7 @@ const FIELD_NAMES = new InternTable(['host', 'connection', 'keep-alive', 'proxy-
   'server', 'date', 'cache-control', 'content-encoding', 'origin', 'cookie', 'set-cookie', 'vary', 'etag', 'last-modified',
   'accept-ranges', 'location', 'expect', 'x-api-key']);
 const METHODS = new InternTable(['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE']);
-const CONTENT_TYPES = new InternTable(['application/json', 'text/event-stream', 'application/json; charset=utf-8',
-  'text/event-stream; charset=utf-8', 'text/plain', 'text/plain; charset=utf-8', 'text/html', 'application/octet-stream']);
+const CONTENT_TYPES = new InternTable([APPLICATION_JSON, EVENT_STREAM, APPLICATION_JSON_UTF8, EVENT_STREAM_UTF8, 'text/plain', 'text/plain; charset=utf-8', 'text/html', 'application/octet-stream']);
 
 /** The lower-case name of a field not in FIELD_NAMES. */
 function unknownName(raw: Buffer, start: number, end: number): string {

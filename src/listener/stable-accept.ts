@@ -77,8 +77,14 @@ function install(server: net.Server): void {
   };
 }
 
-/** Takes off the constructor's 'end' listener of a half-open socket, where it does nothing (Node's onReadableStreamEnd). */
+// The 'end' listener Node's Socket constructor adds (onReadableStreamEnd), found once on a
+// socket with no handle; null where a Node version adds none, and then nothing is taken off.
+const NODE_END: ((...args: unknown[]) => void) | null = (() => {
+  const ends = new net.Socket().listeners('end');
+  return ends.length === 1 && ends[0]!.name === 'onReadableStreamEnd' ? (ends[0] as (...args: unknown[]) => void) : null;
+})();
+
+/** Takes off the constructor's 'end' listener of a half-open socket, where it does nothing. */
 function dropNoopEnd(socket: net.Socket): void {
-  const listeners = socket.listeners('end');
-  if (listeners.length === 1 && listeners[0]!.name === 'onReadableStreamEnd') socket.removeListener('end', listeners[0] as () => void);
+  if (NODE_END !== null) socket.removeListener('end', NODE_END);
 }

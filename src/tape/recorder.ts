@@ -69,8 +69,8 @@ const OUT_HTTP = Buffer.from(',"dir":"out","http":{"exchange":');
 const IN_MSG = Buffer.from(',"dir":"in","msg":');
 const OUT_MSG = Buffer.from(',"dir":"out","msg":');
 const MSG_OPEN = ',"msg":';
-/** Room for a message line's head: its time and exchange number (at most 20 digits each) and the longest constant pieces. */
-const HEAD_ROOM = T_OPEN.length + 20 + OUT_HTTP.length + 20 + MSG_OPEN.length + 2;
+/** Room for a line besides its body and cached http facts (which end with the msg opening): time and exchange number (at most 20 digits each), the longest direction piece, the closing brace and LF. */
+const HEAD_ROOM = T_OPEN.length + 20 + OUT_HTTP.length + 20 + 2;
 
 /** A file-name-safe, bounded form of a session id. */
 function fileId(id: string): string {

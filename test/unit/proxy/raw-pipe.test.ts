@@ -29,6 +29,15 @@ async function pair(): Promise<Pair> {
   return { inner, outer, server };
 }
 
+/** Destroys both ends and closes the server, so a failed case does not keep the run alive. */
+function release(...pairs: Pair[]): void {
+  for (const p of pairs) {
+    p.inner.destroy();
+    p.outer.destroy();
+    p.server.close();
+  }
+}
+
 const closed = (s: net.Socket): Promise<void> => new Promise((r) => (s.closed ? r() : s.once('close', () => r())));
 
 /** `p`, or a failure naming `what` if it has not settled in 10 s (a lost FIN holds the sockets open for good). */
@@ -40,43 +49,32 @@ function within<T>(p: Promise<T>, what: string): Promise<T> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
-test('a client that ended before the pipe began: the upstream gets the FIN and the pipe ends', async () => {
+/** One side closes without a byte and its 'end' passes before the pipe exists; the other side must still get the FIN, and the pipe end when both are done. */
+async function endedBeforeThePipe(first: 'client' | 'upstream'): Promise<void> {
   const client = await pair();
   const upstream = await pair();
-  upstream.outer.resume();
-  // The client says nothing and closes its side; its 'end' passes before any pipe exists.
-  const ended = new Promise<void>((r) => client.inner.once('end', () => r()));
-  client.outer.end();
-  await ended;
-  const upstreamSawFin = new Promise<void>((r) => upstream.outer.once('end', () => r()));
-  let done = '';
-  new RawPipe(client.inner, upstream.inner, { onBytes: () => {}, onDone: (reason) => (done = reason) });
-  await within(upstreamSawFin, 'the upstream saw the client\'s FIN');
-  // The upstream answers with its own FIN: both sides are finished, and so is the pipe.
-  upstream.outer.end();
-  await Promise.all([closed(client.inner), closed(upstream.inner)]);
-  assert.is(done, 'done');
-  client.server.close();
-  upstream.server.close();
-});
+  const [ender, other] = first === 'client' ? [client, upstream] : [upstream, client];
+  try {
+    other.outer.resume();
+    const ended = new Promise<void>((r) => ender.inner.once('end', () => r()));
+    ender.outer.end();
+    await ended;
+    const otherSawFin = new Promise<void>((r) => other.outer.once('end', () => r()));
+    let done = '';
+    new RawPipe(client.inner, upstream.inner, { onBytes: () => {}, onDone: (reason) => (done = reason) });
+    await within(otherSawFin, `the ${first === 'client' ? 'upstream' : 'client'} saw the ${first}'s FIN`);
+    // The other side answers with its own FIN: both sides are finished, and so is the pipe.
+    other.outer.end();
+    await Promise.all([closed(client.inner), closed(upstream.inner)]);
+    assert.is(done, 'done');
+  } finally {
+    release(client, upstream);
+  }
+}
 
-test('an upstream that ended before the pipe began: the client gets the FIN', async () => {
-  const client = await pair();
-  const upstream = await pair();
-  client.outer.resume();
-  const ended = new Promise<void>((r) => upstream.inner.once('end', () => r()));
-  upstream.outer.end();
-  await ended;
-  const clientSawFin = new Promise<void>((r) => client.outer.once('end', () => r()));
-  let done = '';
-  new RawPipe(client.inner, upstream.inner, { onBytes: () => {}, onDone: (reason) => (done = reason) });
-  await within(clientSawFin, 'the client saw the upstream\'s FIN');
-  client.outer.end();
-  await Promise.all([closed(client.inner), closed(upstream.inner)]);
-  assert.is(done, 'done');
-  client.server.close();
-  upstream.server.close();
-});
+test('a client that ended before the pipe began: the upstream gets the FIN and the pipe ends', () => endedBeforeThePipe('client'));
+
+test('an upstream that ended before the pipe began: the client gets the FIN', () => endedBeforeThePipe('upstream'));
 
 test('bytes and a FIN that arrive after the pipe began pass through as before', async () => {
   const client = await pair();
