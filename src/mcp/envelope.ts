@@ -215,20 +215,25 @@ function methodOf(b: Uint8Array, s: number, e: number): KnownMethod {
   return OTHER_METHOD;
 }
 
+/** String() of the whole number written b[s, e) in at most 9 digits, else null. String() of a
+ *  small integer comes from V8's number-string cache: no decode. */
+function smallIntText(b: Buffer, s: number, e: number): string | null {
+  if (e - s > 9) return null;
+  let v = 0;
+  for (let i = s; i < e; i++) {
+    const d = b[i]! - 0x30;
+    if (d < 0 || d > 9) return null;
+    v = v * 10 + d;
+  }
+  return String(v);
+}
+
 /** The correlation key of a number id: its canonical JSON text, as JSON.stringify gives it. */
 function numberId(b: Buffer, s: number, e: number): string | null {
-  // The usual id, a small whole number, is read from its digits: String() of a small
-  // integer comes from V8's number-string cache, with no latin1 decode.
-  const len = e - s;
-  if (len > 0 && len <= 9) {
-    let v = 0;
-    let i = s;
-    for (; i < e; i++) {
-      const d = b[i]! - 0x30;
-      if (d < 0 || d > 9) break;
-      v = v * 10 + d;
-    }
-    if (i === e) return String(v);
+  // The usual id, a small whole number, is read from its digits.
+  if (e > s) {
+    const small = smallIntText(b, s, e);
+    if (small !== null) return small;
   }
   const n = Number(b.toString('latin1', s, e));
   if (!Number.isFinite(n)) return null;
@@ -437,17 +442,26 @@ export const ENVELOPE_DUPLICATE = 5;
 /** A member name differs from a JSON-RPC/MCP member only by case (a case-insensitive reader, Go's encoding/json, takes it for that member). */
 export const ENVELOPE_FOLDED = 6;
 
-// Member names a case-insensitive reader would take a near-miss for, as lower-case bytes.
-const WATCHED_TOP = ['jsonrpc', 'method', 'id', 'params'].map((n) => Buffer.from(n, 'latin1'));
-const WATCHED_PARAMS = ['name', 'uri', 'arguments'].map((n) => Buffer.from(n, 'latin1'));
+// Member names a case-insensitive reader would take a near-miss for, as lower-case char
+// codes grouped by length: a key of another length is no near-miss of any of them.
+type Watched = readonly (readonly (readonly number[])[] | undefined)[];
+function byLength(names: readonly string[]): Watched {
+  const out: number[][][] = [];
+  for (const n of names) (out[n.length] ??= []).push([...n].map((c) => c.charCodeAt(0)));
+  return out;
+}
+const WATCHED_TOP = byLength(['jsonrpc', 'method', 'id', 'params']);
+const WATCHED_PARAMS = byLength(['name', 'uri', 'arguments']);
 
 /** 0 when the key b[s, e) is no near-miss of a watched name; -ENVELOPE_FOLDED when it is an
  *  ASCII case variant of one; -ENVELOPE_FALLBACK when it holds non-ASCII bytes (U+017F and
  *  U+212A fold onto 's' and 'k': the full parser decides). */
-function foldedKey(b: Uint8Array, s: number, e: number, watched: readonly Buffer[]): number {
+function foldedKey(b: Uint8Array, s: number, e: number, watched: Watched): number {
   for (let i = s; i < e; i++) if (b[i]! >= 0x80) return -ENVELOPE_FALLBACK;
-  for (const w of watched) {
-    if (w.length !== e - s) continue;
+  const same = watched[e - s];
+  if (same === undefined) return 0;
+  for (let j = 0; j < same.length; j++) {
+    const w = same[j]!;
     let k = 0;
     let exact = true;
     for (; k < w.length; k++) {
@@ -459,6 +473,35 @@ function foldedKey(b: Uint8Array, s: number, e: number, watched: readonly Buffer
     if (k === w.length) return exact ? 0 : -ENVELOPE_FOLDED;
   }
   return 0;
+}
+
+/**
+ * The last text decoded for one member, with its bytes: a client calls the same few tools
+ * again and again, and the same bytes decode to the same string, so a repeat costs a byte
+ * compare rather than a decode (and a rule lookup keyed by it finds the string's hash made).
+ */
+class TextMemo {
+  readonly bytes = new Uint8Array(64);
+  length = -1;
+  text = '';
+
+  /** The UTF-8 text of b[s, e). */
+  of(b: Buffer, s: number, e: number): string {
+    const n = e - s;
+    const held = this.bytes;
+    if (n === this.length) {
+      let k = n - 1;
+      while (k >= 0 && held[k] === b[s + k]) k--;
+      if (k < 0) return this.text;
+    }
+    const text = b.toString('utf8', s, e);
+    if (n <= held.length) {
+      for (let k = 0; k < n; k++) held[k] = b[s + k]!;
+      this.length = n;
+      this.text = text;
+    }
+    return text;
+  }
 }
 
 /** The reusable result of one strict read. */
@@ -475,21 +518,31 @@ export class CallEnvelope {
   oddName = false;
   hasResult = false;
   hasError = false;
+  readonly nameMemo = new TextMemo();
+  readonly uriMemo = new TextMemo();
+  readonly methodMemo = new TextMemo();
 }
 
 const K_PARAMS = 5;
 const K_NAME = 6;
 const K_URI = 7;
+// Exactly "jsonrpc" / "arguments": watched names, so no near-miss of one; read like any other member.
+const K_JSONRPC = 8;
+const K_ARGUMENTS = 9;
 
 function strictKey(b: Uint8Array, s: number, e: number): number {
   const k = keyOf(b, s, e);
-  if (k !== K_OTHER || e - s !== 6) return k;
-  return b[s] === 0x70 && b[s + 1] === 0x61 && b[s + 2] === 0x72 && b[s + 3] === 0x61 && b[s + 4] === 0x6d && b[s + 5] === 0x73 ? K_PARAMS : K_OTHER;
+  if (k !== K_OTHER) return k;
+  if (e - s === 6) return b[s] === 0x70 && b[s + 1] === 0x61 && b[s + 2] === 0x72 && b[s + 3] === 0x61 && b[s + 4] === 0x6d && b[s + 5] === 0x73 ? K_PARAMS : K_OTHER;
+  if (e - s === 7 && b[s] === 0x6a && b[s + 1] === 0x73 && b[s + 2] === 0x6f && b[s + 3] === 0x6e && b[s + 4] === 0x72 && b[s + 5] === 0x70 && b[s + 6] === 0x63) return K_JSONRPC;
+  return K_OTHER;
 }
 
 function paramKey(b: Uint8Array, s: number, e: number): number {
-  if (e - s === 4 && b[s] === 0x6e && b[s + 1] === 0x61 && b[s + 2] === 0x6d && b[s + 3] === 0x65) return K_NAME;
-  if (e - s === 3 && b[s] === 0x75 && b[s + 1] === 0x72 && b[s + 2] === 0x69) return K_URI;
+  const n = e - s;
+  if (n === 4 && b[s] === 0x6e && b[s + 1] === 0x61 && b[s + 2] === 0x6d && b[s + 3] === 0x65) return K_NAME;
+  if (n === 3 && b[s] === 0x75 && b[s + 1] === 0x72 && b[s + 2] === 0x69) return K_URI;
+  if (n === 9 && b[s] === 0x61 && b[s + 1] === 0x72 && b[s + 2] === 0x67 && b[s + 3] === 0x75 && b[s + 4] === 0x6d && b[s + 5] === 0x65 && b[s + 6] === 0x6e && b[s + 7] === 0x74 && b[s + 8] === 0x73) return K_ARGUMENTS;
   return K_OTHER;
 }
 
@@ -510,7 +563,7 @@ function readParams(b: Buffer, i: number, end: number, out: CallEnvelope): numbe
     i = memberValue(b, keyEnd, end);
     if (i < 0) return i;
     let next: number;
-    if (key !== K_OTHER) {
+    if (key === K_NAME || key === K_URI) {
       if (key === K_NAME ? nameSeen : uriSeen) return -ENVELOPE_DUPLICATE;
       if (key === K_NAME) nameSeen = true;
       else uriSeen = true;
@@ -518,9 +571,8 @@ function readParams(b: Buffer, i: number, end: number, out: CallEnvelope): numbe
         next = plainStringEnd(b, i, end);
         if (next === -2) return -ENVELOPE_FALLBACK;
         if (next !== -1) {
-          const text = b.toString('utf8', i + 1, next - 1);
-          if (key === K_NAME) out.name = text;
-          else out.uri = text;
+          if (key === K_NAME) out.name = out.nameMemo.of(b, i + 1, next - 1);
+          else out.uri = out.uriMemo.of(b, i + 1, next - 1);
         }
       } else {
         out.oddName = true;
@@ -536,26 +588,38 @@ function readParams(b: Buffer, i: number, end: number, out: CallEnvelope): numbe
   }
 }
 
+/** The index past the digits from b[i], up to e. */
+function digitsEnd(b: Buffer, i: number, e: number): number {
+  while (i < e && b[i]! >= 0x30 && b[i]! <= 0x39) i++;
+  return i;
+}
+
 /** True when b[s, e) is a JSON number. */
 function isNumberText(b: Buffer, s: number, e: number): boolean {
   let i = s;
   if (b[i] === 0x2d) i++;
-  const digits = (): boolean => {
-    const from = i;
-    while (i < e && b[i]! >= 0x30 && b[i]! <= 0x39) i++;
-    return i > from;
-  };
-  if (!digits()) return false;
+  let to = digitsEnd(b, i, e);
+  if (to === i) return false;
+  i = to;
   if (i < e && b[i] === 0x2e) {
-    i++;
-    if (!digits()) return false;
+    to = digitsEnd(b, i + 1, e);
+    if (to === i + 1) return false;
+    i = to;
   }
   if (i < e && (b[i] === 0x65 || b[i] === 0x45)) {
     i++;
     if (i < e && (b[i] === 0x2b || b[i] === 0x2d)) i++;
-    if (!digits()) return false;
+    to = digitsEnd(b, i, e);
+    if (to === i) return false;
+    i = to;
   }
   return i === e;
+}
+
+/** The text of the JSON number b[s, e) as sent. A whole number written plainly (no sign, no
+ *  leading zero) reads the same as String() of its value. */
+function numberText(b: Buffer, s: number, e: number): string {
+  return (b[s] !== 0x30 || e - s === 1 ? smallIntText(b, s, e) : null) ?? b.toString('latin1', s, e);
 }
 
 /** Reads the message in b[start, end) strictly into `out` (see above); returns an ENVELOPE_* code. */
@@ -596,7 +660,7 @@ export function readCallEnvelope(b: Buffer, start: number, end: number, out: Cal
       if (next === -2) return ENVELOPE_FALLBACK;
       if (next === -1) return ENVELOPE_MALFORMED;
       const known = methodOf(b, i + 1, next - 1);
-      out.method = known === OTHER_METHOD ? b.toString('utf8', i + 1, next - 1) : known.label;
+      out.method = known === OTHER_METHOD ? out.methodMemo.of(b, i + 1, next - 1) : known.label;
     } else if (key === K_ID) {
       if (out.hasId) return ENVELOPE_DUPLICATE;
       out.hasId = true;
@@ -608,7 +672,7 @@ export function readCallEnvelope(b: Buffer, start: number, end: number, out: Cal
       } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
         // Kept as sent: an answer must carry the very id the client used.
         if (!isNumberText(b, i, next)) return ENVELOPE_MALFORMED;
-        out.id = b.toString('latin1', i, next);
+        out.id = numberText(b, i, next);
       } else if (c === 0x6e && next - i === 4 && b[i + 1] === 0x75 && b[i + 2] === 0x6c && b[i + 3] === 0x6c) {
         out.id = 'null';
       } else {

@@ -43,8 +43,6 @@ export interface Rule {
   readonly resultJson: string;
   /** delay: milliseconds. */
   readonly ms: number;
-  /** The name globs this rule needs a message to match (match.tool, or a hide rule's names for its call), for the per-method prefilter. */
-  readonly namePatterns: readonly string[] | null;
   /** The rule as written, for GET /policy. */
   readonly source: Readonly<Record<string, unknown>>;
 }
@@ -84,6 +82,8 @@ function claimTest(spec: unknown): ClaimTest | string {
 const NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 const MAX_DELAY_MS = 600_000;
 const METHOD_CACHE = 1024;
+/** Names remembered per method (a client's tools; a flood of others clears them). */
+const NAME_CACHE = 1024;
 
 /** The name in `names` closest to `text` by edit distance. */
 function nearest(text: string, names: readonly string[]): string {
@@ -111,15 +111,20 @@ export function glob(pattern: string): Matcher {
   return (t) => re.test(t);
 }
 
-/** One matcher for any of the globs: `^(?:a|b|...)$`. */
-function globUnion(patterns: readonly string[]): Matcher {
-  const re = new RegExp(`^(?:${patterns.map(globSource).join('|')})$`);
-  return (t) => re.test(t);
-}
-
 function anyOf(matchers: readonly Matcher[]): Matcher {
   return matchers.length === 1 ? matchers[0]! : (t) => matchers.some((m) => m(t));
 }
+
+/** The rules that may match one method, and per name the ones whose method and name tests pass. */
+interface MethodRules {
+  readonly rules: readonly Rule[];
+  /** By params.name (or uri): the matches as far as method and name decide, in rule order. */
+  readonly byName: Map<string, readonly RuleMatch[]>;
+  /** The same for a message with no name; made on first use. */
+  unnamed: readonly RuleMatch[] | null;
+}
+
+const NO_MATCHES: readonly RuleMatch[] = Object.freeze([]);
 
 /** The rule set in force: rules in order, and which methods any of them may match. */
 export class RuleSet {
@@ -128,9 +133,10 @@ export class RuleSet {
   readonly #exact: ReadonlySet<string> | null;
   readonly #globs: readonly Matcher[];
   readonly #cache = new Map<string, boolean>();
-  // Per method: the rules that can match it, in order, and (when each needs a name) one
-  // matcher for all their name globs, so a call none of them names costs one test.
-  readonly #byMethod = new Map<string, { readonly rules: readonly Rule[]; readonly names: Matcher | null }>();
+  // Per method, then per name: the method, tool and hide tests depend on nothing else, so
+  // a client calling the same tools is matched only on what rests on the caller (session,
+  // address, identity). Both maps are bounded: a flood of names clears them, never grows them.
+  readonly #byMethod = new Map<string, MethodRules>();
 
   constructor(rules: readonly Rule[]) {
     this.rules = Object.freeze([...rules]);
@@ -164,42 +170,62 @@ export class RuleSet {
     return hit;
   }
 
-  #candidates(method: string): { readonly rules: readonly Rule[]; readonly names: Matcher | null } {
+  #forMethod(method: string): MethodRules {
     let c = this.#byMethod.get(method);
     if (c === undefined) {
       const rules = this.rules.filter((r) => (r.hide !== null && r.hide.call === method) || (r.hide?.call !== method && (r.method === null || r.method(method))));
-      const named = rules.length > 0 && rules.every((r) => r.namePatterns !== null && (r.hide === null || r.hide.call === method));
-      c = { rules, names: named ? globUnion(rules.flatMap((r) => r.namePatterns!)) : null };
+      c = { rules, byName: new Map(), unnamed: null };
       if (this.#byMethod.size >= METHOD_CACHE) this.#byMethod.clear();
       this.#byMethod.set(method, c);
     }
     return c;
   }
 
+  /** The rules of `c` whose method and name tests pass for (method, name), in order. */
+  static #byNameTests(c: MethodRules, method: string, name: string | null): readonly RuleMatch[] {
+    const out: RuleMatch[] = [];
+    for (const rule of c.rules) {
+      const hide = rule.hide;
+      if (hide !== null && method === hide.call) {
+        if (name !== null && hide.names(name)) out.push(Object.freeze({ rule, hiddenCall: true }));
+        continue;
+      }
+      if (rule.method !== null && !rule.method(method)) continue;
+      if (rule.tool !== null && (name === null || !rule.tool(name))) continue;
+      out.push(Object.freeze({ rule, hiddenCall: false }));
+    }
+    return out.length === 0 ? NO_MATCHES : Object.freeze(out);
+  }
+
   /** The first rule that matches `call`, or null. */
   match(call: ClientCall): RuleMatch | null {
-    const c = this.#candidates(call.rawMethod);
+    const method = call.rawMethod;
+    const c = this.#forMethod(method);
     if (c.rules.length === 0) return null;
-    if (c.names !== null && (call.name === null || !c.names(call.name))) return null;
-    const isNotification = !call.hasId;
-    const requestLike = call.hasId || !call.rawMethod.startsWith('notifications/');
-    // Cheapest tests first: method and names, then the session, then the client address.
-    for (const rule of c.rules) {
-      if (rule.direction === 'notification' ? !isNotification : !requestLike) continue;
-      const hide = rule.hide;
-      let hiddenCall = false;
-      if (hide !== null && call.rawMethod === hide.call) {
-        if (call.name === null || !hide.names(call.name)) continue;
-        hiddenCall = true;
-      } else {
-        if (rule.method !== null && !rule.method(call.rawMethod)) continue;
-        if (rule.tool !== null && (call.name === null || !rule.tool(call.name))) continue;
+    const name = call.name;
+    let named: readonly RuleMatch[] | undefined;
+    if (name === null) named = c.unnamed ??= RuleSet.#byNameTests(c, method, null);
+    else {
+      named = c.byName.get(name);
+      if (named === undefined) {
+        named = RuleSet.#byNameTests(c, method, name);
+        if (c.byName.size >= NAME_CACHE) c.byName.clear();
+        c.byName.set(name, named);
       }
+    }
+    if (named.length === 0) return null;
+    const isNotification = !call.hasId;
+    const requestLike = call.hasId || !method.startsWith('notifications/');
+    // Cheapest tests first: the direction, then the session, then the client address.
+    for (let i = 0; i < named.length; i++) {
+      const hit = named[i]!;
+      const rule = hit.rule;
+      if (rule.direction === 'notification' ? !isNotification : !requestLike) continue;
       if (rule.mcpSessionId !== null && (call.mcpSession === null || !rule.mcpSessionId(call.mcpSession))) continue;
       if (rule.client !== null && !rule.client.has(call.clientIp)) continue;
       if (rule.subject !== null && (call.subject === null || !rule.subject(call.subject))) continue;
       if (rule.claims !== null && (call.claims === null || !rule.claims(call.claims))) continue;
-      return { rule, hiddenCall };
+      return hit;
     }
     return null;
   }
@@ -302,13 +328,11 @@ export function compileRules(doc: unknown, where: string): RuleSet {
       message = r.message as string;
     }
     let hide: Rule['hide'] = null;
-    let namePatterns: readonly string[] | null = tool === null ? null : Object.freeze([tool]);
     if (action === 'hide') {
       if (method === null || HIDE_TARGETS[method] === undefined) bad('match.method', `hide needs one of ${Object.keys(HIDE_TARGETS).join(', ')}`);
       if (tool !== null) bad('match.tool', 'hide filters by names, not by tool');
       if (!Array.isArray(r.names) || r.names.length === 0 || !r.names.every((n) => typeof n === 'string' && n !== '')) bad('names', 'expected a list of names or globs');
       hide = Object.freeze({ names: anyOf((r.names as string[]).map(glob)), list: method!, call: HIDE_TARGETS[method!]! });
-      namePatterns = Object.freeze([...(r.names as string[])]);
     }
     let resultJson = '';
     if (action === 'mock') {
@@ -322,7 +346,7 @@ export function compileRules(doc: unknown, where: string): RuleSet {
     }
     return Object.freeze({
       name, action, method: method === null ? null : glob(method), tool: tool === null ? null : glob(tool), client, subject: subject === null ? null : glob(subject), claims,
-      mcpSessionId: mcp === null ? null : glob(mcp), direction: direction as Rule['direction'], message, hide, resultJson, ms, namePatterns,
+      mcpSessionId: mcp === null ? null : glob(mcp), direction: direction as Rule['direction'], message, hide, resultJson, ms,
       source: Object.freeze(structuredClone(r)),
     });
   });

@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  CallEnvelope, ENVELOPE_BATCH, ENVELOPE_DUPLICATE, ENVELOPE_EMPTY, ENVELOPE_FALLBACK, ENVELOPE_MALFORMED, ENVELOPE_OK,
+  CallEnvelope, ENVELOPE_BATCH, ENVELOPE_DUPLICATE, ENVELOPE_EMPTY, ENVELOPE_FALLBACK, ENVELOPE_FOLDED, ENVELOPE_MALFORMED, ENVELOPE_OK,
   hasDuplicateKeys, readCallEnvelope,
 } from '../../../dist/mcp/envelope.js';
 import { MessageGate } from '../../../dist/mcp/gate.js';
@@ -64,6 +64,40 @@ strict('escapes, odd ids and batches go to the full parser; broken JSON is malfo
   for (const text of ['{"method":"tools/call","id":1} x', '{"method":"tools/call" "id":1}', '{"method":"tools/call",', "{'method':'x'}", '"x"', '{"method":"a","params":{"name":"x" "y":1}}']) {
     assert.is(read(text).code, ENVELOPE_MALFORMED, text);
   }
+});
+
+strict('one reader, message after message: names, uris, methods and ids as sent, however alike', () => {
+  // The reader remembers the last name's bytes: same-length names, long names and repeats must each read as themselves.
+  const env = new CallEnvelope();
+  const long = 'n'.repeat(63) + 'x';
+  const longer = 'n'.repeat(100);
+  const cases: Array<[string | null, string | null, string, string]> = [
+    ['echo', null, '1', 'tools/call'], ['echo', null, '1', 'tools/call'], ['ecxo', null, '2', 'tools/call'], ['echo', null, '0', 'tools/call'],
+    [long, null, '10', 'tools/call'], [long.slice(0, -1) + 'y', null, '-3', 'tools/call'], [longer, null, '1e3', 'tools/call'], [longer, null, '007', 'tools/call'],
+    ['ünï', null, '123456789', 'tools/call'], ['üni', null, '1234567890', 'custom/a'], ['', null, '1.5', 'custom/b'],
+    [null, 'file:///a', '"s"', 'resources/read'], [null, 'file:///b', 'null', 'resources/read'], [null, 'file:///b', '99', 'custom/a'],
+  ];
+  for (const [name, uri, id, method] of cases) {
+    const params = name !== null ? `{"name":${JSON.stringify(name)}}` : `{"uri":${JSON.stringify(uri)}}`;
+    const text = `{"jsonrpc":"2.0","id":${id},"method":"${method}","params":${params}}`;
+    const buf = Buffer.concat([Buffer.from('xx'), Buffer.from(text), Buffer.from('yy')]);
+    assert.is(readCallEnvelope(buf, 2, buf.length - 2, env), ENVELOPE_OK, text);
+    assert.is(env.name, name, text);
+    assert.is(env.uri, uri, text);
+    assert.is(env.id, id, text);
+    assert.is(env.method, method, text);
+  }
+});
+
+strict('"jsonrpc" and "arguments" are read as written; their case variants are folded', () => {
+  assert.is(read('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","arguments":{"ARGUMENTS":1}}}').code, ENVELOPE_OK);
+  for (const text of [
+    '{"JSONRPC":"2.0","id":1,"method":"tools/call"}', '{"jsonrpC":"2.0","id":1,"method":"tools/call"}', '{"Id":1,"method":"tools/call"}',
+    '{"id":1,"method":"tools/call","params":{"Arguments":{}}}', '{"id":1,"method":"tools/call","params":{"argumentS":{},"name":"x"}}',
+    '{"id":1,"method":"tools/call","params":{"URI":"x"}}', '{"id":1,"method":"tools/call","pARAMS":{}}',
+  ]) assert.is(read(text).code, ENVELOPE_FOLDED, text);
+  assert.is(read('{"id":1,"method":"tools/call","params":{"argumentſ":{}}}').code, ENVELOPE_FALLBACK);
+  assert.is(read('{"jsonrpcſ":"2.0","id":1,"method":"tools/call"}').code, ENVELOPE_FALLBACK);
 });
 
 strict('hasDuplicateKeys compares decoded keys at any depth', () => {

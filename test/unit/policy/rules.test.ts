@@ -147,6 +147,22 @@ match('claims: each named claim equals one of the values (or is a list holding o
   }
 });
 
+match('a name seen before is matched again on what rests on the caller; a flood of names changes no answer', () => {
+  // Matches by method and name are remembered per name (bounded): the client, session and direction are tested every call.
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < 3000; i++) {
+      const tool = `admin_${i % 1500}`;
+      assert.is(ruleOf(call('tools/call', tool, { clientIp: i % 2 === 0 ? '10.0.0.1' : '8.8.8.8' })), i % 2 === 0 ? 'lan-only' : 'no-admin', tool);
+      assert.is(ruleOf(call('tools/call', `other_${i}`)), null);
+    }
+    assert.is(ruleOf(call('tools/call', 'secret1')), 'hide (hidden)');
+    assert.is(ruleOf(call('prompts/get', 'p', { mcpSession: 'sess-99' })), 'one-session');
+    assert.is(ruleOf(call('prompts/get', 'p', { mcpSession: 'sess-1' })), null);
+    assert.is(ruleOf(call('notifications/cancelled', null, { hasId: true })), null);
+    assert.is(ruleOf(call('notifications/cancelled', null, { hasId: false, kind: 'notification' })), 'quiet');
+  }
+});
+
 match('cares() names exactly the methods rules can match', () => {
   assert.ok(set.cares('tools/call'));
   assert.ok(set.cares('tools/list'));
