@@ -6,6 +6,9 @@
 // extensions or trailers goes out as the very buffers that came in. An observer that reads
 // the body (the MCP inspector) is handed the chunk data alone, without the framing.
 
+import { Buffer } from 'node:buffer';
+import { copyRange, view } from '../bytes.js';
+
 const CR = 0x0d;
 const LF = 0x0a;
 
@@ -80,14 +83,14 @@ export class ChunkedFilter {
         const start = j + 2;
         const end = start + size;
         if (size > 0 && end + 2 <= len && buf[j] === CR && buf[j + 1] === LF && buf[end] === CR && buf[end + 1] === LF) {
-          if (onData !== null) onData(buf.subarray(start, end));
+          if (onData !== null) onData(view(buf, start, end));
           i = end + 2;
           continue;
         }
       }
       if (state === DATA) {
         const n = Math.min(this.#remaining, len - i);
-        if (onData !== null && n > 0) onData(buf.subarray(i, i + n));
+        if (onData !== null && n > 0) onData(view(buf, i, i + n));
         this.#remaining -= n;
         i += n;
         if (this.#remaining === 0) this.#state = DATA_CR;
@@ -152,7 +155,10 @@ export class ChunkedFilter {
     for (let k = 0; k < keep.length; k += 2) total += keep[k + 1]! - keep[k]!;
     const out = Buffer.allocUnsafe(total);
     let pos = 0;
-    for (let k = 0; k < keep.length; k += 2) pos += buf.copy(out, pos, keep[k]!, keep[k + 1]!);
+    for (let k = 0; k < keep.length; k += 2) {
+      copyRange(out, buf, keep[k]!, keep[k + 1]!, pos);
+      pos += keep[k + 1]! - keep[k]!;
+    }
     return out;
   }
 

@@ -2,6 +2,8 @@
 // validated the bytes; this file only finds the fields the proxy acts on and rebuilds a
 // head from slices of the original, so header values are never decoded and re-encoded.
 
+import { Buffer } from 'node:buffer';
+import { copyInto, copyRange, indexOfByte, indexOfBytes, latin1, writeLatin1 } from '../bytes.js';
 import type { HeaderLine } from '../config.js';
 import { BadRequestError, UnsupportedTransferCodingError } from '../errors.js';
 import { APPLICATION_JSON, APPLICATION_JSON_UTF8, EVENT_STREAM, EVENT_STREAM_UTF8 } from './media-type.js';
@@ -80,7 +82,7 @@ export interface ResponseHead extends HeadBase {
 
 /** Finds the end of a head (index past CRLFCRLF) in `buf`, searching from `from`; -1 if absent. */
 export function findHeadEnd(buf: Buffer, from: number): number {
-  const i = buf.indexOf(CRLFCRLF, from);
+  const i = indexOfBytes(buf, CRLFCRLF, from);
   return i === -1 ? -1 : i + 4;
 }
 
@@ -149,7 +151,7 @@ const CONTENT_TYPES = new InternTable([APPLICATION_JSON, EVENT_STREAM, APPLICATI
 
 /** The lower-case name of a field not in FIELD_NAMES. */
 function unknownName(raw: Buffer, start: number, end: number): string {
-  return raw.toString('latin1', start, end).toLowerCase();
+  return latin1(raw, start, end).toLowerCase();
 }
 
 /** Strings of recent header values (and request targets), found again by their bytes: the
@@ -164,7 +166,7 @@ class ValueCache {
   get(raw: Buffer, start: number, end: number): string {
     const n = end - start;
     if (n === 0) return '';
-    if (n > MAX_CACHED_VALUE) return raw.toString('latin1', start, end);
+    if (n > MAX_CACHED_VALUE) return latin1(raw, start, end);
     const slot = (n * 31 + raw[start]! * 7 + raw[end - 1]! * 3 + raw[start + (n >> 1)]!) & (VALUE_SLOTS - 1);
     const known = this.#strings[slot]!;
     if (known.length === n) {
@@ -172,7 +174,7 @@ class ValueCache {
       while (k < n && raw[start + k] === known.charCodeAt(k)) k++;
       if (k === n) return known;
     }
-    const str = raw.toString('latin1', start, end);
+    const str = latin1(raw, start, end);
     this.#strings[slot] = str;
     return str;
   }
@@ -197,7 +199,7 @@ function scanFields(raw: Buffer, startLineEnd: number): HeaderField[] {
       throw new BadRequestError(raw[lineStart] === SP || raw[lineStart] === HTAB ? 'obs-fold line folding' : 'invalid header name');
     }
     if (colon === lineStart) throw new BadRequestError('empty header name');
-    const cr = raw.indexOf(CR, colon);
+    const cr = indexOfByte(raw, CR, colon);
     if (cr === -1) throw new BadRequestError('header line without a colon');
     let vs = colon + 1;
     while (vs < cr && (raw[vs] === SP || raw[vs] === HTAB)) vs++;
@@ -223,7 +225,7 @@ function decimal(raw: Buffer, start: number, end: number): number {
 }
 
 function value(raw: Buffer, f: HeaderField): string {
-  return raw.toString('latin1', f.valueStart, f.valueEnd);
+  return latin1(raw, f.valueStart, f.valueEnd);
 }
 
 function pushTokens(list: string, out: string[]): void {
@@ -359,9 +361,9 @@ function otherCoding(v: Scan): boolean {
 
 /** Reads a validated request head (`raw` ends with CRLFCRLF); throws BadRequestError on what llhttp lets through. */
 export function readRequestHead(raw: Buffer): RequestHead {
-  const startLineEnd = raw.indexOf(CR);
-  const sp1 = raw.indexOf(SP);
-  const sp2 = raw.indexOf(SP, sp1 + 1);
+  const startLineEnd = indexOfByte(raw, CR, 0);
+  const sp1 = indexOfByte(raw, SP, 0);
+  const sp2 = indexOfByte(raw, SP, sp1 + 1);
   if (sp1 <= 0 || sp2 <= sp1 || sp2 > startLineEnd) throw new BadRequestError('malformed request line');
   const fields = scanFields(raw, startLineEnd);
   const v = scanValues(raw, fields);
@@ -377,7 +379,7 @@ export function readRequestHead(raw: Buffer): RequestHead {
   return {
     raw, fields, startLineEnd, connectionTokens: tokens, contentType: v.contentType, mcpSessionId: v.mcpSessionId, mcpProtocolVersion: v.mcpProtocolVersion,
     upgrade: v.upgrade, chunked: v.chunked, contentLength: v.contentLength,
-    method: METHODS.find(raw, 0, sp1, false) ?? raw.toString('latin1', 0, sp1),
+    method: METHODS.find(raw, 0, sp1, false) ?? latin1(raw, 0, sp1),
     target: VALUES.get(raw, sp1 + 1, sp2),
     versionMinor,
     host: v.host,
@@ -393,8 +395,8 @@ export function readRequestHead(raw: Buffer): RequestHead {
 
 /** Reads a validated response head. */
 export function readResponseHead(raw: Buffer): ResponseHead {
-  const startLineEnd = raw.indexOf(CR);
-  const sp1 = raw.indexOf(SP);
+  const startLineEnd = indexOfByte(raw, CR, 0);
+  const sp1 = indexOfByte(raw, SP, 0);
   // Three digits, 100 to 999, then a space or the line's end: this llhttp build passes a
   // status line such as "HTTP/1.1 10 Continue", which must not reach a client as a 1xx.
   const d1 = raw[sp1 + 1]! - 0x30;
@@ -529,32 +531,22 @@ function isDropped(f: HeaderField, connectionTokens: readonly string[], keepUpgr
   return connectionTokens.length > 0 && connectionTokens.includes(f.name) && !PROTECTED.has(f.name);
 }
 
-// Buffer's own latin1 writer (what buf.write(s, pos, 'latin1') ends in, without the
-// argument and encoding dispatch around it); not in @types/node.
-interface Latin1Writable {
-  latin1Write(text: string, offset: number): number;
-}
-
 /** Concatenates an optional latin1 prefix, raw slices, the added lines and the body bytes that follow the head into one exactly sized buffer (one allocation). */
 function assemble(prefix: string | null, raw: Buffer, runs: number[], suffix: string | Buffer, body: Buffer | null): Buffer {
   let len = (prefix === null ? 0 : prefix.length) + suffix.length + (body === null ? 0 : body.length);
   for (let i = 0; i < runs.length; i += 2) len += runs[i + 1]! - runs[i]!;
-  const out = Buffer.allocUnsafe(len) as Buffer & Latin1Writable;
-  let pos = prefix === null ? 0 : out.latin1Write(prefix, 0);
-  // Views and TypedArray#set: Buffer#copy makes the same view after checking its arguments.
-  const bytes = raw.buffer;
-  const base = raw.byteOffset;
+  const out = Buffer.allocUnsafe(len);
+  let pos = prefix === null ? 0 : writeLatin1(out, prefix, 0);
   for (let i = 0; i < runs.length; i += 2) {
-    const n = runs[i + 1]! - runs[i]!;
-    out.set(new Uint8Array(bytes, base + runs[i]!, n), pos);
-    pos += n;
+    copyRange(out, raw, runs[i]!, runs[i + 1]!, pos);
+    pos += runs[i + 1]! - runs[i]!;
   }
-  if (typeof suffix === 'string') pos += out.latin1Write(suffix, pos);
+  if (typeof suffix === 'string') pos += writeLatin1(out, suffix, pos);
   else {
-    out.set(suffix, pos);
+    copyInto(out, suffix, pos);
     pos += suffix.length;
   }
-  if (body !== null) out.set(body, pos);
+  if (body !== null) copyInto(out, body, pos);
   return out;
 }
 
@@ -598,7 +590,7 @@ export function buildClientResponseHead(res: ResponseHead, rw: RequestRewrite, c
   const upgrading = res.statusCode === 101;
   // RFC 9110 §6.2: an intermediary sends its own HTTP version: keep the status line from its first space.
   const replaced = mcpSessionId === null ? REPLACED_IN_RESPONSE : REPLACED_SESSION_IN_RESPONSE;
-  const runs = keptRuns(res, upgrading, cors === null ? replaced : withCors(replaced), [raw.indexOf(SP), res.startLineEnd + 2]);
+  const runs = keptRuns(res, upgrading, cors === null ? replaced : withCors(replaced), [indexOfByte(raw, SP, 0), res.startLineEnd + 2]);
   let lines = rw.responseLines(res, upgrading, close, http10Client);
   // --cors lines for a browser's allowed Origin, in place of the upstream's own.
   if (cors !== null) lines = cors + (typeof lines === 'string' ? lines : lines.toString('latin1'));
@@ -612,7 +604,7 @@ const REFRAMED_RESPONSE = new Set(['via', 'content-length', 'transfer-encoding']
 export function buildReframedResponseHead(res: ResponseHead, rw: RequestRewrite, close: boolean, http10Client: boolean, framing: string, mcpSessionId: string | null = null, cors: string | null = null): Buffer {
   const raw = res.raw;
   const replaced = mcpSessionId === null ? REFRAMED_RESPONSE : REFRAMED_SESSION_RESPONSE;
-  const runs = keptRuns(res, false, cors === null ? replaced : withCors(replaced), [raw.indexOf(SP), res.startLineEnd + 2]);
+  const runs = keptRuns(res, false, cors === null ? replaced : withCors(replaced), [indexOfByte(raw, SP, 0), res.startLineEnd + 2]);
   const lines = rw.responseLines(res, false, close, http10Client);
   // --cors lines, as in buildClientResponseHead.
   const added = framing + (cors ?? '') + (typeof lines === 'string' ? lines : lines.toString('latin1'));

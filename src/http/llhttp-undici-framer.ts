@@ -5,6 +5,7 @@
 // parser runs at a time.
 
 import { createRequire } from 'node:module';
+import { copyInto } from '../bytes.js';
 import { LlhttpFramer } from './llhttp-framer.js';
 
 const require = createRequire(import.meta.url);
@@ -107,7 +108,7 @@ export class UndiciLlhttpFramer extends LlhttpFramer {
       inputPtr = ll.malloc(inputSize);
     }
     if (heap.length === 0) heap = new Uint8Array(ll.memory.buffer);
-    heap.set(data, inputPtr);
+    copyInto(heap, data, inputPtr);
     this.#inputPtr = inputPtr;
     current = this;
     const ret = ll.llhttp_execute(this.#ptr, inputPtr, len);

@@ -3,6 +3,8 @@
 // pieces and split a chunk into body and what follows. Results are left in fields rather
 // than returned as objects: the body reader runs once per chunk on the hot path.
 
+import { Buffer } from 'node:buffer';
+import { view } from '../bytes.js';
 import { FRAME_END, FRAME_ERROR, type Framer } from './framer.js';
 import { findHeadEnd, leadingEmptyLines } from './head.js';
 
@@ -104,8 +106,8 @@ export class BodyReader {
         return BODY_MORE;
       }
       this.remaining = -1;
-      this.body = remaining === chunk.length ? chunk : chunk.subarray(0, remaining);
-      this.rest = remaining < chunk.length ? chunk.subarray(remaining) : null;
+      this.body = remaining === chunk.length ? chunk : view(chunk, 0, remaining);
+      this.rest = remaining < chunk.length ? view(chunk, remaining, chunk.length) : null;
       return BODY_END;
     }
     const ret = framer.execute(chunk);
@@ -116,8 +118,8 @@ export class BodyReader {
       return BODY_MORE;
     }
     const at = framer.offset;
-    this.body = at === chunk.length ? chunk : chunk.subarray(0, at);
-    this.rest = at < chunk.length ? chunk.subarray(at) : null;
+    this.body = at === chunk.length ? chunk : view(chunk, 0, at);
+    this.rest = at < chunk.length ? view(chunk, at, chunk.length) : null;
     return BODY_END;
   }
 

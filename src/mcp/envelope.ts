@@ -8,6 +8,8 @@
 // What this reader does not handle simply (a batch, an escape in a key, method or string
 // id, an object as id) it hands back as FALLBACK, and the caller uses JSON.parse instead.
 
+import { Buffer } from 'node:buffer';
+import { latin1, utf8 } from '../bytes.js';
 import { KNOWN_METHOD_NAMES, type MessageKind } from './jsonrpc.js';
 
 /** The envelope was read into `out`. */
@@ -277,7 +279,7 @@ function tailId(b: Buffer, start: number, end: number): string | null | undefine
   j = skipWsBack(b, j - 4, start);
   if (b[j] !== COMMA && b[j] !== LBRACE) return undefined;
   const c = b[vs]!;
-  if (c === QUOTE) return b.toString('utf8', vs, ve);
+  if (c === QUOTE) return utf8(b, vs, ve);
   if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return numberId(b, vs, ve) ?? undefined;
   if (ve - vs === 4 && c === 0x6e && b[vs + 1] === 0x75 && b[vs + 2] === 0x6c && b[vs + 3] === 0x6c) return null;
   return undefined;
@@ -374,7 +376,7 @@ function readWholeEnvelope(b: Buffer, start: number, end: number, out: Envelope)
         next = valueEnd(b, i, end);
         if (c === QUOTE) {
           if (plainStringEnd(b, i, end) !== next) return ENVELOPE_FALLBACK;
-          id = next === -1 ? null : b.toString('utf8', i, next);
+          id = next === -1 ? null : utf8(b, i, next);
         } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
           id = next === -1 ? null : numberId(b, i, next);
         } else if (c === 0x6e) {
@@ -494,7 +496,7 @@ class TextMemo {
       while (k >= 0 && held[k] === b[s + k]) k--;
       if (k < 0) return this.text;
     }
-    const text = b.toString('utf8', s, e);
+    const text = utf8(b, s, e);
     if (n <= held.length) {
       for (let k = 0; k < n; k++) held[k] = b[s + k]!;
       this.length = n;
@@ -619,7 +621,7 @@ function isNumberText(b: Buffer, s: number, e: number): boolean {
 /** The text of the JSON number b[s, e) as sent. A whole number written plainly (no sign, no
  *  leading zero) reads the same as String() of its value. */
 function numberText(b: Buffer, s: number, e: number): string {
-  return (b[s] !== 0x30 || e - s === 1 ? smallIntText(b, s, e) : null) ?? b.toString('latin1', s, e);
+  return (b[s] !== 0x30 || e - s === 1 ? smallIntText(b, s, e) : null) ?? latin1(b, s, e);
 }
 
 /** Reads the message in b[start, end) strictly into `out` (see above); returns an ENVELOPE_* code. */
@@ -668,7 +670,7 @@ export function readCallEnvelope(b: Buffer, start: number, end: number, out: Cal
       if (next === -1) return ENVELOPE_MALFORMED;
       if (c === QUOTE) {
         if (plainStringEnd(b, i, end) !== next) return ENVELOPE_FALLBACK;
-        out.id = b.toString('utf8', i, next);
+        out.id = utf8(b, i, next);
       } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
         // Kept as sent: an answer must carry the very id the client used.
         if (!isNumberText(b, i, next)) return ENVELOPE_MALFORMED;

@@ -5,6 +5,9 @@
 // correlates request → response for latency. It copies what it needs, never delays a
 // write, and never rejects traffic: what it cannot read it counts.
 
+import { Buffer } from 'node:buffer';
+import { performance } from 'node:perf_hooks';
+import { view } from '../bytes.js';
 import { BodyCollector } from '../http/body-collector.js';
 import type { RequestHead, ResponseHead } from '../http/head.js';
 import { isEventStream, isJson } from '../http/media-type.js';
@@ -104,7 +107,7 @@ class PassingMessage implements McpMessage {
   log: LazyLogger = NO_LOG;
 
   get bytes(): Buffer {
-    return this.#bytes ??= this.#buf.subarray(this.#start, this.#end);
+    return this.#bytes ??= view(this.#buf, this.#start, this.#end);
   }
 
   /** The message lies in buf[start, end). */

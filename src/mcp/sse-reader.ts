@@ -5,6 +5,9 @@
 // it spans two reads, and only multi-line data is joined. A line longer than the bound
 // is skipped.
 
+import { Buffer } from 'node:buffer';
+import { indexOfByte } from '../bytes.js';
+
 const LF = 0x0a;
 const CR = 0x0d;
 const NEWLINE = Buffer.from('\n');
@@ -72,8 +75,8 @@ export class SseReader {
         }
       }
       if (end === n || (chunk[end] !== LF && chunk[end] !== CR)) {
-        if (lf !== -1 && lf < end) lf = chunk.indexOf(LF, end);
-        if (cr !== -1 && cr < end) cr = chunk.indexOf(CR, end);
+        if (lf !== -1 && lf < end) lf = indexOfByte(chunk, LF, end);
+        if (cr !== -1 && cr < end) cr = indexOfByte(chunk, CR, end);
         end = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr);
         if (end === -1) {
           this.#keep(chunk, start, n);

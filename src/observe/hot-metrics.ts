@@ -32,10 +32,12 @@ export class HistogramSeries {
   readonly counts: Float64Array;
   sum = 0;
   count = 0;
-  readonly #bounds: readonly number[];
+  // A typed array whatever the bounds were written as: every series reads them through one
+  // kind of element (arrays of integers, of fractions or frozen ones would each be another).
+  readonly #bounds: Float64Array;
 
   constructor(bounds: readonly number[]) {
-    this.#bounds = bounds;
+    this.#bounds = Float64Array.from(bounds);
     this.counts = new Float64Array(bounds.length);
   }
 

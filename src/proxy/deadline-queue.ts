@@ -3,6 +3,7 @@
 // deadline order: a FIFO of intrusive links replaces a node:timers Timeout per connection
 // (its allocation, list insert and clearTimeout were a few per cent of a short connection).
 
+import { performance } from 'node:perf_hooks';
 import { LinkedList } from '../linked-list.js';
 
 /** One deadline an owner can arm in a DeadlineQueue; an owner keeps one per kind of deadline. */

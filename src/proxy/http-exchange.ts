@@ -11,7 +11,10 @@
 // drain at shutdown (stream-drain.ts). Heads and bodies are read by http/message-reader.ts;
 // the upstream socket is held through upstream-link.ts.
 
+import { Buffer } from 'node:buffer';
 import type net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { view } from '../bytes.js';
 import {
   BadRequestError, BodyTimeoutError, BodyTooLargeError, HeaderTimeoutError, HeadTooLargeError,
   PolicyUnreadableError, ProxyError, RateLimitedError, UnsupportedTransferCodingError, UpstreamBrokenError, UpstreamTimeoutError,
@@ -310,7 +313,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     const bodyStart = reader.bodyStart;
     let req: RequestHead;
     try {
-      req = readRequestHead(reader.all.subarray(reader.start, reader.end));
+      req = readRequestHead(view(reader.all, reader.start, reader.end));
     } catch (err) {
       this.#fail(err);
       return null;
@@ -369,7 +372,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     if (wait > 0) {
       // Refused before its body is read: the id, when the whole body came with the head.
       if (!req.chunked && req.contentLength > 0 && chunk.length - bodyStart >= req.contentLength) {
-        this.#failIdJson = requestIdOf(chunk.subarray(bodyStart, bodyStart + req.contentLength));
+        this.#failIdJson = requestIdOf(view(chunk, bodyStart, bodyStart + req.contentLength));
       }
       this.#fail(new RateLimitedError('rate limit reached: slow down', wait));
       return null;
@@ -398,11 +401,11 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     let body: Buffer;
     let rest: Buffer | null = null;
     if (ret === FRAME_END) {
-      body = chunk.subarray(bodyStart, framer.offset);
-      if (framer.offset < chunk.length) rest = chunk.subarray(framer.offset);
+      body = view(chunk, bodyStart, framer.offset);
+      if (framer.offset < chunk.length) rest = view(chunk, framer.offset, chunk.length);
       this.#reqPhase = R_DONE;
     } else {
-      body = chunk.subarray(bodyStart);
+      body = view(chunk, bodyStart, chunk.length);
       this.#reqPhase = R_BODY;
       this.#p!.reqBody.expect(!req.chunked && req.contentLength >= 0 ? req.contentLength - body.length : -1);
       this.#p!.bodyLastAt = performance.now();
@@ -804,12 +807,12 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     // close-delimited). A Content-Length body is counted here, as in later reads, instead
     // of being copied into wasm memory and walked there too.
     let seen = chunk.length > HEAD_PROBE_BYTES ? HEAD_PROBE_BYTES : chunk.length;
-    let ret = framer.execute(seen === chunk.length ? chunk : chunk.subarray(0, seen));
+    let ret = framer.execute(seen === chunk.length ? chunk : view(chunk, 0, seen));
     let base = 0;
     if (ret === FRAME_MORE && seen < chunk.length && !framer.headComplete) {
       base = seen;
       seen = chunk.length;
-      ret = framer.execute(chunk.subarray(base));
+      ret = framer.execute(view(chunk, base, chunk.length));
     }
     if (ret === FRAME_ERROR) {
       this.#upstreamFailed(new UpstreamBrokenError(`invalid response from upstream: ${framer.errorReason}`, framer.errorName), 'protocol');
@@ -827,7 +830,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     const bodyStart = reader.bodyStart;
     let res: ResponseHead;
     try {
-      res = readResponseHead(reader.all.subarray(0, reader.end));
+      res = readResponseHead(view(reader.all, 0, reader.end));
     } catch (err) {
       // obs-fold or a bad field name that this llhttp build let through: not ours to pass on.
       this.#upstreamFailed(new UpstreamBrokenError(`invalid response head from upstream: ${(err as Error).message}`, err), 'protocol');
@@ -840,7 +843,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
       if (!res.chunked && res.contentLength >= 0) {
         if (bodyStart + res.contentLength <= chunk.length) end = bodyStart + res.contentLength;
       } else {
-        const rest = framer.execute(chunk.subarray(seen));
+        const rest = framer.execute(view(chunk, seen, chunk.length));
         if (rest === FRAME_ERROR) {
           this.#upstreamFailed(new UpstreamBrokenError(`invalid response body from upstream: ${framer.errorReason}`, framer.errorName), 'protocol');
           return;
@@ -857,13 +860,13 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
       const next = end === -1 ? chunk.length : end;
       framer.next();
       framer.expectNoBody(req.method === 'HEAD');
-      if (next < chunk.length) this.#consumeResponseHead(chunk.subarray(next));
+      if (next < chunk.length) this.#consumeResponseHead(view(chunk, next, chunk.length));
       return;
     }
     if (this.#ctx.recovery !== null) {
       const whole = end === chunk.length && this.#reqPhase === R_DONE;
-      if (whole && this.#p!.retry.shouldRecover(req, status, chunk.subarray(bodyStart, end))) {
-        this.#recoverSession(req, res, Buffer.from(chunk.subarray(bodyStart, end)));
+      if (whole && this.#p!.retry.shouldRecover(req, status, view(chunk, bodyStart, end))) {
+        this.#recoverSession(req, res, Buffer.from(view(chunk, bodyStart, end)));
         return;
       }
       if (status >= 200 && status < 300) this.#p!.retry.learn(req, res, this.#reqPhase === R_DONE);
@@ -874,7 +877,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
         this.#upstreamFailed(new UpstreamBrokenError('upstream switched protocols without an Upgrade request'), 'protocol');
         return;
       }
-      this.#startTunnel(res, chunk.subarray(bodyStart));
+      this.#startTunnel(res, view(chunk, bodyStart, chunk.length));
       return;
     }
 
@@ -913,7 +916,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     this.#obs.onResponseHead(req, res);
     // A response still streaming after its head never holds the shared link (docs/reference.md).
     if (end === -1 || eventStream) this.#link.keepForStream();
-    const body = chunk.subarray(bodyStart, end === -1 ? chunk.length : end);
+    const body = view(chunk, bodyStart, end === -1 ? chunk.length : end);
     if (end === -1 && !res.chunked && res.contentLength >= 0 && !bodyless) this.#p!.resBody.expect(res.contentLength - body.length);
     this.#writeBody(body, res, http10Client);
     if (end !== -1) this.#finishResponse(end < chunk.length);

@@ -7,8 +7,11 @@
 // budget per process (tape-file.ts); what does not fit is dropped, counted and marked in
 // the tape, never waited for.
 
+import { Buffer } from 'node:buffer';
 import fs from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { copyInto } from '../bytes.js';
 import { ConfigError } from '../errors.js';
 import type { HttpFacts, McpMessage, MessageObserver, SkippedBody } from '../mcp/message.js';
 import type { Logger } from '../observe/logger.js';
@@ -362,13 +365,13 @@ export class Recorder implements MessageObserver {
     at = putMs(slab, at, now - tape.start);
     if (h !== null) {
       const head = m.from === 'client' ? IN_HTTP : OUT_HTTP;
-      slab.set(head, at);
+      copyInto(slab, head, at);
       at = putInt(slab, at + head.length, h.exchange);
-      slab.set(rest!, at);
+      copyInto(slab, rest!, at);
       at += rest!.length;
     } else {
       const head = m.from === 'client' ? IN_MSG : OUT_MSG;
-      slab.set(head, at);
+      copyInto(slab, head, at);
       at += head.length;
     }
     at = copyOneLine(body, slab, at);

@@ -6,7 +6,9 @@
 // opened non-blocking, so a pipe nobody reads makes writes wait on a timer instead of
 // holding one of libuv's few threads.
 
+import { Buffer } from 'node:buffer';
 import fs from 'node:fs';
+import { copyInto, indexOfByte } from '../bytes.js';
 
 /** Bytes queued for the disk by every tape of a process, against one limit. */
 export class WriteBudget {
@@ -48,11 +50,11 @@ const SPACE = 0x20;
  * allows them only between tokens, where a space says the same). Returns the end.
  */
 export function copyOneLine(body: Buffer, to: Buffer, at: number): number {
-  // set(), not Buffer#copy: the same copy without Node's argument checks and a view per call.
-  to.set(body, at);
+  // TypedArray#set, not Buffer#copy: the same copy without Node's argument checks and a view per call.
+  copyInto(to, body, at);
   // Searched in the body, which ends where the line does (the slab goes on).
-  for (let i = body.indexOf(LF); i !== -1; i = body.indexOf(LF, i + 1)) to[at + i] = SPACE;
-  for (let i = body.indexOf(CR); i !== -1; i = body.indexOf(CR, i + 1)) to[at + i] = SPACE;
+  for (let i = indexOfByte(body, LF, 0); i !== -1; i = indexOfByte(body, LF, i + 1)) to[at + i] = SPACE;
+  for (let i = indexOfByte(body, CR, 0); i !== -1; i = indexOfByte(body, CR, i + 1)) to[at + i] = SPACE;
   return at + body.length;
 }
 

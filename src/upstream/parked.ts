@@ -2,6 +2,7 @@
 // errs or speaks out of turn, and not handed out past the upstream's keep-alive deadline.
 
 import type net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { routeUpstream, type UpstreamHandler } from './upstream-events.js';
 
 /** An idle socket parked in a source: it holds the socket's events only to notice it dying. */
