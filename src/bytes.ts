@@ -36,11 +36,12 @@ const LATIN1_WRITE: (this: Buffer, text: string, offset: number) => number = PRO
   return this.write(text, offset, 'latin1');
 };
 
-/** buf[start, end) as a Buffer sharing its memory: `subarray` for indices >= 0 (clamped to the buffer as it clamps them). */
+/** buf[start, end) as a Buffer sharing its memory: `subarray` for indices >= 0. Indices are
+ *  clamped to [0, buf.length], so a view never reaches the memory around `buf` (a pool slab). */
 export function view(buf: Buffer, start: number, end: number): Buffer {
   const length = buf.length;
-  const e = end > length ? length : end;
-  const s = start > e ? e : start;
+  const e = end > length ? length : end < 0 ? 0 : end;
+  const s = start > e ? e : start < 0 ? 0 : start;
   return new FAST_BUFFER(BUFFER_OF.call(buf), OFFSET_OF.call(buf) + s, e - s);
 }
 

@@ -27,6 +27,9 @@ bytes('view is subarray for every in-range and over-long pair, shares memory, an
       if (v.length > 0) assert.is(v.byteOffset, want.byteOffset, `${s}..${e}`);
     }
   }
+  // Negative indices (subarray counts them from the end) are clamped to 0: never outside the buffer.
+  assert.is(view(b, -2, 3).toString('latin1'), b.subarray(0, 3).toString('latin1'));
+  assert.is(view(b, 2, -1).length, 0);
   const v = view(b, 5, 8);
   v[0] = 0x4d;
   assert.is(b[5], 0x4d, 'the view writes through to the buffer');
