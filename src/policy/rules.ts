@@ -82,8 +82,11 @@ function claimTest(spec: unknown): ClaimTest | string {
 const NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 const MAX_DELAY_MS = 600_000;
 const METHOD_CACHE = 1024;
-/** Names remembered per method (a client's tools; a flood of others clears them). */
-const NAME_CACHE = 1024;
+/** Names remembered across methods (a client's tools; a flood of others clears them). */
+const NAME_CACHE = 4096;
+/** Longer methods and names are matched without being remembered: the caches stay small
+ *  whatever a client sends (a name may be as long as --inspect-limit). */
+const MAX_CACHED_KEY = 256;
 
 /** The name in `names` closest to `text` by edit distance. */
 function nearest(text: string, names: readonly string[]): string {
@@ -135,8 +138,10 @@ export class RuleSet {
   readonly #cache = new Map<string, boolean>();
   // Per method, then per name: the method, tool and hide tests depend on nothing else, so
   // a client calling the same tools is matched only on what rests on the caller (session,
-  // address, identity). Both maps are bounded: a flood of names clears them, never grows them.
+  // address, identity). Bounded in entries and in key length: a flood clears them, never grows them.
   readonly #byMethod = new Map<string, MethodRules>();
+  /** Names remembered in every method's byName together. */
+  #names = 0;
 
   constructor(rules: readonly Rule[]) {
     this.rules = Object.freeze([...rules]);
@@ -161,6 +166,7 @@ export class RuleSet {
     if (exact === null) return true;
     if (exact.has(method)) return true;
     if (this.#globs.length === 0) return false;
+    if (method.length > MAX_CACHED_KEY) return this.#globs.some((g) => g(method));
     let hit = this.#cache.get(method);
     if (hit === undefined) {
       hit = this.#globs.some((g) => g(method));
@@ -175,10 +181,30 @@ export class RuleSet {
     if (c === undefined) {
       const rules = this.rules.filter((r) => (r.hide !== null && r.hide.call === method) || (r.hide?.call !== method && (r.method === null || r.method(method))));
       c = { rules, byName: new Map(), unnamed: null };
-      if (this.#byMethod.size >= METHOD_CACHE) this.#byMethod.clear();
+      if (method.length > MAX_CACHED_KEY) return c;
+      if (this.#byMethod.size >= METHOD_CACHE) {
+        this.#byMethod.clear();
+        this.#names = 0;
+      }
       this.#byMethod.set(method, c);
     }
     return c;
+  }
+
+  /** The matches of (method, name) as far as method and name decide, remembered when short. */
+  #named(c: MethodRules, method: string, name: string): readonly RuleMatch[] {
+    if (name.length > MAX_CACHED_KEY || method.length > MAX_CACHED_KEY) return RuleSet.#byNameTests(c, method, name);
+    let named = c.byName.get(name);
+    if (named === undefined) {
+      named = RuleSet.#byNameTests(c, method, name);
+      if (this.#names >= NAME_CACHE) {
+        for (const m of this.#byMethod.values()) m.byName.clear();
+        this.#names = 0;
+      }
+      c.byName.set(name, named);
+      this.#names++;
+    }
+    return named;
   }
 
   /** The rules of `c` whose method and name tests pass for (method, name), in order. */
@@ -203,16 +229,7 @@ export class RuleSet {
     const c = this.#forMethod(method);
     if (c.rules.length === 0) return null;
     const name = call.name;
-    let named: readonly RuleMatch[] | undefined;
-    if (name === null) named = c.unnamed ??= RuleSet.#byNameTests(c, method, null);
-    else {
-      named = c.byName.get(name);
-      if (named === undefined) {
-        named = RuleSet.#byNameTests(c, method, name);
-        if (c.byName.size >= NAME_CACHE) c.byName.clear();
-        c.byName.set(name, named);
-      }
-    }
+    const named = name === null ? (c.unnamed ??= RuleSet.#byNameTests(c, method, null)) : this.#named(c, method, name);
     if (named.length === 0) return null;
     const isNotification = !call.hasId;
     const requestLike = call.hasId || !method.startsWith('notifications/');

@@ -160,6 +160,12 @@ match('a name seen before is matched again on what rests on the caller; a flood 
     assert.is(ruleOf(call('prompts/get', 'p', { mcpSession: 'sess-1' })), null);
     assert.is(ruleOf(call('notifications/cancelled', null, { hasId: true })), null);
     assert.is(ruleOf(call('notifications/cancelled', null, { hasId: false, kind: 'notification' })), 'quiet');
+    // Names and methods too long to remember are matched all the same.
+    const long = `admin_${'x'.repeat(5000)}`;
+    assert.is(ruleOf(call('tools/call', long, { clientIp: '10.0.0.1' })), 'lan-only');
+    assert.is(ruleOf(call('tools/call', long, { clientIp: '8.8.8.8' })), 'no-admin');
+    assert.is(ruleOf(call(`notifications/${'y'.repeat(5000)}`, long, { hasId: false, kind: 'notification' })), 'quiet');
+    assert.is(ruleOf(call(`prompts/${'z'.repeat(5000)}`, 'p', { mcpSession: 'sess-9' })), 'one-session');
   }
 });
 
