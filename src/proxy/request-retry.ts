@@ -13,6 +13,9 @@ import type { RequestHead, ResponseHead } from '../http/head.js';
 import { CallEnvelope, ENVELOPE_OK, readCallEnvelope } from '../mcp/envelope.js';
 import { isForgottenSession, REPLAYED_METHODS, type SessionRecovery } from '../mcp/session-recovery.js';
 
+/** The one strict read learn() reuses: it reads synchronously and keeps nothing of the result. */
+const LEARN_READ = new CallEnvelope();
+
 /** Methods a request may be sent twice with (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'PUT', 'TRACE']);
 
@@ -99,7 +102,7 @@ export class RequestRetry {
     const copy = this.#copy;
     if (!complete || copy === null || copy.overflow || copy.bytes === 0) return;
     const body = copy.whole();
-    const env = new CallEnvelope();
+    const env = LEARN_READ;
     if (readCallEnvelope(body, 0, body.length, env) !== ENVELOPE_OK || env.method === null) return;
     if (sid === null && env.method === 'initialize' && res.mcpSessionId !== null) recovery.learnInit(res.mcpSessionId, body);
     else if (sid !== null && REPLAYED_METHODS.has(env.method)) recovery.learnCall(sid, body);
