@@ -10,6 +10,7 @@
 
 import { Buffer } from 'node:buffer';
 import { latin1, utf8 } from '../bytes.js';
+import { PrefixWords, startsWith, WORD_VIEW_BYTES, WordView, wordsMatch } from '../word-match.js';
 import { KNOWN_METHOD_NAMES, type MessageKind } from './jsonrpc.js';
 
 /** The envelope was read into `out`. */
@@ -34,67 +35,13 @@ export class Envelope {
    *  notifications repeats them, and a message starting with the same bytes reads the same. */
   notificationPrefix: Buffer | null = null;
   notificationMethod = '';
+  /** How many leading bytes of the message just read are notificationPrefix (0: it does not start with it). */
+  prefixLength = 0;
   /** The prefix as 32-bit words, for a large read that carries many messages (see WordView);
    *  made once the prefix has repeated, so a stream that alternates methods never builds it. */
   prefixWords: PrefixWords | null = null;
   /** The last large read, seen as 32-bit words. */
   readonly view = new WordView();
-}
-
-/** Reads at least this long are compared four bytes at a time: making their word view once pays off over the messages they carry. */
-const WORD_VIEW_BYTES = 4096;
-
-/**
- * A read seen as aligned 32-bit words, so a prefix is compared a word at a time rather than
- * a byte at a time (an event stream repeats the same ~60 bytes in every event). Made once
- * per read; only the whole words inside the read are in it.
- */
-export class WordView {
-  of: Buffer | null = null;
-  words: Int32Array = new Int32Array(0);
-  /** How far the read's first byte lies past the first word's start (0..3). */
-  shift = 0;
-
-  /** Points the view at `b`. */
-  see(b: Buffer): void {
-    const from = b.byteOffset & ~3;
-    this.of = b;
-    this.shift = b.byteOffset - from;
-    this.words = new Int32Array(b.buffer, from, (b.byteOffset + b.length - from) >> 2);
-  }
-}
-
-/** A prefix laid out at each of the four alignments a word view may find it at: the words and which of their bytes count. */
-export class PrefixWords {
-  readonly words: Int32Array[] = [];
-  readonly masks: Int32Array[] = [];
-
-  constructor(prefix: Buffer) {
-    for (let a = 0; a < 4; a++) {
-      const n = (a + prefix.length + 3) >> 2;
-      const words = new Int32Array(n);
-      const masks = new Int32Array(n);
-      // Filled through byte views of the words: the platform's byte order applies to both sides alike.
-      new Uint8Array(words.buffer).set(prefix, a);
-      new Uint8Array(masks.buffer).fill(0xff, a, a + prefix.length);
-      this.words.push(words);
-      this.masks.push(masks);
-    }
-  }
-}
-
-/** 1 when the read under `view` holds `p`'s prefix at byte `start`, 0 when it does not, -1 when the prefix would run past the view's whole words. */
-function wordsMatch(view: WordView, start: number, p: PrefixWords): number {
-  const at = start + view.shift;
-  const align = at & 3;
-  const first = at >> 2;
-  const words = p.words[align]!;
-  const masks = p.masks[align]!;
-  const v = view.words;
-  const n = words.length;
-  if (first + n > v.length) return -1;
-  for (let k = n - 1; k >= 0; k--) if ((v[first + k]! & masks[k]!) !== words[k]) return 0;
-  return 1;
 }
 
 /** Longest notification prefix remembered. */
@@ -311,11 +258,9 @@ function delimiter(b: Uint8Array, next: number, end: number): number {
   return i < end && (b[i] === COMMA || b[i] === RBRACE) ? i : -ENVELOPE_MALFORMED;
 }
 
-/** True when b[start...] begins with `prefix`. A loop: at a few dozen bytes it beats Buffer#compare, whose call into C++ costs more than the compare. */
-function startsWith(b: Uint8Array, start: number, prefix: Uint8Array): boolean {
-  const n = prefix.length;
-  for (let k = n - 1; k >= 0; k--) if (b[start + k] !== prefix[k]) return false;
-  return true;
+/** True when the message in b[start, end) ends with a `}` after b[from]: what a message that repeats a notification's prefix must still show. */
+export function closesAfter(b: Buffer, from: number, end: number): boolean {
+  return closingBrace(b, from, end) !== -1;
 }
 
 /** Reads the envelope of the message in b[start, end) into `out`. */
@@ -342,11 +287,13 @@ function repeatsNotification(b: Buffer, start: number, end: number, out: Envelop
   out.method = out.notificationMethod;
   out.id = null;
   out.repeated = true;
+  out.prefixLength = prefix.length;
   return true;
 }
 
 function readWholeEnvelope(b: Buffer, start: number, end: number, out: Envelope): number {
   out.repeated = false;
+  out.prefixLength = 0;
   let i = skipWs(b, start, end);
   if (i === end) return ENVELOPE_EMPTY;
   if (b[i] !== LBRACE) return b[i] === LBRACKET ? ENVELOPE_FALLBACK : ENVELOPE_MALFORMED;
@@ -397,6 +344,7 @@ function readWholeEnvelope(b: Buffer, start: number, end: number, out: Envelope)
               out.notificationPrefix = Buffer.from(b.subarray(start, i + 1));
               out.notificationMethod = method!.label;
               out.prefixWords = null;
+              out.prefixLength = i + 1 - start;
             }
             break;
           }

@@ -13,7 +13,7 @@ import type { RequestHead, ResponseHead } from '../http/head.js';
 import { isEventStream, isJson } from '../http/media-type.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Correlator, Pending } from './correlator.js';
-import { CallEnvelope, Envelope, ENVELOPE_FALLBACK, ENVELOPE_MALFORMED, ENVELOPE_OK, readCallEnvelope, readEnvelope } from './envelope.js';
+import { CallEnvelope, closesAfter, Envelope, ENVELOPE_FALLBACK, ENVELOPE_MALFORMED, ENVELOPE_OK, readCallEnvelope, readEnvelope } from './envelope.js';
 import { classify, parseMessages, type MessageKind } from './jsonrpc.js';
 import type { HttpFacts, LazyLogger, McpMessage, MessageHooks, MessageObserver, Sender, SkippedBody } from './message.js';
 import type { CounterSeries, HistogramSeries } from '../observe/hot-metrics.js';
@@ -218,16 +218,16 @@ export class McpMessageSink {
    * than told: a progress stream costs a compare per event, not a round of the observers.
    * The caller ends each read with endRead(), which tells the run.
    */
-  streamed(buf: Buffer, start: number, end: number, from: Sender, origin: MessageOrigin): void {
+  streamed(buf: Buffer, start: number, end: number, from: Sender, origin: MessageOrigin): number {
     if (!this.#runs) {
       this.bytes(buf, start, end, from, origin);
-      return;
+      return 0;
     }
     const env = this.#envelope;
     const read = readEnvelope(buf, start, end, env);
     if (read === ENVELOPE_OK && env.repeated && origin === this.#runOrigin && env.method === this.#runMethod && from === this.#runFrom) {
       this.#run++;
-      return;
+      return env.prefixLength;
     }
     if (this.#runOrigin !== null) this.endRead();
     this.#take(read, buf, start, end, from, origin);
@@ -235,7 +235,24 @@ export class McpMessageSink {
       this.#runOrigin = origin;
       this.#runFrom = from;
       this.#runMethod = env.method;
+      return env.prefixLength;
     }
+    return 0;
+  }
+
+  /** The method of the run streamed() counts into (what a message it returned a prefix length for was). */
+  get runMethod(): string {
+    return this.#runMethod;
+  }
+
+  /**
+   * An event its reader found to start as one streamed() returned a prefix length for did
+   * (`method`, `prefixLength`): counted into the run without reading its envelope again when
+   * the run is that method's on this origin, read as streamed() reads it otherwise.
+   */
+  streamedAgain(buf: Buffer, start: number, end: number, from: Sender, origin: MessageOrigin, method: string, prefixLength: number): void {
+    if (origin === this.#runOrigin && method === this.#runMethod && from === this.#runFrom && closesAfter(buf, start + prefixLength - 1, end)) this.#run++;
+    else this.streamed(buf, start, end, from, origin);
   }
 
   /** The read that streamed() messages came in is done: its run (if any) is told. */
@@ -491,12 +508,22 @@ export class McpInspector implements MessageOrigin {
       const own: MessageOrigin = { proxySession: this.proxySession, mcpSession: this.mcpSession, clientIp: this.clientIp, onGetStream: req.method === 'GET', http: this.http, log: this.log };
       const facts = own.http;
       const sink = this.#sink;
+      // What the last event streamed() could count into a run was, for the reader's repeats of it.
+      let sameMethod = '';
+      let sameBytes = 0;
       const reader: SseReader = new SseReader(sink.limitBytes, facts === null
-        ? (data, start, end) => sink.streamed(data, start, end, 'server', own)
+        ? (data, start, end) => {
+          const same = sink.streamed(data, start, end, 'server', own);
+          if (same > 0) {
+            sameMethod = sink.runMethod;
+            sameBytes = same;
+          }
+          return same;
+        }
         : (data, start, end) => {
           facts.eventId = reader.eventId;
           sink.bytes(data, start, end, 'server', own);
-        }, facts !== null);
+        }, facts !== null, (data, start, end) => sink.streamedAgain(data, start, end, 'server', own, sameMethod, sameBytes));
       this.#sse = reader;
     } else if (this.#sink.wantsHttp) {
       this.#skipFrom(res, 'not_json');

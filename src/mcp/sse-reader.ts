@@ -4,9 +4,14 @@
 // is handed over where it lies in the read that carried it, a line is copied only when
 // it spans two reads, and only multi-line data is joined. A line longer than the bound
 // is skipped.
+// A stream of one kind of notification repeats each event's field lines and the opening
+// of its data byte for byte. When the handler says how much of an event's data makes a
+// later one the same, the reader keeps those bytes as a template and checks the next
+// events against it a word at a time, instead of walking their lines (see #repeat).
 
 import { Buffer } from 'node:buffer';
 import { indexOfByte } from '../bytes.js';
+import { PrefixWords, WORD_VIEW_BYTES, WordView, wordsMatch } from '../word-match.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -22,13 +27,58 @@ function isIdField(b: Buffer, s: number, e: number): boolean {
   return e - s >= 3 && b[s] === 0x69 && b[s + 1] === 0x64 && b[s + 2] === 0x3a;
 }
 
-/** Receives one event's data: buf[start, end). Valid only during the call. */
-export type SseEventHandler = (buf: Buffer, start: number, end: number) => void;
+/**
+ * Receives one event's data: buf[start, end). Valid only during the call. May return how
+ * many leading bytes of the data make a later event with the same field lines the same
+ * message (0 or nothing: none); the reader then hands such events to the repeat handler.
+ */
+export type SseEventHandler = (buf: Buffer, start: number, end: number) => number | void;
+
+/** Receives an event whose field lines and first data bytes are those of the last event the event handler returned a length for. */
+export type SseRepeatHandler = (buf: Buffer, start: number, end: number) => void;
+
+/**
+ * An event to compare the next ones with: its lines before the data value and the first
+ * bytes of that value, as two runs of bytes either side of one line starting with `i` (an
+ * `id:` line, different in every event and not read unless ids are tracked).
+ */
+class EventTemplate {
+  readonly head: Buffer;
+  readonly headWords: PrefixWords | null;
+  readonly idLine: boolean;
+  readonly tail: Buffer;
+  readonly tailWords: PrefixWords;
+  /** Where in `tail` the data value starts. */
+  readonly valueAt: number;
+
+  constructor(head: Buffer, idLine: boolean, tail: Buffer, valueAt: number) {
+    this.head = head;
+    this.headWords = head.length === 0 ? null : new PrefixWords(head);
+    this.idLine = idLine;
+    this.tail = tail;
+    this.tailWords = new PrefixWords(tail);
+    this.valueAt = valueAt;
+  }
+
+  /** True when this template is made of these bytes. */
+  is(b: Buffer, eventStart: number, idStart: number, idNext: number, valueEnd: number): boolean {
+    const head = this.head;
+    const tail = this.tail;
+    const headEnd = idStart === -1 ? eventStart : idStart;
+    const tailStart = idStart === -1 ? eventStart : idNext;
+    if (this.idLine !== (idStart !== -1) || head.length !== headEnd - eventStart || tail.length !== valueEnd - tailStart) return false;
+    return head.compare(b, eventStart, headEnd) === 0 && tail.compare(b, tailStart, valueEnd) === 0;
+  }
+}
+
+/** The template a reader made last (shared: templates are immutable). */
+let lastTemplate: EventTemplate | null = null;
 
 /** Splits an SSE byte stream into event data. */
 export class SseReader {
   readonly #limit: number;
   readonly #onEvent: SseEventHandler;
+  readonly #onRepeat: SseRepeatHandler | null;
   readonly #trackIds: boolean;
   /** The stream's last event ID (the `id:` field, kept across events as SSE says); tracked only when asked. */
   eventId: string | null = null;
@@ -45,12 +95,28 @@ export class SseReader {
   #moreOwned = 0;
   #dataBytes = 0;
   #lastWasCr = false;
+  // Where the event under way began in the current read (-1: in an earlier one), and its
+  // one line starting with `i` (-2: more than one).
+  #eventStart = -1;
+  #idStart = -1;
+  #idNext = -1;
+  #template: EventTemplate | null = null;
+  /** An event was under way when the last read ended. */
+  #open = false;
+  readonly #view = new WordView();
+  // The current read's next LF and CR at or after where a scan last looked (-2: not looked).
+  #lf = -2;
+  #cr = -2;
 
-  /** `trackIds`: keep `eventId` (the recorder asks; nothing else needs it). */
-  constructor(limitBytes: number, onEvent: SseEventHandler, trackIds = false) {
+  /**
+   * `trackIds`: keep `eventId` (the recorder asks; nothing else needs it). `onRepeat`: where
+   * events matching the template go; without it (or with ids tracked) every event is read.
+   */
+  constructor(limitBytes: number, onEvent: SseEventHandler, trackIds = false, onRepeat: SseRepeatHandler | null = null) {
     this.#limit = limitBytes;
     this.#onEvent = onEvent;
     this.#trackIds = trackIds;
+    this.#onRepeat = trackIds ? null : onRepeat;
   }
 
   /** Feeds bytes as they pass. */
@@ -60,9 +126,25 @@ export class SseReader {
     // The LF of a CRLF split across two reads.
     if (this.#lastWasCr && n > 0 && chunk[0] === LF) start = 1;
     this.#lastWasCr = false;
-    let lf = -2;
-    let cr = -2;
+    this.#lf = -2;
+    this.#cr = -2;
+    this.#eventStart = this.#open ? -1 : start;
+    this.#idStart = -1;
+    const fast = this.#onRepeat !== null && n >= WORD_VIEW_BYTES;
     while (start < n) {
+      if (start === this.#eventStart && fast && this.#template !== null) {
+        const lf = this.#lf;
+        const cr = this.#cr;
+        const after = this.#repeat(chunk, start);
+        if (after !== -1) {
+          start = after;
+          this.#eventStart = after;
+          continue;
+        }
+        // The scans for line ends only look forward: the lines are read again from `start`.
+        this.#lf = lf;
+        this.#cr = cr;
+      }
       let end = start;
       // A line that is not data (a blank line, id:, event:) is short: a loop over its few
       // bytes costs less than a call to indexOf.
@@ -75,21 +157,12 @@ export class SseReader {
         }
       }
       if (end === n || (chunk[end] !== LF && chunk[end] !== CR)) {
-        if (lf !== -1 && lf < end) lf = indexOfByte(chunk, LF, end);
-        if (cr !== -1 && cr < end) cr = indexOfByte(chunk, CR, end);
-        end = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr);
+        end = this.#lineEnd(chunk, end);
         if (end === -1) {
           this.#keep(chunk, start, n);
+          start = n;
           break;
         }
-      }
-      // The common lines are told apart here, without a call: a blank line ends the event,
-      // and a line that is neither data nor (when asked) an id is nothing to read.
-      if (this.#pendingBytes !== 0 || this.#overflow) this.#line(chunk, start, end);
-      else if (end === start) this.#dispatch();
-      else {
-        const c = chunk[start];
-        if (c === 0x64 || (c === 0x69 && this.#trackIds)) this.#line(chunk, start, end);
       }
       let next = end + 1;
       if (chunk[end] === CR) {
@@ -99,11 +172,106 @@ export class SseReader {
           this.#lastWasCr = true;
         }
       }
+      // The common lines are told apart here, without a call: a blank line ends the event,
+      // and a line that is neither data nor (when asked) an id is nothing to read.
+      if (this.#pendingBytes !== 0 || this.#overflow) this.#line(chunk, start, end);
+      else if (end === start) {
+        const first = this.#first;
+        const valueStart = this.#firstStart;
+        const same = this.#dispatch();
+        if (fast) this.#learn(chunk, first, valueStart, same);
+        this.#eventStart = next;
+        this.#idStart = -1;
+      } else {
+        const c = chunk[start];
+        if (c === 0x64 || (c === 0x69 && this.#trackIds)) this.#line(chunk, start, end);
+        else if (c === 0x69) {
+          // The one line a template may differ in; a second makes the event no template.
+          this.#idStart = this.#idStart === -1 ? start : -2;
+          this.#idNext = next;
+        }
+      }
       start = next;
     }
+    this.#open = this.#eventStart === -1 || this.#eventStart < n || this.#pendingBytes !== 0 || this.#overflow;
     // An event still open when the read ends must not pin the read's whole buffer
     // (a stream may idle for hours mid-event): keep copies of its lines instead.
     if (this.#first !== null) this.#copyData();
+  }
+
+  /** The first LF or CR in the current read at or after `from`, or -1; each byte is scanned for each at most once per read. */
+  #lineEnd(b: Buffer, from: number): number {
+    let lf = this.#lf;
+    let cr = this.#cr;
+    if (lf !== -1 && lf < from) this.#lf = lf = indexOfByte(b, LF, from);
+    if (cr !== -1 && cr < from) this.#cr = cr = indexOfByte(b, CR, from);
+    return lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr);
+  }
+
+  /**
+   * The event at `start` when it is the template's again, whole in this read and ended by a
+   * blank line right after its one data line: handed to the repeat handler, and where the
+   * next event starts is returned. -1 (nothing done) when it is anything else.
+   */
+  #repeat(b: Buffer, start: number): number {
+    const t = this.#template!;
+    const view = this.#view;
+    if (view.of !== b) view.see(b);
+    const n = b.length;
+    let at = start;
+    if (t.headWords !== null) {
+      if (wordsMatch(view, at, t.headWords) !== 1) return -1;
+      at += t.head.length;
+    }
+    if (t.idLine) {
+      if (at >= n || b[at] !== 0x69) return -1;
+      let e = at + 1;
+      const stop = Math.min(n, e + SHORT_LINE);
+      while (e < stop && b[e] !== LF && b[e] !== CR) e++;
+      if (e === stop) e = this.#lineEnd(b, e);
+      if (e === -1) return -1;
+      at = e + 1;
+      if (b[e] === CR) {
+        if (at >= n) return -1;
+        if (b[at] === LF) at++;
+      }
+    }
+    if (wordsMatch(view, at, t.tailWords) !== 1) return -1;
+    const valueStart = at + t.valueAt;
+    const e = this.#lineEnd(b, at + t.tail.length);
+    if (e === -1 || e - valueStart > this.#limit) return -1;
+    let next = e + 1;
+    if (b[e] === CR && next < n && b[next] === LF) next++;
+    // The blank line that ends the event (a CR last in the read is left to push()).
+    if (next >= n) return -1;
+    const c = b[next];
+    if (c === LF) next++;
+    else if (c !== CR || next + 1 >= n) return -1;
+    else next += b[next + 1] === LF ? 2 : 1;
+    this.#onRepeat!(b, valueStart, e);
+    return next;
+  }
+
+  /** After an event of this read was handed over: keeps it as the template when the handler named a repeatable prefix (`same` bytes of the value at `valueStart`), and drops the template otherwise. */
+  #learn(b: Buffer, first: Buffer | null, valueStart: number, same: number): void {
+    const eventStart = this.#eventStart;
+    const idStart = this.#idStart;
+    if (same <= 0 || first !== b || eventStart < 0 || idStart === -2 || idStart > valueStart) {
+      this.#template = null;
+      return;
+    }
+    const idNext = this.#idNext;
+    const valueEnd = valueStart + same;
+    const t = this.#template;
+    if (t !== null && t.is(b, eventStart, idStart, idNext, valueEnd)) return;
+    // A stream is one response; the next response of the same server most likely repeats its template.
+    if (lastTemplate !== null && lastTemplate.is(b, eventStart, idStart, idNext, valueEnd)) {
+      this.#template = lastTemplate;
+      return;
+    }
+    const tailStart = idStart === -1 ? eventStart : idNext;
+    const head = Buffer.from(b.subarray(eventStart, idStart === -1 ? eventStart : idStart));
+    this.#template = lastTemplate = new EventTemplate(head, idStart !== -1, Buffer.from(b.subarray(tailStart, valueEnd)), valueStart - tailStart);
   }
 
   #copyData(): void {
@@ -154,6 +322,8 @@ export class SseReader {
     }
     if (e === s) {
       this.#dispatch();
+      // Not read from where it lies in this read: no template to learn, and the old one may no longer be the last event's.
+      this.#template = null;
       return;
     }
     if (!isDataField(buf, s, e)) {
@@ -178,12 +348,16 @@ export class SseReader {
     }
   }
 
-  #dispatch(): void {
+  /** Hands the event's data over; returns what the handler said of a one-line event's repeatable prefix (0: nothing). */
+  #dispatch(): number {
     const first = this.#first;
+    let same = 0;
     if (first !== null && this.#dataBytes <= this.#limit) {
       const more = this.#more;
-      if (more === null) this.#onEvent(first, this.#firstStart, this.#firstEnd);
-      else {
+      if (more === null) {
+        const said = this.#onEvent(first, this.#firstStart, this.#firstEnd);
+        if (typeof said === 'number' && said <= this.#firstEnd - this.#firstStart) same = said;
+      } else {
         const parts = [first.subarray(this.#firstStart, this.#firstEnd)];
         for (const line of more) parts.push(NEWLINE, line);
         const joined = Buffer.concat(parts);
@@ -192,6 +366,7 @@ export class SseReader {
     }
     this.#clearData();
     this.#dataBytes = 0;
+    return same;
   }
 
   #clearData(): void {

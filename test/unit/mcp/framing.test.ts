@@ -121,6 +121,79 @@ sse('agrees with a line-by-line reading of the spec on generated streams cut any
   }
 });
 
+sse('with a repeat handler: every event is handed over once, in order, a repeat only when it starts as the template', () => {
+  const PREFIX = '{"jsonrpc":"2.0","method":"notifications/progress","params":';
+  // mulberry32: the low bits of a plain LCG repeat too regularly for the mixes below.
+  let seed = 7;
+  const rnd = (n: number): number => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) % n;
+  };
+  const breaks = ['\n', '\r\n', '\r'];
+  let repeatsSeen = 0;
+  let events = 0;
+  for (let n = 0; n < 40; n++) {
+    // Mostly one shape per stream (as servers write), with the odd different event in it.
+    const br = breaks[rnd(breaks.length)]!;
+    const idFirst = rnd(2) === 0;
+    let text = '';
+    const expected: string[] = [];
+    for (let e = 0; e < 400; e++) {
+      const data = rnd(15) === 0 ? `{"jsonrpc":"2.0","method":"notifications/message","params":{"n":${e}}}`
+        : rnd(40) === 0 ? `${PREFIX}{"progress":${e}` // no closing brace: the handler is still told
+        : `${PREFIX}{"progress":${e},"total":400}}`;
+      const id = rnd(20) === 0 ? `id: ${'x'.repeat(rnd(60))}${br}` : `id: ${e}${br}`;
+      const b = rnd(30) === 0 ? breaks[rnd(breaks.length)]! : br;
+      switch (rnd(25)) {
+        case 0: text += `: keep-alive${b}${b}`; continue;
+        case 1: text += `event: message${b}${id}data: ${data}${b}retry: 5${b}${b}`; break;
+        case 2: text += `${id}${id}event: message${b}data: ${data}${b}${b}`; break;
+        case 3: text += `data: ${data}${b}data: more${b}${b}`; expected.push(`${data}\nmore`); continue;
+        default: text += idFirst ? `${id}event: message${b}data: ${data}${b}${b}` : `event: message${b}${id}data: ${data}${b}${b}`;
+      }
+      expected.push(data);
+    }
+    const got: string[] = [];
+    let same = '';
+    const r = new SseReader(1 << 20, (b, s, e) => {
+      const data = b.toString('utf8', s, e);
+      got.push(data);
+      same = data.startsWith(PREFIX) ? PREFIX : '';
+      return same.length;
+    }, false, (b, s, e) => {
+      const data = b.toString('utf8', s, e);
+      assert.ok(same !== '' && data.startsWith(same), data);
+      got.push(data);
+      repeatsSeen++;
+    });
+    const bytes = Buffer.from(text);
+    for (let i = 0; i < bytes.length;) {
+      const step = rnd(4) === 0 ? 1 + rnd(300) : 4096 + rnd(20000);
+      r.push(Buffer.from(bytes.subarray(i, i + step)));
+      i += step;
+    }
+    assert.equal(got, expected, `stream ${n}`);
+    events += expected.length;
+  }
+  // Most events went by the template (so the path above was tried), not all (so was the other).
+  assert.ok(repeatsSeen > events / 2 && repeatsSeen < events, `${repeatsSeen} repeats of ${events} events`);
+});
+
+sse('with ids tracked (the recorder), no event goes to the repeat handler', () => {
+  let text = '';
+  for (let i = 0; i < 200; i++) text += `id: ${i}\nevent: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":${i}}}\n\n`;
+  let events = 0;
+  const r = new SseReader(1 << 20, () => {
+    events++;
+    return 50;
+  }, true, () => assert.unreachable());
+  r.push(Buffer.from(text));
+  assert.is(events, 200);
+  assert.is(r.eventId, '199');
+});
+
 ndjson.run();
 sse.run();
 rpc.run();

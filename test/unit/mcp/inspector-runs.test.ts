@@ -81,6 +81,29 @@ runs('counts are the same whether observers take runs or each message, however t
   }
 });
 
+runs('the same for events as the TypeScript SDK writes them (event:, then an id of its own), CRLF or LF', () => {
+  for (const br of ['\n', '\r\n']) {
+    const sdk = (i: number, json: string): string => `event: message${br}id: stream-${i}_${i * 7}${br}data: ${json}${br}${br}`;
+    let text = '';
+    for (let i = 0; i < 400; i++) {
+      text += sdk(i, i % 29 === 4
+        ? `{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"m${i}"}}`
+        : i % 53 === 8 ? `{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":${i}` // unclosed: malformed
+        : `{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":${i},"total":400}}`);
+    }
+    for (const cuts of [[text.length], [4096], [5000, 1, 9000]]) {
+      const each = new EachCounter();
+      feed([each], text, cuts);
+      const taking = new RunCounter();
+      const metrics = feed([taking], text, cuts);
+      assert.equal([...taking.counts].sort(), [...each.counts].sort(), `cuts ${cuts.join(',')}`);
+      assert.is(each.counts.get('server notification notifications/progress'), 400 - 14 - 8);
+      assert.is(metrics.mcpMessages.labels('notifications/progress', 'server_to_client').value, 400 - 14 - 8);
+      assert.is(metrics.mcpMessages.labels('notifications/message', 'server_to_client').value, 14);
+    }
+  }
+});
+
 runs('with an observer that takes each message, every observer gets each message', () => {
   let text = '';
   for (let i = 0; i < 100; i++) text += progress(i);
