@@ -1,6 +1,8 @@
 // The JS cost of inspecting scenario (d)'s SSE body (~500 progress notifications), in
 // process and without sockets: a quick, steadier read than a wrk run for work on the
 // inspector. CPU µs per response, median of 5 rounds. DIST=<dir> measures another build.
+// MEASURE=n: after the warm-up, run n responses and exit, untimed (for callgrind, whose
+// instruction counts repeat where this VM's timings do not; run it with 0 and with n).
 // Usage: node --single-threaded-gc native-bench/inspect-bench.mjs
 import pino from 'pino';
 const dist = process.env.DIST ?? new URL('../dist', import.meta.url).pathname;
@@ -25,6 +27,10 @@ function one() {
   insp.onResponseEnd();
 }
 for (let i = 0; i < 3000; i++) one();
+if (process.env.MEASURE !== undefined) {
+  for (let i = Number(process.env.MEASURE); i > 0; i--) one();
+  process.exit(0);
+}
 const N = 20000;
 const times = [];
 for (let r = 0; r < 5; r++) {
