@@ -46,15 +46,21 @@ class EventTemplate {
   readonly head: Buffer;
   readonly headWords: PrefixWords | null;
   readonly idLine: boolean;
+  /** The id line's bytes but its trailing digits, when long enough to be worth a compare:
+   *  a server that numbers its events in one stream repeats them (the SDK's `<stream>_<n>`). */
+  readonly idHead: Buffer | null;
+  readonly idWords: PrefixWords | null;
   readonly tail: Buffer;
   readonly tailWords: PrefixWords;
   /** Where in `tail` the data value starts. */
   readonly valueAt: number;
 
-  constructor(head: Buffer, idLine: boolean, tail: Buffer, valueAt: number) {
+  constructor(head: Buffer, idLine: boolean, idHead: Buffer | null, tail: Buffer, valueAt: number) {
     this.head = head;
     this.headWords = head.length === 0 ? null : new PrefixWords(head);
     this.idLine = idLine;
+    this.idHead = idHead;
+    this.idWords = idHead === null ? null : new PrefixWords(idHead);
     this.tail = tail;
     this.tailWords = new PrefixWords(tail);
     this.valueAt = valueAt;
@@ -69,6 +75,17 @@ class EventTemplate {
     if (this.idLine !== (idStart !== -1) || head.length !== headEnd - eventStart || tail.length !== valueEnd - tailStart) return false;
     return head.compare(b, eventStart, headEnd) === 0 && tail.compare(b, tailStart, valueEnd) === 0;
   }
+}
+
+/** Shorter id heads are walked: a compare would cost what the walk does. */
+const MIN_ID_HEAD = 16;
+
+/** The id line at b[start, next) (`next`: the next line's start) without its line break and trailing digits, or null when that is short. */
+function idHeadOf(b: Buffer, start: number, next: number): Buffer | null {
+  let e = next - 1;
+  if (b[e] === LF && e > start && b[e - 1] === CR) e--;
+  while (e > start && b[e - 1]! >= 0x30 && b[e - 1]! <= 0x39) e--;
+  return e - start < MIN_ID_HEAD ? null : Buffer.from(b.subarray(start, e));
 }
 
 /** The template a reader made last (shared: templates are immutable). */
@@ -226,6 +243,8 @@ export class SseReader {
     if (t.idLine) {
       if (at >= n || b[at] !== 0x69) return -1;
       let e = at + 1;
+      // The id's repeated start holds no line break: the walk for its end starts after it.
+      if (t.idWords !== null && wordsMatch(view, at, t.idWords) === 1) e = at + t.idHead!.length;
       const stop = Math.min(n, e + SHORT_LINE);
       while (e < stop && b[e] !== LF && b[e] !== CR) e++;
       if (e === stop) e = this.#lineEnd(b, e);
@@ -271,7 +290,8 @@ export class SseReader {
     }
     const tailStart = idStart === -1 ? eventStart : idNext;
     const head = Buffer.from(b.subarray(eventStart, idStart === -1 ? eventStart : idStart));
-    this.#template = lastTemplate = new EventTemplate(head, idStart !== -1, Buffer.from(b.subarray(tailStart, valueEnd)), valueStart - tailStart);
+    this.#template = lastTemplate = new EventTemplate(head, idStart !== -1, idStart === -1 ? null : idHeadOf(b, idStart, idNext),
+      Buffer.from(b.subarray(tailStart, valueEnd)), valueStart - tailStart);
   }
 
   #copyData(): void {

@@ -138,13 +138,17 @@ sse('with a repeat handler: every event is handed over once, in order, a repeat 
     // Mostly one shape per stream (as servers write), with the odd different event in it.
     const br = breaks[rnd(breaks.length)]!;
     const idFirst = rnd(2) === 0;
+    const sdkIds = rnd(2) === 0;
     let text = '';
     const expected: string[] = [];
     for (let e = 0; e < 400; e++) {
       const data = rnd(15) === 0 ? `{"jsonrpc":"2.0","method":"notifications/message","params":{"n":${e}}}`
         : rnd(40) === 0 ? `${PREFIX}{"progress":${e}` // no closing brace: the handler is still told
         : `${PREFIX}{"progress":${e},"total":400}}`;
-      const id = rnd(20) === 0 ? `id: ${'x'.repeat(rnd(60))}${br}` : `id: ${e}${br}`;
+      // Short ids, long ones of one stream numbered as the SDK numbers them, odd ones.
+      const id = rnd(20) === 0 ? `id: ${'x'.repeat(rnd(60))}${rnd(2) === 0 ? e : ''}${br}`
+        : sdkIds ? `id: 1f0c2a7e-8e3b-4c1e-9a57-3f1b2c4d5e6f_${e}${rnd(30) === 0 ? 'z' : ''}${br}`
+        : `id: ${e}${br}`;
       const b = rnd(30) === 0 ? breaks[rnd(breaks.length)]! : br;
       switch (rnd(25)) {
         case 0: text += `: keep-alive${b}${b}`; continue;
