@@ -45,6 +45,16 @@ export function view(buf: Buffer, start: number, end: number): Buffer {
   return new FAST_BUFFER(BUFFER_OF.call(buf), OFFSET_OF.call(buf) + s, e - s);
 }
 
+/** The ArrayBuffer under `buf` (the `buffer` getter, called without an inline-cache miss). */
+export function memoryOf(buf: Uint8Array): ArrayBufferLike {
+  return BUFFER_OF.call(buf);
+}
+
+/** Where `buf` starts in its ArrayBuffer (`byteOffset`). */
+export function offsetOf(buf: Uint8Array): number {
+  return OFFSET_OF.call(buf);
+}
+
 /** The index of `byte` in `buf` at or after `from`, or -1. */
 export function indexOfByte(buf: Buffer, byte: number, from: number): number {
   return INDEX_OF.call(buf, byte, from);

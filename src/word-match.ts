@@ -3,31 +3,37 @@
 // event, and a word compare costs an eighth of a byte loop's steps.
 
 import type { Buffer } from 'node:buffer';
+import { memoryOf, offsetOf } from './bytes.js';
 
-/** Reads at least this long are compared four bytes at a time: making their word view once pays off over the messages they carry. */
+/** Reads at least this long get a word view of their own: making it pays off over the messages they carry (pieces of a read already seen share its view). */
 export const WORD_VIEW_BYTES = 4096;
 
 /**
- * A read seen as aligned 8-byte words, so a prefix is compared eight bytes at a time rather
- * than a byte at a time (an event stream repeats the same ~80 bytes in every event): as
- * doubles where every byte counts, as pairs of 32-bit words where a mask picks the bytes.
- * Made once per read; only the whole words inside the read are in it.
+ * A read's memory seen as aligned 8-byte words, so a prefix is compared eight bytes at a time
+ * rather than a byte at a time (an event stream repeats the same ~80 bytes in every event):
+ * as doubles where every byte counts, as pairs of 32-bit words where a mask picks the bytes.
+ * The view spans the read's whole ArrayBuffer, so the pieces of one read (a chunked body's
+ * chunks, handed over one at a time) share one view; only whole words are in it.
  */
 export class WordView {
+  /** The buffer last seen. */
   of: Buffer | null = null;
+  memory: ArrayBufferLike | null = null;
   doubles: Float64Array = new Float64Array(0);
   ints: Int32Array = new Int32Array(0);
-  /** How far the read's first byte lies past the first word's start (0..7). */
+  /** Where the buffer last seen starts in the view (its byteOffset). */
   shift = 0;
 
-  /** Points the view at `b`. */
+  /** Points the view at `b`: new arrays only when `b` lies in other memory than the last buffer. */
   see(b: Buffer): void {
-    const from = b.byteOffset & ~7;
-    const n = (b.byteOffset + b.length - from) >> 3;
+    const memory = memoryOf(b);
     this.of = b;
-    this.shift = b.byteOffset - from;
-    this.doubles = new Float64Array(b.buffer, from, n);
-    this.ints = new Int32Array(b.buffer, from, n * 2);
+    this.shift = offsetOf(b);
+    if (memory === this.memory) return;
+    const n = memory.byteLength >> 3;
+    this.memory = memory;
+    this.doubles = new Float64Array(memory, 0, n);
+    this.ints = new Int32Array(memory, 0, n * 2);
   }
 }
 
@@ -71,7 +77,7 @@ export class PrefixWords {
   }
 }
 
-/** 1 when the read under `view` holds `p`'s prefix at byte `start`, 0 when it does not, -1 when the prefix would run past the view's whole words. */
+/** 1 when the buffer under `view` holds `p`'s prefix at byte `start`, 0 when it does not, -1 when the prefix would run past the view's whole words. The caller sees to it that the prefix would end inside the buffer. */
 export function wordsMatch(view: WordView, start: number, p: PrefixWords): number {
   const at = start + view.shift;
   const first = at >> 3;

@@ -158,6 +158,7 @@ export class McpMessageSink {
   #runFrom: Sender = 'server';
   #runMethod = '';
   #run = 0;
+  #endQueued = false;
 
   /** `fullParse`: read every message with JSON.parse, for the tool names debug lines show. */
   constructor(hooks: MessageHooks, metrics: Metrics, limitBytes: number, fullParse: boolean) {
@@ -254,6 +255,22 @@ export class McpMessageSink {
     if (origin === this.#runOrigin && method === this.#runMethod && from === this.#runFrom && closesAfter(buf, start + prefixLength - 1, end)) this.#run++;
     else this.streamed(buf, start, end, from, origin);
   }
+
+  /**
+   * The read that streamed() messages came in is done, but more pieces of the same socket read
+   * may follow (a chunked body hands its chunks over one by one): the run is told once this
+   * turn's work is done, or sooner when any other message is told.
+   */
+  endReadSoon(): void {
+    if (this.#runOrigin === null || this.#endQueued) return;
+    this.#endQueued = true;
+    queueMicrotask(this.#endQueuedRead);
+  }
+
+  readonly #endQueuedRead = (): void => {
+    this.#endQueued = false;
+    if (this.#runOrigin !== null) this.endRead();
+  };
 
   /** The read that streamed() messages came in is done: its run (if any) is told. */
   endRead(): void {
@@ -534,7 +551,7 @@ export class McpInspector implements MessageOrigin {
     if (this.#response !== null) this.#response.push(chunk, this.#sink.limitBytes);
     else if (this.#sse !== null) {
       this.#sse.push(chunk);
-      this.#sink.endRead();
+      this.#sink.endReadSoon();
     }
     else if (this.#resSkip !== null) this.#skipBytes += chunk.length;
   }
@@ -543,7 +560,10 @@ export class McpInspector implements MessageOrigin {
     this.#unanswered = null;
     const body = this.#response;
     this.#response = null;
-    this.#sse = null;
+    if (this.#sse !== null) {
+      this.#sse = null;
+      this.#sink.endRead();
+    }
     if (body === null) {
       // An empty body (202, 204, a HEAD) is no message to tell of.
       if (this.#resSkip !== null && this.#skipBytes > 0) this.#sink.skippedBody(this.#resSkip, 'server', this, this.#skipBytes);

@@ -10,7 +10,7 @@
 // events against it a word at a time, instead of walking their lines (see #repeat).
 
 import { Buffer } from 'node:buffer';
-import { indexOfByte } from '../bytes.js';
+import { indexOfByte, memoryOf } from '../bytes.js';
 import { PrefixWords, WORD_VIEW_BYTES, WordView, wordsMatch } from '../word-match.js';
 
 const LF = 0x0a;
@@ -121,6 +121,8 @@ export class SseReader {
   /** An event was under way when the last read ended. */
   #open = false;
   readonly #view = new WordView();
+  /** The memory of the last small read the view was not pointed at. */
+  #lastMemory: ArrayBufferLike | null = null;
   // The current read's next LF and CR at or after where a scan last looked (-2: not looked).
   #lf = -2;
   #cr = -2;
@@ -147,7 +149,7 @@ export class SseReader {
     this.#cr = -2;
     this.#eventStart = this.#open ? -1 : start;
     this.#idStart = -1;
-    const fast = this.#onRepeat !== null && n >= WORD_VIEW_BYTES;
+    const fast = this.#onRepeat !== null;
     while (start < n) {
       if (start === this.#eventStart && fast && this.#template !== null) {
         const lf = this.#lf;
@@ -233,18 +235,19 @@ export class SseReader {
   #repeat(b: Buffer, start: number): number {
     const t = this.#template!;
     const view = this.#view;
-    if (view.of !== b) view.see(b);
+    if (view.of !== b && !this.#worthView(b)) return -1;
     const n = b.length;
     let at = start;
+    // Each compare must end inside this read: the view spans all of its memory.
     if (t.headWords !== null) {
-      if (wordsMatch(view, at, t.headWords) !== 1) return -1;
+      if (at + t.head.length >= n || wordsMatch(view, at, t.headWords) !== 1) return -1;
       at += t.head.length;
     }
     if (t.idLine) {
       if (at >= n || b[at] !== 0x69) return -1;
       let e = at + 1;
       // The id's repeated start holds no line break: the walk for its end starts after it.
-      if (t.idWords !== null && wordsMatch(view, at, t.idWords) === 1) e = at + t.idHead!.length;
+      if (t.idWords !== null && at + t.idHead!.length < n && wordsMatch(view, at, t.idWords) === 1) e = at + t.idHead!.length;
       const stop = Math.min(n, e + SHORT_LINE);
       while (e < stop && b[e] !== LF && b[e] !== CR) e++;
       if (e === stop) e = this.#lineEnd(b, e);
@@ -255,7 +258,7 @@ export class SseReader {
         if (b[at] === LF) at++;
       }
     }
-    if (wordsMatch(view, at, t.tailWords) !== 1) return -1;
+    if (at + t.tail.length >= n || wordsMatch(view, at, t.tailWords) !== 1) return -1;
     const valueStart = at + t.valueAt;
     const e = this.#lineEnd(b, at + t.tail.length);
     if (e === -1 || e - valueStart > this.#limit) return -1;
@@ -269,6 +272,23 @@ export class SseReader {
     else next += b[next + 1] === LF ? 2 : 1;
     this.#onRepeat!(b, valueStart, e);
     return next;
+  }
+
+  /**
+   * Points the word view at `b` when that pays: `b` is large, lies in the memory the view
+   * spans already, or is the second read seen in its memory (a chunked body hands over its
+   * chunks, an event each, one by one; a read that carries one event is walked instead).
+   */
+  #worthView(b: Buffer): boolean {
+    if (b.length < WORD_VIEW_BYTES) {
+      const memory = memoryOf(b);
+      if (memory !== this.#view.memory && memory !== this.#lastMemory) {
+        this.#lastMemory = memory;
+        return false;
+      }
+    }
+    this.#view.see(b);
+    return true;
   }
 
   /** After an event of this read was handed over: keeps it as the template when the handler named a repeatable prefix (`same` bytes of the value at `valueStart`), and drops the template otherwise. */

@@ -13,7 +13,9 @@ const log = pino({ level: 'silent' });
 /** Counts per kind and method, each message told on its own. */
 class EachCounter implements MessageObserver {
   readonly counts = new Map<string, number>();
+  told = 0;
   onMessage(m: McpMessage): void {
+    this.told++;
     const key = `${m.from} ${m.kind} ${m.method}`;
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
   }
@@ -29,8 +31,9 @@ class RunCounter extends EachCounter {
   }
 }
 
-/** Feeds `text` as one SSE response to an inspector over `observers`, cut into reads of the given sizes. */
-function feed(observers: MessageObserver[], text: string, cuts: number[]): Metrics {
+/** Feeds `text` as one SSE response to an inspector over `observers`, cut into reads of the given sizes
+ *  (or, with `pieces`, handed over as views of one read cut where `pieces` says, as a chunked body's chunks are). */
+function feed(observers: MessageObserver[], text: string, cuts: number[], pieces: number[] | null = null): Metrics {
   const metrics = new Metrics({ liveSessions: () => 0, liveBytes: () => ({ in: 0, out: 0 }) });
   const all = [new McpMetricsObserver(metrics, new Correlator(), false), ...observers];
   const sink = new McpMessageSink(new MessageHooks(all, []), metrics, 1 << 20, false);
@@ -42,6 +45,12 @@ function feed(observers: MessageObserver[], text: string, cuts: number[]): Metri
   insp.onResponseHead(req, res);
   const bytes = Buffer.from(text);
   let at = 0;
+  if (pieces !== null) {
+    for (const end of [...pieces, bytes.length]) {
+      insp.onResponseBody(bytes.subarray(at, end));
+      at = end;
+    }
+  }
   for (let i = 0; at < bytes.length; i++) {
     const n = cuts[i % cuts.length]!;
     insp.onResponseBody(Buffer.from(bytes.subarray(at, at + n)));
@@ -102,6 +111,28 @@ runs('the same for events as the TypeScript SDK writes them (event:, then an id 
       assert.is(metrics.mcpMessages.labels('notifications/message', 'server_to_client').value, 14);
     }
   }
+});
+
+runs('a chunked body (an event a piece, the pieces views of one read) counts into runs across its pieces', () => {
+  let text = '';
+  const ends: number[] = [];
+  for (let i = 0; i < 400; i++) {
+    text += `event: message\nid: 1f0c2a7e-8e3b-4c1e-9a57-3f1b2c4d5e6f_${i}\ndata: ${i % 97 === 50
+      ? `{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"m${i}"}}`
+      : `{"method":"notifications/progress","params":{"progressToken":1,"progress":${i},"total":400},"jsonrpc":"2.0"}`}\n\n`;
+    ends.push(text.length);
+  }
+  ends.pop();
+  const each = new EachCounter();
+  feed([each], text, [], ends);
+  const taking = new RunCounter();
+  const metrics = feed([taking], text, [], ends);
+  assert.equal([...taking.counts].sort(), [...each.counts].sort());
+  assert.is(metrics.mcpMessages.labels('notifications/progress', 'server_to_client').value, 396);
+  assert.is(metrics.mcpMessages.labels('notifications/message', 'server_to_client').value, 4);
+  // Told as a few runs (one per stretch between the other messages), not 396 messages.
+  assert.ok(taking.runs > 0 && taking.runs <= 5, `${taking.runs} runs`);
+  assert.ok(taking.told < 20, `${taking.told} messages told one by one`);
 });
 
 runs('with an observer that takes each message, every observer gets each message', () => {
