@@ -14,10 +14,25 @@ const metrics = new Metrics({ liveSessions: () => 0, liveBytes: () => ({ in: 0, 
 const log = pino({ level: 'warn' });
 const layer = createMessageLayer({ policyFile: null, recordDir: null, inspectLimitBytes: 1048576, mode: 'http' }, metrics, log, false);
 let sse = '';
-for (let i = 0; sse.length < 64 * 1024; i++) sse += `id: ${i}\nevent: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":${i},"total":1000}}\n\n`;
+// CHUNKED=1: events as the TypeScript SDK writes them (event:, then an id <stream>_<n>), each
+// handed over on its own as a view of one read, as the proxy's chunked decoder hands them.
+const CHUNKED = process.env.CHUNKED === '1';
+for (let i = 0; sse.length < 64 * 1024; i++) {
+  sse += CHUNKED
+    ? `event: message\nid: 1f0c2a7e-8e3b-4c1e-9a57-3f1b2c4d5e6f_${i}\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":${i},"total":1000}}\n\n`
+    : `id: ${i}\nevent: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":${i},"total":1000}}\n\n`;
+}
 const body = Buffer.from(sse);
 const chunks = [];
-for (let i = 0; i < body.length; i += 65536 - 200) chunks.push(Buffer.from(body.subarray(i, i + 65536 - 200)));
+if (CHUNKED) {
+  for (let at = 0; at < body.length;) {
+    const end = body.indexOf('\n\n', at) + 2;
+    chunks.push(body.subarray(at, end));
+    at = end;
+  }
+} else {
+  for (let i = 0; i < body.length; i += 65536 - 200) chunks.push(Buffer.from(body.subarray(i, i + 65536 - 200)));
+}
 const req = readRequestHead(Buffer.from('GET /sse HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n'));
 const res = readResponseHead(Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 1\r\n\r\n'));
 const insp = new McpInspector(layer.sink, () => log, 'p1', '127.0.0.1');
