@@ -37,10 +37,10 @@ export class Envelope {
   notificationMethod = '';
   /** How many leading bytes of the message just read are notificationPrefix (0: it does not start with it). */
   prefixLength = 0;
-  /** The prefix as 32-bit words, for a large read that carries many messages (see WordView);
+  /** The prefix laid out as words, for a large read that carries many messages (see WordView);
    *  made once the prefix has repeated, so a stream that alternates methods never builds it. */
   prefixWords: PrefixWords | null = null;
-  /** The last large read, seen as 32-bit words. */
+  /** The last large read's memory, seen as words. */
   readonly view = new WordView();
 }
 

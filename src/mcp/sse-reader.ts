@@ -91,6 +91,30 @@ function idHeadOf(b: Buffer, start: number, next: number): Buffer | null {
 /** The template a reader made last (shared: templates are immutable). */
 let lastTemplate: EventTemplate | null = null;
 
+// One word view for every reader: reads are handled one at a time, and a view per reader
+// would pin the last read's memory (64 KiB) of every stream, idle ones for hours. Shared,
+// it pins one read's, and the pieces of a chunked read still share it.
+const VIEW = new WordView();
+/** The memory of the last small read the view was not pointed at. */
+let lastMemory: ArrayBufferLike | null = null;
+
+/**
+ * Points the word view at `b` when that pays: `b` is large, lies in the memory the view
+ * spans already, or is the second read seen in its memory (a chunked body hands over its
+ * chunks, an event each, one by one; a read that carries one event is walked instead).
+ */
+function worthView(b: Buffer): boolean {
+  if (b.length < WORD_VIEW_BYTES) {
+    const memory = memoryOf(b);
+    if (memory !== VIEW.memory && memory !== lastMemory) {
+      lastMemory = memory;
+      return false;
+    }
+  }
+  VIEW.see(b);
+  return true;
+}
+
 /** Splits an SSE byte stream into event data. */
 export class SseReader {
   readonly #limit: number;
@@ -120,9 +144,6 @@ export class SseReader {
   #template: EventTemplate | null = null;
   /** An event was under way when the last read ended. */
   #open = false;
-  readonly #view = new WordView();
-  /** The memory of the last small read the view was not pointed at. */
-  #lastMemory: ArrayBufferLike | null = null;
   // The current read's next LF and CR at or after where a scan last looked (-2: not looked).
   #lf = -2;
   #cr = -2;
@@ -234,8 +255,8 @@ export class SseReader {
    */
   #repeat(b: Buffer, start: number): number {
     const t = this.#template!;
-    const view = this.#view;
-    if (view.of !== b && !this.#worthView(b)) return -1;
+    const view = VIEW;
+    if (view.of !== b && !worthView(b)) return -1;
     const n = b.length;
     let at = start;
     // Each compare must end inside this read: the view spans all of its memory.
@@ -272,23 +293,6 @@ export class SseReader {
     else next += b[next + 1] === LF ? 2 : 1;
     this.#onRepeat!(b, valueStart, e);
     return next;
-  }
-
-  /**
-   * Points the word view at `b` when that pays: `b` is large, lies in the memory the view
-   * spans already, or is the second read seen in its memory (a chunked body hands over its
-   * chunks, an event each, one by one; a read that carries one event is walked instead).
-   */
-  #worthView(b: Buffer): boolean {
-    if (b.length < WORD_VIEW_BYTES) {
-      const memory = memoryOf(b);
-      if (memory !== this.#view.memory && memory !== this.#lastMemory) {
-        this.#lastMemory = memory;
-        return false;
-      }
-    }
-    this.#view.see(b);
-    return true;
   }
 
   /** After an event of this read was handed over: keeps it as the template when the handler named a repeatable prefix (`same` bytes of the value at `valueStart`), and drops the template otherwise. */
