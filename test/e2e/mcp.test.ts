@@ -12,7 +12,11 @@ import { EVERYTHING, startEverythingHttp, type Everything } from '../helpers/eve
 import { proxyFor, adminGet, startProxy, until, type TestProxy } from '../helpers/proxy.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { readBody, startHttpUpstream, type TestServer } from '../helpers/upstreams.js';
-import { sdkHttpClient as sdkClient } from '../helpers/sdk.js';
+import { recordArrivals, sdkHttpClient as sdkClient } from '../helpers/sdk.js';
+import { randomUUID } from 'node:crypto';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js';
 
 let everything: Everything;
 let proxy: TestProxy;
@@ -170,6 +174,19 @@ inspector.before.each(async () => {
       res.end(text.slice(100_000));
       return;
     }
+    if (req.headers['x-answer'] === 'progress-chunked') {
+      // As a Node server writes events (the TypeScript SDK: one res.write each, so one chunk
+      // each, ids <stream>_<n>), all in one turn so that many chunks share a socket read;
+      // another method inside the run, and CRLF events among LF ones.
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (let i = 0; i < 2000; i++) {
+        const br = i % 300 < 150 ? '\n' : '\r\n';
+        res.write(`event: message${br}id: 1f0c2a7e-8e3b-4c1e-9a57-3f1b2c4d5e6f_${i}${br}data: {"method":"notifications/progress","params":{"progressToken":1,"progress":${i},"total":2000},"jsonrpc":"2.0"}${br}${br}`);
+        if (i % 250 === 7) res.write('event: message\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}\n\n');
+      }
+      res.end();
+      return;
+    }
     if (req.headers['x-answer'] === '404') {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":null,"error":{"code":-32001,"message":"Session not found"}}');
       return;
@@ -210,6 +227,13 @@ async function post(body: string | Buffer, extra = '', contentType = 'applicatio
 
 inspector('a long progress stream in large reads is counted exactly (runs of one notification)', async () => {
   await post('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow","arguments":{}}}', 'X-Answer: progress-run\r\n');
+  const m = await adminGet(proxy.adminPort!, '/metrics');
+  assert.ok(m.includes('shadowcat_mcp_messages_total{method="notifications/progress",direction="server_to_client"} 2000\n'), m);
+  assert.ok(m.includes('shadowcat_mcp_messages_total{method="notifications/message",direction="server_to_client"} 8\n'), m);
+});
+
+inspector('a chunked progress stream (an event a chunk, many chunks a read) is counted exactly', async () => {
+  await post('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow","arguments":{}}}', 'X-Answer: progress-chunked\r\n');
   const m = await adminGet(proxy.adminPort!, '/metrics');
   assert.ok(m.includes('shadowcat_mcp_messages_total{method="notifications/progress",direction="server_to_client"} 2000\n'), m);
   assert.ok(m.includes('shadowcat_mcp_messages_total{method="notifications/message",direction="server_to_client"} 8\n'), m);
@@ -275,6 +299,57 @@ inspector('MCP headers, DELETE and upstream 404s pass through untouched', async 
   await until(() => proxy.app.registry.size === 0, 3000, 'session end');
 });
 
+const sdkStream = suite("the SDK's own server (event store, a burst of progress) behind the proxy");
+
+sdkStream('every progress event the SDK server sends is counted once, and reaches the SDK client', async () => {
+  const BURST = 1500;
+  const transports = new Map<string, StreamableHTTPServerTransport>();
+  const up = await startHttpUpstream((req, res) => {
+    void (async () => {
+      const raw = await readBody(req);
+      const sid = req.headers['mcp-session-id'];
+      let t = typeof sid === 'string' ? transports.get(sid) : undefined;
+      if (t === undefined) {
+        const made: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+          sessionIdGenerator: () => randomUUID(),
+          eventStore: new InMemoryEventStore(),
+          onsessioninitialized: (id) => {
+            transports.set(id, made);
+          },
+        });
+        t = made;
+        const server = new McpServer({ name: 'burst', version: '1.0.0' });
+        server.tool('burst', async (extra) => {
+          for (let i = 0; i < BURST; i++) {
+            await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: extra._meta?.progressToken ?? 0, progress: i, total: BURST } });
+          }
+          return { content: [{ type: 'text', text: 'done' }] };
+        });
+        await server.connect(t);
+      }
+      await t.handleRequest(req, res, raw.length > 0 ? JSON.parse(raw.toString()) : undefined);
+    })();
+  });
+  const proxy = await proxyFor(up, { adminPort: 0 });
+  const { client, transport, agent } = sdkClient(`http://127.0.0.1:${proxy.port}/mcp`, 'burst-client');
+  try {
+    await client.connect(transport);
+    const seen = recordArrivals(transport);
+    for (let call = 0; call < 3; call++) await client.callTool({ name: 'burst', arguments: {} }, undefined, { onprogress: () => {} });
+    const arrived = seen.filter((m) => 'method' in m && m.method === 'notifications/progress').length;
+    assert.is(arrived, 3 * BURST);
+    const m = await adminGet(proxy.adminPort!, '/metrics');
+    assert.ok(m.includes(`shadowcat_mcp_messages_total{method="notifications/progress",direction="server_to_client"} ${3 * BURST}\n`), m);
+  } finally {
+    await client.close();
+    await agent.close();
+    await proxy.close();
+    for (const t of transports.values()) await t.close();
+    await up.close();
+  }
+});
+
 streamable.run();
 stdio.run();
 inspector.run();
+sdkStream.run();
