@@ -81,10 +81,12 @@ export interface ClientCall extends McpMessage {
 export interface MessageObserver {
   onMessage(m: McpMessage): void;
   /**
-   * `m` came `times` more times in the same read: the same sender, sessions, kind, method
-   * and id (a stream of one notification). When every observer has this hook, the inspector
-   * of an event stream tells such a run once instead of calling onMessage per message; `m`'s
-   * bytes are the run's first message's. Without it an observer sees each message.
+   * `m` came `times` more times in the same socket read (a chunked body's chunks in it
+   * count as one read): the same sender, sessions, kind, method and id (a stream of one
+   * notification). When every observer has this hook, the inspector of an event stream tells
+   * such a run once instead of calling onMessage per message, when the read's work is done
+   * (a microtask) or before any other message is told; `m`'s bytes are the run's first
+   * message's. Without it an observer sees each message.
    */
   onRepeat?(m: McpMessage, times: number): void;
   /** Set when the observer reads `McpMessage.http` and the optional hooks below (the recorder): the inspector then fills them in. */
