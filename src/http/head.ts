@@ -6,6 +6,7 @@ import { Buffer } from 'node:buffer';
 import { copyInto, copyRange, indexOfByte, indexOfBytes, latin1, writeLatin1 } from '../bytes.js';
 import type { HeaderLine } from '../config.js';
 import { BadRequestError, UnsupportedTransferCodingError } from '../errors.js';
+import { FIELD_DATE, FIELD_LENGTH, FIELD_PLAIN, FIELD_UNKEPT, HeadTemplate, TemplateTable } from './head-template.js';
 import { APPLICATION_JSON, APPLICATION_JSON_UTF8, EVENT_STREAM, EVENT_STREAM_UTF8 } from './media-type.js';
 
 const CR = 0x0d;
@@ -68,6 +69,8 @@ export interface RequestHead extends HeadBase {
   /** `Authorization` and `X-API-Key`, for --auth-keys (never logged). */
   readonly authorization: string | null;
   readonly apiKey: string | null;
+  /** The kept head this one was read as (or was read into), which also keeps its last upstream head; null when not kept. */
+  readonly template: HeadTemplate<RequestHead> | null;
 }
 
 /** A response head as the proxy sees it. */
@@ -78,6 +81,8 @@ export interface ResponseHead extends HeadBase {
   readonly keepAliveTimeoutMs: number;
   /** Transfer-Encoding is present and is not exactly `chunked` (a request like that is refused while read). */
   readonly otherCoding: boolean;
+  /** As RequestHead's, the last client head built from it kept. */
+  readonly template: HeadTemplate<ResponseHead> | null;
 }
 
 /** Finds the end of a head (index past CRLFCRLF) in `buf`, searching from `from`; -1 if absent. */
@@ -359,8 +364,23 @@ function otherCoding(v: Scan): boolean {
   return v.hasTransferEncoding && (!v.chunked || v.codings !== 1);
 }
 
+/** What each known field name is to a kept head (head-template.ts). */
+const TEMPLATE_ROLES = Uint8Array.from(FIELD_NAMES.values, (n) =>
+  n === 'content-length' ? FIELD_LENGTH : n === 'date' ? FIELD_DATE
+  : n === 'authorization' || n === 'proxy-authorization' || n === 'x-api-key' || n === 'cookie' || n === 'set-cookie' ? FIELD_UNKEPT : FIELD_PLAIN);
+const REQUESTS = new TemplateTable<RequestHead>(TEMPLATE_ROLES);
+const RESPONSES = new TemplateTable<ResponseHead>(TEMPLATE_ROLES);
+
 /** Reads a validated request head (`raw` ends with CRLFCRLF); throws BadRequestError on what llhttp lets through. */
 export function readRequestHead(raw: Buffer): RequestHead {
+  // Equal to a head read before in every byte but its Content-Length: read as that one was.
+  const t = REQUESTS.match(raw);
+  if (t !== null) return requestLike(t.model!, raw, t.contentLength(raw), t);
+  return readRequestHeadAnew(raw);
+}
+
+/** readRequestHead without looking for a kept head like it (tests compare the two). */
+export function readRequestHeadAnew(raw: Buffer): RequestHead {
   const startLineEnd = indexOfByte(raw, CR, 0);
   const sp1 = indexOfByte(raw, SP, 0);
   const sp2 = indexOfByte(raw, SP, sp1 + 1);
@@ -376,7 +396,8 @@ export function readRequestHead(raw: Buffer): RequestHead {
   // nginx's answer too: a coding we would have to undo to find the body's end is not ours to pass on.
   if (otherCoding(v)) throw new UnsupportedTransferCodingError();
   const tokens = v.connectionTokens;
-  return {
+  const learnt = REQUESTS.learn(raw, fields);
+  const head: RequestHead = {
     raw, fields, startLineEnd, connectionTokens: tokens, contentType: v.contentType, mcpSessionId: v.mcpSessionId, mcpProtocolVersion: v.mcpProtocolVersion,
     upgrade: v.upgrade, chunked: v.chunked, contentLength: v.contentLength,
     method: METHODS.find(raw, 0, sp1, false) ?? latin1(raw, 0, sp1),
@@ -390,11 +411,42 @@ export function readRequestHead(raw: Buffer): RequestHead {
     via: v.via,
     wantsClose: tokens.includes('close') || (versionMinor === 0 && !tokens.includes('keep-alive')),
     expectContinue: v.expectContinue,
+    template: learnt,
+  };
+  if (learnt !== null) learnt.model = requestLike(head, learnt.bytes, head.contentLength, learnt);
+  return head;
+}
+
+/** `m` read from `raw` instead, which holds the same bytes but for the wildcard values (the same literal shape as readRequestHead's). */
+function requestLike(m: RequestHead, raw: Buffer, contentLength: number, template: HeadTemplate<RequestHead>): RequestHead {
+  return {
+    raw, fields: m.fields, startLineEnd: m.startLineEnd, connectionTokens: m.connectionTokens, contentType: m.contentType, mcpSessionId: m.mcpSessionId, mcpProtocolVersion: m.mcpProtocolVersion,
+    upgrade: m.upgrade, chunked: m.chunked, contentLength,
+    method: m.method,
+    target: m.target,
+    versionMinor: m.versionMinor,
+    host: m.host,
+    origin: m.origin,
+    authorization: m.authorization,
+    apiKey: m.apiKey,
+    forwardedFor: m.forwardedFor,
+    via: m.via,
+    wantsClose: m.wantsClose,
+    expectContinue: m.expectContinue,
+    template,
   };
 }
 
 /** Reads a validated response head. */
 export function readResponseHead(raw: Buffer): ResponseHead {
+  // Equal to a head read before in every byte but its Content-Length and Date: read as that one was.
+  const t = RESPONSES.match(raw);
+  if (t !== null) return responseLike(t.model!, raw, t.contentLength(raw), t);
+  return readResponseHeadAnew(raw);
+}
+
+/** readResponseHead without looking for a kept head like it (tests compare the two). */
+export function readResponseHeadAnew(raw: Buffer): ResponseHead {
   const startLineEnd = indexOfByte(raw, CR, 0);
   const sp1 = indexOfByte(raw, SP, 0);
   // Three digits, 100 to 999, then a space or the line's end: this llhttp build passes a
@@ -407,12 +459,28 @@ export function readResponseHead(raw: Buffer): ResponseHead {
   }
   const fields = scanFields(raw, startLineEnd);
   const v = scanValues(raw, fields);
-  return {
+  const learnt = RESPONSES.learn(raw, fields);
+  const head: ResponseHead = {
     raw, fields, startLineEnd, connectionTokens: v.connectionTokens, contentType: v.contentType, mcpSessionId: v.mcpSessionId,
     upgrade: v.upgrade, chunked: v.chunked, otherCoding: otherCoding(v), contentLength: v.contentLength,
     statusCode: d1 * 100 + d2 * 10 + d3,
     via: v.via,
     keepAliveTimeoutMs: v.keepAliveTimeoutMs,
+    template: learnt,
+  };
+  if (learnt !== null) learnt.model = responseLike(head, learnt.bytes, head.contentLength, learnt);
+  return head;
+}
+
+/** `m` read from `raw` instead (as requestLike). */
+function responseLike(m: ResponseHead, raw: Buffer, contentLength: number, template: HeadTemplate<ResponseHead>): ResponseHead {
+  return {
+    raw, fields: m.fields, startLineEnd: m.startLineEnd, connectionTokens: m.connectionTokens, contentType: m.contentType, mcpSessionId: m.mcpSessionId,
+    upgrade: m.upgrade, chunked: m.chunked, otherCoding: m.otherCoding, contentLength,
+    statusCode: m.statusCode,
+    via: m.via,
+    keepAliveTimeoutMs: m.keepAliveTimeoutMs,
+    template,
   };
 }
 
@@ -566,6 +634,9 @@ function keptRuns(head: HeadBase, keepUpgrade: boolean, replaced: ReadonlySet<st
 
 /** Builds the head sent upstream (hop-by-hop out, Host, path and X-Forwarded-*, Via in), followed by `body` when given. */
 export function buildUpstreamRequestHead(req: RequestHead, rw: RequestRewrite, clientIp: string, body: Buffer | null = null, mcpSessionId: string | null = null): Buffer {
+  const t = req.template;
+  // Built before from a head equal but for its wildcard values: the same bytes, those values new.
+  if (t !== null && t.builtFor(rw, clientIp, mcpSessionId, null, 0)) return t.fill(req.raw, body);
   const upgrading = req.upgrade !== null && req.connectionTokens.includes('upgrade');
   const target = upstreamTarget(req.target, rw.rootPath);
   // A target that maps to itself keeps the request line as received.
@@ -574,7 +645,9 @@ export function buildUpstreamRequestHead(req: RequestHead, rw: RequestRewrite, c
   const runs = keptRuns(req, upgrading, replaced, sameLine ? [0, req.startLineEnd + 2] : []);
   const prefix = sameLine ? null : `${req.method} ${target} HTTP/1.${req.versionMinor}\r\n`;
   const lines = rw.requestLines(req, clientIp, upgrading);
-  return assemble(prefix, req.raw, runs, mcpSessionId === null ? lines : withSessionLine(mcpSessionId, lines), body);
+  const out = assemble(prefix, req.raw, runs, mcpSessionId === null ? lines : withSessionLine(mcpSessionId, lines), body);
+  if (t !== null) t.keep(out, out.length - (body === null ? 0 : body.length), prefix === null ? 0 : prefix.length, runs, rw, clientIp, mcpSessionId, null, 0);
+  return out;
 }
 
 /** The added lines with an Mcp-Session-Id line of the proxy's in front (a recovered session's id, mapped). */
@@ -586,6 +659,9 @@ const REPLACED_SESSION_IN_RESPONSE = new Set(['via', 'mcp-session-id']);
 
 /** Builds the head sent to the client (our HTTP version, hop-by-hop out, Via and Connection in), followed by `body` when given. */
 export function buildClientResponseHead(res: ResponseHead, rw: RequestRewrite, close: boolean, http10Client = false, body: Buffer | null = null, mcpSessionId: string | null = null, cors: string | null = null): Buffer {
+  const t = res.template;
+  const flags = (close ? 1 : 0) | (http10Client ? 2 : 0);
+  if (t !== null && t.builtFor(rw, null, mcpSessionId, cors, flags)) return t.fill(res.raw, body);
   const raw = res.raw;
   const upgrading = res.statusCode === 101;
   // RFC 9110 §6.2: an intermediary sends its own HTTP version: keep the status line from its first space.
@@ -594,7 +670,9 @@ export function buildClientResponseHead(res: ResponseHead, rw: RequestRewrite, c
   let lines = rw.responseLines(res, upgrading, close, http10Client);
   // --cors lines for a browser's allowed Origin, in place of the upstream's own.
   if (cors !== null) lines = cors + (typeof lines === 'string' ? lines : lines.toString('latin1'));
-  return assemble('HTTP/1.1', raw, runs, mcpSessionId === null ? lines : withSessionLine(mcpSessionId, lines), body);
+  const out = assemble('HTTP/1.1', raw, runs, mcpSessionId === null ? lines : withSessionLine(mcpSessionId, lines), body);
+  if (t !== null) t.keep(out, out.length - (body === null ? 0 : body.length), 8, runs, rw, null, mcpSessionId, cors, flags);
+  return out;
 }
 
 /** Framing headers a re-framed response (a rewritten body) drops: the proxy writes its own. */

@@ -1,0 +1,206 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  buildClientResponseHead, buildUpstreamRequestHead, readRequestHead, readRequestHeadAnew, readResponseHead, readResponseHeadAnew, RequestRewrite,
+} from '../../../dist/http/head.js';
+
+// A head equal to a kept one but for its Content-Length and Date values is read and
+// written on from the kept one: whatever the bytes, the result must be the full read's.
+
+const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+const rw = new RequestRewrite('up:3000', '/mcp', '1.1 shadowcat', [{ name: 'X-Injected', value: 'v' }]);
+
+/** A seeded generator, so a failure names a case that can be run again. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const REQUESTS = [
+  'POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Length: 103\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMcp-Session-Id: s-1\r\n\r\n',
+  'POST / HTTP/1.1\r\nHost: proxy\r\nContent-Type: application/json\r\nContent-Length:   42  \r\nConnection: keep-alive\r\n\r\n',
+  'POST /x?q=1 HTTP/1.0\r\nHost: proxy\r\nContent-Length: 7\r\nConnection: keep-alive\r\nDate: Mon, 07 Dec 2026 14:50:00 GMT\r\n\r\n',
+  'POST /mcp HTTP/1.1\r\nHost: proxy\r\nConnection: close, date\r\nDate: Mon, 07 Dec 2026 14:50:00 GMT\r\nContent-Length: 12\r\nVia: 1.0 a\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n',
+  'GET /mcp HTTP/1.1\r\nHost: proxy\r\nAccept: text/event-stream\r\nLast-Event-ID: 17\r\n\r\n',
+  'POST /mcp HTTP/1.1\r\nHost: proxy\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\nX-Other: 1\r\n\r\n',
+];
+const RESPONSES = [
+  'HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 07 Dec 2026 14:50:00 GMT\r\nContent-Type: application/json\r\nContent-Length: 82\r\nConnection: keep-alive\r\n\r\n',
+  'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nmcp-session-id: 4f1c\r\nDate: Mon, 07 Dec 2026 14:50:00 GMT\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nTransfer-Encoding: chunked\r\n\r\n',
+  'HTTP/1.1 202 Accepted\r\nDate:  Mon, 07 Dec 2026 14:50:00 GMT \r\nContent-Length: 0\r\nVia: 1.1 up\r\nConnection: date\r\n\r\n',
+  'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\nDate: Mon, 07 Dec 2026 14:50:00 GMT\r\n\r\n',
+];
+
+/** A copy of `base` with a few bytes changed: mostly inside the wildcard values (digits, spaces, letters, controls), sometimes anywhere. */
+function mutate(base: Buffer, next: () => number): Buffer {
+  const m = Buffer.from(base);
+  const text = base.toString('latin1');
+  const spans: [number, number][] = [];
+  for (const name of ['Content-Length:', 'Date:']) {
+    const i = text.indexOf(name);
+    if (i !== -1) spans.push([i + name.length, text.indexOf('\r\n', i)]);
+  }
+  const changes = 1 + Math.floor(next() * 3);
+  for (let c = 0; c < changes; c++) {
+    let at: number;
+    if (spans.length > 0 && next() < 0.85) {
+      const [s, e] = spans[Math.floor(next() * spans.length)]!;
+      at = s + Math.floor(next() * (e - s));
+    } else at = Math.floor(next() * (base.length - 4));
+    const pick = next();
+    m[at] = pick < 0.5 ? 0x30 + Math.floor(next() * 10) : pick < 0.6 ? 0x20 : pick < 0.7 ? 0x09 : pick < 0.8 ? 0x41 + Math.floor(next() * 26) : pick < 0.9 ? Math.floor(next() * 0x20) : 0x80 + Math.floor(next() * 0x80);
+  }
+  return m;
+}
+
+/** A copy of `base` as a client or upstream sends it again: other digits in its Content-Length, other text inside its Date. */
+function plausible(base: Buffer, next: () => number): Buffer {
+  const m = Buffer.from(base);
+  const text = base.toString('latin1');
+  const cl = /Content-Length:[ \t]*(\d+)/i.exec(text);
+  if (cl !== null) {
+    const s = cl.index + cl[0].length - cl[1]!.length;
+    for (let k = s; k < s + cl[1]!.length; k++) m[k] = 0x30 + Math.floor(next() * 10);
+  }
+  const date = /Date:[ \t]*([^\r]*[^\r \t])/i.exec(text);
+  if (date !== null) {
+    const s = date.index + date[0].length - date[1]!.length;
+    for (let k = s + 1; k < s + date[1]!.length - 1; k++) if (next() < 0.3) m[k] = 0x20 + Math.floor(next() * 0x5f);
+  }
+  return m;
+}
+
+const SPECIAL = [0x00, 0x09, 0x0a, 0x0d, 0x20, 0x30, 0x39, 0x3a, 0x61, 0x7f, 0x80, 0xff];
+
+/** Every copy of `base` with one byte of a Content-Length or Date line (OWS included) set to one of SPECIAL. */
+function oneByteChanges(base: Buffer): Buffer[] {
+  const text = base.toString('latin1');
+  const out: Buffer[] = [];
+  for (const name of ['Content-Length:', 'Date:']) {
+    const i = text.indexOf(name);
+    if (i === -1) continue;
+    for (let at = i + name.length; at < text.indexOf('\r\n', i); at++) {
+      for (const byte of SPECIAL) {
+        const m = Buffer.from(base);
+        m[at] = byte;
+        out.push(m);
+      }
+    }
+  }
+  return out;
+}
+
+function outcome<T>(read: () => T): { head: T | null; error: string | null } {
+  try {
+    return { head: read(), error: null };
+  } catch (err) {
+    return { head: null, error: (err as Error).message };
+  }
+}
+
+/** Every property but the head's bytes and its template. */
+function comparable(head: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(head)) if (k !== 'raw' && k !== 'template') out[k] = v;
+  return out;
+}
+
+const differential = suite('kept heads: the same as a full read');
+
+differential('request heads: read and rewritten as a full read does, whatever changed', () => {
+  const next = rng(7);
+  let viaTemplate = 0;
+  let total = 0;
+  for (const text of REQUESTS) {
+    const base = b(text);
+    // Enough reads to take a slot another head may hold.
+    for (let i = 0; i < 9; i++) buildUpstreamRequestHead(readRequestHead(Buffer.from(base)), rw, '127.0.0.1');
+    const kept = readRequestHead(Buffer.from(base));
+    assert.ok(kept.template !== null, `a head like this is kept: ${JSON.stringify(text)}`);
+    const changed = oneByteChanges(base);
+    for (let n = 0; n < 400 + changed.length; n++) {
+      // First heads as they come again (each must be read from the kept one), then heads changed anywhere, then each byte of the wildcard lines.
+      const again = n < 100;
+      const m = again ? plausible(base, next) : n < 400 ? mutate(base, next) : changed[n - 400]!;
+      const fast = outcome(() => readRequestHead(m));
+      const full = outcome(() => readRequestHeadAnew(Buffer.from(m)));
+      const label = `case ${n} of ${JSON.stringify(text)}: ${JSON.stringify(m.toString('latin1'))}`;
+      assert.is(fast.error, full.error, label);
+      if (fast.head === null || full.head === null) continue;
+      if (again) assert.ok(fast.head.fields === kept.fields, `read from the kept head: ${label}`);
+      else if (fast.head.fields === kept.fields) viaTemplate++;
+      total++;
+      assert.equal(comparable(fast.head), comparable(full.head), label);
+      const body = n % 2 === 0 ? null : b('{"jsonrpc":"2.0"}');
+      for (const [ip, session] of [['127.0.0.1', null], ['10.1.2.3', null], ['127.0.0.1', 'mapped-id']] as const) {
+        const built = buildUpstreamRequestHead(fast.head, rw, ip, body, session);
+        const expected = buildUpstreamRequestHead({ ...full.head, template: null }, rw, ip, body, session);
+        assert.is(built.toString('latin1'), expected.toString('latin1'), `${label} from ${ip} ${session}`);
+        // Twice: the second build is the kept one's.
+        assert.is(buildUpstreamRequestHead(fast.head, rw, ip, body, session).toString('latin1'), expected.toString('latin1'), label);
+      }
+    }
+  }
+  // Some changed heads still match (a digit for a digit): they too were compared above.
+  assert.ok(viaTemplate > 0, `${viaTemplate} of ${total} changed heads via the template`);
+});
+
+differential('response heads: read and rewritten as a full read does, whatever changed', () => {
+  const next = rng(11);
+  let viaTemplate = 0;
+  let total = 0;
+  for (const text of RESPONSES) {
+    const base = b(text);
+    for (let i = 0; i < 9; i++) buildClientResponseHead(readResponseHead(Buffer.from(base)), rw, false);
+    const kept = readResponseHead(Buffer.from(base));
+    assert.ok(kept.template !== null, `a head like this is kept: ${JSON.stringify(text)}`);
+    const changed = oneByteChanges(base);
+    for (let n = 0; n < 400 + changed.length; n++) {
+      const again = n < 100;
+      const m = again ? plausible(base, next) : n < 400 ? mutate(base, next) : changed[n - 400]!;
+      const fast = outcome(() => readResponseHead(m));
+      const full = outcome(() => readResponseHeadAnew(Buffer.from(m)));
+      const label = `case ${n} of ${JSON.stringify(text)}: ${JSON.stringify(m.toString('latin1'))}`;
+      assert.is(fast.error, full.error, label);
+      if (fast.head === null || full.head === null) continue;
+      if (again) assert.ok(fast.head.fields === kept.fields, `read from the kept head: ${label}`);
+      else if (fast.head.fields === kept.fields) viaTemplate++;
+      total++;
+      assert.equal(comparable(fast.head), comparable(full.head), label);
+      const body = n % 2 === 0 ? null : b('{"jsonrpc":"2.0"}');
+      const variants: [boolean, boolean, string | null, string | null][] = [
+        [false, false, null, null], [true, false, null, null], [false, true, null, null], [false, false, 'mapped', null],
+        [false, false, null, 'Access-Control-Allow-Origin: http://a\r\n'],
+      ];
+      for (const [close, http10, session, cors] of variants) {
+        const expected = buildClientResponseHead({ ...full.head, template: null }, rw, close, http10, body, session, cors).toString('latin1');
+        assert.is(buildClientResponseHead(fast.head, rw, close, http10, body, session, cors).toString('latin1'), expected, `${label} ${close} ${http10} ${session} ${cors}`);
+        assert.is(buildClientResponseHead(fast.head, rw, close, http10, body, session, cors).toString('latin1'), expected, label);
+      }
+    }
+  }
+  assert.ok(viaTemplate > 0, `${viaTemplate} of ${total} changed heads via the template`);
+});
+
+differential('a head carrying credentials is never kept', () => {
+  for (const line of ['Authorization: Bearer t0k3n', 'X-API-Key: k', 'Cookie: a=b', 'Proxy-Authorization: Basic eA==']) {
+    const raw = b(`POST /mcp HTTP/1.1\r\nHost: proxy\r\n${line}\r\nContent-Length: 2\r\n\r\n`);
+    for (let i = 0; i < 10; i++) assert.is(readRequestHead(Buffer.from(raw)).template, null, line);
+  }
+  const res = b('HTTP/1.1 200 OK\r\nSet-Cookie: a=b\r\nContent-Length: 2\r\n\r\n');
+  for (let i = 0; i < 10; i++) assert.is(readResponseHead(Buffer.from(res)).template, null);
+});
+
+differential('another rewrite (a second proxy in the process) builds its own head', () => {
+  const other = new RequestRewrite('elsewhere:9', '/other', '1.1 other');
+  const raw = b('POST / HTTP/1.1\r\nHost: proxy\r\nContent-Length: 2\r\n\r\n');
+  for (let i = 0; i < 9; i++) buildUpstreamRequestHead(readRequestHead(Buffer.from(raw)), rw, '127.0.0.1');
+  const out = buildUpstreamRequestHead(readRequestHead(Buffer.from(raw)), other, '127.0.0.1').toString('latin1');
+  assert.ok(out.startsWith('POST /other HTTP/1.1\r\n'), out);
+  assert.ok(out.includes('Host: elsewhere:9\r\n'), out);
+});
+
+differential.run();
