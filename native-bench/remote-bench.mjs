@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { cpuTicks, NODE_ENV, NODE_FLAGS } from './harness.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const CLI = join(HERE, '..', 'dist', 'cli.js');
+// SHADOWCAT_CLI: another build's cli.js, to compare two builds.
+const CLI = process.env.SHADOWCAT_CLI ?? join(HERE, '..', 'dist', 'cli.js');
 const MCP_REMOTE = join(HERE, 'node_modules', 'mcp-remote', 'dist', 'proxy.js');
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {

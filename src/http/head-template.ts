@@ -4,37 +4,52 @@
 // byte is read as that one was, and written on as it was, without walking its fields again.
 
 import { Buffer } from 'node:buffer';
-import { copyInto, copyRange } from '../bytes.js';
+import { copyInto, copyRange, indexOfByte, latin1 } from '../bytes.js';
 import type { HeaderField } from './head.js';
 
 const SP = 0x20;
+const HTAB = 0x09;
+const CR = 0x0d;
 /** A wildcard value of decimal digits (Content-Length): read again from the new bytes. */
 const DIGITS = 0;
 /** A wildcard value of visible ASCII and inner spaces (Date): nothing reads it. */
 const TEXT = 1;
+/** A credential's value (Authorization, X-API-Key, cookies): never compared with another head's, never kept (its bytes in a template are blanked), read again from each head. */
+const SECRET = 2;
+/** What a template holds in place of a credential's bytes. */
+const BLANK = 0x2a;
 /** Heads longer than this are not kept (each kept head costs its bytes twice). */
-const MAX_TEMPLATE_BYTES = 1024;
+const MAX_TEMPLATE_BYTES = 2048;
+/** Wildcards longer than this are copied by one native call rather than a loop. */
+const LONG_WILDCARD = 32;
 // Buffer.compare is one call into C++ (a memcmp): about 35 ns for a 170-byte head, where
 // a byte loop takes 200.
 const COMPARE = Buffer.compare;
+const COMPARE_RANGE = Buffer.prototype.compare;
 
 /** The head a template was read as, less its bytes: the reader makes one like it for a head that matches. */
 export interface TemplateModel {
   readonly contentLength: number;
 }
 
-/** A head read once and its bytes, with its Content-Length and Date values as wildcards, and the last head built from it. */
+/** A head read once and its bytes, with its Content-Length, Date and credential values as wildcards, and the last head built from it. */
 export class HeadTemplate<H extends TemplateModel> {
-  /** The head's bytes; a match writes the new wildcard bytes over the old before comparing. */
+  /** The head's bytes, credentials blanked; a match writes the new Content-Length and Date bytes over the old before comparing. */
   readonly bytes: Buffer;
-  /** [start, end, kind] of each wildcard value. */
+  /** [start, end, kind] of each wildcard value, in order. */
   readonly wild: readonly number[];
-  /** Where the Content-Length value starts and ends, or -1 and -1. */
+  /** Some wildcard is a credential: the compare goes around it. */
+  readonly secrets: boolean;
+  /** Where the Content-Length, Authorization and X-API-Key values start and end, or -1 and -1. */
   readonly lengthAt: number;
   readonly lengthEnd: number;
-  /** The head as read, its `raw` being `bytes`: what a matching head copies. */
+  readonly authorizationAt: number;
+  readonly authorizationEnd: number;
+  readonly apiKeyAt: number;
+  readonly apiKeyEnd: number;
+  /** The head as read, its `raw` being `bytes` and its credentials null: what a matching head copies. */
   model: H | null = null;
-  /** A head built from this one (without a body) and what it was built for; null until one is. */
+  /** A head built from this one (without a body, credentials blanked) and what it was built for; null until one is. */
   out: Buffer | null = null;
   /** Where each wildcard's bytes sit in `out`, -1 where the build dropped its line. */
   outAt: number[] = [];
@@ -44,11 +59,18 @@ export class HeadTemplate<H extends TemplateModel> {
   outCors: string | null = null;
   outFlags = 0;
 
-  constructor(bytes: Buffer, wild: number[], lengthAt: number, lengthEnd: number) {
+  constructor(bytes: Buffer, wild: number[], at: Int32Array) {
     this.bytes = bytes;
     this.wild = wild;
-    this.lengthAt = lengthAt;
-    this.lengthEnd = lengthEnd;
+    let secrets = false;
+    for (let w = 2; w < wild.length; w += 3) if (wild[w] === SECRET) secrets = true;
+    this.secrets = secrets;
+    this.lengthAt = at[0]!;
+    this.lengthEnd = at[1]!;
+    this.authorizationAt = at[2]!;
+    this.authorizationEnd = at[3]!;
+    this.apiKeyAt = at[4]!;
+    this.apiKeyEnd = at[5]!;
   }
 
   /** The Content-Length of a head that matched, read from its wildcard bytes (all digits), or -1 without one. */
@@ -61,6 +83,16 @@ export class HeadTemplate<H extends TemplateModel> {
     return n;
   }
 
+  /** The Authorization value of a head that matched, or null without one. */
+  authorization(raw: Buffer): string | null {
+    return this.authorizationAt === -1 ? null : latin1(raw, this.authorizationAt, this.authorizationEnd);
+  }
+
+  /** The X-API-Key value of a head that matched, or null without one. */
+  apiKey(raw: Buffer): string | null {
+    return this.apiKeyAt === -1 ? null : latin1(raw, this.apiKeyAt, this.apiKeyEnd);
+  }
+
   /** Whether `out` was built for these arguments. */
   builtFor(rewrite: object, peer: string | null, session: string | null, cors: string | null, flags: number): boolean {
     return this.out !== null && this.outRewrite === rewrite && this.outPeer === peer && this.outSession === session && this.outCors === cors && this.outFlags === flags;
@@ -68,12 +100,15 @@ export class HeadTemplate<H extends TemplateModel> {
 
   /** Keeps `built`'s first `headLength` bytes, the head built from this template's head for these arguments. `runs` and `prefixLength` say where raw's bytes went in it. */
   keep(built: Buffer, headLength: number, prefixLength: number, runs: readonly number[], rewrite: object, peer: string | null, session: string | null, cors: string | null, flags: number): void {
-    // An exact copy of its own: `built` may share a pool slab that would stay pinned.
     const out = Buffer.allocUnsafe(headLength);
     copyRange(out, built, 0, headLength, 0);
     const at: number[] = [];
     const wild = this.wild;
-    for (let w = 0; w < wild.length; w += 3) at.push(placeOf(runs, prefixLength, wild[w]!));
+    for (let w = 0; w < wild.length; w += 3) {
+      const pos = placeOf(runs, prefixLength, wild[w]!);
+      at.push(pos);
+      if (pos !== -1 && wild[w + 2] === SECRET) out.fill(BLANK, pos, pos + wild[w + 1]! - wild[w]!);
+    }
     this.out = out;
     this.outAt = at;
     this.outRewrite = rewrite;
@@ -95,7 +130,8 @@ export class HeadTemplate<H extends TemplateModel> {
       if (pos === -1) continue;
       const s = wild[w]!;
       const e = wild[w + 1]!;
-      for (let k = s; k < e; k++) b[pos + k - s] = raw[k]!;
+      if (e - s > LONG_WILDCARD) copyRange(b, raw, s, e, pos);
+      else for (let k = s; k < e; k++) b[pos + k - s] = raw[k]!;
     }
     if (body !== null) copyInto(b, body, out.length);
     return b;
@@ -120,8 +156,12 @@ export const FIELD_PLAIN = 0;
 export const FIELD_LENGTH = 1;
 /** Its value is a TEXT wildcard. */
 export const FIELD_DATE = 2;
-/** A head with it is never kept: credentials stay out of a table every client shares. */
-export const FIELD_UNKEPT = 3;
+/** Its value is a SECRET wildcard, read again as the head's authorization. */
+export const FIELD_AUTHORIZATION = 3;
+/** Its value is a SECRET wildcard, read again as the head's API key. */
+export const FIELD_API_KEY = 4;
+/** Its value is a SECRET wildcard that nothing reads (cookies, Proxy-Authorization). */
+export const FIELD_SECRET = 5;
 /** A set whose ways are all in use takes a new head only after this many misses in a row: heads that do not fit do not take turns evicting each other, and a stream of heads that never repeat pays for a copy only now and then. */
 const MISSES_TO_REPLACE = 8;
 
@@ -166,28 +206,39 @@ export class TemplateTable<H extends TemplateModel> {
     if (way === -1) return null;
     const roles = this.#roles;
     const wild: number[] = [];
-    let lengthAt = -1;
-    let lengthEnd = -1;
+    // Content-Length, Authorization, X-API-Key: [start, end) each; a second field of one is not kept.
+    const at = new Int32Array(6).fill(-1);
     let dates = 0;
     for (let i = 0; i < fields.length; i++) {
       const f = fields[i]!;
       const role = f.known === -1 ? FIELD_PLAIN : roles[f.known]!;
       if (role === FIELD_PLAIN) continue;
+      const s = f.valueStart;
+      const e = f.valueEnd;
       if (role === FIELD_LENGTH) {
-        const n = f.valueEnd - f.valueStart;
-        if (lengthAt !== -1 || n === 0 || n > 15) return null;
-        for (let k = f.valueStart; k < f.valueEnd; k++) if (raw[k]! < 0x30 || raw[k]! > 0x39) return null;
-        lengthAt = f.valueStart;
-        lengthEnd = f.valueEnd;
-        wild.push(f.valueStart, f.valueEnd, DIGITS);
+        if (at[0] !== -1 || e === s || e - s > 15) return null;
+        for (let k = s; k < e; k++) if (raw[k]! < 0x30 || raw[k]! > 0x39) return null;
+        at[0] = s;
+        at[1] = e;
+        wild.push(s, e, DIGITS);
       } else if (role === FIELD_DATE) {
-        if (++dates > 1 || f.valueEnd === f.valueStart) return null;
-        wild.push(f.valueStart, f.valueEnd, TEXT);
-      } else return null;
+        if (++dates > 1 || e === s) return null;
+        wild.push(s, e, TEXT);
+      } else {
+        if (e === s) return null;
+        const slot = role === FIELD_AUTHORIZATION ? 2 : role === FIELD_API_KEY ? 4 : -1;
+        if (slot !== -1) {
+          if (at[slot] !== -1) return null;
+          at[slot] = s;
+          at[slot + 1] = e;
+        }
+        wild.push(s, e, SECRET);
+      }
     }
     const bytes = Buffer.allocUnsafe(raw.length);
     copyInto(bytes, raw, 0);
-    const t = new HeadTemplate<H>(bytes, wild, lengthAt, lengthEnd);
+    for (let w = 0; w < wild.length; w += 3) if (wild[w + 2] === SECRET) bytes.fill(BLANK, wild[w]!, wild[w + 1]!);
+    const t = new HeadTemplate<H>(bytes, wild, at);
     this.#ways[way] = t;
     this.#uses[way] = 0;
     return t;
@@ -216,20 +267,21 @@ function setOf(raw: Buffer): number {
   return (raw.length + raw[0]! + raw[9]!) & (SETS - 1);
 }
 
-/** Whether `raw` (as long as the template) holds the template's bytes but for its wildcards, which it writes into the template's bytes. */
+/** Whether `raw` (as long as the template) holds the template's bytes but for its wildcards; it writes the Content-Length and Date bytes into the template's. */
 function matches<H extends TemplateModel>(raw: Buffer, t: HeadTemplate<H>): boolean {
   const bytes = t.bytes;
   const wild = t.wild;
   for (let w = 0; w < wild.length; w += 3) {
     const s = wild[w]!;
     const e = wild[w + 1]!;
-    if (wild[w + 2] === DIGITS) {
+    const kind = wild[w + 2];
+    if (kind === DIGITS) {
       for (let k = s; k < e; k++) {
         const c = raw[k]!;
         if (c < 0x30 || c > 0x39) return false;
         bytes[k] = c;
       }
-    } else {
+    } else if (kind === TEXT) {
       // Inner spaces only: an edge space would move where the value is trimmed.
       if (raw[s] === SP || raw[e - 1] === SP) return false;
       for (let k = s; k < e; k++) {
@@ -237,7 +289,22 @@ function matches<H extends TemplateModel>(raw: Buffer, t: HeadTemplate<H>): bool
         if (c < 0x20 || c > 0x7e) return false;
         bytes[k] = c;
       }
+    } else {
+      // A full read takes any bytes up to the line's CR as the value, less edge whitespace: no
+      // CR inside and no whitespace at its edges (what follows is compared) is the same value.
+      const c0 = raw[s]!;
+      const c1 = raw[e - 1]!;
+      if (c0 === SP || c0 === HTAB || c1 === SP || c1 === HTAB || indexOfByte(raw, CR, s) < e) return false;
     }
   }
-  return COMPARE(raw, bytes) === 0;
+  if (!t.secrets) return COMPARE(raw, bytes) === 0;
+  // Around each credential: its bytes are compared with nothing (a compare that stops at the
+  // first difference would tell how much of another client's credential a head shares).
+  let from = 0;
+  for (let w = 0; w < wild.length; w += 3) {
+    if (wild[w + 2] !== SECRET) continue;
+    if (COMPARE_RANGE.call(raw, bytes, from, wild[w]!, from, wild[w]!) !== 0) return false;
+    from = wild[w + 1]!;
+  }
+  return COMPARE_RANGE.call(raw, bytes, from, raw.length, from, raw.length) === 0;
 }

@@ -6,7 +6,7 @@ import { Buffer } from 'node:buffer';
 import { copyInto, copyRange, indexOfByte, indexOfBytes, latin1, writeLatin1 } from '../bytes.js';
 import type { HeaderLine } from '../config.js';
 import { BadRequestError, UnsupportedTransferCodingError } from '../errors.js';
-import { FIELD_DATE, FIELD_LENGTH, FIELD_PLAIN, FIELD_UNKEPT, HeadTemplate, TemplateTable } from './head-template.js';
+import { FIELD_API_KEY, FIELD_AUTHORIZATION, FIELD_DATE, FIELD_LENGTH, FIELD_PLAIN, FIELD_SECRET, HeadTemplate, TemplateTable } from './head-template.js';
 import { APPLICATION_JSON, APPLICATION_JSON_UTF8, EVENT_STREAM, EVENT_STREAM_UTF8 } from './media-type.js';
 
 const CR = 0x0d;
@@ -366,8 +366,8 @@ function otherCoding(v: Scan): boolean {
 
 /** What each known field name is to a kept head (head-template.ts). */
 const TEMPLATE_ROLES = Uint8Array.from(FIELD_NAMES.values, (n) =>
-  n === 'content-length' ? FIELD_LENGTH : n === 'date' ? FIELD_DATE
-  : n === 'authorization' || n === 'proxy-authorization' || n === 'x-api-key' || n === 'cookie' || n === 'set-cookie' ? FIELD_UNKEPT : FIELD_PLAIN);
+  n === 'content-length' ? FIELD_LENGTH : n === 'date' ? FIELD_DATE : n === 'authorization' ? FIELD_AUTHORIZATION : n === 'x-api-key' ? FIELD_API_KEY
+  : n === 'proxy-authorization' || n === 'cookie' || n === 'set-cookie' ? FIELD_SECRET : FIELD_PLAIN);
 const REQUESTS = new TemplateTable<RequestHead>(TEMPLATE_ROLES);
 const RESPONSES = new TemplateTable<ResponseHead>(TEMPLATE_ROLES);
 
@@ -375,7 +375,7 @@ const RESPONSES = new TemplateTable<ResponseHead>(TEMPLATE_ROLES);
 export function readRequestHead(raw: Buffer): RequestHead {
   // Equal to a head read before in every byte but its Content-Length: read as that one was.
   const t = REQUESTS.match(raw);
-  if (t !== null) return requestLike(t.model!, raw, t.contentLength(raw), t);
+  if (t !== null) return requestLike(t.model!, raw, t.contentLength(raw), t.authorization(raw), t.apiKey(raw), t);
   return readRequestHeadAnew(raw);
 }
 
@@ -413,12 +413,13 @@ export function readRequestHeadAnew(raw: Buffer): RequestHead {
     expectContinue: v.expectContinue,
     template: learnt,
   };
-  if (learnt !== null) learnt.model = requestLike(head, learnt.bytes, head.contentLength, learnt);
+  // The model keeps no credential: each matching head's own is read from its bytes.
+  if (learnt !== null) learnt.model = requestLike(head, learnt.bytes, head.contentLength, null, null, learnt);
   return head;
 }
 
 /** `m` read from `raw` instead, which holds the same bytes but for the wildcard values (the same literal shape as readRequestHead's). */
-function requestLike(m: RequestHead, raw: Buffer, contentLength: number, template: HeadTemplate<RequestHead>): RequestHead {
+function requestLike(m: RequestHead, raw: Buffer, contentLength: number, authorization: string | null, apiKey: string | null, template: HeadTemplate<RequestHead>): RequestHead {
   return {
     raw, fields: m.fields, startLineEnd: m.startLineEnd, connectionTokens: m.connectionTokens, contentType: m.contentType, mcpSessionId: m.mcpSessionId, mcpProtocolVersion: m.mcpProtocolVersion,
     upgrade: m.upgrade, chunked: m.chunked, contentLength,
@@ -427,8 +428,8 @@ function requestLike(m: RequestHead, raw: Buffer, contentLength: number, templat
     versionMinor: m.versionMinor,
     host: m.host,
     origin: m.origin,
-    authorization: m.authorization,
-    apiKey: m.apiKey,
+    authorization,
+    apiKey,
     forwardedFor: m.forwardedFor,
     via: m.via,
     wantsClose: m.wantsClose,
