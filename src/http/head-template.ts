@@ -18,6 +18,8 @@ const TEXT = 1;
 const SECRET = 2;
 /** What a template holds in place of a credential's bytes. */
 const BLANK = 0x2a;
+/** A set whose ways are all in use takes a new head only after this many misses in a row (and a kept build, a build for other arguments): what does not fit does not take turns evicting the other, and heads that never repeat pay for a copy only now and then. */
+const MISSES_TO_REPLACE = 8;
 /** Heads longer than this are not kept (each kept head costs its bytes twice). */
 const MAX_TEMPLATE_BYTES = 2048;
 /** Wildcards longer than this are copied by one native call rather than a loop. */
@@ -58,6 +60,8 @@ export class HeadTemplate<H extends TemplateModel> {
   outSession: string | null = null;
   outCors: string | null = null;
   outFlags = 0;
+  /** Builds in a row for other arguments than `out`'s. */
+  #outMisses = 0;
 
   constructor(bytes: Buffer, wild: number[], at: Int32Array) {
     this.bytes = bytes;
@@ -98,8 +102,13 @@ export class HeadTemplate<H extends TemplateModel> {
     return this.out !== null && this.outRewrite === rewrite && this.outPeer === peer && this.outSession === session && this.outCors === cors && this.outFlags === flags;
   }
 
-  /** Keeps `built`'s first `headLength` bytes, the head built from this template's head for these arguments. `runs` and `prefixLength` say where raw's bytes went in it. */
+  /** Keeps `built`'s first `headLength` bytes, the head built from this template's head for these arguments (when none is kept, or after enough builds for others). `runs` and `prefixLength` say where raw's bytes went in it. */
   keep(built: Buffer, headLength: number, prefixLength: number, runs: readonly number[], rewrite: object, peer: string | null, session: string | null, cors: string | null, flags: number): void {
+    // A kept build for other arguments (another client's address, a mapped session id) is
+    // taken over only after enough builds in a row: two clients that share a template do
+    // not copy a head on every request in turn.
+    if (this.out !== null && ++this.#outMisses < MISSES_TO_REPLACE) return;
+    this.#outMisses = 0;
     const out = Buffer.allocUnsafe(headLength);
     copyRange(out, built, 0, headLength, 0);
     const at: number[] = [];
@@ -120,6 +129,7 @@ export class HeadTemplate<H extends TemplateModel> {
 
   /** The head built for a matching head `raw` (as `keep` was told), followed by `body` when given. */
   fill(raw: Buffer, body: Buffer | null): Buffer {
+    this.#outMisses = 0;
     const out = this.out!;
     const b = Buffer.allocUnsafe(out.length + (body === null ? 0 : body.length));
     copyInto(b, out, 0);
@@ -162,8 +172,6 @@ export const FIELD_AUTHORIZATION = 3;
 export const FIELD_API_KEY = 4;
 /** Its value is a SECRET wildcard that nothing reads (cookies, Proxy-Authorization). */
 export const FIELD_SECRET = 5;
-/** A set whose ways are all in use takes a new head only after this many misses in a row: heads that do not fit do not take turns evicting each other, and a stream of heads that never repeat pays for a copy only now and then. */
-const MISSES_TO_REPLACE = 8;
 
 /**
  * A small set-associative table of templates, one per head kind (requests, responses). A

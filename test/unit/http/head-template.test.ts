@@ -208,6 +208,23 @@ differential('a kept head holds no credential, and each head is read and sent wi
   assert.not.ok(sent.includes(secrets[1]!) || sent.includes('X-API-Key'), sent);
 });
 
+differential('two clients sharing a kept head: the kept build stays until the other builds 8 times in a row', () => {
+  const raw = b('POST /mcp HTTP/1.1\r\nHost: shared\r\nContent-Length: 2\r\n\r\n');
+  const read = (): ReturnType<typeof readRequestHead> => readRequestHead(Buffer.from(raw));
+  for (let i = 0; i < 9; i++) buildUpstreamRequestHead(read(), rw, '10.0.0.1');
+  const t = read().template!;
+  const first = t.out;
+  assert.ok(first !== null && first.toString('latin1').includes('X-Forwarded-For: 10.0.0.1\r\n'));
+  // Alternating: each client's head is right, and the kept build is never copied again.
+  for (let i = 0; i < 20; i++) {
+    const ip = i % 2 === 0 ? '10.0.0.2' : '10.0.0.1';
+    assert.ok(buildUpstreamRequestHead(read(), rw, ip).toString('latin1').includes(`X-Forwarded-For: ${ip}\r\n`));
+  }
+  assert.ok(t.out === first, 'not taken over while the first client still comes');
+  for (let i = 0; i < 8; i++) assert.ok(buildUpstreamRequestHead(read(), rw, '10.0.0.2').toString('latin1').includes('X-Forwarded-For: 10.0.0.2\r\n'));
+  assert.ok(t.out !== first && t.out!.toString('latin1').includes('X-Forwarded-For: 10.0.0.2\r\n'), 'taken over after 8 in a row');
+});
+
 differential('another rewrite (a second proxy in the process) builds its own head', () => {
   const other = new RequestRewrite('elsewhere:9', '/other', '1.1 other');
   const raw = b('POST / HTTP/1.1\r\nHost: proxy\r\nContent-Length: 2\r\n\r\n');
