@@ -21,7 +21,13 @@ const BLANK = 0x2a;
 /** A set whose ways are all in use takes a new head only after this many misses in a row (and a kept build, a build for other arguments): what does not fit does not take turns evicting the other, and heads that never repeat pay for a copy only now and then. */
 const MISSES_TO_REPLACE = 8;
 /** Heads longer than this are not kept (each kept head costs its bytes twice). */
-const MAX_TEMPLATE_BYTES = 2048;
+export const MAX_TEMPLATE_BYTES = 2048;
+/** HeadTemplate.framing: llhttp has not framed such a head yet (or it is not a plain message). */
+export const FRAMING_UNKNOWN = 0;
+/** HeadTemplate.framing: llhttp framed such a head as a plain message (a Content-Length body, or none for a request), the connection to close after it. */
+export const FRAMED_CLOSE = 1;
+/** HeadTemplate.framing: as FRAMED_CLOSE, the connection kept alive. */
+export const FRAMED_KEEP_ALIVE = 2;
 /** Wildcards longer than this are copied by one native call rather than a loop. */
 const LONG_WILDCARD = 32;
 // Buffer.compare is one call into C++ (a memcmp): about 35 ns for a 170-byte head, where
@@ -51,6 +57,13 @@ export class HeadTemplate<H extends TemplateModel> {
   readonly apiKeyEnd: number;
   /** The head as read, its `raw` being `bytes` and its credentials null: what a matching head copies. */
   model: H | null = null;
+  /**
+   * FRAMED_* once llhttp framed a head like this one as a plain message, so a head that
+   * matches may skip llhttp: it differs only in wildcard values of digits (no longer than
+   * 15) and of printable ASCII, bytes llhttp reads the same whatever they are. Never set
+   * for a template with credentials, whose bytes are not checked so closely.
+   */
+  framing = FRAMING_UNKNOWN;
   /** A head built from this one (without a body, credentials blanked) and what it was built for; null until one is. */
   out: Buffer | null = null;
   /** Where each wildcard's bytes sit in `out`, -1 where the build dropped its line. */

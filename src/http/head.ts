@@ -3,13 +3,14 @@
 // head from slices of the original, so header values are never decoded and re-encoded.
 
 import { Buffer } from 'node:buffer';
-import { copyInto, copyRange, indexOfByte, indexOfBytes, latin1, writeLatin1 } from '../bytes.js';
+import { copyInto, copyRange, indexOfByte, indexOfBytes, latin1, view, writeLatin1 } from '../bytes.js';
 import type { HeaderLine } from '../config.js';
 import { BadRequestError, UnsupportedTransferCodingError } from '../errors.js';
-import { FIELD_API_KEY, FIELD_AUTHORIZATION, FIELD_DATE, FIELD_LENGTH, FIELD_PLAIN, FIELD_SECRET, HeadTemplate, TemplateTable } from './head-template.js';
+import { FIELD_API_KEY, FIELD_AUTHORIZATION, FIELD_DATE, FIELD_LENGTH, FIELD_PLAIN, FIELD_SECRET, FRAMED_CLOSE, FRAMED_KEEP_ALIVE, FRAMING_UNKNOWN, HeadTemplate, MAX_TEMPLATE_BYTES, TemplateTable } from './head-template.js';
 import { APPLICATION_JSON, APPLICATION_JSON_UTF8, EVENT_STREAM, EVENT_STREAM_UTF8 } from './media-type.js';
 
 const CR = 0x0d;
+const LF = 0x0a;
 const COLON = 0x3a;
 const SP = 0x20;
 const HTAB = 0x09;
@@ -483,6 +484,58 @@ function responseLike(m: ResponseHead, raw: Buffer, contentLength: number, templ
     keepAliveTimeoutMs: m.keepAliveTimeoutMs,
     template,
   };
+}
+
+// ---- heads framed without llhttp --------------------------------------------------------
+// A head that matches a kept one which llhttp framed as a plain message is framed as that
+// one was: it differs only in its Content-Length digits and its Date's printable bytes,
+// which llhttp reads the same whatever they hold (the digits are no longer than 15, so no
+// value overflows). llhttp need not see it, nor its body (a Content-Length body is counted
+// by the corridor anyway). Anything else, and every head until llhttp framed one like it,
+// goes through llhttp as before.
+
+/** The whole head at the start of `chunk` (which starts a message), at most `maxHead` bytes: its bytes when it ends there, else null. */
+function headAtStart(chunk: Buffer, maxHead: number): Buffer | null {
+  const c = chunk[0];
+  // Empty lines before a request line are llhttp's to skip.
+  if (c === undefined || c === CR || c === LF) return null;
+  const end = findHeadEnd(chunk, 0);
+  if (end === -1 || end > maxHead || end > MAX_TEMPLATE_BYTES) return null;
+  return end === chunk.length ? chunk : view(chunk, 0, end);
+}
+
+/** The request head at the start of `chunk` when a head llhttp framed before frames it (see above), else null. */
+export function keptRequestHead(chunk: Buffer, maxHead: number): RequestHead | null {
+  const raw = headAtStart(chunk, maxHead);
+  if (raw === null) return null;
+  const t = REQUESTS.match(raw);
+  if (t === null || t.framing === FRAMING_UNKNOWN) return null;
+  return requestLike(t.model!, raw, t.contentLength(raw), null, null, t);
+}
+
+/** The response head at the start of `chunk` when a head llhttp framed before frames it; its template's `framing` says whether llhttp kept the connection alive. */
+export function keptResponseHead(chunk: Buffer, maxHead: number): ResponseHead | null {
+  const raw = headAtStart(chunk, maxHead);
+  if (raw === null) return null;
+  const t = RESPONSES.match(raw);
+  if (t === null || t.framing === FRAMING_UNKNOWN) return null;
+  return responseLike(t.model!, raw, t.contentLength(raw), t);
+}
+
+/** llhttp framed `req` (just read): heads like it may skip llhttp when it is a plain message (no chunked body, no upgrade) without credentials. */
+export function noteRequestFramed(req: RequestHead): void {
+  const t = req.template;
+  if (t === null || t.framing !== FRAMING_UNKNOWN || t.secrets || req.chunked || req.upgrade !== null || req.method === 'CONNECT') return;
+  t.framing = FRAMED_KEEP_ALIVE;
+}
+
+/** llhttp framed `res` (just read) and said `keepAlive` of it: heads like it may skip llhttp when it is a final answer with a Content-Length body and no credentials. */
+export function noteResponseFramed(res: ResponseHead, keepAlive: boolean): void {
+  const t = res.template;
+  if (t === null || t.framing !== FRAMING_UNKNOWN || t.secrets) return;
+  const s = res.statusCode;
+  if (s < 200 || s > 599 || s === 204 || s === 304 || res.chunked || res.otherCoding || res.contentLength < 0 || res.upgrade !== null) return;
+  t.framing = keepAlive ? FRAMED_KEEP_ALIVE : FRAMED_CLOSE;
 }
 
 // The lines a request gains depend on the client and its Host, and rarely change on a

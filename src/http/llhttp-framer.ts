@@ -24,6 +24,8 @@ export interface Framer {
   readonly keepAlive: boolean;
   /** True once the current message has ended. */
   readonly ended: boolean;
+  /** True once bytes of the current message were fed (or it was framed ahead). */
+  readonly started: boolean;
   /** After FRAME_END: bytes of the input that belong to the current message. */
   readonly offset: number;
   readonly errorName: string;
@@ -36,6 +38,12 @@ export interface Framer {
   finish(): boolean;
   /** Prepares for the next message on the same connection. */
   next(): void;
+  /**
+   * The current message's head was framed without llhttp, as a head it framed before
+   * (http/head.ts keptRequestHead): its body is counted by the caller, and `keepAlive` is
+   * what llhttp said of that head.
+   */
+  framedAhead(keepAlive: boolean): void;
   /** Frees the parser; the framer is unusable afterwards. */
   destroy(): void;
 }
@@ -48,6 +56,7 @@ export abstract class LlhttpFramer implements Framer {
   headComplete = false;
   keepAlive = false;
   ended = false;
+  started = false;
   offset = 0;
   errorName = '';
   errorReason = '';
@@ -83,6 +92,7 @@ export abstract class LlhttpFramer implements Framer {
 
   execute(data: Uint8Array): number {
     assert(!this.ended, 'execute() after the end of a message: call next() first');
+    this.started = true;
     if (this.#paused) {
       this.resume();
       this.#paused = false;
@@ -118,7 +128,15 @@ export abstract class LlhttpFramer implements Framer {
     this.headComplete = false;
     this.keepAlive = false;
     this.ended = false;
+    this.started = false;
     this.offset = 0;
+  }
+
+  framedAhead(keepAlive: boolean): void {
+    assert(!this.started, 'framedAhead() after bytes of the message were fed');
+    this.started = true;
+    this.headComplete = true;
+    this.keepAlive = keepAlive;
   }
 
   destroy(): void {

@@ -21,9 +21,10 @@ import {
 } from '../errors.js';
 import type { Config } from '../config.js';
 import { ChunkedFilter } from '../http/chunked-filter.js';
+import { FRAMED_KEEP_ALIVE } from '../http/head-template.js';
 import { errorResponse, statusFor } from '../http/error-response.js';
 import { FRAME_END, FRAME_ERROR, FRAME_MORE } from '../http/framer.js';
-import { buildClientResponseHead, buildReframedResponseHead, buildUpstreamRequestHead, readRequestHead, readResponseHead, type RequestHead, type ResponseHead } from '../http/head.js';
+import { buildClientResponseHead, buildReframedResponseHead, buildUpstreamRequestHead, keptRequestHead, keptResponseHead, noteRequestFramed, noteResponseFramed, readRequestHead, readResponseHead, type RequestHead, type ResponseHead } from '../http/head.js';
 import { BODY_END, BODY_ERROR, BODY_MORE, HEAD_DONE, HEAD_NO_END, HEAD_TOO_LARGE } from '../http/message-reader.js';
 import { isEventStream } from '../http/media-type.js';
 import type { GateContext } from '../mcp/gate.js';
@@ -37,7 +38,7 @@ import type { ExchangeObserver } from './exchange-observer.js';
 import { admitCaller, OwnAnswer } from './admission.js';
 import { bindClient, handClient, stopClientData, unbindClient, type ClientHandler } from './client-events.js';
 import { Deadline, DeadlineQueue } from './deadline-queue.js';
-import type { ExchangeParts } from './exchange-parts.js';
+import { MAX_RESPONSE_HEAD_BYTES, type ExchangeParts } from './exchange-parts.js';
 import { IdleClient } from './idle-client.js';
 import { endAndLinger } from './linger.js';
 import { policyAnswer } from './own-answers.js';
@@ -291,32 +292,45 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     // have given it back within this same read (an answer of the proxy's own, pipelining).
     const parts = (this.#p ??= this.#ctx.parts.take());
     const framer = parts.reqFramer;
-    const ret = framer.execute(chunk);
-    if (ret === FRAME_ERROR) {
-      this.#fail(framer.errorName === 'HPE_INVALID_TRANSFER_ENCODING'
-        ? new UnsupportedTransferCodingError()
-        : new BadRequestError(`malformed request: ${framer.errorReason}`, framer.errorName));
-      return null;
-    }
     const reader = parts.reqHead;
     const maxHead = this.#ctx.config.maxHeaderBytes;
-    if (!framer.headComplete) {
-      if (reader.more(chunk) === HEAD_TOO_LARGE) this.#fail(new HeadTooLargeError(`request head larger than ${maxHead} bytes`));
-      else if (this.#headDeadline.at === 0) this.#ctx.clocks.head.arm(this.#headDeadline);
-      return null;
-    }
-    const found = reader.complete(chunk);
-    if (found !== HEAD_DONE) {
-      this.#fail(found === HEAD_NO_END ? new BadRequestError('request head without an end') : new HeadTooLargeError(`request head larger than ${maxHead} bytes`));
-      return null;
-    }
-    const bodyStart = reader.bodyStart;
-    let req: RequestHead;
-    try {
-      req = readRequestHead(view(reader.all, reader.start, reader.end));
-    } catch (err) {
-      this.#fail(err);
-      return null;
+    let req: RequestHead | null = framer.started ? null : keptRequestHead(chunk, maxHead);
+    let bodyStart: number;
+    // Where the request ends in this chunk, or -1 when its body goes on past it.
+    let end: number;
+    if (req !== null) {
+      // Framed as a head llhttp framed before (http/head.ts): llhttp never sees it.
+      framer.framedAhead(true);
+      bodyStart = req.raw.length;
+      end = bodyStart + (req.contentLength > 0 ? req.contentLength : 0);
+      if (end > chunk.length) end = -1;
+    } else {
+      const ret = framer.execute(chunk);
+      if (ret === FRAME_ERROR) {
+        this.#fail(framer.errorName === 'HPE_INVALID_TRANSFER_ENCODING'
+          ? new UnsupportedTransferCodingError()
+          : new BadRequestError(`malformed request: ${framer.errorReason}`, framer.errorName));
+        return null;
+      }
+      if (!framer.headComplete) {
+        if (reader.more(chunk) === HEAD_TOO_LARGE) this.#fail(new HeadTooLargeError(`request head larger than ${maxHead} bytes`));
+        else if (this.#headDeadline.at === 0) this.#ctx.clocks.head.arm(this.#headDeadline);
+        return null;
+      }
+      const found = reader.complete(chunk);
+      if (found !== HEAD_DONE) {
+        this.#fail(found === HEAD_NO_END ? new BadRequestError('request head without an end') : new HeadTooLargeError(`request head larger than ${maxHead} bytes`));
+        return null;
+      }
+      bodyStart = reader.bodyStart;
+      end = ret === FRAME_END ? framer.offset : -1;
+      try {
+        req = readRequestHead(view(reader.all, reader.start, reader.end));
+      } catch (err) {
+        this.#fail(err);
+        return null;
+      }
+      noteRequestFramed(req);
     }
     reader.reset();
     if (req.method === 'CONNECT') {
@@ -337,26 +351,26 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
       if (caller instanceof Promise) {
         // A token seen for the first time: the client waits (paused) while it is verified.
         this.#pauseClient(P_AUTH);
-        void caller.then((refusal) => this.#authSettled(refusal, req, chunk, bodyStart, ret));
+        void caller.then((refusal) => this.#authSettled(refusal, req, chunk, bodyStart, end));
       } else if (caller instanceof OwnAnswer) this.#answerAndClose(caller.bytes, caller.status);
       else this.#fail(caller);
       return null;
     }
-    return this.#admitHead(req, chunk, bodyStart, ret);
+    return this.#admitHead(req, chunk, bodyStart, end);
   }
 
   /** A verified (or refused) credential: the request goes on where it stopped, then what came meanwhile. */
-  #authSettled(refusal: ProxyError | null, req: RequestHead, chunk: Buffer, bodyStart: number, ret: number): void {
+  #authSettled(refusal: ProxyError | null, req: RequestHead, chunk: Buffer, bodyStart: number, end: number): void {
     if (this.#closed) return;
     if (refusal !== null) return this.#fail(refusal);
-    const rest = this.#admitHead(req, chunk, bodyStart, ret);
+    const rest = this.#admitHead(req, chunk, bodyStart, end);
     if (this.#closed) return;
     if (rest !== null) this.#leftover = this.#leftover === null ? rest : Buffer.concat([rest, this.#leftover]);
     this.#resumeClient(P_AUTH);
   }
 
-  /** The head is allowed in: limits, then the request starts. Returns the bytes after the request. */
-  #admitHead(req: RequestHead, chunk: Buffer, bodyStart: number, ret: number): Buffer | null {
+  /** The head is allowed in: limits, then the request starts (`end`: where it ends in `chunk`, or -1). Returns the bytes after the request. */
+  #admitHead(req: RequestHead, chunk: Buffer, bodyStart: number, end: number): Buffer | null {
     const config = this.#ctx.config;
     if (req.contentLength > config.maxBodyBytes) {
       this.#fail(new BodyTooLargeError(`request body larger than ${config.maxBodyBytes} bytes`));
@@ -397,12 +411,11 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     }
     this.#reqChunks = req.chunked ? new ChunkedFilter(this.#obs.wantsBodies || this.#held !== null ? this.#requestData() : null) : null;
 
-    const framer = this.#p!.reqFramer;
     let body: Buffer;
     let rest: Buffer | null = null;
-    if (ret === FRAME_END) {
-      body = view(chunk, bodyStart, framer.offset);
-      if (framer.offset < chunk.length) rest = view(chunk, framer.offset, chunk.length);
+    if (end !== -1) {
+      body = view(chunk, bodyStart, end);
+      if (end < chunk.length) rest = view(chunk, end, chunk.length);
       this.#reqPhase = R_DONE;
     } else {
       body = view(chunk, bodyStart, chunk.length);
@@ -802,56 +815,67 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
 
   #consumeResponseHead(chunk: Buffer): void {
     const framer = this.#p!.resFramer;
-    // A large read carries the head and much of the body: llhttp gets its first part, and
-    // the rest only if the head is longer or the body's framing needs llhttp (chunked,
-    // close-delimited). A Content-Length body is counted here, as in later reads, instead
-    // of being copied into wasm memory and walked there too.
-    let seen = chunk.length > HEAD_PROBE_BYTES ? HEAD_PROBE_BYTES : chunk.length;
-    let ret = framer.execute(seen === chunk.length ? chunk : view(chunk, 0, seen));
-    let base = 0;
-    if (ret === FRAME_MORE && seen < chunk.length && !framer.headComplete) {
-      base = seen;
-      seen = chunk.length;
-      ret = framer.execute(view(chunk, base, chunk.length));
-    }
-    if (ret === FRAME_ERROR) {
-      this.#upstreamFailed(new UpstreamBrokenError(`invalid response from upstream: ${framer.errorReason}`, framer.errorName), 'protocol');
-      return;
-    }
     const reader = this.#p!.resHead;
-    if (!framer.headComplete) {
-      if (reader.more(chunk) === HEAD_TOO_LARGE) this.#upstreamFailed(new UpstreamBrokenError('upstream response head too large'), 'protocol');
-      return;
-    }
-    if (reader.complete(chunk) !== HEAD_DONE) {
-      this.#upstreamFailed(new UpstreamBrokenError('upstream response head too large'), 'protocol');
-      return;
-    }
-    const bodyStart = reader.bodyStart;
-    let res: ResponseHead;
-    try {
-      res = readResponseHead(view(reader.all, 0, reader.end));
-    } catch (err) {
-      // obs-fold or a bad field name that this llhttp build let through: not ours to pass on.
-      this.#upstreamFailed(new UpstreamBrokenError(`invalid response head from upstream: ${(err as Error).message}`, err), 'protocol');
-      return;
-    }
-    reader.reset();
+    const req = this.#req!;
+    let res: ResponseHead | null = framer.started ? null : keptResponseHead(chunk, MAX_RESPONSE_HEAD_BYTES);
+    let bodyStart: number;
     // Where the message ends in this read, or -1 when it goes on past it.
-    let end = ret === FRAME_END ? base + framer.offset : -1;
-    if (end === -1 && seen < chunk.length) {
-      if (!res.chunked && res.contentLength >= 0) {
-        if (bodyStart + res.contentLength <= chunk.length) end = bodyStart + res.contentLength;
-      } else {
-        const rest = framer.execute(view(chunk, seen, chunk.length));
-        if (rest === FRAME_ERROR) {
-          this.#upstreamFailed(new UpstreamBrokenError(`invalid response body from upstream: ${framer.errorReason}`, framer.errorName), 'protocol');
-          return;
+    let end: number;
+    if (res !== null) {
+      // Framed as a head llhttp framed before (http/head.ts), its Content-Length body counted here.
+      framer.framedAhead(res.template!.framing === FRAMED_KEEP_ALIVE);
+      bodyStart = res.raw.length;
+      end = req.method === 'HEAD' ? bodyStart : bodyStart + res.contentLength;
+      if (end > chunk.length) end = -1;
+    } else {
+      // A large read carries the head and much of the body: llhttp gets its first part, and
+      // the rest only if the head is longer or the body's framing needs llhttp (chunked,
+      // close-delimited). A Content-Length body is counted here, as in later reads, instead
+      // of being copied into wasm memory and walked there too.
+      let seen = chunk.length > HEAD_PROBE_BYTES ? HEAD_PROBE_BYTES : chunk.length;
+      let ret = framer.execute(seen === chunk.length ? chunk : view(chunk, 0, seen));
+      let base = 0;
+      if (ret === FRAME_MORE && seen < chunk.length && !framer.headComplete) {
+        base = seen;
+        seen = chunk.length;
+        ret = framer.execute(view(chunk, base, chunk.length));
+      }
+      if (ret === FRAME_ERROR) {
+        this.#upstreamFailed(new UpstreamBrokenError(`invalid response from upstream: ${framer.errorReason}`, framer.errorName), 'protocol');
+        return;
+      }
+      if (!framer.headComplete) {
+        if (reader.more(chunk) === HEAD_TOO_LARGE) this.#upstreamFailed(new UpstreamBrokenError('upstream response head too large'), 'protocol');
+        return;
+      }
+      if (reader.complete(chunk) !== HEAD_DONE) {
+        this.#upstreamFailed(new UpstreamBrokenError('upstream response head too large'), 'protocol');
+        return;
+      }
+      bodyStart = reader.bodyStart;
+      try {
+        res = readResponseHead(view(reader.all, 0, reader.end));
+      } catch (err) {
+        // obs-fold or a bad field name that this llhttp build let through: not ours to pass on.
+        this.#upstreamFailed(new UpstreamBrokenError(`invalid response head from upstream: ${(err as Error).message}`, err), 'protocol');
+        return;
+      }
+      reader.reset();
+      noteResponseFramed(res, framer.keepAlive);
+      end = ret === FRAME_END ? base + framer.offset : -1;
+      if (end === -1 && seen < chunk.length) {
+        if (!res.chunked && res.contentLength >= 0) {
+          if (bodyStart + res.contentLength <= chunk.length) end = bodyStart + res.contentLength;
+        } else {
+          const rest = framer.execute(view(chunk, seen, chunk.length));
+          if (rest === FRAME_ERROR) {
+            this.#upstreamFailed(new UpstreamBrokenError(`invalid response body from upstream: ${framer.errorReason}`, framer.errorName), 'protocol');
+            return;
+          }
+          if (rest === FRAME_END) end = seen + framer.offset;
         }
-        if (rest === FRAME_END) end = seen + framer.offset;
       }
     }
-    const req = this.#req!;
     const status = res.statusCode;
 
     if (status < 200 && status !== 101) {
