@@ -60,8 +60,8 @@ export class HeadTemplate<H extends TemplateModel> {
   /**
    * FRAMED_* once llhttp framed a head like this one as a plain message, so a head that
    * matches may skip llhttp: it differs only in wildcard values of digits (no longer than
-   * 15) and of printable ASCII, bytes llhttp reads the same whatever they are. Never set
-   * for a template with credentials, whose bytes are not checked so closely.
+   * 15) and of printable ASCII, bytes llhttp reads the same whatever they are (a
+   * credential's bytes are checked for that by `plainSecrets`, as the match does not).
    */
   framing = FRAMING_UNKNOWN;
   /** A head built from this one (without a body, credentials blanked) and what it was built for; null until one is. */
@@ -108,6 +108,19 @@ export class HeadTemplate<H extends TemplateModel> {
   /** The X-API-Key value of a head that matched, or null without one. */
   apiKey(raw: Buffer): string | null {
     return this.apiKeyAt === -1 ? null : latin1(raw, this.apiKeyAt, this.apiKeyEnd);
+  }
+
+  /** Whether every credential value of `raw` (a head that matched) is printable ASCII and inner spaces or tabs, bytes llhttp reads alike whatever they are. */
+  plainSecrets(raw: Buffer): boolean {
+    const wild = this.wild;
+    for (let w = 0; w < wild.length; w += 3) {
+      if (wild[w + 2] !== SECRET) continue;
+      for (let k = wild[w]!; k < wild[w + 1]!; k++) {
+        const c = raw[k]!;
+        if ((c < 0x20 && c !== HTAB) || c > 0x7e) return false;
+      }
+    }
+    return true;
   }
 
   /** Whether `out` was built for these arguments. */

@@ -490,9 +490,10 @@ function responseLike(m: ResponseHead, raw: Buffer, contentLength: number, templ
 // A head that matches a kept one which llhttp framed as a plain message is framed as that
 // one was: it differs only in its Content-Length digits and its Date's printable bytes,
 // which llhttp reads the same whatever they hold (the digits are no longer than 15, so no
-// value overflows). llhttp need not see it, nor its body (a Content-Length body is counted
-// by the corridor anyway). Anything else, and every head until llhttp framed one like it,
-// goes through llhttp as before.
+// value overflows); a credential's bytes, which the match does not look at, are checked to
+// be printable ASCII. llhttp need not see it, nor its body (a Content-Length body is
+// counted by the corridor anyway). Anything else, and every head until llhttp framed one
+// like it, goes through llhttp as before.
 
 /** The whole head at the start of `chunk` (which starts a message), at most `maxHead` bytes: its bytes when it ends there, else null. */
 function headAtStart(chunk: Buffer, maxHead: number): Buffer | null {
@@ -509,8 +510,8 @@ export function keptRequestHead(chunk: Buffer, maxHead: number): RequestHead | n
   const raw = headAtStart(chunk, maxHead);
   if (raw === null) return null;
   const t = REQUESTS.match(raw);
-  if (t === null || t.framing === FRAMING_UNKNOWN) return null;
-  return requestLike(t.model!, raw, t.contentLength(raw), null, null, t);
+  if (t === null || t.framing === FRAMING_UNKNOWN || (t.secrets && !t.plainSecrets(raw))) return null;
+  return requestLike(t.model!, raw, t.contentLength(raw), t.authorization(raw), t.apiKey(raw), t);
 }
 
 /** The response head at the start of `chunk` when a head llhttp framed before frames it; its template's `framing` says whether llhttp kept the connection alive. */
@@ -518,21 +519,21 @@ export function keptResponseHead(chunk: Buffer, maxHead: number): ResponseHead |
   const raw = headAtStart(chunk, maxHead);
   if (raw === null) return null;
   const t = RESPONSES.match(raw);
-  if (t === null || t.framing === FRAMING_UNKNOWN) return null;
+  if (t === null || t.framing === FRAMING_UNKNOWN || (t.secrets && !t.plainSecrets(raw))) return null;
   return responseLike(t.model!, raw, t.contentLength(raw), t);
 }
 
-/** llhttp framed `req` (just read): heads like it may skip llhttp when it is a plain message (no chunked body, no upgrade) without credentials. */
+/** llhttp framed `req` (just read): heads like it may skip llhttp when it is a plain message (no chunked body, no upgrade). */
 export function noteRequestFramed(req: RequestHead): void {
   const t = req.template;
-  if (t === null || t.framing !== FRAMING_UNKNOWN || t.secrets || req.chunked || req.upgrade !== null || req.method === 'CONNECT') return;
+  if (t === null || t.framing !== FRAMING_UNKNOWN || req.chunked || req.upgrade !== null || req.method === 'CONNECT') return;
   t.framing = FRAMED_KEEP_ALIVE;
 }
 
-/** llhttp framed `res` (just read) and said `keepAlive` of it: heads like it may skip llhttp when it is a final answer with a Content-Length body and no credentials. */
+/** llhttp framed `res` (just read) and said `keepAlive` of it: heads like it may skip llhttp when it is a final answer with a Content-Length body. */
 export function noteResponseFramed(res: ResponseHead, keepAlive: boolean): void {
   const t = res.template;
-  if (t === null || t.framing !== FRAMING_UNKNOWN || t.secrets) return;
+  if (t === null || t.framing !== FRAMING_UNKNOWN) return;
   const s = res.statusCode;
   if (s < 200 || s > 599 || s === 204 || s === 304 || res.chunked || res.otherCoding || res.contentLength < 0 || res.upgrade !== null) return;
   t.framing = keepAlive ? FRAMED_KEEP_ALIVE : FRAMED_CLOSE;
