@@ -117,7 +117,7 @@ function stringEnd(b: Uint8Array, i: number, end: number): number {
 }
 
 /** Index just past the value starting at `i`, or -1 when its structure is broken. */
-function valueEnd(b: Uint8Array, i: number, end: number): number {
+export function valueEnd(b: Uint8Array, i: number, end: number): number {
   const cls = CLASS[b[i]!];
   if (cls === C_QUOTE) return stringEnd(b, i, end);
   if (cls === C_OPEN) {
@@ -468,6 +468,13 @@ export class CallEnvelope {
   oddName = false;
   hasResult = false;
   hasError = false;
+  /** Where a number id's digits start and end, or -1 and -1 (mcp/call-template.ts). */
+  idAt = -1;
+  idEnd = -1;
+  /** Where params.arguments' value starts and ends (the last one's), or -1 and -1, and how many there were. */
+  argsAt = -1;
+  argsEnd = -1;
+  argsCount = 0;
   readonly nameMemo = new TextMemo();
   readonly uriMemo = new TextMemo();
   readonly methodMemo = new TextMemo();
@@ -530,6 +537,11 @@ function readParams(b: Buffer, i: number, end: number, out: CallEnvelope): numbe
       }
     } else {
       next = valueEnd(b, i, end);
+      if (key === K_ARGUMENTS) {
+        out.argsAt = i;
+        out.argsEnd = next;
+        out.argsCount++;
+      }
     }
     const d = delimiter(b, next, end);
     if (d < 0) return d;
@@ -568,7 +580,7 @@ function isNumberText(b: Buffer, s: number, e: number): boolean {
 
 /** The text of the JSON number b[s, e) as sent. A whole number written plainly (no sign, no
  *  leading zero) reads the same as String() of its value. */
-function numberText(b: Buffer, s: number, e: number): string {
+export function numberText(b: Buffer, s: number, e: number): string {
   return (b[s] !== 0x30 || e - s === 1 ? smallIntText(b, s, e) : null) ?? latin1(b, s, e);
 }
 
@@ -582,6 +594,11 @@ export function readCallEnvelope(b: Buffer, start: number, end: number, out: Cal
   out.oddName = false;
   out.hasResult = false;
   out.hasError = false;
+  out.idAt = -1;
+  out.idEnd = -1;
+  out.argsAt = -1;
+  out.argsEnd = -1;
+  out.argsCount = 0;
   let i = skipWs(b, start, end);
   if (i === end) return ENVELOPE_EMPTY;
   if (b[i] === LBRACKET) return ENVELOPE_BATCH;
@@ -623,6 +640,8 @@ export function readCallEnvelope(b: Buffer, start: number, end: number, out: Cal
         // Kept as sent: an answer must carry the very id the client used.
         if (!isNumberText(b, i, next)) return ENVELOPE_MALFORMED;
         out.id = numberText(b, i, next);
+        out.idAt = i;
+        out.idEnd = next;
       } else if (c === 0x6e && next - i === 4 && b[i + 1] === 0x75 && b[i + 2] === 0x6c && b[i + 3] === 0x6c) {
         out.id = 'null';
       } else {

@@ -7,6 +7,7 @@
 // deciders are asked whether they care, since the method itself can be disguised.
 
 import { isUtf8 } from 'node:buffer';
+import { CallTemplates } from './call-template.js';
 import { CallEnvelope, ENVELOPE_BATCH, ENVELOPE_DUPLICATE, ENVELOPE_EMPTY, ENVELOPE_FALLBACK, ENVELOPE_FOLDED, ENVELOPE_OK, hasDuplicateKeys, readCallEnvelope } from './envelope.js';
 import { methodLabel } from './jsonrpc.js';
 import { answerBytes, type ClientCall, type LazyLogger, type MessageHooks, type RewriteVerdict, type Verdict } from './message.js';
@@ -66,6 +67,8 @@ function codingProblem(body: Buffer): string | null {
 export class MessageGate {
   readonly #hooks: MessageHooks;
   readonly #env = new CallEnvelope();
+  /** Calls read before, to read the next one like them without walking it (mcp/call-template.ts). */
+  readonly #kept = new CallTemplates();
 
   constructor(hooks: MessageHooks) {
     this.#hooks = hooks;
@@ -81,7 +84,11 @@ export class MessageGate {
     const problem = codingProblem(body);
     if (problem !== null) return { type: 'refuse', why: problem };
     const env = this.#env;
-    const read = readCallEnvelope(body, 0, body.length, env);
+    let read = ENVELOPE_OK;
+    if (!this.#kept.read(body, env)) {
+      read = readCallEnvelope(body, 0, body.length, env);
+      if (read === ENVELOPE_OK) this.#kept.learn(body, env);
+    }
     if (read === ENVELOPE_OK) {
       if (env.method === null || !this.#hooks.cares(env.method)) return FORWARD;
       if (env.oddName) return ODD_NAME;
