@@ -310,6 +310,30 @@ bypass('a plain blocked call is answered with its own id; an allowed one passes'
   assert.is(seen.length, 1);
 });
 
+bypass('kept calls: repeats with other ids and arguments are decided as the first, each answered with its own id; near-misses are read whole', async () => {
+  const c = await RawClient.connect(proxy!.port);
+  const call = (id: number, name: string, args: string): string => `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"${name}","arguments":${args}}}`;
+  for (let i = 1; i <= 40; i++) {
+    const args = `{"message":"${'x'.repeat(i % 9)}","n":${i}}`;
+    // Alternating: a blocked tool and an allowed one, both kept after their first read.
+    c.write(post(call(i * 37, i % 2 === 0 ? 'echo' : 'other', args)));
+    const res = await c.readResponse();
+    if (i % 2 === 0) blockedEcho(res, i * 37);
+    else assert.match(res.body.toString(), /upstream/, `call ${i}`);
+  }
+  assert.is(seen.length, 20, 'the allowed calls only');
+  // As long as a kept call, but another tool name, a second name, an escaped one: each read whole.
+  c.write(post(call(1, 'echp', '{}')));
+  assert.match((await c.readResponse()).body.toString(), /upstream/);
+  c.write(post('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"other","arguments":{},"name":"echo"}}'));
+  unreadable(await c.readResponse(), 400);
+  c.socket.destroy();
+  const d = await RawClient.connect(proxy!.port);
+  d.write(post(call(3, 'ech\\u006f', '{}')));
+  blockedEcho(await d.readResponse(), 3);
+  d.socket.destroy();
+});
+
 bypass('a blocked call with another pipelined behind it in the same read: both answered, in order, on one connection', async () => {
   const c = await RawClient.connect(proxy!.port);
   try {
