@@ -21,9 +21,9 @@ import {
 } from '../errors.js';
 import type { Config } from '../config.js';
 import { ChunkedFilter } from '../http/chunked-filter.js';
-import { FRAMED_KEEP_ALIVE } from '../http/head-template.js';
 import { errorResponse, statusFor } from '../http/error-response.js';
 import { FRAME_END, FRAME_ERROR, FRAME_MORE } from '../http/framer.js';
+import { FRAMED_KEEP_ALIVE } from '../http/head-template.js';
 import { buildClientResponseHead, buildReframedResponseHead, buildUpstreamRequestHead, keptRequestHead, keptResponseHead, noteRequestFramed, noteResponseFramed, readRequestHead, readResponseHead, type RequestHead, type ResponseHead } from '../http/head.js';
 import { BODY_END, BODY_ERROR, BODY_MORE, HEAD_DONE, HEAD_NO_END, HEAD_TOO_LARGE } from '../http/message-reader.js';
 import { isEventStream } from '../http/media-type.js';

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { createFramer, FRAME_END, FRAME_ERROR } from '../../../dist/http/framer.js';
 import { FRAMED_KEEP_ALIVE } from '../../../dist/http/head-template.js';
 import { keptRequestHead, keptResponseHead, noteRequestFramed, noteResponseFramed, readRequestHead, readResponseHead } from '../../../dist/http/head.js';
+import { rng } from '../../helpers/seeded.js';
 
 // A head like one llhttp framed before skips llhttp (http/head.ts keptRequestHead). The
 // corridor's framing must then be llhttp's own, whatever the bytes: every chunk below is
@@ -11,15 +12,6 @@ import { keptRequestHead, keptResponseHead, noteRequestFramed, noteResponseFrame
 // message ends and, for a response, whether the connection stays open.
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
-
-/** A seeded generator, so a failure names a case that can be run again. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 const REQUESTS = [
   'POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Length: 103\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMcp-Session-Id: s-1\r\n\r\n',

@@ -3,21 +3,13 @@ import * as assert from 'uvu/assert';
 import {
   buildClientResponseHead, buildUpstreamRequestHead, readRequestHead, readRequestHeadAnew, readResponseHead, readResponseHeadAnew, RequestRewrite,
 } from '../../../dist/http/head.js';
+import { rng } from '../../helpers/seeded.js';
 
 // A head equal to a kept one but for its Content-Length and Date values is read and
 // written on from the kept one: whatever the bytes, the result must be the full read's.
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const rw = new RequestRewrite('up:3000', '/mcp', '1.1 shadowcat', [{ name: 'X-Injected', value: 'v' }]);
-
-/** A seeded generator, so a failure names a case that can be run again. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 const REQUESTS = [
   'POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Length: 103\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMcp-Session-Id: s-1\r\n\r\n',

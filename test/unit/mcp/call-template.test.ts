@@ -2,21 +2,13 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CallTemplates } from '../../../dist/mcp/call-template.js';
 import { CallEnvelope, ENVELOPE_OK, readCallEnvelope } from '../../../dist/mcp/envelope.js';
+import { rng } from '../../helpers/seeded.js';
 
 // A call equal to a kept one but for its id's digits and its arguments' value reads as the
 // kept one did (mcp/call-template.ts). Whatever the bytes, what the policy gate decides on
 // must be the strict read's: every call below is read both ways and compared.
 
 const b = (s: string): Buffer => Buffer.from(s, 'utf8');
-
-/** A seeded generator, so a failure names a case that can be run again. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 const CALLS = [
   // The TypeScript SDK's member order: method and params first, then jsonrpc and id.
