@@ -505,22 +505,31 @@ function headAtStart(chunk: Buffer, maxHead: number): Buffer | null {
   return end === chunk.length ? chunk : view(chunk, 0, end);
 }
 
-/** The request head at the start of `chunk` when a head llhttp framed before frames it (see above), else null. */
+/** The request head at the start of `chunk` (a message's first bytes) read as the kept head it matches, or null; whether llhttp may be skipped for it is framedBefore's. */
 export function keptRequestHead(chunk: Buffer, maxHead: number): RequestHead | null {
   const raw = headAtStart(chunk, maxHead);
   if (raw === null) return null;
   const t = REQUESTS.match(raw);
-  if (t === null || t.framing === FRAMING_UNKNOWN || (t.secrets && !t.plainSecrets(raw))) return null;
-  return requestLike(t.model!, raw, t.contentLength(raw), t.authorization(raw), t.apiKey(raw), t);
+  return t === null ? null : requestLike(t.model!, raw, t.contentLength(raw), t.authorization(raw), t.apiKey(raw), t);
 }
 
-/** The response head at the start of `chunk` when a head llhttp framed before frames it; its template's `framing` says whether llhttp kept the connection alive. */
+/** The response head at the start of `chunk` read as the kept head it matches, or null (as keptRequestHead). */
 export function keptResponseHead(chunk: Buffer, maxHead: number): ResponseHead | null {
   const raw = headAtStart(chunk, maxHead);
   if (raw === null) return null;
   const t = RESPONSES.match(raw);
-  if (t === null || t.framing === FRAMING_UNKNOWN || (t.secrets && !t.plainSecrets(raw))) return null;
-  return responseLike(t.model!, raw, t.contentLength(raw), t);
+  return t === null ? null : responseLike(t.model!, raw, t.contentLength(raw), t);
+}
+
+/** Whether `head` (from keptRequestHead or keptResponseHead) may skip llhttp: llhttp framed a head like it as a plain message, and its credentials' bytes are ones llhttp reads alike. */
+export function framedBefore(head: RequestHead | ResponseHead): boolean {
+  const t = head.template;
+  return t !== null && t.framing !== FRAMING_UNKNOWN && (!t.secrets || t.plainSecrets(head.raw));
+}
+
+/** llhttp's keep-alive verdict on the head like `res` it framed (framedBefore(res) holds). */
+export function framedKeepAlive(res: ResponseHead): boolean {
+  return res.template!.framing === FRAMED_KEEP_ALIVE;
 }
 
 /** llhttp framed `req` (just read): heads like it may skip llhttp when it is a plain message (no chunked body, no upgrade). */

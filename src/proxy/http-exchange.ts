@@ -23,8 +23,7 @@ import type { Config } from '../config.js';
 import { ChunkedFilter } from '../http/chunked-filter.js';
 import { errorResponse, statusFor } from '../http/error-response.js';
 import { FRAME_END, FRAME_ERROR, FRAME_MORE } from '../http/framer.js';
-import { FRAMED_KEEP_ALIVE } from '../http/head-template.js';
-import { buildClientResponseHead, buildReframedResponseHead, buildUpstreamRequestHead, keptRequestHead, keptResponseHead, noteRequestFramed, noteResponseFramed, readRequestHead, readResponseHead, type RequestHead, type ResponseHead } from '../http/head.js';
+import { buildClientResponseHead, buildReframedResponseHead, buildUpstreamRequestHead, framedBefore, framedKeepAlive, keptRequestHead, keptResponseHead, noteRequestFramed, noteResponseFramed, readRequestHead, readResponseHead, type RequestHead, type ResponseHead } from '../http/head.js';
 import { BODY_END, BODY_ERROR, BODY_MORE, HEAD_DONE, HEAD_NO_END, HEAD_TOO_LARGE } from '../http/message-reader.js';
 import { isEventStream } from '../http/media-type.js';
 import type { GateContext } from '../mcp/gate.js';
@@ -294,11 +293,12 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     const framer = parts.reqFramer;
     const reader = parts.reqHead;
     const maxHead = this.#ctx.config.maxHeaderBytes;
+    // A head like one read before is read as that one was; llhttp frames it unless it framed one like it already.
     let req: RequestHead | null = framer.started ? null : keptRequestHead(chunk, maxHead);
     let bodyStart: number;
     // Where the request ends in this chunk, or -1 when its body goes on past it.
     let end: number;
-    if (req !== null) {
+    if (req !== null && framedBefore(req)) {
       // Framed as a head llhttp framed before (http/head.ts): llhttp never sees it.
       framer.framedAhead(true);
       bodyStart = req.raw.length;
@@ -324,11 +324,13 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
       }
       bodyStart = reader.bodyStart;
       end = ret === FRAME_END ? framer.offset : -1;
-      try {
-        req = readRequestHead(view(reader.all, reader.start, reader.end));
-      } catch (err) {
-        this.#fail(err);
-        return null;
+      if (req === null) {
+        try {
+          req = readRequestHead(view(reader.all, reader.start, reader.end));
+        } catch (err) {
+          this.#fail(err);
+          return null;
+        }
       }
       noteRequestFramed(req);
     }
@@ -817,13 +819,14 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     const framer = this.#p!.resFramer;
     const reader = this.#p!.resHead;
     const req = this.#req!;
+    // As a request head: read as a kept one, framed by llhttp unless it framed one like it already.
     let res: ResponseHead | null = framer.started ? null : keptResponseHead(chunk, MAX_RESPONSE_HEAD_BYTES);
     let bodyStart: number;
     // Where the message ends in this read, or -1 when it goes on past it.
     let end: number;
-    if (res !== null) {
+    if (res !== null && framedBefore(res)) {
       // Framed as a head llhttp framed before (http/head.ts), its Content-Length body counted here.
-      framer.framedAhead(res.template!.framing === FRAMED_KEEP_ALIVE);
+      framer.framedAhead(framedKeepAlive(res));
       bodyStart = res.raw.length;
       end = req.method === 'HEAD' ? bodyStart : bodyStart + res.contentLength;
       if (end > chunk.length) end = -1;
@@ -853,12 +856,14 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
         return;
       }
       bodyStart = reader.bodyStart;
-      try {
-        res = readResponseHead(view(reader.all, 0, reader.end));
-      } catch (err) {
-        // obs-fold or a bad field name that this llhttp build let through: not ours to pass on.
-        this.#upstreamFailed(new UpstreamBrokenError(`invalid response head from upstream: ${(err as Error).message}`, err), 'protocol');
-        return;
+      if (res === null) {
+        try {
+          res = readResponseHead(view(reader.all, 0, reader.end));
+        } catch (err) {
+          // obs-fold or a bad field name that this llhttp build let through: not ours to pass on.
+          this.#upstreamFailed(new UpstreamBrokenError(`invalid response head from upstream: ${(err as Error).message}`, err), 'protocol');
+          return;
+        }
       }
       reader.reset();
       noteResponseFramed(res, framer.keepAlive);

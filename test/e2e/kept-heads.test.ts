@@ -10,7 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { proxyFor, startProxy, type TestProxy } from '../helpers/proxy.js';
 import { RawClient, rawExchange } from '../helpers/raw-client.js';
-import { readBody, startHttpUpstream, type TestServer } from '../helpers/upstreams.js';
+import { readBody, startHttpUpstream, startNetUpstream, type TestServer } from '../helpers/upstreams.js';
 
 const kept = suite('kept heads through the proxy');
 let up: TestServer;
@@ -130,6 +130,37 @@ kept('heads framed without llhttp: bodies split and pipelined, HEAD answers, the
   d.write(head(2, 'Mon, 07 Dec 2026 10:00:0\u0001 GMT') + '{}');
   assert.is((await d.readResponse()).status, 400, 'a Date with a control byte');
   d.socket.destroy();
+});
+
+kept('an answer that says Connection: close, framed without llhttp, still closes its link: a new one for every request', async () => {
+  // The upstream says close but leaves its socket open: only the proxy's reading of the head
+  // (llhttp's verdict, kept with the head) decides that the link is not used again.
+  up = await startNetUpstream((s) => {
+    let pending = '';
+    s.on('data', (d: Buffer) => {
+      pending += d.toString('latin1');
+      for (;;) {
+        const headEnd = pending.indexOf('\r\n\r\n');
+        if (headEnd < 0) return;
+        const m = /content-length: *(\d+)/i.exec(pending.slice(0, headEnd));
+        const end = headEnd + 4 + (m === null ? 0 : Number(m[1]));
+        if (pending.length < end) return;
+        pending = pending.slice(end);
+        s.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}');
+      }
+    });
+    s.on('error', () => {});
+  });
+  proxy = await proxyFor(up);
+  const c = await RawClient.connect(proxy.port);
+  for (let i = 0; i < 12; i++) {
+    c.write(`POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`);
+    const res = await c.readResponse();
+    assert.is(res.status, 200, `request ${i}`);
+    assert.is(res.body.toString(), '{}');
+  }
+  assert.is(up.accepted(), 12, 'one upstream connection per answer that said close');
+  c.socket.destroy();
 });
 
 kept.run();
