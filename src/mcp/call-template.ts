@@ -6,7 +6,7 @@
 // read strictly, member by member, as before. The policy gate (mcp/gate.ts) reads every held
 // body this way; what it decides on is the same either way (test/unit/mcp/call-template.test.ts).
 
-import { copyInto } from '../bytes.js';
+import { copyInto, equalBytes } from '../bytes.js';
 import { type CallEnvelope, numberText, valueEnd } from './envelope.js';
 
 /** A wildcard of digits: the id, read again from the new bytes. */
@@ -104,13 +104,12 @@ class CallTemplate {
 
 /** Segments longer than this are compared by one call into C++ (a memcmp) rather than a loop. */
 const LONG_SEGMENT = 24;
-const COMPARE_RANGE = Buffer.prototype.compare;
 
 /** b[pos...] holds t[from, to). */
 function same(b: Buffer, pos: number, t: Buffer, from: number, to: number): boolean {
   const n = to - from;
   if (pos + n > b.length) return false;
-  if (n > LONG_SEGMENT) return COMPARE_RANGE.call(t, b, pos, pos + n, from, to) === 0;
+  if (n > LONG_SEGMENT) return equalBytes(b, pos, pos + n, t, from);
   for (let k = n - 1; k >= 0; k--) if (b[pos + k] !== t[from + k]) return false;
   return true;
 }
