@@ -24,8 +24,6 @@ export interface Framer {
   readonly keepAlive: boolean;
   /** True once the current message has ended. */
   readonly ended: boolean;
-  /** True once bytes of the current message were fed (or it was framed ahead). */
-  readonly started: boolean;
   /** After FRAME_END: bytes of the input that belong to the current message. */
   readonly offset: number;
   readonly errorName: string;
@@ -40,8 +38,8 @@ export interface Framer {
   next(): void;
   /**
    * The current message's head was framed without llhttp, as a head it framed before
-   * (http/head.ts keptRequestHead): its body is counted by the caller, and `keepAlive` is
-   * what llhttp said of that head.
+   * (http/head.ts framedBefore), before any byte of the message was fed: its body is counted
+   * by the caller, and `keepAlive` is what llhttp said of that head.
    */
   framedAhead(keepAlive: boolean): void;
   /** Frees the parser; the framer is unusable afterwards. */
@@ -56,7 +54,6 @@ export abstract class LlhttpFramer implements Framer {
   headComplete = false;
   keepAlive = false;
   ended = false;
-  started = false;
   offset = 0;
   errorName = '';
   errorReason = '';
@@ -92,7 +89,6 @@ export abstract class LlhttpFramer implements Framer {
 
   execute(data: Uint8Array): number {
     assert(!this.ended, 'execute() after the end of a message: call next() first');
-    this.started = true;
     if (this.#paused) {
       this.resume();
       this.#paused = false;
@@ -128,13 +124,10 @@ export abstract class LlhttpFramer implements Framer {
     this.headComplete = false;
     this.keepAlive = false;
     this.ended = false;
-    this.started = false;
     this.offset = 0;
   }
 
   framedAhead(keepAlive: boolean): void {
-    assert(!this.started, 'framedAhead() after bytes of the message were fed');
-    this.started = true;
     this.headComplete = true;
     this.keepAlive = keepAlive;
   }

@@ -293,8 +293,9 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     const framer = parts.reqFramer;
     const reader = parts.reqHead;
     const maxHead = this.#ctx.config.maxHeaderBytes;
-    // A head like one read before is read as that one was; llhttp frames it unless it framed one like it already.
-    let req: RequestHead | null = framer.started ? null : keptRequestHead(chunk, maxHead);
+    // A head like one read before is read as that one was; llhttp frames it unless it framed
+    // one like it already. Only a message's first bytes (none kept: llhttp has seen none).
+    let req: RequestHead | null = reader.pending ? null : keptRequestHead(chunk, maxHead);
     let bodyStart: number;
     // Where the request ends in this chunk, or -1 when its body goes on past it.
     let end: number;
@@ -820,7 +821,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     const reader = this.#p!.resHead;
     const req = this.#req!;
     // As a request head: read as a kept one, framed by llhttp unless it framed one like it already.
-    let res: ResponseHead | null = framer.started ? null : keptResponseHead(chunk, MAX_RESPONSE_HEAD_BYTES);
+    let res: ResponseHead | null = reader.pending ? null : keptResponseHead(chunk, MAX_RESPONSE_HEAD_BYTES);
     let bodyStart: number;
     // Where the message ends in this read, or -1 when it goes on past it.
     let end: number;
