@@ -13,6 +13,8 @@ import { type CallEnvelope, numberText, valueEnd } from './envelope.js';
 const ID = 0;
 /** A wildcard JSON value: params.arguments, skipped as the strict read skips it. */
 const VALUE = 1;
+/** What a kept call holds in place of its arguments' bytes. */
+const BLANK = 0x2a;
 /** Bodies longer than this are not kept (each kept body costs its bytes). */
 const MAX_KEPT_BYTES = 2048;
 /** Longer ids read differently (numberText keeps them as text past 15 digits); such calls are read strictly. */
@@ -39,6 +41,8 @@ class CallTemplate {
   constructor(body: Buffer, cuts: number[], env: CallEnvelope) {
     this.#bytes = Buffer.allocUnsafe(body.length);
     copyInto(this.#bytes, body, 0);
+    // The arguments are never compared: a client's values (a token passed to a tool) are not kept.
+    for (let c = 0; c < cuts.length; c += 3) if (cuts[c + 2] === VALUE) this.#bytes.fill(BLANK, cuts[c]!, cuts[c + 1]!);
     this.#cuts = cuts;
     this.#method = env.method;
     this.#hasId = env.hasId;
