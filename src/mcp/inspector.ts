@@ -256,6 +256,16 @@ export class McpMessageSink {
     else this.streamed(buf, start, end, from, origin);
   }
 
+  /** Repeats of `method` from this origin and sender would each be counted into the run now (streamedAgain, when their data closes). */
+  countsAgain(from: Sender, origin: MessageOrigin, method: string): boolean {
+    return origin === this.#runOrigin && method === this.#runMethod && from === this.#runFrom;
+  }
+
+  /** Counts `times` repeats into the run, each one countsAgain() said would be and whose data closes (SseRepeatRun). */
+  countAgain(times: number): void {
+    this.#run += times;
+  }
+
   /**
    * The read that streamed() messages came in is done, but more pieces of the same socket read
    * may follow (a chunked body hands its chunks over one by one): the run is told once this
@@ -540,7 +550,10 @@ export class McpInspector implements MessageOrigin {
         : (data, start, end) => {
           facts.eventId = reader.eventId;
           sink.bytes(data, start, end, 'server', own);
-        }, facts !== null, (data, start, end) => sink.streamedAgain(data, start, end, 'server', own, sameMethod, sameBytes));
+        }, facts !== null, (data, start, end) => sink.streamedAgain(data, start, end, 'server', own, sameMethod, sameBytes), {
+          countable: () => (sink.countsAgain('server', own, sameMethod) ? sameBytes : 0),
+          count: (times) => sink.countAgain(times),
+        });
       this.#sse = reader;
     } else if (this.#sink.wantsHttp) {
       this.#skipFrom(res, 'not_json');

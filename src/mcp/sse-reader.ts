@@ -12,6 +12,7 @@
 import { Buffer } from 'node:buffer';
 import { indexOfByte, memoryOf } from '../bytes.js';
 import { PrefixWords, WORD_VIEW_BYTES, WordView, wordsMatch } from '../word-match.js';
+import { forgetRead, scanRepeats, scanStop } from './sse-scan.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -36,6 +37,21 @@ export type SseEventHandler = (buf: Buffer, start: number, end: number) => numbe
 
 /** Receives an event whose field lines and first data bytes are those of the last event the event handler returned a length for. */
 export type SseRepeatHandler = (buf: Buffer, start: number, end: number) => void;
+
+/**
+ * Takes many repeats at once, counted rather than handed over one by one (sse-scan.ts), where
+ * the repeat handler would count each alike: when its data, past the bytes `countable()`
+ * names, ends with the brace that closes its object.
+ */
+export interface SseRepeatRun {
+  /** How many leading bytes of a repeat's data the count may skip; 0 when repeats are not counted alike now (each then goes to the repeat handler). */
+  countable(): number;
+  /** Counts `times` repeats, each found as countable() said. */
+  count(times: number): void;
+}
+
+/** Reads at least this much past an event's start go to the wasm scan: below, the copy costs more than the walk. */
+const SCAN_BYTES = 2048;
 
 /**
  * An event to compare the next ones with: its lines before the data value and the first
@@ -120,6 +136,7 @@ export class SseReader {
   readonly #limit: number;
   readonly #onEvent: SseEventHandler;
   readonly #onRepeat: SseRepeatHandler | null;
+  readonly #onRun: SseRepeatRun | null;
   readonly #trackIds: boolean;
   /** The stream's last event ID (the `id:` field, kept across events as SSE says); tracked only when asked. */
   eventId: string | null = null;
@@ -151,12 +168,14 @@ export class SseReader {
   /**
    * `trackIds`: keep `eventId` (the recorder asks; nothing else needs it). `onRepeat`: where
    * events matching the template go; without it (or with ids tracked) every event is read.
+   * `onRun`: where runs of them in a large read may be counted at once instead.
    */
-  constructor(limitBytes: number, onEvent: SseEventHandler, trackIds = false, onRepeat: SseRepeatHandler | null = null) {
+  constructor(limitBytes: number, onEvent: SseEventHandler, trackIds = false, onRepeat: SseRepeatHandler | null = null, onRun: SseRepeatRun | null = null) {
     this.#limit = limitBytes;
     this.#onEvent = onEvent;
     this.#trackIds = trackIds;
     this.#onRepeat = trackIds ? null : onRepeat;
+    this.#onRun = this.#onRepeat === null ? null : onRun;
   }
 
   /** Feeds bytes as they pass. */
@@ -171,6 +190,7 @@ export class SseReader {
     this.#eventStart = this.#open ? -1 : start;
     this.#idStart = -1;
     const fast = this.#onRepeat !== null;
+    if (this.#onRun !== null) forgetRead();
     while (start < n) {
       if (start === this.#eventStart && fast && this.#template !== null) {
         const lf = this.#lf;
@@ -255,6 +275,19 @@ export class SseReader {
    */
   #repeat(b: Buffer, start: number): number {
     const t = this.#template!;
+    const run = this.#onRun;
+    // A large read: its run of repeats from here is counted in one call, where each would
+    // be counted alike. The event it stops at is walked below.
+    if (run !== null && b.length - start >= SCAN_BYTES && b.length >= WORD_VIEW_BYTES) {
+      const same = run.countable();
+      if (same > 0) {
+        const count = scanRepeats(b, start, t, same, this.#limit);
+        if (count > 0) {
+          run.count(count);
+          return scanStop();
+        }
+      }
+    }
     const view = VIEW;
     if (view.of !== b && !worthView(b)) return -1;
     const n = b.length;
