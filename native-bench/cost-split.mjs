@@ -11,7 +11,9 @@
 // events per GET (8 connections), per response; `--proxy-args '...'` adds shadowcat flags
 // (e.g. '--inspect-limit 0' for the row without inspection).
 //
-// Usage: node native-bench/cost-split.mjs [--seconds 5] [--scenario a|d] [--proxy-args '...']
+// `--single-session`: shadowcat in single-session mode instead.
+//
+// Usage: node native-bench/cost-split.mjs [--seconds 5] [--scenario a|d] [--single-session] [--proxy-args '...']
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,6 +35,8 @@ if (SCENARIO !== 'a' && SCENARIO !== 'd') {
 }
 const proxyArgsAt = args.indexOf('--proxy-args');
 const PROXY_ARGS = proxyArgsAt === -1 ? [] : args[proxyArgsAt + 1].split(/\s+/).filter(Boolean);
+// `--single-session`: shadowcat in its default mode (one upstream link for every client).
+const MODE = args.includes('--single-session') ? [] : ['--multi-session'];
 // The (d) body: the bench's own SSE file (bench.mjs), ~500 progress notifications.
 const SSE_EVENT = (i) => `id: ${i}\nevent: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":${i},"total":1000}}\n\n`;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
@@ -113,7 +117,7 @@ try {
   await waitPort(upPort);
   const scPort = await freePort();
   const sc = await measure('shadowcat', [join(ROOT, 'dist', 'cli.js'), 'forward', 'http', '--port', String(scPort),
-    '--url', `http://127.0.0.1:${upPort}/mcp`, '--multi-session', '--log-level', 'warn', ...PROXY_ARGS], scPort);
+    '--url', `http://127.0.0.1:${upPort}/mcp`, ...MODE, '--log-level', 'warn', ...PROXY_ARGS], scPort);
   const pipePort = await freePort();
   const pipe = await measure('pipe', [join(HERE, 'socket-pipe-target.mjs'), String(pipePort), String(upPort)], pipePort);
   print(sc, pipe);
@@ -132,7 +136,7 @@ function print(sc, pipe) {
   const lines = [
     SCENARIO === 'a' ? `## Proxy CPU per small keep-alive request, by layer — ${new Date().toISOString()}` : `## Proxy CPU per SSE response (~500 events), by layer — ${new Date().toISOString()}`, '',
     SCENARIO === 'a'
-      ? `Command: \`make cost-split\` · scenario (a) (64 connections, keep-alive POST /mcp), ${SECONDS} s under \`perf record -F 999\`,`
+      ? `Command: \`${MODE.length === 0 ? 'node native-bench/cost-split.mjs --single-session' : 'make cost-split'}\` · scenario (a) (64 connections, keep-alive POST /mcp${MODE.length === 0 ? ', shadowcat single-session' : ''}), ${SECONDS} s under \`perf record -F 999\`,`
       : `Command: \`node native-bench/cost-split.mjs --scenario d${PROXY_ARGS.length > 0 ? ` --proxy-args '${PROXY_ARGS.join(' ')}'` : ''}\` · scenario (d) (8 connections, keep-alive GET /sse, 64 KiB of events), ${SECONDS} s under \`perf record -F 999\`,`,
     `node ${nodeStartup()}, --perf-basic-prof · sample shares scaled to each target's CPU per request measured in a second ${SECONDS} s run`,
     'without perf (/proc utime+stime). Sampling shifts the shares a little toward the kernel.', '',
