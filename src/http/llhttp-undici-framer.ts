@@ -6,16 +6,10 @@
 
 import { createRequire } from 'node:module';
 import { copyInto } from '../bytes.js';
+import { Wasm } from '../wasm.js';
 import { LlhttpFramer } from './llhttp-framer.js';
 
 const require = createRequire(import.meta.url);
-
-// The little of the WebAssembly API used here (lib.dom is not part of this build).
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: unknown };
-}
-const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 interface LlhttpExports {
   memory: { buffer: ArrayBuffer };

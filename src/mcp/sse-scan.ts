@@ -5,13 +5,8 @@
 // null, and the reader walks as before.
 
 import { Buffer } from 'node:buffer';
+import { Wasm } from '../wasm.js';
 import { SSE_SCAN_WASM } from './sse-scan-wasm.js';
-
-// The little of the WebAssembly API used here (lib.dom is not part of this build).
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: unknown };
-}
 
 interface ScanExports {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
@@ -42,7 +37,6 @@ let copiedFrom = 0;
 
 function load(): ScanExports | null {
   try {
-    const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
     const instance = new Wasm.Instance(new Wasm.Module(Buffer.from(SSE_SCAN_WASM, 'base64')), {});
     const exports = instance.exports as ScanExports;
     heap = new Uint8Array(exports.memory.buffer);
