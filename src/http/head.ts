@@ -527,16 +527,16 @@ export function framedBefore(head: RequestHead | ResponseHead): boolean {
   return t !== null && t.framing !== FRAMING_UNKNOWN && (!t.secrets || t.plainSecrets(head.raw));
 }
 
-/** llhttp's keep-alive verdict on the head like `res` it framed (framedBefore(res) holds). */
-export function framedKeepAlive(res: ResponseHead): boolean {
-  return res.template!.framing === FRAMED_KEEP_ALIVE;
+/** llhttp's keep-alive verdict on the head like `head` it framed (framedBefore(head) holds). */
+export function framedKeepAlive(head: RequestHead | ResponseHead): boolean {
+  return head.template!.framing === FRAMED_KEEP_ALIVE;
 }
 
-/** llhttp framed `req` (just read): heads like it may skip llhttp when it is a plain message (no chunked body, no upgrade). */
-export function noteRequestFramed(req: RequestHead): void {
+/** llhttp framed `req` (just read) and said `keepAlive` of it: heads like it may skip llhttp when it is a plain message (no chunked body, no upgrade). */
+export function noteRequestFramed(req: RequestHead, keepAlive: boolean): void {
   const t = req.template;
   if (t === null || t.framing !== FRAMING_UNKNOWN || req.chunked || req.upgrade !== null || req.method === 'CONNECT') return;
-  t.framing = FRAMED_KEEP_ALIVE;
+  t.framing = keepAlive ? FRAMED_KEEP_ALIVE : FRAMED_CLOSE;
 }
 
 /** llhttp framed `res` (just read) and said `keepAlive` of it: heads like it may skip llhttp when it is a final answer with a Content-Length body. */

@@ -252,7 +252,7 @@ export class McpMessageSink {
    * the run is that method's on this origin, read as streamed() reads it otherwise.
    */
   streamedAgain(buf: Buffer, start: number, end: number, from: Sender, origin: MessageOrigin, method: string, prefixLength: number): void {
-    if (origin === this.#runOrigin && method === this.#runMethod && from === this.#runFrom && closesAfter(buf, start + prefixLength - 1, end)) this.#run++;
+    if (this.countsAgain(from, origin, method) && closesAfter(buf, start + prefixLength - 1, end)) this.#run++;
     else this.streamed(buf, start, end, from, origin);
   }
 

@@ -22,7 +22,7 @@ const READ = 1024;
 const SLACK = 16;
 const PAGE = 65536;
 /** Longer heads and tails are left to the reader's walk. */
-export const MAX_SCAN_TEMPLATE = 512;
+const MAX_SCAN_TEMPLATE = 512;
 /** Larger reads are left to the reader's walk (memory stays small: node reads 64 KiB at most). */
 const MAX_SCAN_READ = 1 << 20;
 

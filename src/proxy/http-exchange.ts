@@ -301,7 +301,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     let end: number;
     if (req !== null && framedBefore(req)) {
       // Framed as a head llhttp framed before (http/head.ts): llhttp never sees it.
-      framer.framedAhead(true);
+      framer.framedAhead(framedKeepAlive(req));
       bodyStart = req.raw.length;
       end = bodyStart + (req.contentLength > 0 ? req.contentLength : 0);
       if (end > chunk.length) end = -1;
@@ -333,7 +333,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
           return null;
         }
       }
-      noteRequestFramed(req);
+      noteRequestFramed(req, framer.keepAlive);
     }
     reader.reset();
     if (req.method === 'CONNECT') {

@@ -65,14 +65,14 @@ function byCorridor(kind: 'request' | 'response', chunk: Buffer, head: boolean):
   const kept = req ?? res;
   if (kept !== null && framedBefore(kept)) {
     const end = kept.raw.length + (res !== null && head ? 0 : Math.max(0, kept.contentLength));
-    return { fast: true, error: false, end: end > chunk.length ? -1 : end, keepAlive: res === null || framedKeepAlive(res) };
+    return { fast: true, error: false, end: end > chunk.length ? -1 : end, keepAlive: framedKeepAlive(kept) };
   }
   const r = byLlhttp(kind, chunk, head);
   if (!r.error) {
     const headEnd = chunk.indexOf('\r\n\r\n') + 4;
     try {
       // A head read as a kept one is not read again.
-      if (kind === 'request') noteRequestFramed(req ?? readRequestHead(chunk.subarray(0, headEnd)));
+      if (kind === 'request') noteRequestFramed(req ?? readRequestHead(chunk.subarray(0, headEnd)), r.keepAlive);
       else noteResponseFramed(res ?? readResponseHead(chunk.subarray(0, headEnd)), r.keepAlive);
     } catch {
       // Refused by the read: the corridor answers it with an error; nothing is kept.
@@ -88,7 +88,7 @@ function same(kind: 'request' | 'response', chunk: Buffer, head: boolean, what: 
   if (got.fast) {
     assert.is(got.error, want.error, `${what}: refused by llhttp, framed by a kept head`);
     assert.is(got.end, want.end, `${what}: message end`);
-    if (kind === 'response') assert.is(got.keepAlive, want.keepAlive, `${what}: keep-alive`);
+    assert.is(got.keepAlive, want.keepAlive, `${what}: keep-alive`);
   }
   return got.fast;
 }
