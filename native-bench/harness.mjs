@@ -8,7 +8,8 @@ import net from 'node:net';
 // thread), and glibc told not to hand freed heap back to the kernel below 32 MiB (else
 // the 64 KiB read buffers Node mallocs per socket read are page-faulted in again, in some
 // processes and not others: the (c) figures then swing by half between runs).
-export const NODE_FLAGS = ['--single-threaded-gc'];
+// BENCH_NODE_FLAGS (space-separated) replaces them, to measure what a flag does.
+export const NODE_FLAGS = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean) : ['--single-threaded-gc'];
 export const NODE_ENV = { GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=33554432' };
 
 /** NODE_FLAGS and NODE_ENV as one line of text, for a results header. */
