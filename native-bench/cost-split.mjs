@@ -98,8 +98,9 @@ async function measure(name, argv, port) {
 /** The layer a sampled symbol belongs to. */
 function group(dso, sym) {
   if (dso === '[kernel.kallsyms]') return 'kernel (syscalls, TCP, scheduler)';
-  if (dso === '[JIT]') return sym.includes('/dist/') ? 'JS: shadowcat' : sym.includes('wasm-function') ? 'JS: llhttp (wasm)' : 'JS: node core (streams, buffers)';
-  if (dso.startsWith('node')) return sym.includes('Scaveng') || sym.includes('MarkCompact') || sym.includes('Sweep') ? 'V8 GC' : 'node/V8 runtime (C++, builtins, ICs)';
+  // perf names wasm code by function index only, so llhttp's and the SSE scan's (src/mcp/sse-scan.wat) are one row.
+  if (dso === '[JIT]') return sym.includes('/dist/') ? 'JS: shadowcat' : sym.includes('wasm-function') ? 'wasm: llhttp and the SSE scan' : 'JS: node core (streams, buffers)';
+  if (dso.startsWith('node')) return /Scaveng|MarkCompact|Marking|Sweep|Evacuat|RememberedSet|FlushedBytecode|ShouldFlushCode/.test(sym) ? 'V8 GC' : 'node/V8 runtime (C++, builtins, ICs)';
   if (dso.startsWith('libc')) return 'libc (malloc, memcpy, syscall stubs)';
   return 'other';
 }
