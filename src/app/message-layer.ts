@@ -59,5 +59,5 @@ export function createMessageLayer(config: Config, metrics: Metrics, log: Logger
   const observers: MessageObserver[] = [new McpMetricsObserver(metrics, new Correlator(), debug), lint, ...(recorder === null ? [] : [recorder]), ...(extras.observers ?? [])];
   const hooks = new MessageHooks(observers, deciders);
   const sink = new McpMessageSink(hooks, metrics, config.inspectLimitBytes, debug);
-  return { policy, lint, sink, gate: deciders.length > 0 ? new MessageGate(hooks) : null, recorder };
+  return { policy, lint, sink, gate: deciders.length > 0 ? new MessageGate(hooks, sink) : null, recorder };
 }

@@ -584,6 +584,30 @@ export function numberText(b: Buffer, s: number, e: number): string {
   return (b[s] !== 0x30 || e - s === 1 ? smallIntText(b, s, e) : null) ?? latin1(b, s, e);
 }
 
+/**
+ * The id readEnvelope finds in the request or notification readCallEnvelope read OK into
+ * `env`: null for none, else its JSON text; undefined when the two reads may differ, so the
+ * inspector reads the bytes itself. They differ on numbers other than plain whole ones
+ * (numberText keeps "1.0" as sent, numberId writes 1), and on an id of a notifications/*
+ * method, which readEnvelope does not look for once params begin.
+ */
+export function inspectedId(env: CallEnvelope): string | null | undefined {
+  const method = env.method;
+  if (method === null) return undefined;
+  if (!env.hasId) return null;
+  if (method.startsWith('notifications/')) return undefined;
+  const id = env.id!;
+  if (id === 'null') return null;
+  if (id.charCodeAt(0) === QUOTE) return id;
+  const n = id.length;
+  if (n > 15 || (n > 1 && id.charCodeAt(0) === 0x30)) return undefined;
+  for (let i = 0; i < n; i++) {
+    const c = id.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return undefined;
+  }
+  return n === 0 ? undefined : id;
+}
+
 /** Reads the message in b[start, end) strictly into `out` (see above); returns an ENVELOPE_* code. */
 export function readCallEnvelope(b: Buffer, start: number, end: number, out: CallEnvelope): number {
   out.method = null;

@@ -9,6 +9,7 @@
 import { isUtf8 } from 'node:buffer';
 import { CallTemplates } from './call-template.js';
 import { CallEnvelope, ENVELOPE_BATCH, ENVELOPE_DUPLICATE, ENVELOPE_EMPTY, ENVELOPE_FALLBACK, ENVELOPE_FOLDED, ENVELOPE_OK, hasDuplicateKeys, readCallEnvelope } from './envelope.js';
+import type { McpMessageSink } from './inspector.js';
 import { methodLabel } from './jsonrpc.js';
 import { answerBytes, type ClientCall, type LazyLogger, type MessageHooks, type RewriteVerdict, type Verdict } from './message.js';
 
@@ -69,9 +70,12 @@ export class MessageGate {
   readonly #env = new CallEnvelope();
   /** Calls read before, to read the next one like them without walking it (mcp/call-template.ts). */
   readonly #kept = new CallTemplates();
+  /** The inspectors' sink, offered each read so it need not read a forwarded body again; null when none. */
+  readonly #sink: McpMessageSink | null;
 
-  constructor(hooks: MessageHooks) {
+  constructor(hooks: MessageHooks, sink: McpMessageSink | null = null) {
     this.#hooks = hooks;
+    this.#sink = sink;
   }
 
   /** True when a message with this method would be held (a decider may care). */
@@ -82,13 +86,17 @@ export class MessageGate {
   /** Judges the JSON body or line in `body`. */
   judge(body: Buffer, ctx: GateContext): Judgement {
     const problem = codingProblem(body);
-    if (problem !== null) return { type: 'refuse', why: problem };
+    if (problem !== null) {
+      this.#sink?.offer(null, this.#env);
+      return { type: 'refuse', why: problem };
+    }
     const env = this.#env;
     let read = ENVELOPE_OK;
     if (!this.#kept.read(body, env)) {
       read = readCallEnvelope(body, 0, body.length, env);
       if (read === ENVELOPE_OK) this.#kept.learn(body, env);
     }
+    this.#sink?.offer(read === ENVELOPE_OK ? body : null, env);
     if (read === ENVELOPE_OK) {
       if (env.method === null || !this.#hooks.cares(env.method)) return FORWARD;
       if (env.oddName) return ODD_NAME;

@@ -13,8 +13,8 @@ import type { RequestHead, ResponseHead } from '../http/head.js';
 import { isEventStream, isJson } from '../http/media-type.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Correlator, Pending } from './correlator.js';
-import { CallEnvelope, closesAfter, Envelope, ENVELOPE_FALLBACK, ENVELOPE_MALFORMED, ENVELOPE_OK, readCallEnvelope, readEnvelope } from './envelope.js';
-import { classify, parseMessages, type MessageKind } from './jsonrpc.js';
+import { CallEnvelope, closesAfter, Envelope, ENVELOPE_FALLBACK, ENVELOPE_MALFORMED, ENVELOPE_OK, inspectedId, readCallEnvelope, readEnvelope } from './envelope.js';
+import { classify, methodLabel, parseMessages, type MessageKind } from './jsonrpc.js';
 import type { HttpFacts, LazyLogger, McpMessage, MessageHooks, MessageObserver, Sender, SkippedBody } from './message.js';
 import type { CounterSeries, HistogramSeries } from '../observe/hot-metrics.js';
 import { requestIdOf } from './request-id.js';
@@ -159,6 +159,11 @@ export class McpMessageSink {
   #runMethod = '';
   #run = 0;
   #endQueued = false;
+  // A body the policy gate has just read strictly, and what this sink's own read would find
+  // in it: body() of that very buffer takes it rather than reading the bytes again.
+  #offered: Buffer | null = null;
+  #offeredMethod = '';
+  #offeredId: string | null = null;
 
   /** `fullParse`: read every message with JSON.parse, for the tool names debug lines show. */
   constructor(hooks: MessageHooks, metrics: Metrics, limitBytes: number, fullParse: boolean) {
@@ -305,7 +310,31 @@ export class McpMessageSink {
 
   /** Observes one whole body or line. */
   body(buf: Buffer, from: Sender, origin: MessageOrigin): void {
+    const offered = this.#offered;
+    this.#offered = null;
+    if (buf === offered) {
+      const method = this.#offeredMethod;
+      const id = this.#offeredId;
+      const kind = id === null ? 'notification' : 'request';
+      this.#emit(kind, method, id, kind === 'request' && NAMED_METHODS.has(method) ? undefined : null, buf, 0, buf.length, from, origin);
+      return;
+    }
     this.bytes(buf, 0, buf.length, from, origin);
+  }
+
+  /**
+   * The gate read `body` strictly into `env` (null: it read nothing it can offer): body() of
+   * the same buffer, which comes next when the message goes on, tells what was read, when
+   * this sink's own read is sure to find the same (mcp/envelope.ts inspectedId).
+   */
+  offer(body: Buffer | null, env: CallEnvelope): void {
+    this.#offered = null;
+    if (body === null || this.#fullParse || env.method === null) return;
+    const id = inspectedId(env);
+    if (id === undefined) return;
+    this.#offered = body;
+    this.#offeredMethod = methodLabel(env.method);
+    this.#offeredId = id;
   }
 
   #parse(buf: Buffer, start: number, end: number, from: Sender, origin: MessageOrigin): void {

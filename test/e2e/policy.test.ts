@@ -171,6 +171,32 @@ for (const multiSession of [true, false]) {
   });
 }
 
+sdk('calls the policy reads and lets go are counted and timed by method as without a policy (the gate\'s read is shared)', async () => {
+  // Every call is held and read strictly; the inspector then takes that read rather than
+  // reading the body again (docs/architecture.md). What /metrics says must not change: each
+  // message counted once under its method, each answer matched to its call by id.
+  proxy = await startProxy({
+    mode: 'http', multiSession: true, upstreamUrl: new URL(everything.url), adminPort: 0,
+    policyFile: policyFile('far.yaml', 'rules:\n  - { name: far, match: { method: tools/call, tool: echo, client: 10.0.0.0/8 }, action: block }\n'),
+  });
+  const { client, transport, agent } = sdkClient(`http://127.0.0.1:${proxy.port}/mcp`, 'shared-read');
+  try {
+    await client.connect(transport);
+    for (let i = 0; i < 25; i++) assert.is(textOf(await client.callTool({ name: 'echo', arguments: { message: `m${i} é` } })), `Echo: m${i} é`);
+    await client.listTools();
+    const metrics = await adminGet(proxy.adminPort!, '/metrics');
+    assert.match(metrics, /shadowcat_mcp_messages_total\{method="tools\/call",direction="client_to_server"\} 25\n/);
+    assert.match(metrics, /shadowcat_mcp_messages_total\{method="tools\/call",direction="server_to_client"\} 25\n/);
+    assert.match(metrics, /shadowcat_mcp_messages_total\{method="tools\/list",direction="client_to_server"\} 1\n/);
+    assert.match(metrics, /shadowcat_mcp_request_duration_seconds_count\{method="tools\/call"\} 25\n/);
+    assert.match(metrics, /shadowcat_mcp_request_duration_seconds_count\{method="tools\/list"\} 1\n/);
+    assert.not.match(metrics, /shadowcat_policy_decisions_total\{rule="far"/);
+  } finally {
+    await client.close();
+    await agent.close();
+  }
+});
+
 sdk('reload: a rewritten file rules the next call of a live session; a broken one keeps the rules in force', async () => {
   const file = policyFile('reload.json', JSON.stringify({ rules: [{ name: 'no-echo', match: { method: 'tools/call', tool: 'echo' }, action: 'block' }] }));
   proxy = await proxyFor(everything, { adminPort: 0, policyFile: file });

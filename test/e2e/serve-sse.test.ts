@@ -186,7 +186,8 @@ legacy('--workers 2: every POST on a new connection reaches the worker holding i
     const pids = (await sessions(admin)).map((s) => s.childPid!);
     assert.is(pids.length, 4);
     proxy.child.kill('SIGTERM');
-    assert.is(await proxy.exited, 0);
+    const code = await proxy.exited;
+    assert.is(code, 0, `exit code ${code}; the last log lines:\n${proxy.lines.slice(-12).map((l) => JSON.stringify(l)).join('\n')}`);
     await until(() => pids.every((p) => !alive(p)), 10_000, 'no child left');
     for (const c of clients) await c.close().catch(() => {});
   } finally {
