@@ -46,9 +46,14 @@ export function gatedLines(gate: MessageGate | null, sink: McpMessageSink, log: 
     toClient(Buffer.from(errorBody(err), 'utf8'));
   };
   const fromClient = new LineSplitter(limit, (line) => {
-    sink.body(line, 'client', origin);
-    if (gate === null) return toChild(line);
+    if (gate === null) {
+      sink.body(line, 'client', origin);
+      return toChild(line);
+    }
+    // Judged first, as the HTTP corridor does: the sink then takes the gate's read of the line
+    // rather than reading it again (McpMessageSink.offer).
     const j = gate.judge(line, { proxySession: 'stdio', mcpSession: null, clientIp: '', subject: null, claims: null, log: origin.log });
+    sink.body(line, 'client', origin);
     switch (j.type) {
       case 'forward': return toChild(line);
       case 'rewrite':
