@@ -310,8 +310,9 @@ export class McpMessageSink {
 
   /** Observes one whole body or line. */
   body(buf: Buffer, from: Sender, origin: MessageOrigin): void {
+    // Without a gate nothing is ever offered: one compare.
     const offered = this.#offered;
-    this.#offered = null;
+    if (offered !== null) this.#offered = null;
     if (buf === offered) {
       const method = this.#offeredMethod;
       const id = this.#offeredId;

@@ -4,7 +4,7 @@
 // Then the bypass attempts, through raw sockets, against a counting upstream.
 
 import net from 'node:net';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -224,17 +224,28 @@ sdk('reload: a rewritten file rules the next call of a live session; a broken on
 const stdio = suite('policies over stdio with StdioClientTransport');
 stdio.after(() => rmSync(dir, { recursive: true, force: true }));
 
-stdio('the same rules through forward stdio -- server-everything stdio', async () => {
+stdio('the same rules through forward stdio -- server-everything stdio; the recorder learns the handshake from the gate\'s read', async () => {
   const file = policyFile('stdio-rules.yaml', RULES);
+  const tapes = join(dir, 'stdio-tapes');
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [CLI, 'forward', 'stdio', '--log-level', 'warn', '--policy', file, '--', process.execPath, EVERYTHING, 'stdio'],
+    args: [CLI, 'forward', 'stdio', '--log-level', 'warn', '--policy', file, '--record', tapes, '--', process.execPath, EVERYTHING, 'stdio'],
     stderr: 'pipe',
   });
   const client = new Client({ name: 'stdio-policy', version: '1.0.0' });
   await client.connect(transport);
   await exerciseRules(client, true);
   await client.close();
+  // Each client line is judged first and the inspector takes the gate's read of it: the
+  // recorder must still see the initialize call by method and id and match its answer.
+  const tapeOf = (): string | null => {
+    const names = existsSync(tapes) ? readdirSync(tapes).filter((n) => n.endsWith('.jsonl')) : [];
+    return names.length === 1 ? readFileSync(join(tapes, names[0]!), 'utf8') : null;
+  };
+  await until(() => tapeOf()?.includes('"end":') === true, 10_000, 'the stdio tape to close');
+  const meta = JSON.parse(tapeOf()!.split('\n')[0]!) as { clientInfo?: { name?: string }; protocolVersion?: unknown };
+  assert.is(meta.clientInfo?.name, 'stdio-policy', 'the initialize call was seen as one');
+  assert.type(meta.protocolVersion, 'string', 'its answer was matched to it by id');
 });
 
 stdio('raw lines: escapes, repeats, batches, oversize lines and notifications never reach the child; a list is filtered', async () => {
