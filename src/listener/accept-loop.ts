@@ -57,6 +57,6 @@ export function createAcceptLoop(handlers: AcceptHandlers): net.Server {
     if (refusal !== null) handlers.refuse(socket, refusal);
     else handlers.accept(socket, ip, peer.port ?? 0);
   });
-  acceptWithStableShape(server);
+  acceptWithStableShape(server, true);
   return server;
 }

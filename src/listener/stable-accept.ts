@@ -15,6 +15,7 @@
 
 import diagnostics_channel from 'node:diagnostics_channel';
 import net from 'node:net';
+import { ReadingSocket, SOCKET_READS } from '../socket-reads.js';
 
 /** What Node's accept callback reads of the server it belongs to (node:net's fields). */
 interface ServerState {
@@ -45,12 +46,18 @@ interface AcceptedSocket {
 
 const socketChannel = diagnostics_channel.channel('net.server.socket');
 
-/** Has `server` (an http.Server too) accept through this module's callback each time it starts listening. */
-export function acceptWithStableShape(server: net.Server): void {
-  server.on('listening', () => install(server));
+
+/**
+ * Has `server` (an http.Server too) accept through this module's callback each time it
+ * starts listening; `reads`: sockets read through
+ * socket-reads.ts, for servers whose sockets are read by 'data' listeners (node:http reads
+ * its sockets its own way).
+ */
+export function acceptWithStableShape(server: net.Server, reads = false): void {
+  server.on('listening', () => install(server, reads));
 }
 
-function install(server: net.Server): void {
+function install(server: net.Server, reads: boolean): void {
   const state = server as unknown as ServerState;
   const handle = state._handle;
   // A Node whose listening handle does not look like this keeps its own callback.
@@ -61,9 +68,9 @@ function install(server: net.Server): void {
       nodeAccept.call(this, err, clientHandle);
       return;
     }
-    const socket = new net.Socket({
+    const socket = new (reads ? ReadingSocket : net.Socket)({
       handle: clientHandle, allowHalfOpen: state.allowHalfOpen === true, pauseOnCreate: state.pauseOnConnect === true, readable: true, writable: true,
-      readableHighWaterMark: state.highWaterMark, writableHighWaterMark: state.highWaterMark, emitClose: false, autoDestroy: true, decodeStrings: false,
+      readableHighWaterMark: state.highWaterMark, writableHighWaterMark: state.highWaterMark, emitClose: false, autoDestroy: true, decodeStrings: false, onread: reads ? SOCKET_READS : undefined,
     } as net.SocketConstructorOpts);
     if (socket.allowHalfOpen) dropNoopEnd(socket);
     if (state.noDelay === true) socket.setNoDelay(true);

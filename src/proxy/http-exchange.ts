@@ -46,6 +46,7 @@ import { pipeSession, type RawPipe } from './raw-pipe.js';
 import { FILTER_JSON, FILTER_NONE, FILTER_SSE, ResponseFilter } from './response-filter.js';
 import { StreamDrain } from './stream-drain.js';
 import { UpstreamLink, type LinkOwner } from './upstream-link.js';
+import { expectRead } from '../socket-reads.js';
 
 /** Below this a head and its body go out in one write (one syscall, no writev). */
 const JOIN_BELOW_BYTES = 16384;
@@ -424,6 +425,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
       body = view(chunk, bodyStart, chunk.length);
       this.#reqPhase = R_BODY;
       this.#p!.reqBody.expect(!req.chunked && req.contentLength >= 0 ? req.contentLength - body.length : -1);
+      if (!req.chunked && req.contentLength >= 0) expectRead(this.#client, req.contentLength - body.length);
       this.#p!.bodyLastAt = performance.now();
       this.#bodyTimer ??= setTimeout(HttpExchange.#onBodyTimeout, config.bodyTimeoutMs, this);
       const held = this.#held !== null;
@@ -450,6 +452,7 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
       return null;
     }
     if (got === BODY_END) this.#reqPhase = R_DONE;
+    else if (reader.remaining >= 0) expectRead(this.#client, reader.remaining);
     this.#p!.bodyLastAt = performance.now();
     const body = reader.body;
     const rest = reader.rest;
@@ -947,7 +950,10 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
     // A response still streaming after its head never holds the shared link (docs/reference.md).
     if (end === -1 || eventStream) this.#link.keepForStream();
     const body = view(chunk, bodyStart, end === -1 ? chunk.length : end);
-    if (end === -1 && !res.chunked && res.contentLength >= 0 && !bodyless) this.#p!.resBody.expect(res.contentLength - body.length);
+    if (end === -1 && !res.chunked && res.contentLength >= 0 && !bodyless) {
+      this.#p!.resBody.expect(res.contentLength - body.length);
+      expectRead(this.#link.socket!, res.contentLength - body.length);
+    }
     this.#writeBody(body, res, http10Client);
     if (end !== -1) this.#finishResponse(end < chunk.length);
   }
@@ -955,7 +961,10 @@ export class HttpExchange implements SessionOwner, ClientHandler, LinkOwner {
   #consumeResponseBody(chunk: Buffer): void {
     const reader = this.#p!.resBody;
     const got = reader.read(chunk, this.#p!.resFramer);
-    if (got === BODY_MORE) return this.#writeBody(chunk);
+    if (got === BODY_MORE) {
+      if (reader.remaining >= 0) expectRead(this.#link.socket!, reader.remaining);
+      return this.#writeBody(chunk);
+    }
     if (got === BODY_ERROR) {
       this.#upstreamFailed(new UpstreamBrokenError(`invalid response body from upstream: ${this.#p!.resFramer.errorReason}`, this.#p!.resFramer.errorName), 'protocol');
       return;

@@ -3,6 +3,7 @@
 
 import net from 'node:net';
 import { FdExhaustedError, ProxyError, UpstreamTimeoutError, UpstreamTlsError, UpstreamUnreachableError } from '../errors.js';
+import { connectReading, SOCKET_READS } from '../socket-reads.js';
 import type { UpstreamTls } from './upstream-tls.js';
 
 /** Called once: with a connected socket, or with the reason there is none; `dialed` when the socket is new (not an idle link handed on). */
@@ -24,7 +25,7 @@ export function dial(target: UpstreamTarget, done: DialCallback): net.Socket {
   // The three properties Node's Socket sets on its copy of these options are given up front:
   // added to the copy, they would make a new hidden class per socket (listener/stable-accept.ts).
   const socket = secure === null
-    ? net.connect({ host, port, noDelay: true, allowHalfOpen: true, emitClose: false, autoDestroy: true, decodeStrings: false } as net.NetConnectOpts)
+    ? connectReading({ host, port, noDelay: true, allowHalfOpen: true, emitClose: false, autoDestroy: true, decodeStrings: false, onread: SOCKET_READS } as net.NetConnectOpts)
     : secure.connect(port);
   const ready = secure === null ? 'connect' : 'secureConnect';
   let tcpUp = false;
