@@ -15,13 +15,17 @@
 // Every Buffer a listener gets is its own for good, as with Node's reads: listeners keep
 // reads (heads in pieces, held bodies, tapes) and write them without copying, and a write
 // the kernel takes only in part keeps the rest by reference. So:
-// - a read lands in one slab all sockets share, and is copied out to a Buffer of its own
-//   before any other read can land there (reads run one at a time on the loop). The copy
-//   is Buffer.allocUnsafe's: below 4 KiB a slice of Node's shared 8 KiB pool, as
+// - a read lands in one 16 KiB slab all sockets share, and is copied out to a Buffer of its
+//   own before any other read can land there (reads run one at a time on the loop). The
+//   copy is Buffer.allocUnsafe's: below 4 KiB a slice of Node's shared 8 KiB pool, as
 //   Buffer.from gives; an ArrayBuffer of its own per read would cost most of what is saved;
-// - when more than SHARED_BELOW bytes are expected (the last read filled its memory, or
-//   the reader says a body goes on: expectRead), the next read of that socket goes to
-//   fresh memory of its own instead, handed on as it is and never read into again.
+// - when 16 KiB or more are expected (the last read filled its memory, or the reader says a
+//   body goes on: expectRead), the next read of that socket goes to fresh 64 KiB of its
+//   own instead, handed on as it is and never read into again.
+// The slab is small so that the first read of a large message, which nothing foretold,
+// copies at most 16 KiB (about what one more read costs) rather than 64: the rest comes in
+// reads of its own. Nothing is kept per socket, so an idle socket holds no memory for its
+// next read but its share of the slab.
 
 import { Buffer } from 'node:buffer';
 import diagnostics_channel from 'node:diagnostics_channel';
@@ -29,18 +33,18 @@ import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { copyRange, view } from './bytes.js';
 
-/** What one read may bring: Node's own read size. */
-const READ_BYTES = 65536;
-/** Reads expected at least this large go to memory of their own rather than being copied out of the shared slab. */
-const SHARED_BELOW = 16384;
+/** A read into memory of its own may bring this much: Node's own read size. */
+const OWN_BYTES = 65536;
+/** The shared slab's size: a read expected at least this large goes to memory of its own. */
+const SHARED_BYTES = 16384;
 
-const SLAB = Buffer.allocUnsafeSlow(READ_BYTES);
+const SLAB = Buffer.allocUnsafeSlow(SHARED_BYTES);
 const OWN = Buffer.allocUnsafeSlow;
 const COPY = Buffer.allocUnsafe;
 
 /** The socket whose read is being delivered (null between reads): hints count only for it. */
 let reading: net.Socket | null = null;
-/** What a listener said of the socket being read (expectRead): H_NONE, or whether more than SHARED_BELOW bytes follow. */
+/** What a listener said of the socket being read (expectRead): H_NONE, or whether SHARED_BYTES or more follow. */
 let hint = 0;
 const H_NONE = 0;
 const H_SMALL = 1;
@@ -61,7 +65,7 @@ interface ReadableInternals {
 function nextMemory(): Buffer {
   const own = large;
   large = false;
-  return own ? OWN(READ_BYTES) : SLAB;
+  return own ? OWN(OWN_BYTES) : SLAB;
 }
 
 /** Node calls this with each read's byte count and the memory it went to; false stops reading (as a full push() does). */
@@ -104,7 +108,7 @@ export const SOCKET_READS = Object.freeze({ buffer: nextMemory, callback: onRead
 
 /** Called while a read of `socket` is delivered: `bytes` more are known to follow (a body's rest), so its next read goes to memory of its own when that is worth it. */
 export function expectRead(socket: net.Socket, bytes: number): void {
-  if (socket === reading) hint = bytes >= SHARED_BELOW ? H_LARGE : H_SMALL;
+  if (socket === reading) hint = bytes >= SHARED_BYTES ? H_LARGE : H_SMALL;
 }
 
 const DUPLEX_PAUSE = Duplex.prototype.pause;

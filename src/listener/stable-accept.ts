@@ -46,12 +46,10 @@ interface AcceptedSocket {
 
 const socketChannel = diagnostics_channel.channel('net.server.socket');
 
-
 /**
  * Has `server` (an http.Server too) accept through this module's callback each time it
- * starts listening; `reads`: sockets read through
- * socket-reads.ts, for servers whose sockets are read by 'data' listeners (node:http reads
- * its sockets its own way).
+ * starts listening. `reads`: its sockets are read through socket-reads.ts, for servers whose
+ * sockets only 'data' listeners read (node:http reads its sockets its own way).
  */
 export function acceptWithStableShape(server: net.Server, reads = false): void {
   server.on('listening', () => install(server, reads));

@@ -30,6 +30,7 @@ import type { GateContext } from '../mcp/gate.js';
 import type { RewriteVerdict } from '../mcp/message.js';
 import { requestIdOf } from '../mcp/request-id.js';
 import type { Session, SessionOwner, CloseReason } from '../session/session.js';
+import { expectRead } from '../socket-reads.js';
 import { dialFailureKind, upstreamSocketError } from '../upstream/connect.js';
 import type { UpstreamSource } from '../upstream/upstream-source.js';
 import type { ExchangeClocks, ExchangeContext } from './exchange-context.js';
@@ -46,7 +47,6 @@ import { pipeSession, type RawPipe } from './raw-pipe.js';
 import { FILTER_JSON, FILTER_NONE, FILTER_SSE, ResponseFilter } from './response-filter.js';
 import { StreamDrain } from './stream-drain.js';
 import { UpstreamLink, type LinkOwner } from './upstream-link.js';
-import { expectRead } from '../socket-reads.js';
 
 /** Below this a head and its body go out in one write (one syscall, no writev). */
 const JOIN_BELOW_BYTES = 16384;
