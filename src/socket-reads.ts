@@ -1,9 +1,8 @@
 // Socket reads without Node's allocation and stream push per read. Left to itself, Node
 // mallocs 64 KiB for every read, shrinks it to what came, wraps it in a new ArrayBuffer
 // the GC must later sweep, and pushes it through the Readable machinery (push, addChunk,
-// a nextTick to read more) before the 'data' listener sees it: about 1.5 µs of a small
-// read on this machine, more than the proxy's own work on a request
-// (native-bench/results/socket-reads-2026-12-08.md). With `onread` (net.Socket's option)
+// a nextTick to read more) before the 'data' listener sees it: about 2.5 µs of a small
+// read on this machine, and a request takes two (native-bench/results/socket-reads-2026-12-08.md). With `onread` (net.Socket's option)
 // the kernel reads into memory given here and this module hands the bytes to the same
 // 'data' listeners, taking Node's own way (push) whenever its fast path would not emit at
 // once (paused, data already buffered, no listener yet), so nothing a listener sees changes.
