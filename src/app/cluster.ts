@@ -159,6 +159,9 @@ export async function runPrimary(config: Config, log: Logger): Promise<number> {
     workers.set(worker.id, worker);
     started.set(worker.id, performance.now());
     worker.on('message', (m: unknown) => onMessage(worker, m));
+    // A send to a worker that is exiting fails on its IPC channel (EPIPE) after isConnected()
+    // said yes; unheard, that error would end the primary. The worker's 'exit' does the rest.
+    worker.on('error', (err: NodeJS.ErrnoException) => log.debug({ worker: worker.process.pid, err: err.code ?? err.message }, 'worker channel error'));
     log.info({ worker: worker.process.pid }, 'worker started');
   };
 
