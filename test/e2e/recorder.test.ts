@@ -242,8 +242,11 @@ life('without an MCP session id: one tape per client connection, closed when the
       }
       client.close();
     }
-    await until(() => fs.readdirSync(dir).filter((f) => f.endsWith('.jsonl')).every((f) => fs.readFileSync(join(dir, f), 'utf8').includes('"end":"session-end"'))
-      && fs.readdirSync(dir).filter((f) => f.endsWith('.jsonl')).length === 2, 5000, 'two tapes, ended with their connections');
+    // One listing for both checks: two listings could see the first tape ended, then the second one half-written.
+    await until(() => {
+      const tapes = fs.readdirSync(dir).filter((f) => f.endsWith('.jsonl'));
+      return tapes.length === 2 && tapes.every((f) => fs.readFileSync(join(dir, f), 'utf8').includes('"end":"session-end"'));
+    }, 5000, 'two tapes, ended with their connections');
     for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.jsonl'))) {
       const lines = fs.readFileSync(join(dir, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.is(lines[0]!.mcpSessionId, null);
